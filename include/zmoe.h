@@ -1,0 +1,224 @@
+/* zmoe — Mixture-of-Experts layers on Level Zero with all memory planned at init.
+ *
+ * The only header a user includes. C11, usable from C++.
+ *
+ * Life of a runtime:
+ *   zmoe_config_load()            parse + validate a config file (or use a compiled-in one)
+ *   zmoe_create()                 plan, check the budget, allocate both arenas, build
+ *                                 kernels, record the command-list ring
+ *   zmoe_load_weights()           stream weights (safetensors or synthetic) into the arena
+ *   loop: zmoe_slot_acquire()     take the next ring slot (waits for it, with a timeout)
+ *         write x into slot.input, zmoe_submit(), zmoe_wait(), read slot.output
+ *   zmoe_destroy()
+ * After zmoe_create() returns, nothing allocates host or device memory, creates a
+ * Level Zero object, or records a command list.
+ */
+#ifndef ZMOE_H
+#define ZMOE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <level_zero/ze_api.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ZMOE_VERSION_STRING "0.1.0"
+
+/* ------------------------------------------------------------------ status */
+
+enum zmoe_status {
+    ZMOE_OK = 0,
+    ZMOE_ERR_ARGUMENT,    /* a bad argument to an API call */
+    ZMOE_ERR_CONFIG,      /* config file or struct invalid */
+    ZMOE_ERR_IO,          /* file could not be opened/read/written */
+    ZMOE_ERR_BUDGET,      /* the plan exceeds the configured budget */
+    ZMOE_ERR_NO_DEVICE,   /* no Level Zero device matching the config */
+    ZMOE_ERR_LEVEL_ZERO,  /* a Level Zero call failed (message names it) */
+    ZMOE_ERR_KERNEL,      /* a kernel module failed to build (message has the log) */
+    ZMOE_ERR_WEIGHTS,     /* weights file invalid or not matching the config */
+    ZMOE_ERR_STATE,       /* call not allowed in the runtime's current phase */
+    ZMOE_ERR_NO_MEMORY,   /* an init-time allocation failed */
+    ZMOE_ERR_DEVICE_LOST, /* the device was lost; destroy the runtime */
+    ZMOE_TIMEOUT,         /* a wait timed out; the work is still in flight */
+    ZMOE_NOT_READY,       /* a poll found the work still in flight */
+};
+
+const char *zmoe_status_str(enum zmoe_status status);
+
+/* Errors carry a human-readable message in a caller-provided fixed buffer. */
+#define ZMOE_ERROR_MAX 1024
+struct zmoe_error {
+    char msg[ZMOE_ERROR_MAX];
+};
+
+/* ------------------------------------------------------------------ config */
+
+enum zmoe_dtype { ZMOE_DTYPE_F32 = 0, ZMOE_DTYPE_F16, ZMOE_DTYPE_BF16 };
+enum zmoe_scoring { ZMOE_SCORING_SOFTMAX = 0, ZMOE_SCORING_SIGMOID };
+enum zmoe_activation {
+    ZMOE_ACT_SILU = 0,   /* silu(gate) * up                                      */
+    ZMOE_ACT_GELU,       /* gelu_erf(gate) * up                                  */
+    ZMOE_ACT_GELU_TANH,  /* gelu_tanh(gate) * up                                 */
+    ZMOE_ACT_SWIGLU_OAI, /* GPT-OSS: g=min(g,limit), u=clamp(u,-limit,limit),
+                            g*sigmoid(alpha*g)*(u+1)                             */
+};
+enum zmoe_device_choice { ZMOE_DEVICE_AUTO = 0, ZMOE_DEVICE_GPU, ZMOE_DEVICE_HOST };
+enum zmoe_weights_layout {
+    ZMOE_LAYOUT_SYNTHETIC = 0, /* no file: deterministic PRNG weights from `seed` */
+    ZMOE_LAYOUT_LLAMA4,
+    ZMOE_LAYOUT_MIXTRAL,
+    ZMOE_LAYOUT_QWEN_MOE, /* Qwen2-MoE and Qwen3-MoE */
+    ZMOE_LAYOUT_DEEPSEEK, /* DeepSeek-V2 and V3 */
+    ZMOE_LAYOUT_GPT_OSS,
+};
+
+#define ZMOE_PATH_MAX 512
+#define ZMOE_PREFIX_MAX 128
+
+/* Everything a runtime is built from. Produced by zmoe_config_load() or compiled in
+ * (zmoe config-header). All sizes are element counts unless named *_bytes. */
+struct zmoe_config {
+    struct {
+        uint32_t hidden;              /* H */
+        uint32_t intermediate;        /* I: per routed expert */
+        uint32_t experts;             /* E: routed experts */
+        uint32_t top_k;               /* K */
+        uint32_t layers;              /* MoE layers in the model */
+        uint32_t shared_experts;      /* 0 = none; n shared experts act as one MLP */
+        uint32_t shared_intermediate; /* per shared expert; total = n * this */
+    } model;
+    struct {
+        enum zmoe_scoring scoring;
+        bool renormalize;            /* divide the top-k weights by their sum */
+        uint32_t groups;             /* grouped top-k (DeepSeek): 1 = off */
+        uint32_t topk_group;         /* groups kept; == groups when off */
+        float routed_scaling_factor; /* weights *= this after renormalize; 1 = off */
+        bool score_correction_bias;  /* DeepSeek-V3 e_score_correction_bias */
+        bool bias;                   /* router linear has a bias (GPT-OSS) */
+        bool apply_router_weight_on_input; /* Llama 4: scale x per routed copy */
+        bool shared_expert_gate;     /* Qwen2-MoE: sigmoid(x.w) scales shared out */
+    } router;
+    struct {
+        enum zmoe_activation activation;
+        float swiglu_alpha; /* swiglu_oai only */
+        float swiglu_limit; /* swiglu_oai only */
+        bool bias;          /* W13 and W2 have biases (GPT-OSS) */
+        bool gate_up_interleaved; /* checkpoint stores gate/up interleaved by row */
+    } experts;
+    struct {
+        enum zmoe_dtype weights;
+        enum zmoe_dtype activations; /* x, y and intermediate activations */
+    } dtype;
+    struct {
+        uint32_t max_tokens;      /* T max per call */
+        uint32_t ring_depth;      /* command-list ring slots */
+        enum zmoe_device_choice device;
+        uint32_t wait_timeout_ms; /* back-pressure wait bound */
+    } runtime;
+    struct {
+        uint64_t device_bytes; /* 0 = unlimited */
+        uint64_t host_bytes;   /* 0 = unlimited */
+    } budget;
+    struct {
+        char file[ZMOE_PATH_MAX];     /* "" = synthetic; .safetensors or index .json */
+        enum zmoe_weights_layout layout;
+        char prefix[ZMOE_PREFIX_MAX]; /* "" = detect; else e.g. "model.layers." */
+        uint64_t seed;                /* synthetic weights */
+    } weights;
+};
+
+/* Parse and validate an INI config file. Errors read "file:line: key 'k': ...". */
+enum zmoe_status zmoe_config_load(const char *path, struct zmoe_config *out,
+                                  struct zmoe_error *err);
+/* Same, from memory; `name` is used as the file name in messages. */
+enum zmoe_status zmoe_config_parse(const char *text, size_t len, const char *name,
+                                   struct zmoe_config *out, struct zmoe_error *err);
+/* Check the consistency of a config built in code (also run by load/parse). */
+enum zmoe_status zmoe_config_validate(const struct zmoe_config *cfg, struct zmoe_error *err);
+
+/* ------------------------------------------------------------------ runtime */
+
+struct zmoe_runtime;
+
+struct zmoe_create_info {
+    const struct zmoe_config *config;
+    /* Optional: link into an existing engine. All NULL = zmoe brings up its own
+     * driver/context/device/queue according to config->runtime.device. */
+    ze_context_handle_t context;
+    ze_device_handle_t device;
+    ze_command_queue_handle_t queue; /* must be in-order */
+    /* Optional: memory for every host-side runtime structure (firmware mode).
+     * NULL = zmoe takes one block with malloc at create time. */
+    void *host_memory;
+    size_t host_memory_bytes;
+};
+
+enum zmoe_status zmoe_create(const struct zmoe_create_info *info, struct zmoe_runtime **out,
+                             struct zmoe_error *err);
+void zmoe_destroy(struct zmoe_runtime *rt);
+
+/* Load the configured weights (safetensors file or synthetic). Once, before submit. */
+enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+
+/* One ring slot: where the caller puts x[T,H] and finds y[T,H] (activation dtype). */
+struct zmoe_slot {
+    uint32_t index;
+    void *input_host;   /* host-visible; copied to input_device by the recorded list */
+    void *output_host;  /* host-visible; filled from output_device by the recorded list */
+    void *input_device;
+    void *output_device;
+};
+
+/* Take the next ring slot; waits (up to the configured timeout) until its previous
+ * execution finished. ZMOE_TIMEOUT leaves the ring unchanged. */
+enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *slot,
+                                   struct zmoe_error *err);
+/* Run layer `layer` on `tokens` tokens of the acquired slot, asynchronously. */
+enum zmoe_status zmoe_submit(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                             uint32_t layer, uint32_t tokens, struct zmoe_error *err);
+/* Wait for a submitted slot; timeout_ns UINT64_MAX = the configured timeout. */
+enum zmoe_status zmoe_wait(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                           uint64_t timeout_ns, struct zmoe_error *err);
+/* ZMOE_OK when done, ZMOE_NOT_READY while in flight. */
+enum zmoe_status zmoe_poll(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                           struct zmoe_error *err);
+
+/* Record layer `layer` into the caller's own command list, reading x and writing y
+ * at the caller's device pointers; the token count is read at execution time from
+ * *tokens_device (a uint32_t in device-visible memory the caller owns). Init-time
+ * only: call before the first submit (it records; the run path never does). */
+enum zmoe_status zmoe_record(struct zmoe_runtime *rt, ze_command_list_handle_t list,
+                             uint32_t layer, const void *x_device, void *y_device,
+                             const uint32_t *tokens_device, struct zmoe_error *err);
+
+enum zmoe_stage {
+    ZMOE_STAGE_ROUTER = 0,
+    ZMOE_STAGE_ALIGN,
+    ZMOE_STAGE_EXPERT_UP,
+    ZMOE_STAGE_EXPERT_DOWN,
+    ZMOE_STAGE_COMBINE,
+    ZMOE_STAGE_COUNT
+};
+const char *zmoe_stage_name(enum zmoe_stage stage);
+
+struct zmoe_stats {
+    uint64_t submits;
+    uint64_t host_allocations_after_init; /* counted by the runtime's own allocator */
+    uint64_t device_allocations_after_init;
+    uint64_t stage_device_ns[ZMOE_STAGE_COUNT]; /* last completed submit, from timestamps */
+    uint64_t device_bytes;                      /* device arena size */
+    uint64_t host_bytes;                        /* host arena + host-visible block */
+    char device_name[256];
+    char device_reason[256]; /* why this device was chosen */
+    bool kernels_native;     /* AOT binary used (else SPIR-V) */
+};
+enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ZMOE_H */

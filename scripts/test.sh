@@ -1,0 +1,32 @@
+#!/bin/sh
+# Sets up, builds (warnings are errors) and runs the whole test suite, then the
+# sanitizer build (address,undefined) of the same suite. Last line: "N passed, N failed".
+#   ZMOE_TEST_SANITIZE=0 skips the sanitizer build.
+set -u
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+sh scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
+
+passed=0 failed=0 skipped=0
+run_suite() { # build-dir, meson setup args...
+    dir=$1; shift
+    if [ ! -f "$dir/build.ninja" ]; then
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; failed=$((failed + 1)); return; }
+    fi
+    if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
+        cat "$dir.build.log"; failed=$((failed + 1)); return
+    fi
+    meson test -C "$dir" --print-errorlogs --num-processes 2 || true
+    counts=$(python3 scripts/count_tests.py "$dir/meson-logs/testlog.json") || counts="0 1 0"
+    set -- $counts
+    passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
+}
+
+run_suite build -Dwerror=true
+if [ "${ZMOE_TEST_SANITIZE:-1}" != 0 ]; then
+    ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp \
+    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        run_suite build-sanitize -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+fi
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
