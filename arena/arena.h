@@ -20,8 +20,14 @@
 enum zmoe_phase { ZMOE_PHASE_CONFIGURED = 0, ZMOE_PHASE_PLANNED, ZMOE_PHASE_COMMITTED, ZMOE_PHASE_RUNNING };
 const char *zmoe_phase_name(enum zmoe_phase phase);
 
+/* Moves *phase to `to` when `to` is the next phase (CONFIGURED -> PLANNED -> COMMITTED ->
+ * RUNNING); anything else (skipping, going back, repeating) is ZMOE_ERR_STATE. */
+enum zmoe_status zmoe_phase_advance(enum zmoe_phase *phase, enum zmoe_phase to,
+                                    struct zmoe_error *err);
+
 /* Which block a buffer lives in. */
 enum zmoe_memory { ZMOE_MEMORY_DEVICE = 0, ZMOE_MEMORY_HOST_VISIBLE, ZMOE_MEMORY_COUNT };
+const char *zmoe_memory_name(enum zmoe_memory memory); /* "device", "host_visible" */
 
 enum zmoe_category {
     ZMOE_CATEGORY_WEIGHT = 0, /* persistent */
@@ -38,7 +44,8 @@ const char *zmoe_category_name(enum zmoe_category category);
 #define ZMOE_STAGE_ALWAYS_FIRST 0u
 #define ZMOE_STAGE_ALWAYS_LAST UINT32_MAX
 
-#define ZMOE_BUFFER_NAME_MAX 48
+#define ZMOE_BUFFER_NAME_MAX 48 /* including the terminating NUL */
+#define ZMOE_PLAN_ALIGN_MAX (1u << 20) /* largest alignment a buffer may ask for */
 struct zmoe_buffer {
     char name[ZMOE_BUFFER_NAME_MAX]; /* e.g. "layer3.w13", "act.topk_ids", "slot1.params" */
     enum zmoe_memory memory;
@@ -79,6 +86,27 @@ enum zmoe_status zmoe_plan_check_budget(const struct zmoe_plan *plan, uint64_t d
  * per-category totals, lower bound and overhead. */
 void zmoe_plan_report_text(const struct zmoe_plan *plan, FILE *out);
 void zmoe_plan_report_json(const struct zmoe_plan *plan, FILE *out);
+/* (size - lower_bound) / lower_bound * 100 for one memory of a solved plan; 0 when the
+ * lower bound is 0. */
+double zmoe_plan_overhead_percent(const struct zmoe_plan *plan, enum zmoe_memory memory);
+/* Human-friendly size: "512 B", "4.00 KiB", "384.0 MiB", "1.20 GiB". Returns buf. */
+const char *zmoe_size_human(uint64_t bytes, char *buf, size_t len);
+
+/* Arena-size regression check (in the manner of TFLM's arena threshold test). The
+ * expected text has one "<memory> <bytes>" line per memory ("device 1288490188",
+ * "host_visible 4096"); '#' starts a comment. ZMOE_ERR_BUDGET when a memory's plan
+ * size grew by more than `tolerance` (0.03 = 3%) over its expected size, naming the
+ * memory, both sizes and the growth; ZMOE_ERR_CONFIG ("name:line: ...") for a
+ * malformed or incomplete file. On success err->msg is "" or, when a memory shrank
+ * by more than the tolerance, a note asking to update the expected file. */
+#define ZMOE_EXPECTED_TOLERANCE 0.03
+enum zmoe_status zmoe_plan_compare_expected(const struct zmoe_plan *plan, const char *text,
+                                            size_t len, const char *name, double tolerance,
+                                            struct zmoe_error *err);
+enum zmoe_status zmoe_plan_compare_expected_file(const struct zmoe_plan *plan, const char *path,
+                                                 double tolerance, struct zmoe_error *err);
+/* Writes the expected-file form of a solved plan (what compare_expected reads). */
+void zmoe_plan_write_expected(const struct zmoe_plan *plan, FILE *out);
 
 /* Host block for runtime structures: a bump allocator over one block. */
 struct zmoe_host_block {
@@ -90,8 +118,11 @@ struct zmoe_host_block {
 };
 enum zmoe_status zmoe_host_block_init(struct zmoe_host_block *hb, void *memory, size_t size,
                                       struct zmoe_error *err);
-/* Zeroed, aligned memory; NULL (and refused++) after commit or when full. */
+/* Zeroed, aligned memory; NULL (and refused++) after commit or when full, or for a
+ * size of 0 or an alignment that is not a power of two. */
 void *zmoe_host_block_alloc(struct zmoe_host_block *hb, size_t size, size_t align);
+/* Moves the block to COMMITTED: from here on every request is refused (and counted). */
+void zmoe_host_block_commit(struct zmoe_host_block *hb);
 void zmoe_host_block_fini(struct zmoe_host_block *hb);
 
 /* The two Level Zero blocks: exactly one zeMemAllocDevice and one zeMemAllocHost. */
