@@ -1,0 +1,1427 @@
+/* config: INI config files -> struct zmoe_config, validation, and the way back
+ * (INI text and compiled-in C headers). See config.h and config/README.md.
+ *
+ * Parsing is two-layered. inih does the INI structure (sections, key = value pairs),
+ * but it is fed through our own line reader, which is the strict lexical front end:
+ * it counts lines (so every error has file:line), rejects bytes that are not UTF-8 text,
+ * rejects lines that would not fit inih's line buffer (inih would silently split them,
+ * and the tail could then parse as a line of its own), checks section headers and key
+ * names, strips comments and blanks, and hands inih one canonical "key=value" or
+ * "[section]" line at a time. That way inih's process-wide options (multi-line values,
+ * inline comment characters, BOM handling) cannot change what a config file means.
+ */
+#include "config/config.h"
+
+#include <errno.h>
+#include <float.h>
+#include <ini.h>
+#include <locale.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Enum fields are stored through memcpy of an int; the enums must be int-sized. */
+_Static_assert(sizeof(enum zmoe_scoring) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_activation) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_dtype) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_device_choice) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_weights_layout) == sizeof(int), "enum size");
+
+/* ------------------------------------------------------------------ key table */
+
+enum kind { KIND_U32, KIND_U64, KIND_SIZE, KIND_F32, KIND_BOOL, KIND_ENUM, KIND_STR, KIND_GATE_UP };
+
+struct enum_desc {
+    const char *const *names;  /* config-file spelling, index = value */
+    const char *const *cnames; /* C enumerator, index = value */
+    int count;
+    const char *choices; /* "softmax|sigmoid" for messages */
+};
+
+static const char *const scoring_names[] = {"softmax", "sigmoid"};
+static const char *const scoring_cnames[] = {"ZMOE_SCORING_SOFTMAX", "ZMOE_SCORING_SIGMOID"};
+static const char *const activation_names[] = {"silu", "gelu", "gelu_tanh", "swiglu_oai"};
+static const char *const activation_cnames[] = {"ZMOE_ACT_SILU", "ZMOE_ACT_GELU",
+                                                "ZMOE_ACT_GELU_TANH", "ZMOE_ACT_SWIGLU_OAI"};
+static const char *const dtype_names[] = {"f32", "f16", "bf16"};
+static const char *const dtype_cnames[] = {"ZMOE_DTYPE_F32", "ZMOE_DTYPE_F16", "ZMOE_DTYPE_BF16"};
+static const char *const device_names[] = {"auto", "gpu", "host"};
+static const char *const device_cnames[] = {"ZMOE_DEVICE_AUTO", "ZMOE_DEVICE_GPU",
+                                            "ZMOE_DEVICE_HOST"};
+static const char *const layout_names[] = {"synthetic", "llama4", "mixtral",
+                                           "qwen_moe", "deepseek", "gpt_oss"};
+static const char *const layout_cnames[] = {"ZMOE_LAYOUT_SYNTHETIC", "ZMOE_LAYOUT_LLAMA4",
+                                            "ZMOE_LAYOUT_MIXTRAL",   "ZMOE_LAYOUT_QWEN_MOE",
+                                            "ZMOE_LAYOUT_DEEPSEEK",  "ZMOE_LAYOUT_GPT_OSS"};
+static const char *const gate_up_names[] = {"concatenated", "interleaved"};
+
+static const struct enum_desc enum_scoring = {scoring_names, scoring_cnames, 2, "softmax|sigmoid"};
+static const struct enum_desc enum_activation = {activation_names, activation_cnames, 4,
+                                                 "silu|gelu|gelu_tanh|swiglu_oai"};
+static const struct enum_desc enum_dtype = {dtype_names, dtype_cnames, 3, "f32|f16|bf16"};
+static const struct enum_desc enum_device = {device_names, device_cnames, 3, "auto|gpu|host"};
+static const struct enum_desc enum_layout = {
+    layout_names, layout_cnames, 6, "synthetic|llama4|mixtral|qwen_moe|deepseek|gpt_oss"};
+static const struct enum_desc enum_gate_up = {gate_up_names, NULL, 2, "concatenated|interleaved"};
+
+enum key_id {
+    K_HIDDEN, K_INTERMEDIATE, K_EXPERTS, K_TOP_K, K_LAYERS, K_SHARED_EXPERTS, K_SHARED_INTERMEDIATE,
+    K_SCORING, K_RENORMALIZE, K_GROUPS, K_TOPK_GROUP, K_SCALING, K_SCORE_BIAS, K_ROUTER_BIAS,
+    K_ON_INPUT, K_SHARED_GATE,
+    K_ACTIVATION, K_SWIGLU_ALPHA, K_SWIGLU_LIMIT, K_EXPERT_BIAS, K_GATE_UP,
+    K_DT_WEIGHTS, K_DT_ACTIVATIONS,
+    K_MAX_TOKENS, K_RING_DEPTH, K_DEVICE, K_WAIT_TIMEOUT,
+    K_DEVICE_BYTES, K_HOST_BYTES,
+    K_FILE, K_LAYOUT, K_PREFIX, K_SEED,
+    K_COUNT
+};
+
+struct key_desc {
+    const char *section;
+    const char *name;  /* key in the file */
+    const char *field; /* member of the sub-struct (differs only for gate_up) */
+    enum kind kind;
+    size_t offset; /* offsetof(struct zmoe_config, ...) */
+    size_t size;   /* strings: buffer size including the NUL */
+    const struct enum_desc *e;
+    bool required;
+    const char *full; /* "section.key" */
+};
+
+#define OFF(member) offsetof(struct zmoe_config, member)
+#define SZ(member) sizeof(((struct zmoe_config *)0)->member)
+
+static const struct key_desc keys[K_COUNT] = {
+    [K_HIDDEN] = {"model", "hidden", "hidden", KIND_U32, OFF(model.hidden), 0, NULL, true, "model.hidden"},
+    [K_INTERMEDIATE] = {"model", "intermediate", "intermediate", KIND_U32, OFF(model.intermediate), 0, NULL, true, "model.intermediate"},
+    [K_EXPERTS] = {"model", "experts", "experts", KIND_U32, OFF(model.experts), 0, NULL, true, "model.experts"},
+    [K_TOP_K] = {"model", "top_k", "top_k", KIND_U32, OFF(model.top_k), 0, NULL, true, "model.top_k"},
+    [K_LAYERS] = {"model", "layers", "layers", KIND_U32, OFF(model.layers), 0, NULL, true, "model.layers"},
+    [K_SHARED_EXPERTS] = {"model", "shared_experts", "shared_experts", KIND_U32, OFF(model.shared_experts), 0, NULL, false, "model.shared_experts"},
+    [K_SHARED_INTERMEDIATE] = {"model", "shared_intermediate", "shared_intermediate", KIND_U32, OFF(model.shared_intermediate), 0, NULL, false, "model.shared_intermediate"},
+    [K_SCORING] = {"router", "scoring", "scoring", KIND_ENUM, OFF(router.scoring), 0, &enum_scoring, true, "router.scoring"},
+    [K_RENORMALIZE] = {"router", "renormalize", "renormalize", KIND_BOOL, OFF(router.renormalize), 0, NULL, false, "router.renormalize"},
+    [K_GROUPS] = {"router", "groups", "groups", KIND_U32, OFF(router.groups), 0, NULL, false, "router.groups"},
+    [K_TOPK_GROUP] = {"router", "topk_group", "topk_group", KIND_U32, OFF(router.topk_group), 0, NULL, false, "router.topk_group"},
+    [K_SCALING] = {"router", "routed_scaling_factor", "routed_scaling_factor", KIND_F32, OFF(router.routed_scaling_factor), 0, NULL, false, "router.routed_scaling_factor"},
+    [K_SCORE_BIAS] = {"router", "score_correction_bias", "score_correction_bias", KIND_BOOL, OFF(router.score_correction_bias), 0, NULL, false, "router.score_correction_bias"},
+    [K_ROUTER_BIAS] = {"router", "bias", "bias", KIND_BOOL, OFF(router.bias), 0, NULL, false, "router.bias"},
+    [K_ON_INPUT] = {"router", "apply_router_weight_on_input", "apply_router_weight_on_input", KIND_BOOL, OFF(router.apply_router_weight_on_input), 0, NULL, false, "router.apply_router_weight_on_input"},
+    [K_SHARED_GATE] = {"router", "shared_expert_gate", "shared_expert_gate", KIND_BOOL, OFF(router.shared_expert_gate), 0, NULL, false, "router.shared_expert_gate"},
+    [K_ACTIVATION] = {"experts", "activation", "activation", KIND_ENUM, OFF(experts.activation), 0, &enum_activation, true, "experts.activation"},
+    [K_SWIGLU_ALPHA] = {"experts", "swiglu_alpha", "swiglu_alpha", KIND_F32, OFF(experts.swiglu_alpha), 0, NULL, false, "experts.swiglu_alpha"},
+    [K_SWIGLU_LIMIT] = {"experts", "swiglu_limit", "swiglu_limit", KIND_F32, OFF(experts.swiglu_limit), 0, NULL, false, "experts.swiglu_limit"},
+    [K_EXPERT_BIAS] = {"experts", "bias", "bias", KIND_BOOL, OFF(experts.bias), 0, NULL, false, "experts.bias"},
+    [K_GATE_UP] = {"experts", "gate_up", "gate_up_interleaved", KIND_GATE_UP, OFF(experts.gate_up_interleaved), 0, &enum_gate_up, false, "experts.gate_up"},
+    [K_DT_WEIGHTS] = {"dtype", "weights", "weights", KIND_ENUM, OFF(dtype.weights), 0, &enum_dtype, true, "dtype.weights"},
+    [K_DT_ACTIVATIONS] = {"dtype", "activations", "activations", KIND_ENUM, OFF(dtype.activations), 0, &enum_dtype, false, "dtype.activations"},
+    [K_MAX_TOKENS] = {"runtime", "max_tokens", "max_tokens", KIND_U32, OFF(runtime.max_tokens), 0, NULL, false, "runtime.max_tokens"},
+    [K_RING_DEPTH] = {"runtime", "ring_depth", "ring_depth", KIND_U32, OFF(runtime.ring_depth), 0, NULL, false, "runtime.ring_depth"},
+    [K_DEVICE] = {"runtime", "device", "device", KIND_ENUM, OFF(runtime.device), 0, &enum_device, false, "runtime.device"},
+    [K_WAIT_TIMEOUT] = {"runtime", "wait_timeout_ms", "wait_timeout_ms", KIND_U32, OFF(runtime.wait_timeout_ms), 0, NULL, false, "runtime.wait_timeout_ms"},
+    [K_DEVICE_BYTES] = {"budget", "device_bytes", "device_bytes", KIND_SIZE, OFF(budget.device_bytes), 0, NULL, false, "budget.device_bytes"},
+    [K_HOST_BYTES] = {"budget", "host_bytes", "host_bytes", KIND_SIZE, OFF(budget.host_bytes), 0, NULL, false, "budget.host_bytes"},
+    [K_FILE] = {"weights", "file", "file", KIND_STR, OFF(weights.file), SZ(weights.file), NULL, false, "weights.file"},
+    [K_LAYOUT] = {"weights", "layout", "layout", KIND_ENUM, OFF(weights.layout), 0, &enum_layout, false, "weights.layout"},
+    [K_PREFIX] = {"weights", "prefix", "prefix", KIND_STR, OFF(weights.prefix), SZ(weights.prefix), NULL, false, "weights.prefix"},
+    [K_SEED] = {"weights", "seed", "seed", KIND_U64, OFF(weights.seed), 0, NULL, false, "weights.seed"},
+};
+
+static const char *const sections[] = {"model", "router", "experts", "dtype",
+                                       "runtime", "budget", "weights"};
+#define SECTION_COUNT ((int)(sizeof sections / sizeof sections[0]))
+#define SECTIONS_LIST "[model], [router], [experts], [dtype], [runtime], [budget], [weights]"
+#define NAME_MAX_LEN 48 /* section and key names; inih truncates names at 49 chars */
+
+/* Typed access to a field through its descriptor. memcpy keeps this free of aliasing
+ * questions; the descriptor's kind says which type lives at the offset. */
+static uint32_t get_u32(const struct zmoe_config *c, enum key_id k)
+{
+    uint32_t v;
+    memcpy(&v, (const char *)c + keys[k].offset, sizeof v);
+    return v;
+}
+static uint64_t get_u64(const struct zmoe_config *c, enum key_id k)
+{
+    uint64_t v;
+    memcpy(&v, (const char *)c + keys[k].offset, sizeof v);
+    return v;
+}
+static float get_f32(const struct zmoe_config *c, enum key_id k)
+{
+    float v;
+    memcpy(&v, (const char *)c + keys[k].offset, sizeof v);
+    return v;
+}
+static bool get_bool(const struct zmoe_config *c, enum key_id k)
+{
+    bool v;
+    memcpy(&v, (const char *)c + keys[k].offset, sizeof v);
+    return v;
+}
+static int get_enum(const struct zmoe_config *c, enum key_id k)
+{
+    int v;
+    memcpy(&v, (const char *)c + keys[k].offset, sizeof v);
+    return v;
+}
+static const char *get_str(const struct zmoe_config *c, enum key_id k)
+{
+    return (const char *)c + keys[k].offset;
+}
+static void set_field(struct zmoe_config *c, enum key_id k, const void *v, size_t n)
+{
+    memcpy((char *)c + keys[k].offset, v, n);
+}
+
+static const char *enum_name(const struct enum_desc *e, int v)
+{
+    return v >= 0 && v < e->count ? e->names[v] : "?";
+}
+
+const char *zmoe_config_scoring_name(enum zmoe_scoring v) { return enum_name(&enum_scoring, (int)v); }
+const char *zmoe_config_activation_name(enum zmoe_activation v) { return enum_name(&enum_activation, (int)v); }
+const char *zmoe_config_dtype_name(enum zmoe_dtype v) { return enum_name(&enum_dtype, (int)v); }
+const char *zmoe_config_device_name(enum zmoe_device_choice v) { return enum_name(&enum_device, (int)v); }
+const char *zmoe_config_layout_name(enum zmoe_weights_layout v) { return enum_name(&enum_layout, (int)v); }
+
+/* ------------------------------------------------------------------ defaults */
+
+void zmoe_config_defaults(struct zmoe_config *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->router.renormalize = false;
+    cfg->router.groups = 1;
+    cfg->router.topk_group = 1;
+    cfg->router.routed_scaling_factor = 1.0f;
+    cfg->dtype.activations = ZMOE_DTYPE_F32;
+    cfg->runtime.max_tokens = 8;
+    cfg->runtime.ring_depth = 4;
+    cfg->runtime.device = ZMOE_DEVICE_AUTO;
+    cfg->runtime.wait_timeout_ms = 5000;
+    cfg->weights.layout = ZMOE_LAYOUT_SYNTHETIC;
+    cfg->weights.seed = 1;
+}
+
+/* ------------------------------------------------------------------ messages */
+
+/* Copies `s` for quoting in a message: at most 64 bytes, control bytes escaped, so a
+ * hostile value cannot flood or garble the caller's terminal. */
+static void quote(char *dst, size_t dst_size, const char *s)
+{
+    size_t n = 0;
+    for (; *s && n + 5 < dst_size; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (n >= 64) {
+            memcpy(dst + n, "...", 3);
+            n += 3;
+            break;
+        }
+        if (ch < 0x20 || ch == 0x7f) {
+            n += (size_t)snprintf(dst + n, dst_size - n, "\\x%02x", ch);
+        } else {
+            dst[n++] = (char)ch;
+        }
+    }
+    dst[n] = '\0';
+}
+
+/* The context errors are reported in: a file name and the line each key was set on
+ * (parse), or neither (validate of a struct built in code). */
+struct where {
+    const char *name;              /* NULL: "config" */
+    const uint32_t *lines;         /* [K_COUNT], 0 = not in the file; NULL for structs */
+};
+
+/* The shortest %g form that reads back as the same float ("1.702", not "1.70200002"),
+ * so printed configs look like what a person wrote and still round-trip exactly. */
+static void format_float(float f, char *buf, size_t size)
+{
+    for (int prec = 1; prec <= 9; prec++) {
+        snprintf(buf, size, "%.*g", prec, (double)f);
+        if (strtof(buf, NULL) == f)
+            return;
+    }
+}
+
+static void format_value(const struct zmoe_config *c, enum key_id k, char *buf, size_t size)
+{
+    switch (keys[k].kind) {
+    case KIND_U32: snprintf(buf, size, "%lu", (unsigned long)get_u32(c, k)); break;
+    case KIND_U64:
+    case KIND_SIZE: snprintf(buf, size, "%llu", (unsigned long long)get_u64(c, k)); break;
+    case KIND_F32: format_float(get_f32(c, k), buf, size); break;
+    case KIND_BOOL: snprintf(buf, size, "%s", get_bool(c, k) ? "true" : "false"); break;
+    case KIND_GATE_UP: snprintf(buf, size, "%s", gate_up_names[get_bool(c, k) ? 1 : 0]); break;
+    case KIND_ENUM: {
+        int v = get_enum(c, k);
+        if (v >= 0 && v < keys[k].e->count)
+            snprintf(buf, size, "%s", keys[k].e->names[v]);
+        else
+            snprintf(buf, size, "<invalid enum value %d>", v);
+        break;
+    }
+    case KIND_STR: {
+        /* The struct may come from code: never read past the buffer. */
+        char tmp[ZMOE_PATH_MAX];
+        size_t len = strnlen(get_str(c, k), keys[k].size);
+        if (len >= sizeof tmp)
+            len = sizeof tmp - 1;
+        memcpy(tmp, get_str(c, k), len);
+        tmp[len] = '\0';
+        quote(buf, size, tmp);
+        break;
+    }
+    }
+}
+
+/* "<where>key 'section.name': expected <what>, found '<found>'" */
+static enum zmoe_status key_error(struct zmoe_error *err, const struct where *w, enum key_id k,
+                                  const char *found, const char *fmt, ...)
+{
+    char what[512], q[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    quote(q, sizeof q, found);
+    if (!err)
+        return ZMOE_ERR_CONFIG;
+    const char *name = w->name ? w->name : "config";
+    if (w->lines && w->lines[k])
+        snprintf(err->msg, sizeof err->msg, "%s:%lu: key '%s.%s': expected %s, found '%s'", name,
+                 (unsigned long)w->lines[k], keys[k].section, keys[k].name, what, q);
+    else
+        snprintf(err->msg, sizeof err->msg, "%s: key '%s.%s': expected %s, found '%s'", name,
+                 keys[k].section, keys[k].name, what, q);
+    return ZMOE_ERR_CONFIG;
+}
+
+/* key_error with the struct's current value as the found part. */
+static enum zmoe_status bad(struct zmoe_error *err, const struct where *w,
+                            const struct zmoe_config *c, enum key_id k, const char *fmt, ...)
+{
+    char what[512], found[128];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    format_value(c, k, found, sizeof found);
+    return key_error(err, w, k, found, "%s", what);
+}
+
+static void set_msg(struct zmoe_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+/* ------------------------------------------------------------------ checked sizes */
+
+static bool mul_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+static bool add_u64(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return !__builtin_add_overflow(a, b, out);
+}
+static bool mul3(uint64_t a, uint64_t b, uint64_t c, uint64_t *out)
+{
+    uint64_t t;
+    return mul_u64(a, b, &t) && mul_u64(t, c, out);
+}
+
+static uint64_t dtype_bytes(enum zmoe_dtype d)
+{
+    return d == ZMOE_DTYPE_F32 ? 4 : 2;
+}
+
+/* Bytes of one layer's weights (kernel layout of weights/weights.h: matrices in the
+ * weights dtype, biases in f32). `which` says which factor overflowed, for the message. */
+static bool layer_weight_bytes(const struct zmoe_config *c, uint64_t *out, enum key_id *which)
+{
+    const uint64_t E = c->model.experts, H = c->model.hidden, I = c->model.intermediate;
+    const uint64_t bw = dtype_bytes(c->dtype.weights);
+    uint64_t mats = 0, f32s = 0, t, S;
+
+    *which = K_INTERMEDIATE;
+    /* W13 [E][2I][H] and W2 [E][H][I] */
+    if (!mul3(E, 2 * I, H, &t) || !add_u64(mats, t, &mats))
+        return false;
+    if (!mul3(E, H, I, &t) || !add_u64(mats, t, &mats))
+        return false;
+    /* ROUTER_W [E][H] */
+    if (!mul_u64(E, H, &t) || !add_u64(mats, t, &mats))
+        return false;
+    *which = K_SHARED_INTERMEDIATE;
+    /* SHARED_W13 [2S][H], SHARED_W2 [H][S], SHARED_GATE [H]; S = n * shared_intermediate */
+    if (!mul_u64(c->model.shared_experts, c->model.shared_intermediate, &S))
+        return false;
+    if (!mul3(2, S, H, &t) || !add_u64(mats, t, &mats))
+        return false;
+    if (!mul_u64(H, S, &t) || !add_u64(mats, t, &mats))
+        return false;
+    if (c->router.shared_expert_gate && !add_u64(mats, H, &mats))
+        return false;
+    *which = K_INTERMEDIATE;
+    if (c->router.bias)
+        f32s += E;
+    if (c->router.score_correction_bias)
+        f32s += E;
+    if (c->experts.bias) {
+        /* B13 [E][2I], B2 [E][H] */
+        if (!mul_u64(E, 2 * I, &t) || !add_u64(f32s, t, &f32s))
+            return false;
+        if (!mul_u64(E, H, &t) || !add_u64(f32s, t, &f32s))
+            return false;
+    }
+    return mul_u64(mats, bw, &mats) && mul_u64(f32s, 4, &f32s) && add_u64(mats, f32s, out);
+}
+
+bool zmoe_config_weight_bytes(const struct zmoe_config *cfg, uint64_t *out)
+{
+    enum key_id which;
+    uint64_t layer;
+    return layer_weight_bytes(cfg, &layer, &which) && mul_u64(layer, cfg->model.layers, out);
+}
+
+/* ------------------------------------------------------------------ validation */
+
+static bool finite_positive(float f)
+{
+    return isfinite(f) && f > 0.0f;
+}
+
+static bool prefix_char_ok(char ch)
+{
+    return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
+           ch == '.' || ch == '_' || ch == '-' || ch == '/';
+}
+
+/* Every rule of config/README.md "Consistency rules", in field order so the first
+ * problem of a file is the one reported. */
+static enum zmoe_status validate(const struct zmoe_config *c, const struct where *w,
+                                 struct zmoe_error *err)
+{
+    const uint32_t E = c->model.experts, K = c->model.top_k;
+
+    /* model */
+    if (c->model.hidden == 0)
+        return bad(err, w, c, K_HIDDEN, "an integer >= 1");
+    if (c->model.intermediate == 0)
+        return bad(err, w, c, K_INTERMEDIATE, "an integer >= 1");
+    if (E == 0)
+        return bad(err, w, c, K_EXPERTS, "an integer >= 1");
+    if (K == 0 || K > E)
+        return bad(err, w, c, K_TOP_K, "an integer in [1, experts = %lu]", (unsigned long)E);
+    if (c->model.layers == 0)
+        return bad(err, w, c, K_LAYERS, "an integer >= 1");
+    if (c->model.shared_experts > 0 && c->model.shared_intermediate == 0)
+        return bad(err, w, c, K_SHARED_INTERMEDIATE,
+                   "an integer >= 1 with shared_experts = %lu",
+                   (unsigned long)c->model.shared_experts);
+    if (c->model.shared_experts == 0 && c->model.shared_intermediate != 0)
+        return bad(err, w, c, K_SHARED_INTERMEDIATE,
+                   "no shared_intermediate without shared experts (shared_experts = 0)");
+
+    /* router */
+    if (get_enum(c, K_SCORING) < 0 || get_enum(c, K_SCORING) >= enum_scoring.count)
+        return bad(err, w, c, K_SCORING, "one of %s", enum_scoring.choices);
+    const uint32_t G = c->router.groups;
+    if (G == 0)
+        return bad(err, w, c, K_GROUPS, "an integer >= 1 (1 = no grouped top-k)");
+    if (E % G != 0)
+        return bad(err, w, c, K_GROUPS, "a divisor of experts = %lu", (unsigned long)E);
+    if (c->router.topk_group == 0 || c->router.topk_group > G)
+        return bad(err, w, c, K_TOPK_GROUP, "an integer in [1, groups = %lu]", (unsigned long)G);
+    if (G > 1) {
+        /* Only topk_group groups of E/G experts each stay eligible. */
+        uint64_t eligible = (uint64_t)c->router.topk_group * (E / G);
+        if (K > eligible)
+            return bad(err, w, c, K_TOP_K,
+                       "at most topk_group * experts / groups = %lu (the experts left "
+                       "eligible by grouped top-k)",
+                       (unsigned long)eligible);
+        /* With the correction bias a group scores by the sum of its top-2 experts. */
+        if (c->router.score_correction_bias && E / G < 2)
+            return bad(err, w, c, K_GROUPS,
+                       "at most experts / 2 = %lu with score_correction_bias (a group is "
+                       "scored by its two best experts)",
+                       (unsigned long)(E / 2));
+    }
+    if (!finite_positive(c->router.routed_scaling_factor))
+        return bad(err, w, c, K_SCALING, "a finite number > 0 (1 = no scaling)");
+    if (c->router.apply_router_weight_on_input && K == 1 && c->router.renormalize &&
+        c->router.routed_scaling_factor == 1.0f)
+        return bad(err, w, c, K_ON_INPUT,
+                   "false when top_k = 1 with renormalize and routed_scaling_factor 1 (every "
+                   "routing weight is exactly 1, so scaling the input does nothing)");
+    if (c->router.shared_expert_gate && c->model.shared_experts == 0)
+        return bad(err, w, c, K_SHARED_GATE, "false without shared experts (shared_experts = 0)");
+
+    /* experts */
+    int act = get_enum(c, K_ACTIVATION);
+    if (act < 0 || act >= enum_activation.count)
+        return bad(err, w, c, K_ACTIVATION, "one of %s", enum_activation.choices);
+    if (act == ZMOE_ACT_SWIGLU_OAI) {
+        if (!finite_positive(c->experts.swiglu_alpha))
+            return bad(err, w, c, K_SWIGLU_ALPHA, "a finite number > 0 with swiglu_oai");
+        if (!finite_positive(c->experts.swiglu_limit))
+            return bad(err, w, c, K_SWIGLU_LIMIT, "a finite number > 0 with swiglu_oai");
+    } else {
+        if (c->experts.swiglu_alpha != 0.0f || isnan(c->experts.swiglu_alpha))
+            return bad(err, w, c, K_SWIGLU_ALPHA, "no swiglu_alpha (0) with activation %s",
+                       activation_names[act]);
+        if (c->experts.swiglu_limit != 0.0f || isnan(c->experts.swiglu_limit))
+            return bad(err, w, c, K_SWIGLU_LIMIT, "no swiglu_limit (0) with activation %s",
+                       activation_names[act]);
+    }
+
+    /* dtype */
+    if (get_enum(c, K_DT_WEIGHTS) < 0 || get_enum(c, K_DT_WEIGHTS) >= enum_dtype.count)
+        return bad(err, w, c, K_DT_WEIGHTS, "one of %s", enum_dtype.choices);
+    if (get_enum(c, K_DT_ACTIVATIONS) < 0 || get_enum(c, K_DT_ACTIVATIONS) >= enum_dtype.count)
+        return bad(err, w, c, K_DT_ACTIVATIONS, "one of %s", enum_dtype.choices);
+
+    /* runtime */
+    if (c->runtime.max_tokens == 0)
+        return bad(err, w, c, K_MAX_TOKENS, "an integer >= 1");
+    if (c->runtime.ring_depth == 0 || c->runtime.ring_depth > ZMOE_CONFIG_RING_DEPTH_MAX)
+        return bad(err, w, c, K_RING_DEPTH, "an integer in [1, %u]", ZMOE_CONFIG_RING_DEPTH_MAX);
+    if (get_enum(c, K_DEVICE) < 0 || get_enum(c, K_DEVICE) >= enum_device.count)
+        return bad(err, w, c, K_DEVICE, "one of %s", enum_device.choices);
+    if (c->runtime.wait_timeout_ms == 0)
+        return bad(err, w, c, K_WAIT_TIMEOUT, "an integer >= 1 (milliseconds)");
+
+    /* weights (before the size checks: the strings must be terminated to be printed) */
+    if (strnlen(c->weights.file, sizeof c->weights.file) == sizeof c->weights.file)
+        return key_error(err, w, K_FILE, "<unterminated>", "a path of at most %zu bytes",
+                         sizeof c->weights.file - 1);
+    if (strnlen(c->weights.prefix, sizeof c->weights.prefix) == sizeof c->weights.prefix)
+        return key_error(err, w, K_PREFIX, "<unterminated>", "a prefix of at most %zu bytes",
+                         sizeof c->weights.prefix - 1);
+    int layout = get_enum(c, K_LAYOUT);
+    if (layout < 0 || layout >= enum_layout.count)
+        return bad(err, w, c, K_LAYOUT, "one of %s", enum_layout.choices);
+    bool has_file = c->weights.file[0] != '\0';
+    if (has_file && layout == ZMOE_LAYOUT_SYNTHETIC)
+        return bad(err, w, c, K_FILE,
+                   "no file with synthetic weights (set [weights] layout to the checkpoint's "
+                   "layout: llama4|mixtral|qwen_moe|deepseek|gpt_oss)");
+    if (!has_file && layout != ZMOE_LAYOUT_SYNTHETIC)
+        return bad(err, w, c, K_LAYOUT, "synthetic when no [weights] file is given");
+    if (c->weights.prefix[0] != '\0') {
+        if (!has_file)
+            return bad(err, w, c, K_PREFIX, "no prefix with synthetic weights (no file)");
+        for (const char *p = c->weights.prefix; *p; p++)
+            if (!prefix_char_ok(*p))
+                return bad(err, w, c, K_PREFIX,
+                           "a tensor-name prefix of letters, digits and . _ - /");
+    }
+    if (c->experts.gate_up_interleaved && !has_file)
+        return bad(err, w, c, K_GATE_UP,
+                   "concatenated with synthetic weights (they are generated in kernel layout; "
+                   "interleaved describes a checkpoint file)");
+
+    /* sizes: every tensor and the sum over layers must fit in 64 bits (weights.h's
+     * element counts rely on this), and so must the largest activation buffer. */
+    uint64_t layer_bytes, total, t;
+    enum key_id which;
+    if (!layer_weight_bytes(c, &layer_bytes, &which))
+        return bad(err, w, c, which,
+                   "a geometry whose weights fit in 64 bits (experts * 2 * intermediate * "
+                   "hidden * bytes overflows)");
+    if (!mul_u64(layer_bytes, c->model.layers, &total))
+        return bad(err, w, c, K_LAYERS,
+                   "a layer count whose weights fit in 64 bits (%llu bytes per layer)",
+                   (unsigned long long)layer_bytes);
+    uint64_t widest = c->model.hidden;
+    if (2 * (uint64_t)c->model.intermediate > widest)
+        widest = 2 * (uint64_t)c->model.intermediate;
+    if (c->model.experts > widest)
+        widest = c->model.experts;
+    if (!mul3(c->runtime.max_tokens, K, widest, &t) || !mul_u64(t, 4, &t))
+        return bad(err, w, c, K_MAX_TOKENS,
+                   "a token count whose activations fit in 64 bits (max_tokens * top_k * "
+                   "%llu * 4 bytes overflows)",
+                   (unsigned long long)widest);
+
+    /* budget: the device arena holds every layer's weights, so a budget below them can
+     * never be met (the arena's plan check adds the activations on top). */
+    if (c->budget.device_bytes != 0 && c->budget.device_bytes < total)
+        return bad(err, w, c, K_DEVICE_BYTES,
+                   "0 (unlimited) or at least the weights' %llu bytes (%.2f GiB)",
+                   (unsigned long long)total, (double)total / (1024.0 * 1024.0 * 1024.0));
+    return ZMOE_OK;
+}
+
+enum zmoe_status zmoe_config_validate(const struct zmoe_config *cfg, struct zmoe_error *err)
+{
+    if (!cfg) {
+        set_msg(err, "zmoe_config_validate: config is NULL");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    struct where w = {NULL, NULL};
+    return validate(cfg, &w, err);
+}
+
+/* ------------------------------------------------------------------ value parsing */
+
+/* Numbers are parsed and printed in the "C" locale whatever the application set, so
+ * "1.702" means the same everywhere and printed files parse back. */
+struct c_locale {
+    locale_t c, old;
+};
+static void c_locale_enter(struct c_locale *l)
+{
+    l->c = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+    l->old = l->c ? uselocale(l->c) : (locale_t)0;
+}
+static void c_locale_leave(struct c_locale *l)
+{
+    if (l->c) {
+        uselocale(l->old);
+        freelocale(l->c);
+    }
+}
+
+static bool is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* Plain decimal digits only: no sign, no hex or octal prefixes, no blanks. */
+static bool parse_u64(const char *s, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!*s)
+        return false;
+    for (; *s; s++) {
+        if (!is_digit(*s))
+            return false;
+        if (!mul_u64(v, 10, &v) || !add_u64(v, (uint64_t)(*s - '0'), &v))
+            return false;
+    }
+    *out = v;
+    return true;
+}
+
+bool zmoe_config_parse_size(const char *text, uint64_t *out)
+{
+    static const struct {
+        const char *suffix;
+        unsigned shift;
+    } units[] = {{"K", 10}, {"KiB", 10}, {"M", 20}, {"MiB", 20},
+                 {"G", 30}, {"GiB", 30}, {"T", 40}, {"TiB", 40}};
+    char digits[32];
+    size_t n = 0;
+    if (!text)
+        return false;
+    while (is_digit(text[n]))
+        n++;
+    if (n == 0 || n >= sizeof digits)
+        return false;
+    memcpy(digits, text, n);
+    digits[n] = '\0';
+    uint64_t v;
+    if (!parse_u64(digits, &v))
+        return false;
+    const char *rest = text + n;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    if (*rest == '\0') {
+        if (rest != text + n)
+            return false; /* trailing blanks without a unit: not canonical, reject */
+        *out = v;
+        return true;
+    }
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(rest, units[i].suffix) == 0) {
+            if (v > (UINT64_MAX >> units[i].shift))
+                return false;
+            *out = v << units[i].shift;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* [+-] digits [. digits] [e [+-] digits], or [+-] . digits [...]: what a person writes.
+ * Rejects nan, inf, hex floats and anything strtod would accept beyond that. */
+static bool float_syntax_ok(const char *s)
+{
+    size_t before = 0, after = 0;
+    if (*s == '+' || *s == '-')
+        s++;
+    while (is_digit(*s)) {
+        s++;
+        before++;
+    }
+    if (*s == '.') {
+        s++;
+        while (is_digit(*s)) {
+            s++;
+            after++;
+        }
+    }
+    if (before + after == 0)
+        return false;
+    if (*s == 'e' || *s == 'E') {
+        s++;
+        if (*s == '+' || *s == '-')
+            s++;
+        if (!is_digit(*s))
+            return false;
+        while (is_digit(*s))
+            s++;
+    }
+    return *s == '\0';
+}
+
+static bool parse_f32(const char *s, float *out)
+{
+    if (!float_syntax_ok(s) || strlen(s) > 64)
+        return false;
+    struct c_locale loc;
+    c_locale_enter(&loc);
+    char *end;
+    errno = 0;
+    double d = strtod(s, &end);
+    bool ok = *end == '\0';
+    c_locale_leave(&loc);
+    /* Values beyond float's range would become inf: reject rather than saturate. */
+    if (!ok || !isfinite(d) || fabs(d) > (double)FLT_MAX)
+        return false;
+    *out = (float)d;
+    return true;
+}
+
+/* ------------------------------------------------------------------ the line reader */
+
+struct source {
+    const unsigned char *text; /* memory source, or */
+    size_t len, pos;
+    FILE *file; /* file source */
+};
+
+static int src_get(struct source *s)
+{
+    if (s->file)
+        return getc(s->file);
+    return s->pos < s->len ? s->text[s->pos++] : EOF;
+}
+static int src_peek(struct source *s)
+{
+    if (s->file) {
+        int ch = getc(s->file);
+        if (ch != EOF)
+            ungetc(ch, s->file);
+        return ch;
+    }
+    return s->pos < s->len ? s->text[s->pos] : EOF;
+}
+
+struct parse {
+    struct source src;
+    const char *name;
+    struct zmoe_config cfg;
+    uint32_t lines[K_COUNT];       /* line each key was set on, 0 = default */
+    uint32_t section_line[SECTION_COUNT];
+    int section;                   /* current section index, -1 before the first */
+    uint32_t lineno;
+    bool failed, eof, io_error;
+    struct zmoe_error *err;
+    char raw[ZMOE_CONFIG_RAW_LINE_MAX];
+};
+
+static int parse_fail(struct parse *p, const char *fmt, ...)
+{
+    if (!p->failed && p->err) {
+        char *msg = p->err->msg;
+        int n = snprintf(msg, sizeof p->err->msg, "%s:%lu: ", p->name, (unsigned long)p->lineno);
+        if (n >= 0 && (size_t)n < sizeof p->err->msg) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(msg + n, sizeof p->err->msg - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    p->failed = true;
+    return 0;
+}
+
+static bool is_blank(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+static bool name_ok(const char *s, size_t n)
+{
+    if (n == 0 || n > NAME_MAX_LEN)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || is_digit(s[i]) || s[i] == '_'))
+            return false;
+    return true;
+}
+
+/* Reads one physical line into p->raw, checking that every byte is UTF-8 text.
+ * Returns the line length (capped: *overflow is set when the line did not fit), or -1
+ * at end of input / on error (p->failed). */
+static long read_raw_line(struct parse *p, bool *overflow)
+{
+    size_t n = 0;
+    unsigned need = 0;           /* continuation bytes still expected */
+    unsigned char lo = 0x80, hi = 0xbf; /* allowed range of the next continuation byte */
+    unsigned long column = 0;
+    int ch = src_get(&p->src);
+    *overflow = false;
+    if (ch == EOF) {
+        if (p->src.file && ferror(p->src.file))
+            p->io_error = true;
+        return -1;
+    }
+    p->lineno++;
+    for (; ch != EOF && ch != '\n'; ch = src_get(&p->src)) {
+        unsigned char b = (unsigned char)ch;
+        column++;
+        if (b == '\r' && need == 0) {
+            int next = src_peek(&p->src);
+            if (next == '\n' || next == EOF)
+                continue; /* CRLF line ending */
+        }
+        if (need) {
+            if (b < lo || b > hi)
+                return parse_fail(p, "invalid UTF-8 byte 0x%02x at column %lu (config files "
+                                     "are UTF-8 text; binary data?)", b, column), -1;
+            need--;
+            lo = 0x80;
+            hi = 0xbf;
+        } else if (b < 0x80) {
+            if ((b < 0x20 && b != '\t') || b == 0x7f)
+                return parse_fail(p, "control byte 0x%02x at column %lu (config files are "
+                                     "UTF-8 text; binary data?)", b, column), -1;
+        } else if (b >= 0xc2 && b <= 0xdf) {
+            need = 1;
+        } else if (b >= 0xe0 && b <= 0xef) {
+            need = 2;
+            lo = b == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+            hi = b == 0xed ? 0x9f : 0xbf; /* no UTF-16 surrogates */
+        } else if (b >= 0xf0 && b <= 0xf4) {
+            need = 3;
+            lo = b == 0xf0 ? 0x90 : 0x80;
+            hi = b == 0xf4 ? 0x8f : 0xbf; /* nothing above U+10FFFF */
+        } else {
+            return parse_fail(p, "invalid UTF-8 byte 0x%02x at column %lu (config files are "
+                                 "UTF-8 text; binary data?)", b, column), -1;
+        }
+        if (n + 1 < sizeof p->raw)
+            p->raw[n++] = (char)b;
+        else
+            *overflow = true;
+    }
+    if (need)
+        return parse_fail(p, "truncated UTF-8 sequence at the end of the line (config files "
+                             "are UTF-8 text)"), -1;
+    if (ch == EOF && p->src.file && ferror(p->src.file)) {
+        p->io_error = true;
+        return -1;
+    }
+    p->raw[n] = '\0';
+    return (long)n;
+}
+
+static int section_index(const char *name, size_t n)
+{
+    for (int i = 0; i < SECTION_COUNT; i++)
+        if (strlen(sections[i]) == n && memcmp(sections[i], name, n) == 0)
+            return i;
+    return -1;
+}
+
+/* Where an inline comment starts: ';' or '#' at the start or after a blank. */
+static char *inline_comment(char *s)
+{
+    for (char *q = s; *q; q++)
+        if ((*q == ';' || *q == '#') && (q == s || is_blank(q[-1])))
+            return q;
+    return NULL;
+}
+
+static void rtrim(char *s)
+{
+    size_t n = strlen(s);
+    while (n && is_blank(s[n - 1]))
+        s[--n] = '\0';
+}
+
+/* inih's reader callback: returns the next line in canonical form (see the top of the
+ * file), "\n" for blank and comment lines so inih's line count stays ours. */
+static char *reader(char *str, int num, void *stream)
+{
+    struct parse *p = stream;
+    bool overflow;
+    if (p->failed || p->eof || num < 8)
+        return NULL;
+    long n = read_raw_line(p, &overflow);
+    if (n < 0) {
+        p->eof = true;
+        return NULL;
+    }
+    char *line = p->raw;
+    if (p->lineno == 1 && memcmp(line, "\xEF\xBB\xBF", 3) == 0)
+        line += 3; /* UTF-8 byte order mark */
+    while (is_blank(*line))
+        line++;
+    if (*line == '\0' || *line == ';' || *line == '#') {
+        strcpy(str, "\n");
+        return str;
+    }
+    if (overflow)
+        return parse_fail(p, "line too long (more than %u bytes)", ZMOE_CONFIG_RAW_LINE_MAX - 1),
+               NULL;
+
+    /* Everything longer than this after canonicalization would be split by inih. */
+    const size_t limit = (size_t)num - 2;
+    if (*line == '[') {
+        char *close = strchr(line, ']');
+        if (!close)
+            return parse_fail(p, "syntax error: expected ']' to close the section header"), NULL;
+        char *rest = close + 1;
+        while (is_blank(*rest))
+            rest++;
+        if (*rest && *rest != ';' && *rest != '#')
+            return parse_fail(p, "syntax error: unexpected text after the section header"),
+                   NULL;
+        char *name = line + 1;
+        while (is_blank(*name))
+            name++;
+        char *end = close;
+        while (end > name && is_blank(end[-1]))
+            end--;
+        size_t len = (size_t)(end - name);
+        char q[128];
+        *end = '\0';
+        quote(q, sizeof q, name);
+        int idx = name_ok(name, len) ? section_index(name, len) : -1;
+        if (idx < 0)
+            return parse_fail(p, "section [%s]: expected one of " SECTIONS_LIST ", found '%s'",
+                              q, q), NULL;
+        if (p->section_line[idx])
+            return parse_fail(p, "section [%s]: expected once per file (first at line %lu), "
+                                 "found again", q, (unsigned long)p->section_line[idx]), NULL;
+        p->section_line[idx] = p->lineno;
+        p->section = idx;
+        snprintf(str, (size_t)num, "[%s]\n", sections[idx]);
+        return str;
+    }
+
+    char *eq = strchr(line, '=');
+    if (!eq) {
+        char q[128];
+        quote(q, sizeof q, line);
+        return parse_fail(p, "syntax error: expected '[section]' or 'key = value', found '%s'",
+                          q), NULL;
+    }
+    char *key_end = eq;
+    while (key_end > line && is_blank(key_end[-1]))
+        key_end--;
+    size_t key_len = (size_t)(key_end - line);
+    if (!name_ok(line, key_len)) {
+        char q[128];
+        *key_end = '\0';
+        quote(q, sizeof q, line);
+        return parse_fail(p, "syntax error: expected a key name of 1 to %d characters "
+                             "[a-z0-9_] before '=', found '%s'", NAME_MAX_LEN, q), NULL;
+    }
+    if (p->section < 0) {
+        char q[128];
+        *key_end = '\0';
+        quote(q, sizeof q, line);
+        return parse_fail(p, "key '%s': expected a [section] header before the first key", q),
+               NULL;
+    }
+    char *value = eq + 1;
+    while (is_blank(*value))
+        value++;
+    char *comment = inline_comment(value);
+    if (comment)
+        *comment = '\0';
+    rtrim(value);
+    size_t out_len = key_len + 1 + strlen(value);
+    if (out_len > limit)
+        return parse_fail(p, "line too long: a key = value line may hold at most %zu "
+                             "characters without blanks and comments, found %zu",
+                          limit, out_len), NULL;
+    memcpy(str, line, key_len);
+    str[key_len] = '=';
+    memcpy(str + key_len + 1, value, strlen(value));
+    str[out_len] = '\n';
+    str[out_len + 1] = '\0';
+    return str;
+}
+
+static int find_key(const char *section, const char *name)
+{
+    for (int k = 0; k < K_COUNT; k++)
+        if (strcmp(keys[k].section, section) == 0 && strcmp(keys[k].name, name) == 0)
+            return k;
+    return -1;
+}
+
+static void section_keys(const char *section, char *buf, size_t size)
+{
+    size_t n = 0;
+    buf[0] = '\0';
+    for (int k = 0; k < K_COUNT; k++) {
+        if (strcmp(keys[k].section, section) != 0)
+            continue;
+        int r = snprintf(buf + n, size - n, "%s%s", n ? ", " : "", keys[k].name);
+        if (r < 0 || (size_t)r >= size - n)
+            break;
+        n += (size_t)r;
+    }
+}
+
+static int handler(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse *p = user;
+    char q[128];
+    if (p->failed)
+        return 0;
+    int k = find_key(section, name);
+    if (k < 0) {
+        char list[512];
+        section_keys(section, list, sizeof list);
+        quote(q, sizeof q, name);
+        return parse_fail(p, "key '%s.%s': expected one of the [%s] keys (%s), found '%s'",
+                          section, q, section, list, q);
+    }
+    struct where w = {p->name, NULL};
+    uint32_t here[K_COUNT] = {0};
+    here[k] = p->lineno;
+    w.lines = here;
+    if (p->lines[k]) {
+        key_error(p->err, &w, (enum key_id)k, value, "one value per key (first set at line %lu)",
+                  (unsigned long)p->lines[k]);
+        p->failed = true;
+        return 0;
+    }
+    const struct key_desc *d = &keys[k];
+    bool ok = true;
+    switch (d->kind) {
+    case KIND_U32: {
+        uint64_t v;
+        ok = parse_u64(value, &v) && v <= UINT32_MAX;
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value,
+                      "a decimal integer in [0, 4294967295]");
+            break;
+        }
+        uint32_t v32 = (uint32_t)v;
+        set_field(&p->cfg, (enum key_id)k, &v32, sizeof v32);
+        break;
+    }
+    case KIND_U64: {
+        uint64_t v;
+        ok = parse_u64(value, &v);
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value,
+                      "a decimal integer in [0, 18446744073709551615]");
+            break;
+        }
+        set_field(&p->cfg, (enum key_id)k, &v, sizeof v);
+        break;
+    }
+    case KIND_SIZE: {
+        uint64_t v;
+        ok = zmoe_config_parse_size(value, &v);
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value,
+                      "a byte count: an integer with an optional K, M, G or T suffix "
+                      "(1K = 1024) that fits in 64 bits, 0 = unlimited");
+            break;
+        }
+        set_field(&p->cfg, (enum key_id)k, &v, sizeof v);
+        break;
+    }
+    case KIND_F32: {
+        float v;
+        ok = parse_f32(value, &v);
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value,
+                      "a finite decimal number within float range (no nan or inf)");
+            break;
+        }
+        set_field(&p->cfg, (enum key_id)k, &v, sizeof v);
+        break;
+    }
+    case KIND_BOOL: {
+        bool v = strcmp(value, "true") == 0;
+        ok = v || strcmp(value, "false") == 0;
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value, "true or false");
+            break;
+        }
+        set_field(&p->cfg, (enum key_id)k, &v, sizeof v);
+        break;
+    }
+    case KIND_ENUM:
+    case KIND_GATE_UP: {
+        int v = -1;
+        for (int i = 0; i < d->e->count; i++)
+            if (strcmp(value, d->e->names[i]) == 0)
+                v = i;
+        ok = v >= 0;
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value, "one of %s", d->e->choices);
+            break;
+        }
+        if (d->kind == KIND_GATE_UP) {
+            bool b = v == 1;
+            set_field(&p->cfg, (enum key_id)k, &b, sizeof b);
+        } else {
+            set_field(&p->cfg, (enum key_id)k, &v, sizeof v);
+        }
+        break;
+    }
+    case KIND_STR: {
+        size_t len = strlen(value);
+        ok = len < d->size;
+        if (!ok) {
+            key_error(p->err, &w, (enum key_id)k, value, "at most %zu bytes", d->size - 1);
+            break;
+        }
+        char *dst = (char *)&p->cfg + d->offset;
+        memset(dst, 0, d->size);
+        memcpy(dst, value, len);
+        break;
+    }
+    }
+    if (!ok) {
+        p->failed = true;
+        return 0;
+    }
+    p->lines[k] = p->lineno;
+    return 1;
+}
+
+/* Rules that depend on whether a key was written at all (the struct cannot tell), and
+ * the defaults that depend on other keys. */
+static enum zmoe_status finish(struct parse *p)
+{
+    struct where w = {p->name, p->lines};
+    struct zmoe_config *c = &p->cfg;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (keys[k].required && !p->lines[k]) {
+            set_msg(p->err, "%s: [%s] missing required key '%s'", p->name, keys[k].section,
+                    keys[k].name);
+            return ZMOE_ERR_CONFIG;
+        }
+    }
+    if (c->model.shared_experts > 0 && !p->lines[K_SHARED_INTERMEDIATE]) {
+        set_msg(p->err, "%s: [model] missing required key 'shared_intermediate' (needed with "
+                        "shared_experts = %lu)", p->name, (unsigned long)c->model.shared_experts);
+        return ZMOE_ERR_CONFIG;
+    }
+    bool oai = c->experts.activation == ZMOE_ACT_SWIGLU_OAI;
+    for (enum key_id k = K_SWIGLU_ALPHA; k <= K_SWIGLU_LIMIT; k++) {
+        if (oai && !p->lines[k]) {
+            set_msg(p->err, "%s: [experts] missing required key '%s' (needed with activation "
+                            "= swiglu_oai)", p->name, keys[k].name);
+            return ZMOE_ERR_CONFIG;
+        }
+        if (!oai && p->lines[k])
+            return bad(p->err, &w, c, k, "no %s unless activation = swiglu_oai (activation "
+                                         "is %s)", keys[k].name,
+                       zmoe_config_activation_name(c->experts.activation));
+    }
+    if (p->lines[K_TOPK_GROUP] && c->router.groups <= 1)
+        return bad(p->err, &w, c, K_TOPK_GROUP,
+                   "no topk_group unless groups > 1 (grouped top-k is off)");
+    if (!p->lines[K_TOPK_GROUP])
+        c->router.topk_group = c->router.groups;
+    bool has_file = c->weights.file[0] != '\0';
+    if (has_file && !p->lines[K_LAYOUT])
+        return bad(p->err, &w, c, K_FILE, "a [weights] layout for the checkpoint file "
+                                          "(llama4|mixtral|qwen_moe|deepseek|gpt_oss)");
+    if (has_file && p->lines[K_SEED])
+        return bad(p->err, &w, c, K_SEED, "no seed with a checkpoint file (the seed drives "
+                                          "synthetic weights only)");
+    if (!p->lines[K_GATE_UP])
+        c->experts.gate_up_interleaved = c->weights.layout == ZMOE_LAYOUT_GPT_OSS;
+    return validate(c, &w, p->err);
+}
+
+static enum zmoe_status run_parse(struct parse *p, struct zmoe_config *out)
+{
+    int rc = ini_parse_stream(reader, p, handler, p);
+    if (p->io_error) {
+        set_msg(p->err, "%s:%lu: read error: %s", p->name, (unsigned long)p->lineno,
+                strerror(errno));
+        return ZMOE_ERR_IO;
+    }
+    if (p->failed)
+        return ZMOE_ERR_CONFIG;
+    if (rc == -2) {
+        set_msg(p->err, "%s: out of memory in the INI parser", p->name);
+        return ZMOE_ERR_NO_MEMORY;
+    }
+    if (rc != 0) {
+        /* The reader hands inih only well-formed lines; keep a message anyway. */
+        set_msg(p->err, "%s:%d: syntax error", p->name, rc);
+        return ZMOE_ERR_CONFIG;
+    }
+    enum zmoe_status st = finish(p);
+    if (st == ZMOE_OK)
+        *out = p->cfg;
+    return st;
+}
+
+static void parse_init(struct parse *p, const char *name, struct zmoe_error *err)
+{
+    memset(p, 0, offsetof(struct parse, raw));
+    p->name = name;
+    p->err = err;
+    p->section = -1;
+    zmoe_config_defaults(&p->cfg);
+}
+
+enum zmoe_status zmoe_config_parse(const char *text, size_t len, const char *name,
+                                   struct zmoe_config *out, struct zmoe_error *err)
+{
+    if (!name)
+        name = "<config>";
+    if ((!text && len) || !out) {
+        set_msg(err, "%s: zmoe_config_parse: %s is NULL", name, out ? "text" : "out");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    struct parse p;
+    parse_init(&p, name, err);
+    p.src.text = (const unsigned char *)text;
+    p.src.len = len;
+    return run_parse(&p, out);
+}
+
+enum zmoe_status zmoe_config_load(const char *path, struct zmoe_config *out,
+                                  struct zmoe_error *err)
+{
+    if (!path || !out) {
+        set_msg(err, "zmoe_config_load: %s is NULL", path ? "out" : "path");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        set_msg(err, "%s: cannot open: %s", path, strerror(errno));
+        return ZMOE_ERR_IO;
+    }
+    struct parse p;
+    parse_init(&p, path, err);
+    p.src.file = f;
+    enum zmoe_status st = run_parse(&p, out);
+    fclose(f);
+    return st;
+}
+
+/* ------------------------------------------------------------------ comparison */
+
+const char *zmoe_config_diff(const struct zmoe_config *a, const struct zmoe_config *b)
+{
+    for (int k = 0; k < K_COUNT; k++) {
+        const char *pa = (const char *)a + keys[k].offset;
+        const char *pb = (const char *)b + keys[k].offset;
+        bool same;
+        switch (keys[k].kind) {
+        case KIND_U32:
+        case KIND_F32: /* bitwise: distinguishes -0.0 and NaN payloads too */
+        case KIND_ENUM: same = memcmp(pa, pb, 4) == 0; break;
+        case KIND_U64:
+        case KIND_SIZE: same = memcmp(pa, pb, 8) == 0; break;
+        case KIND_BOOL:
+        case KIND_GATE_UP: same = get_bool(a, (enum key_id)k) == get_bool(b, (enum key_id)k); break;
+        case KIND_STR: same = strncmp(pa, pb, keys[k].size) == 0; break;
+        default: same = false; break;
+        }
+        if (!same)
+            return keys[k].full;
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------------ writers */
+
+/* Whether key k is written for cfg: exactly the keys the parser accepts for it. */
+static bool key_meaningful(const struct zmoe_config *c, enum key_id k)
+{
+    bool has_file = c->weights.file[0] != '\0';
+    switch (k) {
+    case K_SHARED_INTERMEDIATE: return c->model.shared_experts > 0;
+    case K_TOPK_GROUP: return c->router.groups > 1;
+    case K_SWIGLU_ALPHA:
+    case K_SWIGLU_LIMIT: return c->experts.activation == ZMOE_ACT_SWIGLU_OAI;
+    case K_GATE_UP:
+    case K_FILE:
+    case K_LAYOUT: return has_file;
+    case K_PREFIX: return has_file && c->weights.prefix[0] != '\0';
+    case K_SEED: return !has_file;
+    default: return true;
+    }
+}
+
+static void format_size(uint64_t v, char *buf, size_t size)
+{
+    static const char units[] = "KMGT";
+    int u = -1;
+    while (u < 3 && v != 0 && (v & 1023) == 0) {
+        v >>= 10;
+        u++;
+    }
+    if (u < 0)
+        snprintf(buf, size, "%llu", (unsigned long long)v);
+    else
+        snprintf(buf, size, "%llu%c", (unsigned long long)v, units[u]);
+}
+
+enum zmoe_status zmoe_config_print(const struct zmoe_config *cfg, FILE *out,
+                                   struct zmoe_error *err)
+{
+    if (!cfg || !out) {
+        set_msg(err, "zmoe_config_print: %s is NULL", cfg ? "out" : "cfg");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    enum zmoe_status st = zmoe_config_validate(cfg, err);
+    if (st != ZMOE_OK)
+        return st;
+    struct c_locale loc;
+    c_locale_enter(&loc);
+    const char *section = NULL;
+    for (int k = 0; k < K_COUNT; k++) {
+        if (!section || strcmp(section, keys[k].section) != 0) {
+            section = keys[k].section;
+            fprintf(out, "%s[%s]\n", k ? "\n" : "", section);
+        }
+        if (!key_meaningful(cfg, (enum key_id)k))
+            continue;
+        char v[ZMOE_PATH_MAX + 16];
+        switch (keys[k].kind) {
+        case KIND_SIZE: format_size(get_u64(cfg, (enum key_id)k), v, sizeof v); break;
+        case KIND_STR: snprintf(v, sizeof v, "%s", get_str(cfg, (enum key_id)k)); break;
+        default: format_value(cfg, (enum key_id)k, v, sizeof v); break;
+        }
+        fprintf(out, "%s = %s\n", keys[k].name, v);
+    }
+    c_locale_leave(&loc);
+    if (ferror(out)) {
+        set_msg(err, "zmoe_config_print: write error");
+        return ZMOE_ERR_IO;
+    }
+    return ZMOE_OK;
+}
+
+static bool identifier_ok(const char *s)
+{
+    if (!s || !*s || is_digit(*s) || strlen(s) > 64)
+        return false;
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') || is_digit(*s) || *s == '_'))
+            return false;
+    return true;
+}
+
+/* A C string literal for any bytes: octal escapes (three digits, so a following digit
+ * cannot extend them) for everything outside printable ASCII, and '?' escaped so no
+ * trigraph can form. */
+static void write_c_string(FILE *out, const char *s, size_t max)
+{
+    fputc('"', out);
+    for (size_t i = 0; i < max && s[i]; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\' || ch == '?')
+            fprintf(out, "\\%c", ch);
+        else if (ch < 0x20 || ch >= 0x7f)
+            fprintf(out, "\\%03o", ch);
+        else
+            fputc(ch, out);
+    }
+    fputc('"', out);
+}
+
+enum zmoe_status zmoe_config_write_header(const struct zmoe_config *cfg, const char *symbol,
+                                          FILE *out, struct zmoe_error *err)
+{
+    if (!cfg || !out) {
+        set_msg(err, "zmoe_config_write_header: %s is NULL", cfg ? "out" : "cfg");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    if (!identifier_ok(symbol)) {
+        set_msg(err, "zmoe_config_write_header: symbol '%s' is not a C identifier of at most "
+                     "64 characters", symbol ? symbol : "(null)");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    enum zmoe_status st = zmoe_config_validate(cfg, err);
+    if (st != ZMOE_OK)
+        return st;
+
+    char guard[80];
+    size_t n = 0;
+    for (const char *s = symbol; *s && n + 3 < sizeof guard; s++)
+        guard[n++] = (*s >= 'a' && *s <= 'z') ? (char)(*s - 'a' + 'A') : *s;
+    memcpy(guard + n, "_H", 3);
+
+    struct c_locale loc;
+    c_locale_enter(&loc);
+    fprintf(out, "/* Generated by zmoe_config_write_header(): a compiled-in zmoe config. */\n"
+                 "#ifndef %s\n#define %s\n\n#include <stdbool.h>\n\n#include \"zmoe.h\"\n\n"
+                 "static const struct zmoe_config %s = {\n",
+            guard, guard, symbol);
+    const char *section = NULL;
+    for (int k = 0; k < K_COUNT; k++) {
+        const struct key_desc *d = &keys[k];
+        if (!section || strcmp(section, d->section) != 0) {
+            if (section)
+                fprintf(out, "    },\n");
+            section = d->section;
+            fprintf(out, "    .%s = {\n", section);
+        }
+        fprintf(out, "        .%s = ", d->field);
+        switch (d->kind) {
+        case KIND_U32: fprintf(out, "%luu,\n", (unsigned long)get_u32(cfg, (enum key_id)k)); break;
+        case KIND_U64:
+        case KIND_SIZE:
+            fprintf(out, "%lluull,\n", (unsigned long long)get_u64(cfg, (enum key_id)k));
+            break;
+        case KIND_F32: {
+            /* Hex float: exact, so the compiled-in value is bit-identical. */
+            float f = get_f32(cfg, (enum key_id)k);
+            char dec[32];
+            format_float(f, dec, sizeof dec);
+            fprintf(out, "%af, /* %s */\n", (double)f, dec);
+            break;
+        }
+        case KIND_BOOL:
+        case KIND_GATE_UP:
+            fprintf(out, "%s,\n", get_bool(cfg, (enum key_id)k) ? "true" : "false");
+            break;
+        case KIND_ENUM: fprintf(out, "%s,\n", d->e->cnames[get_enum(cfg, (enum key_id)k)]); break;
+        case KIND_STR:
+            write_c_string(out, get_str(cfg, (enum key_id)k), d->size);
+            fprintf(out, ",\n");
+            break;
+        }
+    }
+    fprintf(out, "    },\n};\n\n#endif\n");
+    c_locale_leave(&loc);
+    if (ferror(out)) {
+        set_msg(err, "zmoe_config_write_header: write error");
+        return ZMOE_ERR_IO;
+    }
+    return ZMOE_OK;
+}
