@@ -1,0 +1,243 @@
+/* hd.h — hostdev internals shared by its source files (not installed).
+ *
+ * hostdev is a Level Zero driver that executes SPIR-V kernels on the CPU through
+ * PoCL. Every handle it returns points at one of the structs below; each starts
+ * with a magic word so a stale or foreign handle is refused with an error code
+ * instead of being dereferenced as the wrong type.
+ */
+#ifndef HOSTDEV_HD_H
+#define HOSTDEV_HD_H
+
+#define CL_TARGET_OPENCL_VERSION 300
+#include <CL/cl.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ddi_gen.h"
+
+#define HD_MAX_DEVICES 16
+#define HD_RING 256       /* jobs a queue holds before ExecuteCommandLists waits */
+#define HD_IMM_SLOTS 64   /* appends in flight per immediate command list */
+
+enum hd_magic {
+    HD_MAGIC_DRIVER = 0x68640001, HD_MAGIC_DEVICE, HD_MAGIC_CONTEXT, HD_MAGIC_MODULE,
+    HD_MAGIC_LOG, HD_MAGIC_KERNEL, HD_MAGIC_LIST, HD_MAGIC_QUEUE, HD_MAGIC_FENCE,
+    HD_MAGIC_POOL, HD_MAGIC_EVENT, HD_MAGIC_DEAD = 0x6864dead
+};
+
+struct hd_device {
+    uint32_t magic;
+    uint32_t index;
+};
+
+struct hd_context {
+    uint32_t magic;
+    /* Limits read from the environment when this context was created. */
+    uint64_t mem_cap;          /* 0: no cap */
+    uint64_t mem_used;         /* device + shared bytes, under hd.mem_lock */
+    uint64_t lost_after;       /* 0: never */
+    uint64_t exec_latency_us;
+    uint64_t executions;       /* under hd.lock */
+    bool lost;                 /* under hd.lock */
+};
+
+/* Kernel argument kinds reflected from the SPIR-V. */
+enum hd_arg_kind { HD_ARG_GLOBAL, HD_ARG_LOCAL, HD_ARG_VALUE, HD_ARG_UNSUPPORTED };
+
+struct hd_arg {
+    enum hd_arg_kind kind;
+    uint32_t size;     /* by-value size; 8 for pointers; local: bytes set by the user */
+    uint32_t off;      /* offset of the value in a kernel's value blob */
+};
+
+struct hd_kinfo {
+    char *name;
+    uint32_t nargs;
+    struct hd_arg *args;
+    uint32_t blob_size;
+    uint32_t reqd[3];      /* LocalSize execution mode, 0 when absent */
+};
+
+struct hd_module {
+    uint32_t magic;
+    struct hd_context *ctx;
+    struct hd_device *dev;
+    cl_program prog;
+    uint32_t nkernels;
+    struct hd_kinfo *kernels;
+    const char **names;
+};
+
+struct hd_log {
+    uint32_t magic;
+    char *text;
+};
+
+struct hd_kernel {
+    uint32_t magic;
+    struct hd_module *mod;
+    const struct hd_kinfo *info;
+    cl_kernel clk;
+    /* Serializes clSetKernelArg* + clEnqueueNDRangeKernel from several queues. */
+    pthread_mutex_t lock;
+    uint8_t *values;           /* current argument values, info->blob_size bytes */
+    uint8_t *set;              /* per argument: set since creation */
+    uint32_t gs[3];
+    uint32_t local_bytes;      /* sum of local argument sizes */
+};
+
+enum hd_cmd_kind {
+    HD_CMD_LAUNCH, HD_CMD_LAUNCH_INDIRECT, HD_CMD_COPY, HD_CMD_FILL, HD_CMD_NOP,
+    HD_CMD_RESET_EVENT, HD_CMD_TIMESTAMP
+};
+
+struct hd_event;
+
+struct hd_cmd {
+    enum hd_cmd_kind kind;
+    struct hd_event *signal;
+    uint32_t nwait;
+    size_t wait_off;            /* struct hd_event *[nwait] in the list's blob */
+    union {
+        struct {
+            struct hd_kernel *k;
+            uint32_t gc[3];
+            const ze_group_count_t *indirect;
+            uint32_t gs[3];
+            size_t args_off;    /* copy of the kernel's value blob */
+        } launch;
+        struct { void *dst; const void *src; size_t size; } copy;
+        struct { void *dst; size_t size; size_t pattern_off; size_t psize; } fill;
+        struct hd_event *target;
+        uint64_t *ts_dst;
+    } u;
+};
+
+struct hd_queue;
+
+struct hd_list {
+    uint32_t magic;
+    struct hd_context *ctx;
+    struct hd_device *dev;
+    bool closed;
+    struct hd_cmd *cmds;
+    size_t ncmds, cap;
+    uint8_t *blob;
+    size_t blob_len, blob_cap;
+    /* Immediate lists: an own queue and a ring of internal lists, one per append. */
+    bool immediate;
+    struct hd_queue *queue;
+    struct hd_list *slots[HD_IMM_SLOTS];
+    uint64_t slot_seq[HD_IMM_SLOTS];
+    uint32_t next_slot;
+};
+
+struct hd_fence {
+    uint32_t magic;
+    struct hd_queue *queue;
+    bool signalled;            /* under hd.lock */
+};
+
+struct hd_job {
+    struct hd_list *list;
+    struct hd_fence *fence;
+};
+
+struct hd_queue {
+    uint32_t magic;
+    struct hd_context *ctx;
+    struct hd_device *dev;
+    bool synchronous;
+    cl_command_queue clq;
+    pthread_t thread;
+    pthread_cond_t work;       /* with hd.lock: new job or stop */
+    struct hd_job ring[HD_RING];
+    uint64_t submitted, completed;  /* under hd.lock */
+    bool stop;
+    ze_result_t error;         /* first execution error, reported by Synchronize */
+};
+
+struct hd_event {
+    uint32_t magic;
+    struct hd_pool *pool;
+    bool created;
+    bool signalled;            /* under hd.lock */
+    uint64_t ts_start, ts_end;
+};
+
+struct hd_pool {
+    uint32_t magic;
+    struct hd_context *ctx;
+    uint32_t flags;
+    uint32_t count;
+    struct hd_event *events;
+};
+
+struct hd_alloc {
+    uintptr_t base;
+    size_t size;
+    void *raw;                 /* what clSVMAlloc returned (base may be aligned up) */
+    ze_memory_type_t type;
+    struct hd_device *dev;
+    struct hd_context *ctx;
+    uint64_t id;
+};
+
+struct hd_state {
+    uint32_t driver_magic;     /* the driver handle points here */
+    bool ready;
+    ze_result_t init_result;
+    cl_platform_id platform;
+    cl_device_id cldev;
+    cl_context clctx;
+    char cl_name[192];
+    uint32_t ndevices;
+    struct hd_device devices[HD_MAX_DEVICES];
+    /* PoCL device limits, queried once at zeInit. */
+    size_t max_wg;
+    size_t max_wi[3];
+    cl_ulong global_mem, max_alloc, local_mem;
+    cl_uint compute_units, clock_mhz, vendor_id;
+    size_t max_param;
+    bool fp16, fp64, int64_atomics;
+    /* One lock and one condition for all fence/event/queue progress: simple, and
+     * waits are rare compared with the kernels that run on this CPU. */
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    /* Allocation table: sorted by base, under mem_lock. */
+    pthread_mutex_t mem_lock;
+    struct hd_alloc *allocs;
+    size_t nallocs, allocs_cap;
+    uint64_t next_alloc_id;
+};
+
+extern struct hd_state hd;
+
+/* Fault injection (core.c). Returns the error to inject for this call, or success. */
+ze_result_t hd_fault(const char *entry);
+/* Every implemented entry point starts with HD_ENTRY(): fault injection by name. */
+#define HD_ENTRY()                                         \
+    do {                                                   \
+        ze_result_t fault_ = hd_fault(__func__ + 3);       \
+        if (fault_ != ZE_RESULT_SUCCESS)                   \
+            return fault_;                                 \
+    } while (0)
+
+uint64_t hd_now_ns(void);
+/* Absolute CLOCK_MONOTONIC deadline for a Level Zero timeout in ns; false: infinite. */
+bool hd_deadline(uint64_t timeout_ns, struct timespec *ts);
+uint64_t hd_env_u64(const char *name, uint64_t dflt);
+
+struct hd_device *hd_device(ze_device_handle_t h);
+struct hd_context *hd_context(ze_context_handle_t h);
+/* Frees every allocation still owned by ctx (context teardown). */
+void hd_mem_release_context(struct hd_context *ctx);
+/* Memory type of ptr, for copy/launch checks; ZE_MEMORY_TYPE_UNKNOWN if not ours. */
+ze_memory_type_t hd_mem_type(const void *ptr);
+
+/* Command execution (cmd.c), used by the queue worker. */
+ze_result_t hd_cl_error(cl_int err);
+
+#endif
