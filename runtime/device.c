@@ -1,0 +1,434 @@
+/* device.c — Level Zero bring-up: driver/device choice (Intel GPU first, hostdev
+ * otherwise), context and in-order queue, the kernel module (native AOT binary when the
+ * device takes it, SPIR-V otherwise) and its kernels; and the matching tear-down. */
+#include "runtime/runtime.h"
+
+#include "kernels/kernels.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#ifndef ZMOE_HOSTDEV_BUILD_PATH
+#define ZMOE_HOSTDEV_BUILD_PATH ""
+#endif
+#ifndef ZMOE_HOSTDEV_INSTALL_PATH
+#define ZMOE_HOSTDEV_INSTALL_PATH "/usr/local/lib/libze_hostdev.so"
+#endif
+/* The loader's name for Intel's GPU driver (what it loads when the variable is unset). */
+#define ZMOE_GPU_DRIVER_NAME "libze_intel_gpu.so.1"
+#define INTEL_VENDOR_ID 0x8086u
+
+#define MAX_DRIVERS 8
+#define MAX_DEVICES 16
+
+const char *zmoe_ze_result_str(ze_result_t r)
+{
+    switch (r) {
+#define N(x)                                                                                       \
+    case x:                                                                                        \
+        return #x
+        N(ZE_RESULT_SUCCESS);
+        N(ZE_RESULT_NOT_READY);
+        N(ZE_RESULT_ERROR_DEVICE_LOST);
+        N(ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+        N(ZE_RESULT_ERROR_OUT_OF_DEVICE_MEMORY);
+        N(ZE_RESULT_ERROR_MODULE_BUILD_FAILURE);
+        N(ZE_RESULT_ERROR_MODULE_LINK_FAILURE);
+        N(ZE_RESULT_ERROR_DEVICE_REQUIRES_RESET);
+        N(ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS);
+        N(ZE_RESULT_ERROR_NOT_AVAILABLE);
+        N(ZE_RESULT_ERROR_UNINITIALIZED);
+        N(ZE_RESULT_ERROR_UNSUPPORTED_VERSION);
+        N(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
+        N(ZE_RESULT_ERROR_INVALID_ARGUMENT);
+        N(ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
+        N(ZE_RESULT_ERROR_HANDLE_OBJECT_IN_USE);
+        N(ZE_RESULT_ERROR_INVALID_NULL_POINTER);
+        N(ZE_RESULT_ERROR_INVALID_SIZE);
+        N(ZE_RESULT_ERROR_UNSUPPORTED_SIZE);
+        N(ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT);
+        N(ZE_RESULT_ERROR_INVALID_ENUMERATION);
+        N(ZE_RESULT_ERROR_UNSUPPORTED_ENUMERATION);
+        N(ZE_RESULT_ERROR_INVALID_NATIVE_BINARY);
+        N(ZE_RESULT_ERROR_INVALID_KERNEL_NAME);
+        N(ZE_RESULT_ERROR_INVALID_GROUP_SIZE_DIMENSION);
+        N(ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_INDEX);
+        N(ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_SIZE);
+        N(ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE);
+        N(ZE_RESULT_ERROR_UNKNOWN);
+#undef N
+    default:
+        return "ze_result_t (unnamed)";
+    }
+}
+
+void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
+{
+    if (!err)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+    va_end(ap);
+}
+
+enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, const char *call,
+                                       const char *fmt, ...)
+{
+    if (err) {
+        int n = snprintf(err->msg, sizeof err->msg, "%s failed with %s (0x%08x) while ", call,
+                         zmoe_ze_result_str(r), (unsigned)r);
+        if (n > 0 && (size_t)n < sizeof err->msg) {
+            va_list ap;
+            va_start(ap, fmt);
+            vsnprintf(err->msg + n, sizeof err->msg - (size_t)n, fmt, ap);
+            va_end(ap);
+        }
+    }
+    return r == ZE_RESULT_ERROR_DEVICE_LOST ? ZMOE_ERR_DEVICE_LOST : ZMOE_ERR_LEVEL_ZERO;
+}
+
+#define ZE_CHECK(call, ...)                                                                        \
+    do {                                                                                           \
+        ze_result_t r_ = (call);                                                                   \
+        if (r_ != ZE_RESULT_SUCCESS)                                                               \
+            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
+    } while (0)
+
+/* hostdev is only visible to the loader through ZE_ENABLE_ALT_DRIVERS, and loader 1.8.12
+ * *replaces* its default driver list (libze_intel_gpu.so.1, libze_intel_vpu.so.1) with the
+ * variable's comma-separated list; libraries that fail to load or to zeInit are dropped.
+ * So the list we set names the GPU driver first, then hostdev: GPUs stay visible. */
+static void enable_hostdev(struct zmoe_runtime *rt)
+{
+    const char *existing = getenv("ZE_ENABLE_ALT_DRIVERS");
+    if (existing) {
+        snprintf(rt->device_reason, sizeof rt->device_reason,
+                 "ZE_ENABLE_ALT_DRIVERS already set by the environment");
+        return;
+    }
+    const char *path = getenv("ZMOE_HOSTDEV");
+    const char *why = "ZMOE_HOSTDEV";
+    if (!path || !*path) {
+        path = ZMOE_HOSTDEV_BUILD_PATH;
+        why = "build tree";
+        if (!*path || access(path, R_OK) != 0) {
+            path = ZMOE_HOSTDEV_INSTALL_PATH;
+            why = "installed";
+        }
+    }
+    char list[ZMOE_PATH_MAX + 64];
+    snprintf(list, sizeof list, "%s,%s", ZMOE_GPU_DRIVER_NAME, path);
+    setenv("ZE_ENABLE_ALT_DRIVERS", list, 0);
+    snprintf(rt->device_reason, sizeof rt->device_reason, "hostdev enabled (%s: %s)", why, path);
+}
+
+static enum zmoe_status create_queue(struct zmoe_runtime *rt, struct zmoe_error *err)
+{
+    uint32_t n = 0;
+    ZE_CHECK(zeDeviceGetCommandQueueGroupProperties(rt->device, &n, NULL),
+             "counting the command queue groups of '%s'", rt->device_name);
+    ze_command_queue_group_properties_t props[16];
+    if (n > 16)
+        n = 16;
+    for (uint32_t i = 0; i < n; i++) {
+        memset(&props[i], 0, sizeof props[i]);
+        props[i].stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_GROUP_PROPERTIES;
+    }
+    ZE_CHECK(zeDeviceGetCommandQueueGroupProperties(rt->device, &n, props),
+             "reading the command queue groups of '%s'", rt->device_name);
+    uint32_t ordinal = UINT32_MAX;
+    for (uint32_t i = 0; i < n && ordinal == UINT32_MAX; i++)
+        if (props[i].flags & ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE)
+            ordinal = i;
+    if (ordinal == UINT32_MAX) {
+        zmoe_runtime_errorf(err, "device '%s' has no compute queue group", rt->device_name);
+        return ZMOE_ERR_NO_DEVICE;
+    }
+    ze_command_queue_desc_t qd = {
+        .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC,
+        .ordinal = ordinal,
+        .index = 0,
+        .flags = 0, /* in-order: stages and layers depend on each other */
+        .mode = ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS,
+        .priority = ZE_COMMAND_QUEUE_PRIORITY_NORMAL,
+    };
+    ZE_CHECK(zeCommandQueueCreate(rt->context, rt->device, &qd, &rt->queue),
+             "creating the command queue on '%s'", rt->device_name);
+    rt->own_queue = true;
+    return ZMOE_OK;
+}
+
+static enum zmoe_status read_device(struct zmoe_runtime *rt, struct zmoe_error *err)
+{
+    ze_device_properties_t p = {.stype = ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES};
+    ZE_CHECK(zeDeviceGetProperties(rt->device, &p), "reading the chosen device's properties");
+    snprintf(rt->device_name, sizeof rt->device_name, "%s", p.name);
+    rt->device_type = p.type;
+    /* With stype DEVICE_PROPERTIES (1.0) the resolution is in ns per tick. */
+    rt->timer_resolution_ns = p.timerResolution ? p.timerResolution : 1;
+    rt->timestamp_mask = p.kernelTimestampValidBits >= 64 || p.kernelTimestampValidBits == 0
+                             ? UINT64_MAX
+                             : ((uint64_t)1 << p.kernelTimestampValidBits) - 1;
+    ze_device_compute_properties_t cp = {.stype = ZE_STRUCTURE_TYPE_DEVICE_COMPUTE_PROPERTIES};
+    ZE_CHECK(zeDeviceGetComputeProperties(rt->device, &cp), "reading the compute properties of '%s'",
+             rt->device_name);
+    if (cp.maxTotalGroupSize < ZMOE_KERNEL_WG || cp.maxSharedLocalMemory < 8192) {
+        zmoe_runtime_errorf(err, "device '%s': work-groups of %u items / %u bytes of local memory "
+                                 "are below the kernels' %u / 8192",
+                            rt->device_name, cp.maxTotalGroupSize, cp.maxSharedLocalMemory,
+                            ZMOE_KERNEL_WG);
+        return ZMOE_ERR_NO_DEVICE;
+    }
+    rt->align_wg = cp.maxTotalGroupSize >= ZMOE_ALIGN_WG && cp.maxGroupSizeX >= ZMOE_ALIGN_WG
+                       ? ZMOE_ALIGN_WG
+                       : ZMOE_KERNEL_WG;
+    /* GEMV shape: a GPU wants adjacent work-items on adjacent addresses (16 lanes per
+     * row); a CPU runs a work-item's loop sequentially and wants one contiguous row. */
+    rt->lanes = rt->device_type == ZE_DEVICE_TYPE_GPU ? 16 : 1;
+    rt->nout = ZMOE_KERNEL_WG / rt->lanes;
+    return ZMOE_OK;
+}
+
+static const char *type_name(ze_device_type_t t)
+{
+    switch (t) {
+    case ZE_DEVICE_TYPE_GPU: return "GPU";
+    case ZE_DEVICE_TYPE_CPU: return "CPU";
+    case ZE_DEVICE_TYPE_FPGA: return "FPGA";
+    case ZE_DEVICE_TYPE_MCA: return "MCA";
+    case ZE_DEVICE_TYPE_VPU: return "VPU";
+    default: return "device";
+    }
+}
+
+enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
+                                       struct zmoe_error *err)
+{
+    enum zmoe_status st;
+    if (info->context || info->device || info->queue) {
+        if (!info->context || !info->device) {
+            zmoe_runtime_errorf(err, "zmoe_create: a caller-provided device needs both context "
+                                     "and device (queue optional)");
+            return ZMOE_ERR_ARGUMENT;
+        }
+        rt->context = info->context;
+        rt->device = info->device;
+        st = read_device(rt, err);
+        if (st)
+            return st;
+        snprintf(rt->device_reason, sizeof rt->device_reason, "caller-provided %s device",
+                 type_name(rt->device_type));
+        if (info->queue) {
+            rt->queue = info->queue;
+            return ZMOE_OK;
+        }
+        return create_queue(rt, err);
+    }
+
+    const enum zmoe_device_choice choice = rt->cfg.runtime.device;
+    char env_note[256] = "";
+    if (choice != ZMOE_DEVICE_GPU) {
+        enable_hostdev(rt);
+        snprintf(env_note, sizeof env_note, "%s", rt->device_reason);
+    }
+    ze_result_t r = zeInit(0);
+    if (r != ZE_RESULT_SUCCESS) {
+        zmoe_runtime_errorf(err, "zeInit failed with %s (0x%08x) while looking for a device (%s): "
+                                 "no Level Zero driver loaded",
+                            zmoe_ze_result_str(r), (unsigned)r, env_note[0] ? env_note : "GPU only");
+        return ZMOE_ERR_NO_DEVICE;
+    }
+    uint32_t nd = MAX_DRIVERS;
+    ze_driver_handle_t drivers[MAX_DRIVERS];
+    ZE_CHECK(zeDriverGet(&nd, drivers), "listing drivers");
+    ze_driver_handle_t best_drv = NULL, cpu_drv = NULL;
+    ze_device_handle_t best = NULL, cpu = NULL;
+    uint32_t total = 0;
+    for (uint32_t d = 0; d < nd; d++) {
+        uint32_t nv = MAX_DEVICES;
+        ze_device_handle_t devs[MAX_DEVICES];
+        ZE_CHECK(zeDeviceGet(drivers[d], &nv, devs), "listing the devices of driver %u", d);
+        for (uint32_t v = 0; v < nv; v++) {
+            ze_device_properties_t p = {.stype = ZE_STRUCTURE_TYPE_DEVICE_PROPERTIES};
+            ZE_CHECK(zeDeviceGetProperties(devs[v], &p), "reading the properties of device %u", v);
+            total++;
+            if (p.type == ZE_DEVICE_TYPE_GPU && p.vendorId == INTEL_VENDOR_ID && !best) {
+                best = devs[v];
+                best_drv = drivers[d];
+            } else if (p.type == ZE_DEVICE_TYPE_CPU && !cpu) {
+                cpu = devs[v];
+                cpu_drv = drivers[d];
+            }
+        }
+    }
+    const char *why;
+    if (choice == ZMOE_DEVICE_HOST) {
+        best = cpu;
+        best_drv = cpu_drv;
+        why = "config device=host";
+    } else if (choice == ZMOE_DEVICE_GPU) {
+        why = "config device=gpu: Intel GPU";
+    } else if (best) {
+        why = "auto: Intel GPU found first";
+    } else {
+        best = cpu;
+        best_drv = cpu_drv;
+        why = "auto: no Intel GPU, hostdev (CPU)";
+    }
+    if (!best) {
+        zmoe_runtime_errorf(err, "no %s device among %u Level Zero device(s) (%s)",
+                            choice == ZMOE_DEVICE_GPU ? "Intel GPU" : "usable", total,
+                            env_note[0] ? env_note : "GPU driver only");
+        return ZMOE_ERR_NO_DEVICE;
+    }
+    rt->driver = best_drv;
+    rt->device = best;
+    ze_context_desc_t cd = {.stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC};
+    ZE_CHECK(zeContextCreate(rt->driver, &cd, &rt->context), "creating a context");
+    rt->own_context = true;
+    st = read_device(rt, err);
+    if (st)
+        return st;
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s among %u device(s)%s%s", why, total,
+             env_note[0] ? "; " : "", env_note);
+    snprintf(rt->device_reason, sizeof rt->device_reason, "%s", reason);
+    return create_queue(rt, err);
+}
+
+static ze_result_t try_module(struct zmoe_runtime *rt, ze_module_format_t fmt, const uint8_t *bin,
+                              size_t size, ze_module_build_log_handle_t *log)
+{
+    ze_module_desc_t md = {
+        .stype = ZE_STRUCTURE_TYPE_MODULE_DESC,
+        .format = fmt,
+        .inputSize = size,
+        .pInputModule = bin,
+        .pBuildFlags = "",
+    };
+    return zeModuleCreate(rt->context, rt->device, &md, &rt->module, log);
+}
+
+static const char *dtype_tag(enum zmoe_dtype d)
+{
+    return d == ZMOE_DTYPE_F16 ? "f16" : d == ZMOE_DTYPE_BF16 ? "bf16" : "f32";
+}
+
+enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err)
+{
+    const struct zmoe_kernel_module *m = zmoe_kernels_find("moe");
+    if (!m) {
+        zmoe_runtime_errorf(err, "kernel module 'moe' is not embedded in this build");
+        return ZMOE_ERR_KERNEL;
+    }
+    /* The AOT archive only helps an Intel GPU; ZMOE_TRY_NATIVE=1 forces the attempt
+     * (hostdev refuses it, which exercises the fallback). */
+    const char *force = getenv("ZMOE_TRY_NATIVE");
+    bool try_native = m->native && ((rt->device_type == ZE_DEVICE_TYPE_GPU) ||
+                                    (force && strcmp(force, "1") == 0));
+    ze_result_t r = ZE_RESULT_ERROR_UNINITIALIZED;
+    if (try_native) {
+        r = try_module(rt, ZE_MODULE_FORMAT_NATIVE, m->native, m->native_size, NULL);
+        if (r == ZE_RESULT_SUCCESS) {
+            rt->kernels_native = true;
+        } else {
+            rt->module = NULL;
+            size_t len = strlen(rt->device_reason);
+            snprintf(rt->device_reason + len, sizeof rt->device_reason - len,
+                     "; native kernels refused (%s), SPIR-V", zmoe_ze_result_str(r));
+        }
+    }
+    if (!rt->module) {
+        ze_module_build_log_handle_t log = NULL;
+        r = try_module(rt, ZE_MODULE_FORMAT_IL_SPIRV, m->spirv, m->spirv_size, &log);
+        if (r != ZE_RESULT_SUCCESS) {
+            rt->module = NULL;
+            int n = snprintf(err->msg, sizeof err->msg,
+                             "zeModuleCreate failed with %s (0x%08x) while building the SPIR-V "
+                             "kernel module '%s' for '%s'; build log: ",
+                             zmoe_ze_result_str(r), (unsigned)r, m->name, rt->device_name);
+            size_t size = 0;
+            if (log && zeModuleBuildLogGetString(log, &size, NULL) == ZE_RESULT_SUCCESS && size) {
+                char *text = zmoe_host_block_alloc(&rt->hb, size, 1);
+                if (text && zeModuleBuildLogGetString(log, &size, text) == ZE_RESULT_SUCCESS)
+                    snprintf(err->msg + n, sizeof err->msg - (size_t)n, "%s", text);
+                else
+                    snprintf(err->msg + n, sizeof err->msg - (size_t)n, "(%zu bytes, not kept)", size);
+            } else {
+                snprintf(err->msg + n, sizeof err->msg - (size_t)n, "(none)");
+            }
+            if (log)
+                zeModuleBuildLogDestroy(log);
+            return ZMOE_ERR_KERNEL;
+        }
+        if (log)
+            zeModuleBuildLogDestroy(log);
+    }
+
+    const char *wt = dtype_tag(rt->cfg.dtype.weights), *at = dtype_tag(rt->cfg.dtype.activations);
+    char names[ZMOE_K_COUNT][64];
+    snprintf(names[ZMOE_K_ROUTER], 64, "router_w%s_a%s", wt, at);
+    snprintf(names[ZMOE_K_ALIGN], 64, "align");
+    snprintf(names[ZMOE_K_UP], 64, "expert_up_w%s_a%s", wt, at);
+    snprintf(names[ZMOE_K_DOWN], 64, "expert_down_w%s", wt);
+    snprintf(names[ZMOE_K_COMBINE], 64, "combine_a%s", at);
+    for (int k = 0; k < ZMOE_K_COUNT; k++) {
+        ze_kernel_desc_t kd = {.stype = ZE_STRUCTURE_TYPE_KERNEL_DESC, .pKernelName = names[k]};
+        ZE_CHECK(zeKernelCreate(rt->module, &kd, &rt->kernel[k]), "creating kernel '%s'", names[k]);
+        uint32_t gx = rt->lanes, gy = rt->nout;
+        if (k == ZMOE_K_ALIGN) {
+            gx = rt->align_wg;
+            gy = 1;
+        } else if (k == ZMOE_K_COMBINE) {
+            gx = ZMOE_KERNEL_WG;
+            gy = 1;
+        }
+        /* Each kernel keeps one group size for its whole life, set once here. */
+        ZE_CHECK(zeKernelSetGroupSize(rt->kernel[k], gx, gy, 1), "setting the group size %ux%u of '%s'",
+                 gx, gy, names[k]);
+    }
+    return ZMOE_OK;
+}
+
+void zmoe_runtime_tear_down(struct zmoe_runtime *rt)
+{
+    /* Nothing may still run on memory we free: wait for the queue first (bounded). */
+    if (rt->queue && rt->own_queue)
+        zeCommandQueueSynchronize(rt->queue, 10ull * 1000 * 1000 * 1000);
+    if (rt->slots) {
+        for (uint32_t s = 0; s < rt->depth; s++) {
+            struct zmoe_ring_slot *sl = &rt->slots[s];
+            if (sl->state == ZMOE_SLOT_SUBMITTED && sl->fence)
+                zeFenceHostSynchronize(sl->fence, 10ull * 1000 * 1000 * 1000);
+            for (uint32_t l = 0; sl->lists && l < rt->cfg.model.layers; l++)
+                if (sl->lists[l])
+                    zeCommandListDestroy(sl->lists[l]);
+            for (int e = 0; e < ZMOE_STAGE_COUNT; e++)
+                if (sl->ev[e])
+                    zeEventDestroy(sl->ev[e]);
+            if (sl->fence)
+                zeFenceDestroy(sl->fence);
+        }
+    }
+    if (rt->upload_list)
+        zeCommandListDestroy(rt->upload_list);
+    if (rt->upload_fence)
+        zeFenceDestroy(rt->upload_fence);
+    if (rt->event_pool)
+        zeEventPoolDestroy(rt->event_pool);
+    for (int k = 0; k < ZMOE_K_COUNT; k++)
+        if (rt->kernel[k])
+            zeKernelDestroy(rt->kernel[k]);
+    if (rt->module)
+        zeModuleDestroy(rt->module);
+    if (rt->arena_committed)
+        zmoe_arena_release(&rt->arena);
+    if (rt->queue && rt->own_queue)
+        zeCommandQueueDestroy(rt->queue);
+    if (rt->context && rt->own_context)
+        zeContextDestroy(rt->context);
+}

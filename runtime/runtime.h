@@ -1,0 +1,202 @@
+/* runtime: Level Zero bring-up and device choice, the kernel module, the memory plan of
+ * a MoE model, the command-list ring, layer recording and weight upload.
+ *
+ * Owns: every Level Zero object zmoe creates (context, queue, module, kernels, event
+ * pool, fences, command lists), the enumeration of buffers handed to the planner, the
+ * parameter block layout shared with kernels/moe.cl, and the public runtime API of
+ * zmoe.h. Must not: plan offsets itself (arena/ does), parse configs (config/), convert
+ * weights (weights/), or allocate anything once zmoe_create() has returned.
+ * See runtime/README.md.
+ */
+#ifndef ZMOE_RUNTIME_H
+#define ZMOE_RUNTIME_H
+
+#include "zmoe.h"
+
+#include "arena/arena.h"
+#include "weights/weights.h"
+
+/* ----------------------------------------------------------- kernel contract */
+
+/* Mirrors kernels/moe.cl (ZMOE_WG, ZMOE_RMAX, ZMOE_EMAX). */
+#define ZMOE_KERNEL_WG 64u       /* work-items of a GEMV work-group (LANES * NOUT) */
+#define ZMOE_KERNEL_RMAX 8u      /* token rows per expert tile */
+#define ZMOE_KERNEL_EMAX 512u    /* most routed experts the align kernel handles */
+#define ZMOE_KERNEL_GROUPS_MAX 64u /* most router groups (a 64-bit mask in the kernel) */
+#define ZMOE_ALIGN_WG 256u       /* work-items of the one align work-group */
+
+/* The per-slot parameter block, read by the kernels from host-visible memory when they
+ * execute (so one recorded list serves every token count). Word layout = moe.cl P_*. */
+struct zmoe_params {
+    uint32_t tokens;
+    uint32_t flags; /* ZMOE_PF_* */
+    uint32_t activation;
+    float routed_scaling;
+    float swiglu_alpha;
+    float swiglu_limit;
+    uint32_t reserved[2];
+};
+#define ZMOE_PF_SIGMOID 1u
+#define ZMOE_PF_RENORM 2u
+#define ZMOE_PF_SCORE_BIAS 4u
+#define ZMOE_PF_ROUTER_BIAS 8u
+#define ZMOE_PF_ON_INPUT 16u
+#define ZMOE_PF_EXPERT_BIAS 32u
+#define ZMOE_PF_SHARED 64u
+#define ZMOE_PF_SHARED_GATE 128u
+
+/* The params a config implies (tokens left 0). */
+void zmoe_runtime_params(const struct zmoe_config *cfg, struct zmoe_params *out);
+
+/* ----------------------------------------------------------------- the plan */
+
+/* Activation buffers, shared by all layers and slots (one in-order queue). */
+enum zmoe_act {
+    ZMOE_ACT_LOGITS = 0, /* f32 [T][E+1]: router logits (+ shared gate logit), then scores */
+    ZMOE_ACT_TOPK_IDS,   /* u32 [T*K] */
+    ZMOE_ACT_TOPK_W,     /* f32 [T*K] final routing weights */
+    ZMOE_ACT_GATE,       /* f32 [T] shared expert gate (1 without a gate) */
+    ZMOE_ACT_SORTED,     /* u32 [T*K] sorted row -> t*K+k */
+    ZMOE_ACT_INV,        /* u32 [T*K] t*K+k -> sorted row */
+    ZMOE_ACT_TILES,      /* uint4 [tiles]: (expert, first row, rows, 0) */
+    ZMOE_ACT_GROUPS,     /* 3 x ze_group_count_t: expert_up, expert_down, combine */
+    ZMOE_ACT_A,          /* f32 [T*K][I] */
+    ZMOE_ACT_A_SHARED,   /* f32 [T][S] */
+    ZMOE_ACT_O,          /* f32 [T*K][H] */
+    ZMOE_ACT_O_SHARED,   /* f32 [T][H] */
+    ZMOE_ACT_COUNT
+};
+const char *zmoe_act_name(enum zmoe_act a);
+
+enum zmoe_slot_buffer {
+    ZMOE_SLOT_X_DEVICE = 0,
+    ZMOE_SLOT_Y_DEVICE,
+    ZMOE_SLOT_X_HOST,
+    ZMOE_SLOT_Y_HOST,
+    ZMOE_SLOT_PARAMS,
+    ZMOE_SLOT_BUFFER_COUNT
+};
+
+#define ZMOE_NO_BUFFER UINT32_MAX
+
+/* Where each buffer landed in the plan. Weights: plan index
+ * weight_base + layer * weights_per_layer + weight_rank[tensor]. */
+struct zmoe_runtime_buffers {
+    uint32_t weight_base, weights_per_layer;
+    uint32_t weight_rank[ZMOE_TENSOR_COUNT]; /* ZMOE_NO_BUFFER when absent */
+    uint32_t act[ZMOE_ACT_COUNT];
+    uint32_t slot_base; /* slot s, kind b: slot_base + s * ZMOE_SLOT_BUFFER_COUNT + b */
+    uint32_t record_params;
+    uint32_t staging;
+    uint32_t max_tiles;
+    uint64_t staging_bytes;
+};
+
+uint32_t zmoe_runtime_weight_buffer(const struct zmoe_runtime_buffers *ids, uint32_t layer,
+                                    enum zmoe_tensor t);
+uint32_t zmoe_runtime_slot_buffer(const struct zmoe_runtime_buffers *ids, uint32_t slot,
+                                  enum zmoe_slot_buffer b);
+
+/* Buffers a config needs (capacity for zmoe_plan_init); 0 when the config is unusable. */
+uint32_t zmoe_runtime_max_buffers(const struct zmoe_config *cfg);
+
+/* Runtime-specific limits on top of zmoe_config_validate (kernel constants). */
+enum zmoe_status zmoe_runtime_check_config(const struct zmoe_config *cfg, struct zmoe_error *err);
+
+/* Enumerates every buffer of a runtime for `cfg` into `plan` (initialised by the caller
+ * with at least zmoe_runtime_max_buffers() entries) and solves it. Pure: no device, no
+ * allocation. Used by zmoe_create() and by `zmoe plan`. */
+enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_plan *plan,
+                                   struct zmoe_runtime_buffers *ids, struct zmoe_error *err);
+
+/* Bytes of the host block zmoe_create() needs for `cfg` (runtime structures). */
+size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg);
+
+/* ---------------------------------------------------------------- internals */
+
+enum zmoe_kernel_id {
+    ZMOE_K_ROUTER = 0,
+    ZMOE_K_ALIGN,
+    ZMOE_K_UP,
+    ZMOE_K_DOWN,
+    ZMOE_K_COMBINE,
+    ZMOE_K_COUNT
+};
+
+enum zmoe_slot_state { ZMOE_SLOT_FREE = 0, ZMOE_SLOT_ACQUIRED, ZMOE_SLOT_SUBMITTED };
+
+struct zmoe_ring_slot {
+    ze_fence_handle_t fence;
+    ze_event_handle_t ev[ZMOE_STAGE_COUNT];
+    ze_command_list_handle_t *lists; /* [layers] */
+    struct zmoe_params *params;
+    void *x_host, *y_host, *x_dev, *y_dev;
+    enum zmoe_slot_state state;
+    uint64_t seq; /* submit number, for "last completed" */
+};
+
+struct zmoe_runtime {
+    struct zmoe_config cfg;
+    enum zmoe_phase phase;
+    bool weights_loaded;
+    bool lost;
+    struct zmoe_host_block hb;
+    struct zmoe_plan plan;
+    struct zmoe_runtime_buffers ids;
+    struct zmoe_arena arena;
+    bool arena_committed;
+
+    ze_driver_handle_t driver;
+    ze_context_handle_t context;
+    ze_device_handle_t device;
+    ze_command_queue_handle_t queue;
+    bool own_context, own_queue;
+    ze_device_type_t device_type;
+    uint64_t timer_resolution_ns; /* ns per timestamp tick */
+    uint64_t timestamp_mask;
+
+    ze_module_handle_t module;
+    ze_kernel_handle_t kernel[ZMOE_K_COUNT];
+    uint32_t lanes, nout;     /* GEMV work-group shape */
+    uint32_t align_wg;
+
+    ze_event_pool_handle_t event_pool;
+    ze_command_list_handle_t upload_list;
+    ze_fence_handle_t upload_fence;
+    struct zmoe_ring_slot *slots;
+    uint32_t depth;
+    uint32_t next_slot;
+    uint64_t submits;
+
+    char device_name[256];
+    char device_reason[256];
+    bool kernels_native;
+};
+
+/* zmoe_runtime_errorf: the message every runtime error carries. */
+void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* "zeFoo failed with ZE_RESULT_...: while doing" and the matching status. */
+enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, const char *call,
+                                       const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+const char *zmoe_ze_result_str(ze_result_t r);
+
+/* device.c */
+enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
+                                       struct zmoe_error *err);
+enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err);
+void zmoe_runtime_tear_down(struct zmoe_runtime *rt);
+
+/* layer.c: appends the stages of `layer` to `list`. With events (ring lists) each stage
+ * signals ev[stage] and waits for the previous one; without, barriers order them. */
+enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
+                                           uint32_t layer, const void *x, void *y,
+                                           const uint32_t *tokens, const struct zmoe_params *params,
+                                           ze_event_handle_t *ev, struct zmoe_error *err);
+enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err);
+
+/* upload.c */
+enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+
+#endif

@@ -1,0 +1,67 @@
+/* upload.c — weights stream from weights/ through the host-visible staging buffer into
+ * their places in the device arena, one chunk at a time. One regular command list and
+ * one fence, both created at init, are reused for every chunk (reset, copy, close,
+ * execute, wait): nothing grows with the model and nothing is created per chunk. */
+#include "runtime/runtime.h"
+
+#include <string.h>
+
+#define UPLOAD_TIMEOUT_NS (60ull * 1000 * 1000 * 1000)
+
+#define ZE_CHECK(call, ...)                                                                        \
+    do {                                                                                           \
+        ze_result_t r_ = (call);                                                                   \
+        if (r_ != ZE_RESULT_SUCCESS)                                                               \
+            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
+    } while (0)
+
+static enum zmoe_status sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint64_t offset,
+                             const void *bytes, size_t size, struct zmoe_error *err)
+{
+    struct zmoe_runtime *rt = ctx;
+    if (layer >= rt->cfg.model.layers) {
+        zmoe_runtime_errorf(err, "weights: layer %u out of range (%u layers)", layer,
+                            rt->cfg.model.layers);
+        return ZMOE_ERR_WEIGHTS;
+    }
+    uint32_t b = zmoe_runtime_weight_buffer(&rt->ids, layer, t);
+    if (b == ZMOE_NO_BUFFER || offset > rt->plan.buffers[b].size ||
+        size > rt->plan.buffers[b].size - offset) {
+        zmoe_runtime_errorf(err, "weights: chunk [%llu, +%zu) of layer %u tensor '%s' is outside "
+                                 "the planned buffer",
+                            (unsigned long long)offset, size, layer, zmoe_tensor_name(t));
+        return ZMOE_ERR_WEIGHTS;
+    }
+    uint8_t *dst = (uint8_t *)zmoe_arena_ptr(&rt->arena, &rt->plan, b) + offset;
+    void *staging = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.staging);
+    if (bytes != staging) {
+        /* the loader normally hands us the staging buffer itself; copy if not */
+        if (size > rt->ids.staging_bytes) {
+            zmoe_runtime_errorf(err, "weights: chunk of %zu bytes exceeds the staging buffer", size);
+            return ZMOE_ERR_WEIGHTS;
+        }
+        memcpy(staging, bytes, size);
+    }
+    ze_command_list_handle_t list = rt->upload_list;
+    ZE_CHECK(zeCommandListReset(list), "resetting the upload list (layer %u '%s')", layer,
+             zmoe_tensor_name(t));
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, dst, staging, size, NULL, 0, NULL),
+             "recording the upload of layer %u '%s' at %llu", layer, zmoe_tensor_name(t),
+             (unsigned long long)offset);
+    ZE_CHECK(zeCommandListClose(list), "closing the upload list");
+    ZE_CHECK(zeCommandQueueExecuteCommandLists(rt->queue, 1, &list, rt->upload_fence),
+             "uploading layer %u '%s'", layer, zmoe_tensor_name(t));
+    ZE_CHECK(zeFenceHostSynchronize(rt->upload_fence, UPLOAD_TIMEOUT_NS),
+             "waiting for the upload of layer %u '%s'", layer, zmoe_tensor_name(t));
+    ZE_CHECK(zeFenceReset(rt->upload_fence), "resetting the upload fence");
+    return ZMOE_OK;
+}
+
+enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err)
+{
+    void *staging = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.staging);
+    char report[256];
+    report[0] = '\0';
+    return zmoe_weights_load(&rt->cfg, staging, rt->ids.staging_bytes, sink, rt, report,
+                             sizeof report, err);
+}
