@@ -53,6 +53,8 @@ struct zmoe_buffer {
     uint64_t size;  /* bytes, > 0 */
     uint32_t align; /* power of two */
     uint32_t first_stage, last_stage;
+    uint32_t solve_next_; /* private to zmoe_plan_solve(): offset-ordered list link
+                             (fills what was padding; the struct does not grow) */
     uint64_t offset; /* set by zmoe_plan_solve() */
 };
 

@@ -188,38 +188,41 @@ static uint32_t next_unplaced(const struct zmoe_plan *plan, enum zmoe_memory m)
 }
 
 /* Lowest aligned offset where buffer i overlaps no placed buffer of its memory whose
- * lifetime intersects its own. Starting at 0, whenever [x, x+size) hits placed
- * buffers, every offset below the furthest of their ends is infeasible too (each of
- * those offsets still overlaps that buffer), so x jumps there, aligned up; x never
- * passes the first feasible offset, hence this is the first gap that fits. */
-static bool place_one(const struct zmoe_plan *plan, uint32_t i, uint64_t *offset)
+ * lifetime intersects its own: the first gap that fits. `head` starts the list of
+ * placed buffers of that memory in offset order (linked through solve_next_), so one
+ * walk suffices: x only moves past buffers that overlap [x, x+size), and once a
+ * conflicting buffer starts at or after x+size, so does every later one. The walk
+ * also returns, through *after, the list node the new buffer is inserted behind. */
+static bool place_one(const struct zmoe_plan *plan, uint32_t head, uint32_t i, uint64_t *offset,
+                      uint32_t *after)
 {
     const struct zmoe_buffer *b = &plan->buffers[i];
-    uint64_t x = 0;
-    for (;;) {
-        uint64_t x_end;
-        if (!arena_add_u64(x, b->size, &x_end))
-            return false;
-        uint64_t next = x;
-        for (uint32_t j = 0; j < plan->count; j++) {
-            const struct zmoe_buffer *p = &plan->buffers[j];
-            if (j == i || p->memory != b->memory || p->offset == UNPLACED ||
-                !arena_lifetimes_intersect(b, p))
-                continue;
-            uint64_t p_end = p->offset + p->size; /* checked when p was placed */
-            if (p->offset < x_end && x < p_end) {
-                uint64_t cand;
-                if (!arena_align_up_u64(p_end, b->align, &cand))
-                    return false;
-                if (cand > next)
-                    next = cand;
-            }
-        }
-        if (next == x)
+    uint64_t x = 0, x_end;
+    if (!arena_add_u64(x, b->size, &x_end))
+        return false;
+    for (uint32_t j = head; j != UINT32_MAX; j = plan->buffers[j].solve_next_) {
+        const struct zmoe_buffer *p = &plan->buffers[j];
+        if (!arena_lifetimes_intersect(b, p))
+            continue;
+        if (p->offset >= x_end)
             break;
-        x = next;
+        uint64_t p_end = p->offset + p->size; /* checked when p was placed */
+        if (p_end > x) {
+            if (!arena_align_up_u64(p_end, b->align, &x) || !arena_add_u64(x, b->size, &x_end))
+                return false;
+        }
+    }
+    /* Insertion point: behind the last node with (offset, index) before (x, i), so the
+     * list stays in map order and ties stay deterministic. */
+    uint32_t prev = UINT32_MAX;
+    for (uint32_t j = head; j != UINT32_MAX; j = plan->buffers[j].solve_next_) {
+        const struct zmoe_buffer *p = &plan->buffers[j];
+        if (p->offset > x || (p->offset == x && j > i))
+            break;
+        prev = j;
     }
     *offset = x;
+    *after = prev;
     return true;
 }
 
@@ -261,14 +264,17 @@ enum zmoe_status zmoe_plan_solve(struct zmoe_plan *plan, struct zmoe_error *err)
         return ZMOE_ERR_STATE;
     }
     uint64_t size[ZMOE_MEMORY_COUNT] = {0}, lower[ZMOE_MEMORY_COUNT] = {0};
-    for (uint32_t i = 0; i < plan->count; i++)
+    for (uint32_t i = 0; i < plan->count; i++) {
         plan->buffers[i].offset = UNPLACED;
+        plan->buffers[i].solve_next_ = UINT32_MAX;
+    }
     for (int m = 0; m < ZMOE_MEMORY_COUNT; m++) {
-        uint32_t i;
+        uint32_t i, head = UINT32_MAX;
         while ((i = next_unplaced(plan, (enum zmoe_memory)m)) != UINT32_MAX) {
             struct zmoe_buffer *b = &plan->buffers[i];
             uint64_t off, end;
-            if (!place_one(plan, i, &off) || !arena_add_u64(off, b->size, &end)) {
+            uint32_t after;
+            if (!place_one(plan, head, i, &off, &after) || !arena_add_u64(off, b->size, &end)) {
                 arena_errorf(err, "zmoe_plan_solve: %s plan overflows 64 bits at buffer '%s' "
                              "(size %llu, align %u)", zmoe_memory_name((enum zmoe_memory)m),
                              b->name, (unsigned long long)b->size, b->align);
@@ -277,6 +283,13 @@ enum zmoe_status zmoe_plan_solve(struct zmoe_plan *plan, struct zmoe_error *err)
                 return ZMOE_ERR_ARGUMENT;
             }
             b->offset = off;
+            if (after == UINT32_MAX) {
+                b->solve_next_ = head;
+                head = i;
+            } else {
+                b->solve_next_ = plan->buffers[after].solve_next_;
+                plan->buffers[after].solve_next_ = i;
+            }
             if (end > size[m])
                 size[m] = end;
         }

@@ -208,6 +208,26 @@ static void test_determinism(void)
     TAP_OK(!zmoe_plan_has_overlap(&p1, &err), "determinism: plan valid");
 }
 
+/* Many equal persistent buffers: each sits on top of all the previous ones, in index
+ * order (the tie rule). The case where a naive first-fit search goes cubic. */
+static void test_stacked(void)
+{
+    struct zmoe_plan p;
+    zmoe_plan_init(&p, storage, 3000);
+    for (uint32_t i = 0; i < 3000; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "w%u", i);
+        add(&p, name, DEV, 4096, 256, ALW0, ALW1);
+    }
+    solve_ok(&p, "stacked");
+    uint32_t in_place = 0;
+    for (uint32_t i = 0; i < 3000; i++)
+        in_place += p.buffers[i].offset == (uint64_t)i * 4096;
+    TAP_EQ_INT(in_place, 3000, "stacked: buffer i at i * 4096");
+    TAP_EQ_INT(p.size[DEV], 3000ull * 4096, "stacked: size = lower bound");
+    TAP_EQ_INT(p.lower_bound[DEV], 3000ull * 4096, "stacked: lower bound");
+}
+
 static void test_state_machine(void)
 {
     struct zmoe_plan p;
@@ -410,6 +430,7 @@ int main(void)
     test_greedy_not_optimal();
     test_memories_independent();
     test_determinism();
+    test_stacked();
     test_state_machine();
     test_arguments();
     test_budget();
