@@ -1,0 +1,156 @@
+/* zmoe plan on every example config (full-size ones included: plan allocates no
+ * arena), its JSON form, the bytes-per-step arithmetic, and an over-budget config. */
+#include "tests/cli/cli_test.h"
+#include "tests/cli/json_test.h"
+#include "weights/weights.h"
+
+#include <math.h>
+
+static const char *exe;
+
+static uint64_t tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t)
+{
+    if (!zmoe_tensor_present(cfg, t))
+        return 0;
+    return zmoe_tensor_elements(cfg, t) * zmoe_dtype_size(zmoe_tensor_dtype(cfg, t));
+}
+
+static void check_example(const char *path)
+{
+    struct zmoe_config cfg;
+    struct zmoe_error err;
+    if (!TAP_OK(zmoe_config_load(path, &cfg, &err) == ZMOE_OK, "%s loads", path)) {
+        tap_diag("%s", err.msg);
+        return;
+    }
+    struct cli_result r = CLI_RUN((char *)exe, "plan", (char *)path);
+    bool within = r.status == 0 && cli_has(r.out, "within budget");
+    bool over = r.status == 2 && cli_has(r.out, "OVER BUDGET") && cli_has(r.err, path);
+    if (!TAP_OK(within || over, "plan %s: exit 0 within budget or 2 over it", path))
+        cli_diag(&r);
+    if (!TAP_OK(cli_has(r.out, "bytes moved per decode step") &&
+                    cli_has(r.out, "roofline estimate") && cli_has(r.out, "Arc A770") &&
+                    cli_has(r.out, "budget:"),
+                "plan %s: map, budget, bytes per step and roofline sections", path))
+        cli_diag(&r);
+    cli_result_free(&r);
+
+    r = CLI_RUN((char *)exe, "plan", (char *)path, "--json");
+    struct json j = json_parse(r.out);
+    if (!TAP_OK(j.n > 0 && j.t[0].type == JSMN_OBJECT, "plan --json %s is one JSON object", path)) {
+        cli_diag(&r);
+        cli_result_free(&r);
+        json_free(&j);
+        return;
+    }
+    int plan = json_get(&j, 0, "plan"), buffers = json_get(&j, plan, "buffers");
+    TAP_OK(buffers >= 0 && j.t[buffers].type == JSMN_ARRAY && j.t[buffers].size > 0,
+           "%s: plan.buffers is a non-empty array", path);
+    int per_layer = json_get(&j, 0, "bytes_per_layer");
+    double step = json_num(&j, json_get(&j, 0, "bytes_per_step"));
+    double total = json_num(&j, json_get(&j, per_layer, "total"));
+    double router = json_num(&j, json_get(&j, per_layer, "router"));
+    double experts = json_num(&j, json_get(&j, per_layer, "experts"));
+    double shared = json_num(&j, json_get(&j, per_layer, "shared"));
+    /* Independent arithmetic from the config and the weights geometry. */
+    uint64_t want_router = tensor_bytes(&cfg, ZMOE_TENSOR_ROUTER_W) +
+                           tensor_bytes(&cfg, ZMOE_TENSOR_ROUTER_B) +
+                           tensor_bytes(&cfg, ZMOE_TENSOR_SCORE_BIAS);
+    uint64_t all_experts = tensor_bytes(&cfg, ZMOE_TENSOR_W13) + tensor_bytes(&cfg, ZMOE_TENSOR_W2) +
+                           tensor_bytes(&cfg, ZMOE_TENSOR_B13) + tensor_bytes(&cfg, ZMOE_TENSOR_B2);
+    uint64_t want_experts = all_experts / cfg.model.experts * cfg.model.top_k;
+    uint64_t want_shared = tensor_bytes(&cfg, ZMOE_TENSOR_SHARED_W13) +
+                           tensor_bytes(&cfg, ZMOE_TENSOR_SHARED_W2) +
+                           tensor_bytes(&cfg, ZMOE_TENSOR_SHARED_GATE);
+    TAP_OK(router == (double)want_router && experts == (double)want_experts &&
+               shared == (double)want_shared,
+           "%s: weight bytes per layer = router + top_k experts' W13/W2 + shared", path);
+    TAP_OK(total > router + experts + shared && step == total * cfg.model.layers,
+           "%s: per step = layers x per layer, activations included", path);
+    int roof = json_get(&j, 0, "roofline_estimate");
+    bool roof_ok = roof >= 0 && j.t[roof].size >= 4;
+    for (int g = 0; roof_ok && g < j.t[roof].size; g++) {
+        int e = json_at(&j, roof, g);
+        double bw = json_num(&j, json_get(&j, e, "bandwidth_gbps"));
+        double us = json_num(&j, json_get(&j, e, "step_us"));
+        roof_ok = bw > 0 && fabs(us - step / (bw * 1e9) * 1e6) <= 1e-3 + 1e-9 * us;
+    }
+    TAP_OK(roof_ok, "%s: roofline step time = bytes per step / bandwidth", path);
+    int budget = json_get(&j, 0, "budget");
+    int within_tok = json_get(&j, budget, "within");
+    TAP_OK(within_tok >= 0 && json_is(&j, within_tok, within ? "true" : "false"),
+           "%s: JSON budget verdict matches the text one", path);
+    json_free(&j);
+    cli_result_free(&r);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        tap_bail("usage: %s ZMOE_EXE EXAMPLES_DIR", argv[0]);
+    exe = argv[1];
+    DIR *d = opendir(argv[2]);
+    if (!d)
+        tap_bail("cannot open %s", argv[2]);
+    struct dirent *e;
+    int n = 0;
+    char paths[64][512];
+    while ((e = readdir(d)) && n < 64) {
+        size_t len = strlen(e->d_name);
+        if (len > 5 && !strcmp(e->d_name + len - 5, ".conf"))
+            snprintf(paths[n++], sizeof paths[0], "%s/%s", argv[2], e->d_name);
+    }
+    closedir(d);
+    TAP_OK(n >= 2, "found %d example configs", n);
+    bool full_size = false;
+    for (int i = 0; i < n; i++) {
+        check_example(paths[i]);
+        full_size = full_size || (!strstr(paths[i], "mini") && !strstr(paths[i], "default"));
+    }
+    TAP_OK(full_size, "full-size examples among them");
+
+    /* Over budget: default.conf with a device budget of its weights' bytes + 1, which
+     * the config validator accepts (weights alone fit) but the plan, which adds
+     * activations and slot I/O, exceeds. */
+    struct zmoe_config dcfg;
+    struct zmoe_error derr;
+    char def0[600];
+    snprintf(def0, sizeof def0, "%s/default.conf", argv[2]);
+    if (zmoe_config_load(def0, &dcfg, &derr) != ZMOE_OK)
+        tap_bail("%s", derr.msg);
+    uint64_t weights = 0;
+    for (uint32_t l = 0; l < dcfg.model.layers; l++)
+        for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
+            weights += tensor_bytes(&dcfg, (enum zmoe_tensor)t);
+    char budget_line[64];
+    snprintf(budget_line, sizeof budget_line, "device_bytes = %llu", (unsigned long long)weights + 1);
+    char def[600];
+    snprintf(def, sizeof def, "%s/default.conf", argv[2]);
+    char *text = cli_read_file(def, NULL);
+    if (!text)
+        tap_bail("cannot read %s", def);
+    char *over = malloc(strlen(text) + 64), *line = strstr(text, "device_bytes");
+    if (line) {
+        char *eol = strchr(line, '\n');
+        snprintf(over, strlen(text) + 64, "%.*s%s%s", (int)(line - text), text, budget_line,
+                 eol ? eol : "");
+    } else {
+        snprintf(over, strlen(text) + 64, "%s\n[budget]\n%s\n", text, budget_line);
+    }
+    const char *path = cli_tmp_path("over-budget.conf");
+    cli_write_file(path, over, strlen(over));
+    struct cli_result r = CLI_RUN((char *)exe, "plan", (char *)path);
+    if (!TAP_OK(r.status == 2 && cli_has(r.out, "OVER BUDGET") && cli_has(r.err, path) &&
+                    cli_has(r.err, "budget"),
+                "plan over budget: exit 2, verdict on stdout, config path and budget on stderr"))
+        cli_diag(&r);
+    cli_result_free(&r);
+    r = CLI_RUN((char *)exe, "run", (char *)path, "--steps", "1");
+    if (!TAP_OK(r.status == 2 && cli_has(r.err, "budget"), "run over budget: exit 2 naming the budget"))
+        cli_diag(&r);
+    cli_result_free(&r);
+    free(text);
+    free(over);
+    cli_tmp_cleanup();
+    return tap_exit();
+}
