@@ -39,34 +39,46 @@ static bool file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* hostdev is found through ZE_ENABLE_ALT_DRIVERS, or next to this binary in a build
- * tree (build/cli/zmoe -> build/hostdev/), or in the install libdir. */
-static void print_hostdev(void)
+/* Where zmoe finds hostdev, in the runtime's order (runtime/device.c): $ZMOE_HOSTDEV,
+ * the build tree, the install libdir. */
+static const char *hostdev_path(const char **why)
+{
+    const char *p = getenv("ZMOE_HOSTDEV");
+    if (p && *p) {
+        *why = "ZMOE_HOSTDEV";
+        return p;
+    }
+    if (file_exists(ZMOE_HOSTDEV_BUILD_PATH)) {
+        *why = "build tree";
+        return ZMOE_HOSTDEV_BUILD_PATH;
+    }
+    *why = "installed";
+    return ZMOE_HOSTDEV_INSTALL_PATH;
+}
+
+/* Makes hostdev visible to the loader the way zmoe_create() does, so `info` lists the
+ * devices a run would choose from. Returns what it did, for the report. */
+static void enable_hostdev(char *done, size_t size)
 {
     const char *alt = getenv("ZE_ENABLE_ALT_DRIVERS");
-    printf("hostdev:\n");
-    printf("  ZE_ENABLE_ALT_DRIVERS = %s\n", alt && *alt ? alt : "(unset)");
-    if (alt && *alt && strstr(alt, "libze_hostdev"))
-        printf("  %s: %s\n", alt, file_exists(alt) ? "found" : "NOT FOUND");
-    char exe[PATH_MAX], cand[PATH_MAX + 64];
-    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-    if (n > 0) {
-        exe[n] = '\0';
-        char *slash = strrchr(exe, '/');
-        if (slash) {
-            *slash = '\0';
-            snprintf(cand, sizeof cand, "%s/../hostdev/libze_hostdev.so", exe);
-            char real[PATH_MAX];
-            if (realpath(cand, real))
-                printf("  build tree: %s: found\n", real);
-            else
-                printf("  build tree: %s: not found\n", cand);
-        }
+    if (alt) {
+        snprintf(done, size, "ZE_ENABLE_ALT_DRIVERS=%s (set by the environment)", alt);
+        return;
     }
-#ifdef ZMOE_LIBDIR
-    snprintf(cand, sizeof cand, "%s/libze_hostdev.so", ZMOE_LIBDIR);
-    printf("  installed:  %s: %s\n", cand, file_exists(cand) ? "found" : "not found");
-#endif
+    const char *why, *path = hostdev_path(&why);
+    char list[PATH_MAX + 64];
+    /* The variable replaces the loader's default list: keep the GPU driver first. */
+    snprintf(list, sizeof list, "libze_intel_gpu.so.1,%s", path);
+    setenv("ZE_ENABLE_ALT_DRIVERS", list, 1);
+    snprintf(done, size, "ZE_ENABLE_ALT_DRIVERS=%s (set here as zmoe_create does)", list);
+}
+
+static void print_hostdev(const char *done)
+{
+    const char *why, *path = hostdev_path(&why);
+    printf("hostdev:\n");
+    printf("  library: %s (%s): %s\n", path, why, file_exists(path) ? "found" : "NOT FOUND");
+    printf("  loader:  %s\n", done);
 }
 
 /* The runtime prefers the native binary and falls back to SPIR-V; asking the driver
@@ -197,15 +209,17 @@ int cli_cmd_info(int argc, char **argv)
         return CLI_EXIT_OK;
     }
     printf("zmoe %s\n", ZMOE_VERSION_STRING);
+    char done[PATH_MAX + 128];
+    enable_hostdev(done, sizeof done);
     ze_result_t r = zeInit(0);
     if (r != ZE_RESULT_SUCCESS) {
         printf("loader: zeInit failed (0x%x): no Level Zero driver could be loaded\n",
                (unsigned)r);
-        print_hostdev();
+        print_hostdev(done);
         return CLI_EXIT_RUNTIME;
     }
     print_loader();
     rc = print_devices();
-    print_hostdev();
+    print_hostdev(done);
     return rc;
 }

@@ -81,7 +81,7 @@ static void print_text(const char *path, const struct zmoe_config *cfg, const st
                        uint64_t host_block, enum zmoe_status budget, const char *budget_msg,
                        const struct traffic *tr)
 {
-    char a[32], b[32];
+    char a[32], b[32], c[32], d[32];
     printf("zmoe plan: %s\n\n", path);
     zmoe_plan_report_text(plan, stdout);
     printf("\nhost block (runtime structures): %s\n", cli_human_bytes(host_block, a, sizeof a));
@@ -89,8 +89,8 @@ static void print_text(const char *path, const struct zmoe_config *cfg, const st
            cli_human_bytes(plan->size[ZMOE_MEMORY_DEVICE], a, sizeof a),
            cfg->budget.device_bytes ? cli_human_bytes(cfg->budget.device_bytes, b, sizeof b)
                                     : "unlimited",
-           cli_human_bytes(plan->size[ZMOE_MEMORY_HOST_VISIBLE] + host_block, a, sizeof a),
-           cfg->budget.host_bytes ? cli_human_bytes(cfg->budget.host_bytes, b, sizeof b)
+           cli_human_bytes(plan->size[ZMOE_MEMORY_HOST_VISIBLE] + host_block, c, sizeof c),
+           cfg->budget.host_bytes ? cli_human_bytes(cfg->budget.host_bytes, d, sizeof d)
                                   : "unlimited",
            budget == ZMOE_OK ? "within budget" : "OVER BUDGET");
     if (budget != ZMOE_OK)
@@ -152,10 +152,13 @@ static void print_json(const char *path, const struct zmoe_config *cfg, const st
     printf(",\n\"plan\": ");
     zmoe_plan_report_json(plan, stdout);
     printf(",\n\"host_block_bytes\": %llu,\n", (unsigned long long)host_block);
-    printf("\"budget\": {\"device_bytes\": %llu, \"host_bytes\": %llu, \"within\": %s, "
-           "\"message\": ",
+    printf("\"budget\": {\"device_bytes\": %llu, \"host_bytes\": %llu, \"device_needed\": %llu, "
+           "\"host_needed\": %llu, \"within\": %s, \"message\": ",
            (unsigned long long)cfg->budget.device_bytes,
-           (unsigned long long)cfg->budget.host_bytes, budget == ZMOE_OK ? "true" : "false");
+           (unsigned long long)cfg->budget.host_bytes,
+           (unsigned long long)plan->size[ZMOE_MEMORY_DEVICE],
+           (unsigned long long)(plan->size[ZMOE_MEMORY_HOST_VISIBLE] + host_block),
+           budget == ZMOE_OK ? "true" : "false");
     json_str(budget == ZMOE_OK ? "" : budget_msg);
     printf("},\n\"bytes_per_layer\": {\"router\": %llu, \"experts\": %llu, \"shared\": %llu, "
            "\"activations\": %llu, \"io\": %llu, \"total\": %llu},\n",

@@ -80,6 +80,21 @@ static void check_example(const char *path)
     int within_tok = json_get(&j, budget, "within");
     TAP_OK(within_tok >= 0 && json_is(&j, within_tok, within ? "true" : "false"),
            "%s: JSON budget verdict matches the text one", path);
+    /* Needs = the planned block sizes (+ the host block for host), as the report says. */
+    int mems = json_get(&j, plan, "memories");
+    double dev_size = -1, host_size = -1;
+    for (int m = 0; mems >= 0 && m < j.t[mems].size; m++) {
+        int e = json_at(&j, mems, m);
+        if (json_str_eq(&j, json_get(&j, e, "memory"), "device"))
+            dev_size = json_num(&j, json_get(&j, e, "size"));
+        else
+            host_size = json_num(&j, json_get(&j, e, "size"));
+    }
+    double host_block = json_num(&j, json_get(&j, 0, "host_block_bytes"));
+    TAP_OK(dev_size > 0 && json_num(&j, json_get(&j, budget, "device_needed")) == dev_size &&
+               host_block > 0 &&
+               json_num(&j, json_get(&j, budget, "host_needed")) == host_size + host_block,
+           "%s: budget needs = device block, host-visible block + host block", path);
     json_free(&j);
     cli_result_free(&r);
 }
