@@ -184,9 +184,13 @@ static ze_result_t fault_check_locked(const char *entry, uint64_t *counter_overr
 {
     for (int i = 0; i < faults.nspecs; i++) {
         struct hd_fault_spec *f = &faults.specs[i];
-        if (strcmp(f->entry, "*") && strcmp(f->entry, entry))
+        bool any = !strcmp(f->entry, "*");
+        if (!any && strcmp(f->entry, entry))
             continue;
-        uint64_t count = counter_override && strcmp(f->entry, "*") ? *counter_override : ++f->count;
+        /* zeContextCreate starts a counting window; "*" counts within windows. */
+        if (counter_override && any)
+            continue;
+        uint64_t count = counter_override ? *counter_override : ++f->count;
         if (count != f->n)
             continue;
         ze_result_t r = f->error ? f->error : default_fault(entry);

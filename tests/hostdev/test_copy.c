@@ -1,0 +1,70 @@
+/* Copies and fills between every memory kind and plain host memory. */
+#include "hd_test.h"
+
+int main(void)
+{
+    struct hdt t;
+    hdt_init(&t, 1, 0);
+    enum { N = 4096 };
+    ze_host_mem_alloc_desc_t hd = { .stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC };
+    uint8_t *src = malloc(N), *back = malloc(N);
+    uint8_t *dev = hdt_device_mem(&t, N), *shared = hdt_shared(&t, N), *host = NULL;
+    ZE_CHECK(zeMemAllocHost(t.ctx, &hd, N, 0, (void **)&host));
+    for (int i = 0; i < N; i++)
+        src[i] = (uint8_t)(i * 7 + 3);
+    memset(back, 0, N);
+    /* malloc -> device -> shared -> host -> malloc, each after a barrier. */
+    ZE_OK(zeCommandListAppendMemoryCopy(t.list, dev, src, N, NULL, 0, NULL), "copy malloc -> device");
+    ZE_OK(zeCommandListAppendBarrier(t.list, NULL, 0, NULL), "barrier");
+    ZE_OK(zeCommandListAppendMemoryCopy(t.list, shared, dev, N, NULL, 0, NULL), "copy device -> shared");
+    ZE_OK(zeCommandListAppendBarrier(t.list, NULL, 0, NULL), "barrier");
+    ZE_OK(zeCommandListAppendMemoryCopy(t.list, host, shared, N, NULL, 0, NULL), "copy shared -> host");
+    ZE_OK(zeCommandListAppendBarrier(t.list, NULL, 0, NULL), "barrier");
+    ZE_OK(zeCommandListAppendMemoryCopy(t.list, back, host, N, NULL, 0, NULL), "copy host -> malloc");
+    ZE_OK(hdt_run(&t), "run the copy chain");
+    TAP_OK(!memcmp(back, src, N), "bytes survive malloc -> device -> shared -> host -> malloc");
+
+    /* Fills with patterns of 1..128 bytes, including a size that is not a multiple. */
+    static const size_t psizes[] = { 1, 2, 4, 8, 16, 64, 128 };
+    uint8_t pattern[128];
+    for (int i = 0; i < 128; i++)
+        pattern[i] = (uint8_t)(0xA0 + i);
+    for (size_t j = 0; j < sizeof psizes / sizeof *psizes; j++) {
+        size_t ps = psizes[j], size = N - (ps > 1 ? ps / 2 : 0) - 1;
+        memset(shared, 0x55, N);
+        ZE_OK(zeCommandListAppendMemoryFill(t.list, dev, pattern, ps, size, NULL, 0, NULL), "fill %zu-byte pattern",
+              ps);
+        ZE_OK(zeCommandListAppendBarrier(t.list, NULL, 0, NULL), "barrier");
+        ZE_OK(zeCommandListAppendMemoryCopy(t.list, shared, dev, size, NULL, 0, NULL), "copy back");
+        ZE_OK(hdt_run(&t), "run fill %zu", ps);
+        size_t bad = 0;
+        for (size_t i = 0; i < size; i++)
+            bad += shared[i] != pattern[i % ps];
+        bad += shared[size] != 0x55;
+        TAP_EQ_INT(bad, 0, "fill of %zu bytes with a %zu-byte pattern, nothing past the end", size, ps);
+    }
+    /* The pattern is copied at append time. */
+    uint32_t pat32 = 0x01020304;
+    ZE_OK(zeCommandListAppendMemoryFill(t.list, shared, &pat32, 4, 64, NULL, 0, NULL), "fill 4-byte pattern");
+    pat32 = 0;
+    ZE_OK(hdt_run(&t), "run");
+    uint32_t got;
+    memcpy(&got, shared + 60, 4);
+    TAP_EQ_INT(got, 0x01020304, "fill pattern copied at append");
+
+    TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 3, 30, NULL, 0, NULL), ZE_RESULT_ERROR_INVALID_SIZE,
+               "pattern size 3 refused");
+    TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 256, 512, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_SIZE, "pattern size 256 refused");
+    TAP_EQ_INT(zeCommandListAppendMemoryCopy(t.list, shared + 10, shared, 100, NULL, 0, NULL),
+               ZE_RESULT_ERROR_OVERLAPPING_REGIONS, "overlapping copy refused");
+    TAP_EQ_INT(zeCommandListAppendMemoryCopy(t.list, NULL, shared, 100, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_NULL_POINTER, "copy to NULL");
+    zeMemFree(t.ctx, dev);
+    zeMemFree(t.ctx, shared);
+    zeMemFree(t.ctx, host);
+    free(src);
+    free(back);
+    hdt_fini(&t);
+    return tap_exit();
+}
