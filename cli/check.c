@@ -90,7 +90,7 @@ int cli_check_layers(const struct zmoe_config *cfg, uint32_t layers, uint32_t to
      * round the activations between stages (about 2^-11 / 2^-8 relative each). */
     double tol_w = cfg->dtype.weights == ZMOE_DTYPE_F32 ? 1e-4 : 1e-3;
     double tol_a = cfg->dtype.activations == ZMOE_DTYPE_F32 ? 1e-4
-                   : cfg->dtype.activations == ZMOE_DTYPE_F16 ? 5e-3 : 3e-2;
+                   : cfg->dtype.activations == ZMOE_DTYPE_F16 ? 2e-3 : 1e-2;
     r->tolerance = tol_w > tol_a ? tol_w : tol_a;
 
     uint64_t per_layer = layer_f32_bytes(cfg);

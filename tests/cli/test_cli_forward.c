@@ -80,7 +80,7 @@ int main(int argc, char **argv)
     char layer_s[16];
     snprintf(layer_s, sizeof layer_s, "%u", layer);
     double tol = cfg.dtype.activations == ZMOE_DTYPE_F32 ? 1e-4
-                 : cfg.dtype.activations == ZMOE_DTYPE_F16 ? 5e-3 : 3e-2;
+                 : cfg.dtype.activations == ZMOE_DTYPE_F16 ? 2e-3 : 1e-2;
 
     float *x = malloc((size_t)t * h * sizeof *x);
     uint32_t s = 12345;
