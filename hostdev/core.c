@@ -2,6 +2,7 @@
  * environment knobs and fault injection. */
 #include "hd.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -222,24 +223,43 @@ static bool has_ext(const char *exts, const char *name)
     return false;
 }
 
-/* Picks PoCL's CPU device: ocl-icd may also list other vendors (Intel's GPU ICD
- * ships with ocloc), and only PoCL runs SPIR bitcode on the CPU. */
+const cl_icd_dispatch *hd_cl;
+
+#ifndef HD_POCL_LIBRARY
+#define HD_POCL_LIBRARY "libpocl.so.2"
+#endif
+
+/* Loads PoCL as an ICD loader would (dlopen, clIcdGetPlatformIDsKHR through
+ * clGetExtensionFunctionAddress) and picks its CPU device with SVM support. */
 static bool pick_device(void)
 {
-    cl_uint np = 0;
-    if (clGetPlatformIDs(0, NULL, &np) != CL_SUCCESS || np == 0)
+    const char *path = getenv("HOSTDEV_POCL_LIBRARY");
+    if (!path || !*path)
+        path = HD_POCL_LIBRARY;
+    /* RTLD_LOCAL: PoCL's symbols stay out of the application's namespace. The
+     * handle is kept for the life of the process (PoCL has global state). */
+    void *lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+    if (!lib) {
+        fprintf(stderr, "hostdev: cannot load PoCL (%s): %s\n", path, dlerror());
         return false;
+    }
+    typedef void *(CL_API_CALL *gefa_fn)(const char *);
+    typedef cl_int(CL_API_CALL *icd_get_fn)(cl_uint, cl_platform_id *, cl_uint *);
+    gefa_fn gefa = (gefa_fn)dlsym(lib, "clGetExtensionFunctionAddress");
+    icd_get_fn icd_get = gefa ? (icd_get_fn)gefa("clIcdGetPlatformIDsKHR") : NULL;
+    if (!icd_get) {
+        fprintf(stderr, "hostdev: %s is not an OpenCL ICD\n", path);
+        return false;
+    }
+    cl_uint np = 0;
     cl_platform_id plats[16];
+    if (icd_get(16, plats, &np) != CL_SUCCESS || np == 0)
+        return false;
     if (np > 16)
         np = 16;
-    if (clGetPlatformIDs(np, plats, NULL) != CL_SUCCESS)
-        return false;
-    for (int pass = 0; pass < 2; pass++) {
+    hd_cl = *(const cl_icd_dispatch *const *)plats[0];
+    {
         for (cl_uint i = 0; i < np; i++) {
-            char name[256] = "";
-            clGetPlatformInfo(plats[i], CL_PLATFORM_NAME, sizeof name, name, NULL);
-            if (pass == 0 && !strstr(name, "Portable Computing Language"))
-                continue;
             cl_device_id dev;
             cl_uint nd = 0;
             if (clGetDeviceIDs(plats[i], CL_DEVICE_TYPE_CPU, 1, &dev, &nd) != CL_SUCCESS || nd == 0)
@@ -253,6 +273,7 @@ static bool pick_device(void)
             return true;
         }
     }
+    fprintf(stderr, "hostdev: PoCL has no CPU device with SVM\n");
     return false;
 }
 
@@ -265,7 +286,6 @@ static void init_once_fn(void)
     pthread_cond_init(&hd.cond, &ca);
     pthread_condattr_destroy(&ca);
     if (!pick_device()) {
-        fprintf(stderr, "hostdev: no PoCL CPU device with SVM found (is pocl-opencl-icd installed?)\n");
         return;
     }
     cl_int err;

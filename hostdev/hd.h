@@ -10,6 +10,7 @@
 
 #define CL_TARGET_OPENCL_VERSION 300
 #include <CL/cl.h>
+#include <CL/cl_icd.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -214,6 +215,35 @@ struct hd_state {
 };
 
 extern struct hd_state hd;
+
+/* hostdev calls PoCL directly through its ICD dispatch table instead of the
+ * system's ICD loader: that loader would also load every other vendor's ICD into
+ * the application (Intel's opens libraries with RTLD_DEEPBIND, which breaks
+ * sanitizers) and would interfere with an application's own OpenCL use. Every
+ * PoCL object starts with this table, so the cl* names below call it. */
+extern const cl_icd_dispatch *hd_cl;
+#define clGetPlatformInfo (hd_cl->clGetPlatformInfo)
+#define clGetDeviceIDs (hd_cl->clGetDeviceIDs)
+#define clGetDeviceInfo (hd_cl->clGetDeviceInfo)
+#define clCreateContext (hd_cl->clCreateContext)
+#define clReleaseContext (hd_cl->clReleaseContext)
+#define clSVMAlloc (hd_cl->clSVMAlloc)
+#define clSVMFree (hd_cl->clSVMFree)
+#define clCreateCommandQueueWithProperties (hd_cl->clCreateCommandQueueWithProperties)
+#define clReleaseCommandQueue (hd_cl->clReleaseCommandQueue)
+#define clFinish (hd_cl->clFinish)
+#define clCreateProgramWithBinary (hd_cl->clCreateProgramWithBinary)
+#define clBuildProgram (hd_cl->clBuildProgram)
+#define clGetProgramBuildInfo (hd_cl->clGetProgramBuildInfo)
+#define clReleaseProgram (hd_cl->clReleaseProgram)
+#define clCreateKernel (hd_cl->clCreateKernel)
+#define clReleaseKernel (hd_cl->clReleaseKernel)
+#define clGetKernelWorkGroupInfo (hd_cl->clGetKernelWorkGroupInfo)
+#define clSetKernelArg (hd_cl->clSetKernelArg)
+#define clSetKernelArgSVMPointer (hd_cl->clSetKernelArgSVMPointer)
+#define clEnqueueNDRangeKernel (hd_cl->clEnqueueNDRangeKernel)
+#define clEnqueueSVMMemcpy (hd_cl->clEnqueueSVMMemcpy)
+#define clEnqueueSVMMemFill (hd_cl->clEnqueueSVMMemFill)
 
 /* Fault injection (core.c). Returns the error to inject for this call, or success. */
 ze_result_t hd_fault(const char *entry);
