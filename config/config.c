@@ -690,13 +690,9 @@ static bool parse_f32(const char *s, float *out)
 {
     if (!float_syntax_ok(s) || strlen(s) > 64)
         return false;
-    struct c_locale loc;
-    c_locale_enter(&loc);
-    char *end;
-    errno = 0;
+    char *end; /* the caller (run_parse) has switched to the "C" locale */
     double d = strtod(s, &end);
     bool ok = *end == '\0';
-    c_locale_leave(&loc);
     /* Values beyond float's range would become inf: reject rather than saturate. */
     if (!ok || !isfinite(d) || fabs(d) > (double)FLT_MAX)
         return false;
@@ -738,6 +734,7 @@ struct parse {
     int section;                   /* current section index, -1 before the first */
     uint32_t lineno;
     bool failed, eof, io_error;
+    int io_errno;
     struct zmoe_error *err;
     char raw[ZMOE_CONFIG_RAW_LINE_MAX];
 };
@@ -785,8 +782,10 @@ static long read_raw_line(struct parse *p, bool *overflow)
     int ch = src_get(&p->src);
     *overflow = false;
     if (ch == EOF) {
-        if (p->src.file && ferror(p->src.file))
+        if (p->src.file && ferror(p->src.file)) {
             p->io_error = true;
+            p->io_errno = errno;
+        }
         return -1;
     }
     p->lineno++;
@@ -833,6 +832,7 @@ static long read_raw_line(struct parse *p, bool *overflow)
                              "are UTF-8 text)"), -1;
     if (ch == EOF && p->src.file && ferror(p->src.file)) {
         p->io_error = true;
+        p->io_errno = errno;
         return -1;
     }
     p->raw[n] = '\0';
@@ -869,8 +869,10 @@ static char *reader(char *str, int num, void *stream)
 {
     struct parse *p = stream;
     bool overflow;
-    if (p->failed || p->eof || num < 8)
+    if (p->failed || p->eof)
         return NULL;
+    if (num < 8) /* only if the application shrank inih's ini_max_line */
+        return parse_fail(p, "inih line buffer too small (%d bytes)", num), NULL;
     long n = read_raw_line(p, &overflow);
     if (n < 0) {
         p->eof = true;
@@ -1161,12 +1163,23 @@ static enum zmoe_status finish(struct parse *p)
     return validate(c, &w, p->err);
 }
 
+static enum zmoe_status run_parse_locked(struct parse *p, struct zmoe_config *out);
+
 static enum zmoe_status run_parse(struct parse *p, struct zmoe_config *out)
+{
+    struct c_locale loc;
+    c_locale_enter(&loc);
+    enum zmoe_status st = run_parse_locked(p, out);
+    c_locale_leave(&loc);
+    return st;
+}
+
+static enum zmoe_status run_parse_locked(struct parse *p, struct zmoe_config *out)
 {
     int rc = ini_parse_stream(reader, p, handler, p);
     if (p->io_error) {
         set_msg(p->err, "%s:%lu: read error: %s", p->name, (unsigned long)p->lineno,
-                strerror(errno));
+                strerror(p->io_errno));
         return ZMOE_ERR_IO;
     }
     if (p->failed)
