@@ -21,7 +21,9 @@
  * column each own one output row; the LANES work-items of a row split its reduction
  * (stride 4 * LANES elements) and meet in local memory. LANES = 16 gives coalesced
  * loads on a GPU; LANES = 1 gives each work-item one contiguous row, what a CPU wants.
- * Each work-group reads its weight rows once for up to ZMOE_RMAX token rows.
+ * A work-group handles up to ZMOE_RMAX token rows (an expert tile) for its columns;
+ * rows are the outer loop, so a weight row is fetched from memory for the first token
+ * row and from cache for the others (decode: T*K rows spread over K experts).
  */
 
 #define ZMOE_WG 64
@@ -137,30 +139,18 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
 
     for (uint t0 = 0; t0 < T; t0 += ZMOE_RMAX) {
         const uint cnt = min((uint)ZMOE_RMAX, T - t0);
-        float acc[ZMOE_RMAX];
-#pragma unroll
-        for (uint r = 0; r < ZMOE_RMAX; r++)
-            acc[r] = 0.0f;
-        if (active) {
-            for (uint c = 4 * l; c < H4; c += 4 * lanes) {
-                const float4 wv = ld4(w, wrow + c, wdt);
-#pragma unroll
-                for (uint r = 0; r < ZMOE_RMAX; r++)
-                    if (r < cnt)
-                        acc[r] += dot(wv, ld4(x, (size_t)(t0 + r) * H + c, adt));
+        for (uint r = 0; r < cnt; r++) {
+            const size_t xoff = (size_t)(t0 + r) * H;
+            float acc = 0.0f;
+            if (active) {
+                for (uint c = 4 * l; c < H4; c += 4 * lanes)
+                    acc += dot(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt));
+                if (l == 0)
+                    for (uint c = H4; c < H; c++)
+                        acc += ld1(w, wrow + c, wdt) * ld1(x, xoff + c, adt);
             }
-            if (l == 0)
-                for (uint c = H4; c < H; c++) {
-                    const float wv = ld1(w, wrow + c, wdt);
-#pragma unroll
-                    for (uint r = 0; r < ZMOE_RMAX; r++)
-                        if (r < cnt)
-                            acc[r] += wv * ld1(x, (size_t)(t0 + r) * H + c, adt);
-                }
+            red[r * ZMOE_WG + j * lanes + l] = acc;
         }
-#pragma unroll
-        for (uint r = 0; r < ZMOE_RMAX; r++)
-            red[r * ZMOE_WG + j * lanes + l] = acc[r];
         barrier(CLK_LOCAL_MEM_FENCE);
         if (active && l == 0) {
             const float bias = (row < E && (flags & F_ROUTER_BIAS)) ? br[row] : 0.0f;
@@ -375,76 +365,51 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     const size_t urow = grow + (size_t)n * H;
     const uint H4 = H & ~3u;
 
-    size_t xoff[ZMOE_RMAX];
-    float xs[ZMOE_RMAX], ag[ZMOE_RMAX], au[ZMOE_RMAX];
-#pragma unroll
-    for (uint r = 0; r < ZMOE_RMAX; r++) {
-        uint tok = 0;
-        float s = 0.0f;
-        if (r < cnt) {
-            if (shared) {
-                tok = start + r;
-                s = 1.0f;
-            } else {
-                const uint tk = sorted[start + r];
-                tok = tk / K;
-                s = on_input ? topk_w[tk] : 1.0f;
-            }
+    /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
+     * just read for row 0, come from cache for the other rows of the tile. */
+    for (uint r = 0; r < cnt; r++) {
+        uint tok;
+        float xs = 1.0f;
+        if (shared) {
+            tok = start + r;
+        } else {
+            const uint tk = sorted[start + r];
+            tok = tk / K;
+            if (on_input)
+                xs = topk_w[tk];
         }
-        xoff[r] = (size_t)tok * H;
-        xs[r] = s;
-        ag[r] = 0.0f;
-        au[r] = 0.0f;
-    }
-    if (active) {
-        for (uint c = 4 * l; c < H4; c += 4 * lanes) {
-            const float4 wg = ld4(w, grow + c, wdt), wu = ld4(w, urow + c, wdt);
-#pragma unroll
-            for (uint r = 0; r < ZMOE_RMAX; r++)
-                if (r < cnt) {
-                    /* the routing weight scales the row as it is loaded, in f32 */
-                    const float4 xv = ld4(x, xoff[r] + c, adt) * xs[r];
-                    ag[r] += dot(wg, xv);
-                    au[r] += dot(wu, xv);
+        const size_t xoff = (size_t)tok * H;
+        float ag = 0.0f, au = 0.0f;
+        if (active) {
+            for (uint c = 4 * l; c < H4; c += 4 * lanes) {
+                /* the routing weight scales the row as it is loaded, in f32 */
+                const float4 xv = ld4(x, xoff + c, adt) * xs;
+                ag += dot(ld4(w, grow + c, wdt), xv);
+                au += dot(ld4(w, urow + c, wdt), xv);
+            }
+            if (l == 0)
+                for (uint c = H4; c < H; c++) {
+                    const float xv = ld1(x, xoff + c, adt) * xs;
+                    ag += ld1(w, grow + c, wdt) * xv;
+                    au += ld1(w, urow + c, wdt) * xv;
                 }
         }
-        if (l == 0)
-            for (uint c = H4; c < H; c++) {
-                const float wg = ld1(w, grow + c, wdt), wu = ld1(w, urow + c, wdt);
-#pragma unroll
-                for (uint r = 0; r < ZMOE_RMAX; r++)
-                    if (r < cnt) {
-                        const float xv = ld1(x, xoff[r] + c, adt) * xs[r];
-                        ag[r] += wg * xv;
-                        au[r] += wu * xv;
-                    }
-            }
-    }
-#pragma unroll
-    for (uint r = 0; r < ZMOE_RMAX; r++)
-        red[r * ZMOE_WG + j * lanes + l] = ag[r];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    float g[ZMOE_RMAX];
-#pragma unroll
-    for (uint r = 0; r < ZMOE_RMAX; r++)
-        g[r] = (l == 0 && r < cnt) ? lane_sum(red, r, j, lanes) : 0.0f;
-    barrier(CLK_LOCAL_MEM_FENCE);
-#pragma unroll
-    for (uint r = 0; r < ZMOE_RMAX; r++)
-        red[r * ZMOE_WG + j * lanes + l] = au[r];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (active && l == 0) {
-        const uint act = prm[P_ACTIVATION];
-        const float alpha = as_float(prm[P_ALPHA]), limit = as_float(prm[P_LIMIT]);
-        const bool bias = !shared && (flags & F_EXPERT_BIAS);
-        const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
-        const float bu = bias ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
-        __global float *out = shared ? a_sh : a;
-#pragma unroll
-        for (uint r = 0; r < ZMOE_RMAX; r++)
-            if (r < cnt)
-                out[(size_t)(start + r) * n + col] =
-                    activate(g[r] + bg, lane_sum(red, r, j, lanes) + bu, act, alpha, limit);
+        /* Partials meet in local memory once per row. The barrier sits inside the row
+         * loop (cnt is uniform over the work-group): with the loop closed before the
+         * barrier, PoCL 3.1 ran it for the first row only. */
+        red[j * lanes + l] = ag;
+        red[ZMOE_WG + j * lanes + l] = au;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (active && l == 0) {
+            const bool bias = !shared && (flags & F_EXPERT_BIAS);
+            const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
+            const float bu = bias ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
+            __global float *out = shared ? a_sh : a;
+            out[(size_t)(start + r) * n + col] =
+                activate(lane_sum(red, 0, j, lanes) + bg, lane_sum(red, 1, j, lanes) + bu,
+                         prm[P_ACTIVATION], as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
     }
 }
 
@@ -469,30 +434,18 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     const size_t wrow = ((shared ? 0 : (size_t)e * H) + h) * n;
     const uint n4 = n & ~3u;
 
-    float acc[ZMOE_RMAX];
-#pragma unroll
-    for (uint r = 0; r < ZMOE_RMAX; r++)
-        acc[r] = 0.0f;
-    if (active) {
-        for (uint c = 4 * l; c < n4; c += 4 * lanes) {
-            const float4 wv = ld4(w, wrow + c, wdt);
-#pragma unroll
-            for (uint r = 0; r < ZMOE_RMAX; r++)
-                if (r < cnt)
-                    acc[r] += dot(wv, vload4(0, in + (size_t)r * n + c));
+    for (uint r = 0; r < cnt; r++) {
+        __global const float *ar = in + (size_t)r * n;
+        float acc = 0.0f;
+        if (active) {
+            for (uint c = 4 * l; c < n4; c += 4 * lanes)
+                acc += dot(ld4(w, wrow + c, wdt), vload4(0, ar + c));
+            if (l == 0)
+                for (uint c = n4; c < n; c++)
+                    acc += ld1(w, wrow + c, wdt) * ar[c];
         }
-        if (l == 0)
-            for (uint c = n4; c < n; c++) {
-                const float wv = ld1(w, wrow + c, wdt);
-#pragma unroll
-                for (uint r = 0; r < ZMOE_RMAX; r++)
-                    if (r < cnt)
-                        acc[r] += wv * in[(size_t)r * n + c];
-            }
+        red[r * ZMOE_WG + j * lanes + l] = acc;
     }
-#pragma unroll
-    for (uint r = 0; r < ZMOE_RMAX; r++)
-        red[r * ZMOE_WG + j * lanes + l] = acc[r];
     barrier(CLK_LOCAL_MEM_FENCE);
     if (active && l == 0) {
         const float bias = (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
@@ -545,7 +498,7 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
         __global const uint *sorted, __global const uint4 *tiles, __global float *a,        \
         __global float *a_sh, uint H, uint I, uint S, uint E, uint K)                       \
     {                                                                                       \
-        __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
+        __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
         expert_up_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S, E,  \
                        K, red, WD, AD);                                                     \
     }
