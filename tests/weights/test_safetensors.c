@@ -402,6 +402,7 @@ static void roundtrips(void)
                         "prefix 'language_model.model.layers.' (detected)");
         check_roundtrip(il ? "llama4 interleaved" : "llama4", &c, ZMOE_DTYPE_BF16, 64,
                         "checkpoint layers 1 3");
+        check_roundtrip(il ? "llama4 interleaved" : "llama4", &c, ZMOE_DTYPE_BF16, 77, NULL);
         ckpt_free(ck);
     }
     /* Mixtral, sharded in 3 files, f32 file -> bf16 config (rounding on upload) */
@@ -469,6 +470,7 @@ static void roundtrips(void)
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 1 << 16, "layout gpt_oss");
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 64, NULL);
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 200, NULL);
+        check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 77, NULL);
         /* f32 config: biases and matrices widened exactly (the file is rewritten from
          * the f32 config's synthetic values) */
         ckpt_free(ck);
