@@ -5,6 +5,7 @@
 #include "hd.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <spirv-tools/libspirv.h>
@@ -55,9 +56,18 @@ static void buf_printf(struct hd_buf *b, const char *fmt, ...)
 
 enum { OP_NAME = 5, OP_ENTRY_POINT = 15, OP_EXECUTION_MODE = 16, OP_TYPE_BOOL = 20, OP_TYPE_INT = 21,
        OP_TYPE_FLOAT = 22, OP_TYPE_VECTOR = 23, OP_TYPE_ARRAY = 28, OP_TYPE_STRUCT = 30, OP_TYPE_POINTER = 32,
-       OP_CONSTANT = 43, OP_FUNCTION = 54, OP_FUNCTION_PARAMETER = 55, OP_FUNCTION_END = 56, OP_DECORATE = 71 };
+       OP_CONSTANT = 43, OP_SPEC_CONSTANT_TRUE = 48, OP_SPEC_CONSTANT_FALSE = 49,
+       OP_SPEC_CONSTANT = 50, OP_FUNCTION = 54, OP_FUNCTION_PARAMETER = 55, OP_FUNCTION_END = 56, OP_DECORATE = 71 };
 enum { SC_UNIFORM_CONSTANT = 0, SC_WORKGROUP = 4, SC_CROSS_WORKGROUP = 5, SC_FUNCTION = 7, SC_GENERIC = 8 };
-enum { EXEC_MODEL_KERNEL = 6, EXEC_MODE_LOCAL_SIZE = 17, DECO_CPACKED = 10 };
+enum { EXEC_MODEL_KERNEL = 6, EXEC_MODE_LOCAL_SIZE = 17, DECO_SPEC_ID = 1, DECO_CPACKED = 10 };
+
+/* A specialization constant: its SpecId and llvm-spirv's name for its type. */
+struct hd_spec {
+    uint32_t id;
+    uint32_t size;      /* bytes of the value the application passes */
+    char type[4];       /* i1, i8, i16, i32, i64, f16, f32, f64 */
+    uint32_t type_id;   /* while parsing */
+};
 
 struct refl_entry {
     uint32_t fn;
@@ -74,6 +84,9 @@ struct refl {
     struct refl_entry *entries;
     uint32_t nentries;
     uint32_t cur_fn;
+    uint32_t *specid_of;  /* SpecId + 1 per result id, 0 when undecorated */
+    struct hd_spec *specs;
+    uint32_t nspecs;
     bool oom;
 };
 
@@ -85,7 +98,8 @@ static spv_result_t refl_header(void *user, spv_endianness_t e, uint32_t magic, 
     r->bound = bound;
     r->defs = calloc(bound, sizeof *r->defs);
     r->packed = calloc(bound, 1);
-    if (!r->defs || !r->packed) {
+    r->specid_of = calloc(bound, sizeof *r->specid_of);
+    if (!r->defs || !r->packed || !r->specid_of) {
         r->oom = true;
         return SPV_ERROR_OUT_OF_MEMORY;
     }
@@ -135,6 +149,19 @@ static spv_result_t refl_inst(void *user, const spv_parsed_instruction_t *in)
     case OP_DECORATE:
         if (n >= 3 && w[2] == DECO_CPACKED && w[1] < r->bound)
             r->packed[w[1]] = 1;
+        if (n >= 4 && w[2] == DECO_SPEC_ID && w[1] < r->bound)
+            r->specid_of[w[1]] = w[3] + 1;
+        break;
+    case OP_SPEC_CONSTANT_TRUE:
+    case OP_SPEC_CONSTANT_FALSE:
+    case OP_SPEC_CONSTANT:
+        if (in->result_id < r->bound && r->specid_of[in->result_id]) {
+            struct hd_spec *sp = realloc(r->specs, (r->nspecs + 1) * sizeof *sp);
+            if (!sp)
+                goto oom;
+            r->specs = sp;
+            sp[r->nspecs++] = (struct hd_spec){ .id = r->specid_of[in->result_id] - 1, .type_id = in->type_id };
+        }
         break;
     case OP_TYPE_BOOL: case OP_TYPE_INT: case OP_TYPE_FLOAT: case OP_TYPE_VECTOR: case OP_TYPE_ARRAY:
     case OP_TYPE_STRUCT: case OP_TYPE_POINTER: case OP_CONSTANT:
@@ -247,7 +274,8 @@ static void kinfo_free(struct hd_kinfo *k)
 
 /* Fills kernels[] from the entry points; returns false (with a log line) on an
  * argument type hostdev cannot pass. */
-static bool reflect(const uint32_t *words, size_t nwords, struct hd_kinfo **out, uint32_t *nout, struct hd_buf *log)
+static bool reflect(const uint32_t *words, size_t nwords, struct hd_kinfo **out, uint32_t *nout,
+                    struct hd_spec **specs, uint32_t *nspecs, struct hd_buf *log)
 {
     struct refl r = {0};
     bool ok = false;
@@ -310,6 +338,21 @@ static bool reflect(const uint32_t *words, size_t nwords, struct hd_kinfo **out,
         }
         k->blob_size = off;
     }
+    /* Name the specialization constants' types as llvm-spirv's -spec-const does. */
+    for (uint32_t i = 0; i < r.nspecs; i++) {
+        struct hd_spec *sp = &r.specs[i];
+        const uint32_t *d = sp->type_id < r.bound && r.defs[sp->type_id] ? r.defs[sp->type_id] + 1 : NULL;
+        uint32_t op = d ? d[0] & 0xffff : 0, width = d && (op == OP_TYPE_INT || op == OP_TYPE_FLOAT) ? d[2] : 0;
+        if (op == OP_TYPE_BOOL)
+            width = 1;
+        snprintf(sp->type, sizeof sp->type, "%c%u", op == OP_TYPE_FLOAT ? 'f' : 'i', width);
+        sp->size = width == 1 ? 1 : width / 8;
+        if (!width)
+            sp->size = 0;   /* unknown type: refused if the application sets it */
+    }
+    *specs = r.specs;
+    *nspecs = r.nspecs;
+    r.specs = NULL;
     *out = ks;
     *nout = r.nentries;
     ok = true;
@@ -320,6 +363,8 @@ out:
         free(r.defs[i]);
     free(r.defs);
     free(r.packed);
+    free(r.specid_of);
+    free(r.specs);
     for (uint32_t i = 0; i < r.nentries; i++) {
         free(r.entries[i].name);
         free(r.entries[i].param_types);
@@ -332,6 +377,7 @@ out:
 
 struct cache_entry {
     struct cache_entry *next;
+    char *spec;
     uint64_t hash;
     size_t spv_len, bc_len;
     uint8_t *spv, *bc;
@@ -399,7 +445,7 @@ static uint8_t *read_all(const char *path, size_t *len)
 
 /* Runs llvm-spirv -r on the module; the bitcode is malloc'd. Output on failure
  * goes to the build log. */
-static uint8_t *translate(const uint8_t *spv, size_t len, size_t *bc_len, struct hd_buf *log)
+static uint8_t *translate(const uint8_t *spv, size_t len, const char *spec, size_t *bc_len, struct hd_buf *log)
 {
     const char *tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
@@ -426,7 +472,9 @@ static uint8_t *translate(const uint8_t *spv, size_t len, size_t *bc_len, struct
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 1, errp, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    char *argv[] = { (char *)tool, "-r", in, "-o", out, NULL };
+    char *argv[] = { (char *)tool, "-r", in, "-o", out, (char *)spec, NULL };
+    if (!*spec)
+        argv[5] = NULL;
     pid_t pid;
     int rc = posix_spawnp(&pid, tool, &fa, NULL, argv, environ);
     posix_spawn_file_actions_destroy(&fa);
@@ -460,12 +508,13 @@ out:
 
 /* Bitcode for a SPIR-V module, translated once per distinct content per process.
  * The returned buffer belongs to the cache. */
-static const uint8_t *bitcode_for(const uint8_t *spv, size_t len, size_t *bc_len, struct hd_buf *log)
+static const uint8_t *bitcode_for(const uint8_t *spv, size_t len, const char *spec, size_t *bc_len,
+                                  struct hd_buf *log)
 {
-    uint64_t h = fnv1a(spv, len);
+    uint64_t h = fnv1a(spv, len) ^ fnv1a((const uint8_t *)spec, strlen(spec));
     pthread_mutex_lock(&cache.lock);
     for (struct cache_entry *e = cache.head; e; e = e->next) {
-        if (e->hash == h && e->spv_len == len && !memcmp(e->spv, spv, len)) {
+        if (e->hash == h && e->spv_len == len && !strcmp(e->spec, spec) && !memcmp(e->spv, spv, len)) {
             pthread_mutex_unlock(&cache.lock);
             *bc_len = e->bc_len;
             return e->bc;
@@ -473,20 +522,22 @@ static const uint8_t *bitcode_for(const uint8_t *spv, size_t len, size_t *bc_len
     }
     pthread_mutex_unlock(&cache.lock);
     size_t n = 0;
-    uint8_t *bc = translate(spv, len, &n, log);
+    uint8_t *bc = translate(spv, len, spec, &n, log);
     if (!bc)
         return NULL;
     struct cache_entry *e = calloc(1, sizeof *e);
     uint8_t *copy = malloc(len);
-    if (!e || !copy) {
+    char *spec_copy = strdup(spec);
+    if (!e || !copy || !spec_copy) {
         free(e);
         free(copy);
+        free(spec_copy);
         free(bc);
         buf_printf(log, "hostdev: out of host memory\n");
         return NULL;
     }
     memcpy(copy, spv, len);
-    *e = (struct cache_entry){ .hash = h, .spv_len = len, .bc_len = n, .spv = copy, .bc = bc };
+    *e = (struct cache_entry){ .spec = spec_copy, .hash = h, .spv_len = len, .bc_len = n, .spv = copy, .bc = bc };
     pthread_mutex_lock(&cache.lock);
     e->next = cache.head;
     cache.head = e;
@@ -505,12 +556,64 @@ __attribute__((destructor)) static void cache_release(void)
         struct cache_entry *next = e->next;
         free(e->spv);
         free(e->bc);
+        free(e->spec);
         free(e);
         e = next;
     }
 }
 
 /* ------------------------------------------------------------------- module */
+
+/* llvm-spirv's "--spec-const=id:type:value ..." for the application's constants
+ * ("" when there are none); NULL with a log line for an unknown id. */
+static char *spec_option(const ze_module_constants_t *c, const struct hd_spec *specs, uint32_t nspecs,
+                         struct hd_buf *log)
+{
+    struct hd_buf b = {0};
+    buf_printf(&b, "%s", "");
+    if (!c || !c->numConstants)
+        return b.s;
+    if (!c->pConstantIds || !c->pConstantValues) {
+        buf_printf(log, "hostdev: specialization constants without ids or values\n");
+        free(b.s);
+        return NULL;
+    }
+    buf_printf(&b, "--spec-const=");
+    for (uint32_t i = 0; i < c->numConstants; i++) {
+        const struct hd_spec *sp = NULL;
+        for (uint32_t j = 0; j < nspecs; j++)
+            if (specs[j].id == c->pConstantIds[i])
+                sp = &specs[j];
+        const void *v = c->pConstantValues[i];
+        if (!sp || !sp->size || !v) {
+            buf_printf(log, "hostdev: unknown specialization constant id %u\n", c->pConstantIds[i]);
+            free(b.s);
+            return NULL;
+        }
+        uint64_t bits = 0;
+        memcpy(&bits, v, sp->size);
+        buf_printf(&b, "%s%u:%s:", i ? " " : "", sp->id, sp->type);
+        if (sp->type[0] == 'f' && sp->size == 4) {
+            float f;
+            memcpy(&f, v, 4);
+            buf_printf(&b, "%.9g", (double)f);
+        } else if (sp->type[0] == 'f' && sp->size == 8) {
+            double d;
+            memcpy(&d, v, 8);
+            buf_printf(&b, "%.17g", d);
+        } else if (sp->type[0] == 'f') {
+            /* half: widen by hand, llvm-spirv parses the decimal text */
+            uint32_t h = (uint32_t)bits, sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
+            double d = e == 0 ? m * 0x1p-24 : e == 31 ? (m ? NAN : INFINITY) : (1024 + m) * ldexp(1.0, (int)e - 25);
+            buf_printf(&b, "%.9g", sign ? -d : d);
+        } else if (sp->size == 1 && !strcmp(sp->type, "i1")) {
+            buf_printf(&b, "%u", (unsigned)(bits & 1));
+        } else {
+            buf_printf(&b, "%llu", (unsigned long long)bits);
+        }
+    }
+    return b.s;
+}
 
 static ze_result_t make_log(ze_module_build_log_handle_t *ph, struct hd_buf *b)
 {
@@ -571,10 +674,6 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
         buf_printf(&log, "hostdev: SPIR-V size %zu is not a positive multiple of 4\n", desc->inputSize);
         goto fail;
     }
-    if (desc->pConstants && desc->pConstants->numConstants) {
-        buf_printf(&log, "hostdev: specialization constants are not supported\n");
-        goto fail;
-    }
     /* Copy into aligned words: the caller's buffer need not be 4-byte aligned. */
     uint32_t *words = malloc(desc->inputSize);
     if (!words) {
@@ -606,9 +705,15 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
     m->magic = HD_MAGIC_MODULE;
     m->ctx = c;
     m->dev = d;
-    bool refl_ok = reflect(words, nwords, &m->kernels, &m->nkernels, &log);
+    struct hd_spec *specs = NULL;
+    uint32_t nspecs = 0;
+    bool refl_ok = reflect(words, nwords, &m->kernels, &m->nkernels, &specs, &nspecs, &log);
     free(words);
     if (!refl_ok)
+        goto fail;
+    char *spec = spec_option(desc->pConstants, specs, nspecs, &log);
+    free(specs);
+    if (!spec)
         goto fail;
     m->names = calloc(m->nkernels ? m->nkernels : 1, sizeof *m->names);
     if (!m->names) {
@@ -619,7 +724,8 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
         m->names[i] = m->kernels[i].name;
 
     size_t bc_len = 0;
-    const uint8_t *bc = bitcode_for(desc->pInputModule, desc->inputSize, &bc_len, &log);
+    const uint8_t *bc = bitcode_for(desc->pInputModule, desc->inputSize, spec, &bc_len, &log);
+    free(spec);
     if (!bc)
         goto fail;
     cl_int err, bst;

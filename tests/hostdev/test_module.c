@@ -22,6 +22,72 @@ static ze_result_t build(struct hdt *t, ze_module_format_t fmt, const void *p, s
     return r;
 }
 
+/* Runs spec_fill from spec.spvasm with the given constants; returns its outputs. */
+static ze_result_t run_spec(struct hdt *t, const ze_module_constants_t *c, uint32_t *u, float *f, char *log,
+                            size_t logsz)
+{
+    size_t len;
+    uint8_t *spv = hdt_read_file(HOSTDEV_TEST_SPEC_SPV, &len);
+    ze_module_desc_t md = { .stype = ZE_STRUCTURE_TYPE_MODULE_DESC, .format = ZE_MODULE_FORMAT_IL_SPIRV,
+                            .inputSize = len, .pInputModule = spv, .pConstants = c };
+    ze_module_handle_t m = NULL;
+    ze_module_build_log_handle_t bl = NULL;
+    ze_result_t r = zeModuleCreate(t->ctx, t->dev, &md, &m, &bl);
+    free(spv);
+    size_t n = logsz;
+    log[0] = '\0';
+    if (bl) {
+        zeModuleBuildLogGetString(bl, &n, log);
+        zeModuleBuildLogDestroy(bl);
+    }
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    ze_kernel_handle_t k = hdt_kernel(m, "spec_fill");
+    ze_device_mem_alloc_desc_t dd = { .stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC };
+    ze_host_mem_alloc_desc_t hd = { .stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC };
+    uint32_t *ou;
+    float *of;
+    ZE_CHECK(zeMemAllocShared(t->ctx, &dd, &hd, 4 * sizeof *ou, 0, t->dev, (void **)&ou));
+    ZE_CHECK(zeMemAllocShared(t->ctx, &dd, &hd, 4 * sizeof *of, 0, t->dev, (void **)&of));
+    ZE_CHECK(zeKernelSetArgumentValue(k, 0, sizeof ou, &ou));
+    ZE_CHECK(zeKernelSetArgumentValue(k, 1, sizeof of, &of));
+    ze_command_queue_desc_t qd = { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC,
+                                   .mode = ZE_COMMAND_QUEUE_MODE_SYNCHRONOUS };
+    ze_command_list_handle_t l;
+    ZE_CHECK(zeCommandListCreateImmediate(t->ctx, t->dev, &qd, &l));
+    ze_group_count_t gc = { 4, 1, 1 };
+    ZE_CHECK(zeCommandListAppendLaunchKernel(l, k, &gc, NULL, 0, NULL));
+    *u = ou[3];
+    *f = of[3];
+    ZE_CHECK(zeCommandListDestroy(l));
+    ZE_CHECK(zeMemFree(t->ctx, ou));
+    ZE_CHECK(zeMemFree(t->ctx, of));
+    ZE_CHECK(zeKernelDestroy(k));
+    ZE_CHECK(zeModuleDestroy(m));
+    return ZE_RESULT_SUCCESS;
+}
+
+static void test_spec_constants(struct hdt *t)
+{
+    char log[2048];
+    uint32_t u = 0;
+    float f = 0;
+    ZE_OK(run_spec(t, NULL, &u, &f, log, sizeof log), "spec module with default constants: %s", log);
+    TAP_OK(u == 7 && f == 2.5f, "defaults 7 and 2.5 (got %u, %g)", u, (double)f);
+    uint32_t ids[2] = { 3, 5 };
+    uint32_t uv = 4000000000u;
+    float fv = -1.25f;
+    const void *vals[2] = { &uv, &fv };
+    ze_module_constants_t c = { 2, ids, vals };
+    ZE_OK(run_spec(t, &c, &u, &f, log, sizeof log), "spec module with constants set: %s", log);
+    TAP_OK(u == 4000000000u && f == -1.25f, "specialized to 4000000000 and -1.25 (got %u, %g)", u, (double)f);
+    uint32_t bad_ids[1] = { 9 };
+    ze_module_constants_t bad = { 1, bad_ids, vals };
+    TAP_EQ_INT(run_spec(t, &bad, &u, &f, log, sizeof log), ZE_RESULT_ERROR_MODULE_BUILD_FAILURE,
+               "unknown specialization constant id fails the build");
+    TAP_OK(strstr(log, "specialization constant id 9") != NULL, "log names the id: %s", log);
+}
+
 int main(void)
 {
     struct hdt t;
@@ -99,6 +165,8 @@ int main(void)
           "the same module builds with the real translator");
     ZE_OK(zeModuleDestroy(m2), "destroy");
     free(copy);
+
+    test_spec_constants(&t);
 
     ZE_OK(zeModuleDestroy(m), "destroy module");
     TAP_EQ_INT(zeModuleDestroy(NULL), ZE_RESULT_ERROR_INVALID_NULL_HANDLE, "destroy NULL module");
