@@ -109,6 +109,11 @@ enum zmoe_dtype zmoe_tensor_dtype(const struct zmoe_config *cfg, enum zmoe_tenso
     }
 }
 
+uint64_t zmoe_tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t)
+{
+    return mul_checked(zmoe_tensor_elements(cfg, t), zmoe_dtype_size(zmoe_tensor_dtype(cfg, t)));
+}
+
 size_t zmoe_dtype_size(enum zmoe_dtype dt)
 {
     switch (dt) {

@@ -47,6 +47,8 @@ bool zmoe_tensor_present(const struct zmoe_config *cfg, enum zmoe_tensor t);
  * 64 bits gives 0 and the config validator rejects such geometries. */
 uint64_t zmoe_tensor_elements(const struct zmoe_config *cfg, enum zmoe_tensor t);
 enum zmoe_dtype zmoe_tensor_dtype(const struct zmoe_config *cfg, enum zmoe_tensor t);
+/* Bytes of one layer's tensor in its kernel dtype (0 when absent or on overflow). */
+uint64_t zmoe_tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t);
 
 size_t zmoe_dtype_size(enum zmoe_dtype dt);
 const char *zmoe_dtype_name(enum zmoe_dtype dt); /* "f32", "f16", "bf16" */
@@ -74,7 +76,10 @@ typedef enum zmoe_status (*zmoe_weights_sink)(void *ctx, uint32_t layer, enum zm
  * (a .safetensors file or a sharded set's model.safetensors.index.json) with
  * cfg->weights.layout, or synthetic when no file is configured. `staging` is the only
  * memory used for data; `report` (may be NULL) receives a one-line summary such as
- * the detected layer prefix. Validates everything before the first sink call. */
+ * the detected layer prefix. Validates everything before the first sink call.
+ * For a file it takes one fixed parser workspace (~12 MiB) with malloc for the duration
+ * of the call; firmware mode passes its own through zmoe_safetensors_load()
+ * (weights/safetensors.h). Synthetic loading allocates nothing. */
 enum zmoe_status zmoe_weights_load(const struct zmoe_config *cfg, void *staging,
                                    size_t staging_size, zmoe_weights_sink sink, void *ctx,
                                    char *report, size_t report_size, struct zmoe_error *err);

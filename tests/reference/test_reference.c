@@ -236,6 +236,15 @@ int main(void)
         r = run(&c, x0, ZMOE_REF_AS_CONFIGURED);
         int ids2[2] = {2, 0};
         check_ids(&r, ids2, 2, "score bias, ungrouped");
+        /* with the bias the group score is the sum of the top two, not the max: +0.43 on
+         * e2 gives group 1 choices 0.699, 0.679 (sum 1.378, max 0.699) against group 0's
+         * 0.731, 0.622 (sum 1.353, max 0.731): group 1 wins only by the sum */
+        c.router.groups = 2;
+        score_bias[2] = 0.43f;
+        r = run(&c, x0, ZMOE_REF_AS_CONFIGURED);
+        score_bias[2] = 0.6f;
+        int ids4[2] = {2, 3};
+        check_ids(&r, ids4, 2, "grouped with score bias: group score is the top-2 sum");
         /* groups without bias use the max: group 0 (0.731) wins */
         c.router.groups = 2;
         c.router.score_correction_bias = false;

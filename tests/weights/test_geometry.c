@@ -93,6 +93,8 @@ int main(void)
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
         TAP_EQ_INT(zmoe_tensor_elements(&c, (enum zmoe_tensor)t), want[t], "%s elements",
                    zmoe_tensor_name((enum zmoe_tensor)t));
+    TAP_EQ_INT(zmoe_tensor_bytes(&c, ZMOE_TENSOR_W13), 6 * 20 * 24 * 2, "w13 bytes (bf16)");
+    TAP_EQ_INT(zmoe_tensor_bytes(&c, ZMOE_TENSOR_B13), 6 * 20 * 4, "b13 bytes (f32)");
     TAP_OK(zmoe_tensor_dtype(&c, ZMOE_TENSOR_B13) == ZMOE_DTYPE_F32 &&
                zmoe_tensor_dtype(&c, ZMOE_TENSOR_SCORE_BIAS) == ZMOE_DTYPE_F32 &&
                zmoe_tensor_dtype(&c, ZMOE_TENSOR_ROUTER_B) == ZMOE_DTYPE_F32 &&
