@@ -336,10 +336,11 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
     }
     if (!gc[0] || !gc[1] || !gc[2])
         return CL_SUCCESS;   /* an empty grid is a no-op, as on a GPU */
-    size_t local[3], global[3];
+    size_t local[3], global[3], offset[3];
     for (int i = 0; i < 3; i++) {
         local[i] = c->u.launch.gs[i];
         global[i] = (size_t)gc[i] * local[i];
+        offset[i] = c->u.launch.offset[i];
     }
     const uint8_t *vals = l->blob + c->u.launch.args_off;
     const struct hd_kinfo *info = k->info;
@@ -366,7 +367,7 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
         }
     }
     if (err == CL_SUCCESS)
-        err = clEnqueueNDRangeKernel(q->clq, k->clk, 3, NULL, global, local, 0, NULL, NULL);
+        err = clEnqueueNDRangeKernel(q->clq, k->clk, 3, offset, global, local, 0, NULL, NULL);
     pthread_mutex_unlock(&k->lock);
     return err;
 }
@@ -415,6 +416,18 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
             err = clEnqueueSVMMemcpy(q->clq, CL_FALSE, c->u.copy.dst, c->u.copy.src, c->u.copy.size, 0, NULL,
                                      NULL);
         break;
+    case HD_CMD_COPY_REGION: {
+        err = drain(q);
+        const ze_copy_region_t *dr = &c->u.region.dr, *sr = &c->u.region.sr;
+        for (uint32_t z = 0; z < sr->depth; z++)
+            for (uint32_t y = 0; y < sr->height; y++)
+                memcpy((uint8_t *)c->u.region.dst + (size_t)(dr->originZ + z) * c->u.region.dslice +
+                           (size_t)(dr->originY + y) * c->u.region.dpitch + dr->originX,
+                       (const uint8_t *)c->u.region.src + (size_t)(sr->originZ + z) * c->u.region.sslice +
+                           (size_t)(sr->originY + y) * c->u.region.spitch + sr->originX,
+                       sr->width);
+        break;
+    }
     case HD_CMD_FILL: {
         const uint8_t *pat = l->blob + c->u.fill.pattern_off;
         if (c->u.fill.size % c->u.fill.psize == 0) {
@@ -920,6 +933,7 @@ static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t 
     c->u.launch.k = k;
     c->u.launch.args_off = off;
     memcpy(c->u.launch.gs, k->gs, sizeof k->gs);
+    memcpy(c->u.launch.offset, k->offset, sizeof k->offset);
     if (indirect) {
         c->u.launch.indirect = gc;
     } else {
@@ -977,6 +991,40 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopy(ze_command_list_handle_t
     c->u.copy.dst = dst;
     c->u.copy.src = src;
     c->u.copy.size = size;
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopyRegion(ze_command_list_handle_t h, void *dst,
+                                                              const ze_copy_region_t *dr, uint32_t dpitch,
+                                                              uint32_t dslice, const void *src,
+                                                              const ze_copy_region_t *sr, uint32_t spitch,
+                                                              uint32_t sslice, ze_event_handle_t sig,
+                                                              uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!dst || !dr || !src || !sr)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    /* Both regions describe the same box; rows must fit their pitches. */
+    if (dr->width != sr->width || dr->height != sr->height || dr->depth != sr->depth ||
+        (uint64_t)sr->originX + sr->width > spitch || (uint64_t)dr->originX + dr->width > dpitch ||
+        ((sr->depth > 1 || sr->originZ) && (uint64_t)spitch * (sr->originY + sr->height) > sslice) ||
+        ((dr->depth > 1 || dr->originZ) && (uint64_t)dpitch * (dr->originY + dr->height) > dslice))
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_COPY_REGION, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    c->u.region.dst = dst;
+    c->u.region.src = src;
+    c->u.region.dr = *dr;
+    c->u.region.sr = *sr;
+    c->u.region.dpitch = dpitch;
+    c->u.region.dslice = dslice;
+    c->u.region.spitch = spitch;
+    c->u.region.sslice = sslice;
     return rec_end(l, rec);
 }
 

@@ -86,11 +86,11 @@ struct hd_kernel {
     uint8_t *values;           /* current argument values, info->blob_size bytes */
     uint8_t *set;              /* per argument: set since creation */
     uint32_t gs[3];
-    uint32_t local_bytes;      /* sum of local argument sizes */
+    uint32_t offset[3];        /* zeKernelSetGlobalOffsetExp */
 };
 
 enum hd_cmd_kind {
-    HD_CMD_LAUNCH, HD_CMD_LAUNCH_INDIRECT, HD_CMD_COPY, HD_CMD_FILL, HD_CMD_NOP,
+    HD_CMD_LAUNCH, HD_CMD_LAUNCH_INDIRECT, HD_CMD_COPY, HD_CMD_COPY_REGION, HD_CMD_FILL, HD_CMD_NOP,
     HD_CMD_RESET_EVENT, HD_CMD_TIMESTAMP
 };
 
@@ -107,8 +107,15 @@ struct hd_cmd {
             uint32_t gc[3];
             const ze_group_count_t *indirect;
             uint32_t gs[3];
+            uint32_t offset[3];
             size_t args_off;    /* copy of the kernel's value blob */
         } launch;
+        struct {
+            void *dst;
+            const void *src;
+            ze_copy_region_t dr, sr;
+            uint32_t dpitch, dslice, spitch, sslice;
+        } region;
         struct { void *dst; const void *src; size_t size; } copy;
         struct { void *dst; size_t size; size_t pattern_off; size_t psize; } fill;
         struct hd_event *target;

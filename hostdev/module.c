@@ -1079,6 +1079,18 @@ ze_result_t ZE_APICALL hd_zeKernelGetName(ze_kernel_handle_t h, size_t *pSize, c
     return ZE_RESULT_SUCCESS;
 }
 
+ze_result_t ZE_APICALL hd_zeKernelSetGlobalOffsetExp(ze_kernel_handle_t h, uint32_t x, uint32_t y, uint32_t z)
+{
+    HD_ENTRY();
+    struct hd_kernel *k = kernel_of(h);
+    if (!k)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    k->offset[0] = x;
+    k->offset[1] = y;
+    k->offset[2] = z;
+    return ZE_RESULT_SUCCESS;
+}
+
 ze_result_t ZE_APICALL hd_zeKernelSetIndirectAccess(ze_kernel_handle_t h, ze_kernel_indirect_access_flags_t f)
 {
     (void)f;

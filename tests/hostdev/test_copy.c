@@ -52,6 +52,34 @@ int main(void)
     memcpy(&got, shared + 60, 4);
     TAP_EQ_INT(got, 0x01020304, "fill pattern copied at append");
 
+    /* A 3-D region: a 5x4x3 box at (2,1,1) of a 16x8x4 source into (0,3,0) of a 8x8x3 target. */
+    {
+        enum { SP = 16, SS = 16 * 8, DP = 8, DS = 8 * 8 };
+        uint8_t *rs = hdt_shared(&t, SS * 4), *rd = hdt_shared(&t, DS * 3);
+        for (int i = 0; i < SS * 4; i++)
+            rs[i] = (uint8_t)(i * 13 + 1);
+        memset(rd, 0, DS * 3);
+        ze_copy_region_t sr = { 2, 1, 1, 5, 4, 3 }, dr = { 0, 3, 0, 5, 4, 3 };
+        ZE_OK(zeCommandListAppendMemoryCopyRegion(t.list, rd, &dr, DP, DS, rs, &sr, SP, SS, NULL, 0, NULL),
+              "append 3-D region copy");
+        ZE_OK(hdt_run(&t), "run region copy");
+        size_t bad = 0, touched = 0;
+        for (int z = 0; z < 3; z++)
+            for (int y = 0; y < 8; y++)
+                for (int x = 0; x < 8; x++) {
+                    int in = x < 5 && y >= 3 && y < 7;
+                    uint8_t want = in ? rs[(z + 1) * SS + (y - 3 + 1) * SP + x + 2] : 0;
+                    bad += rd[z * DS + y * DP + x] != want;
+                    touched += in;
+                }
+        TAP_EQ_INT(bad, 0, "region copy moved exactly the %zu bytes of the box", touched);
+        ze_copy_region_t wide = { 0, 0, 0, 20, 1, 1 };
+        TAP_EQ_INT(zeCommandListAppendMemoryCopyRegion(t.list, rd, &wide, DP, DS, rs, &wide, SP, SS, NULL, 0, NULL),
+                   ZE_RESULT_ERROR_INVALID_ARGUMENT, "region wider than its pitch refused");
+        zeMemFree(t.ctx, rs);
+        zeMemFree(t.ctx, rd);
+    }
+
     TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 3, 30, NULL, 0, NULL), ZE_RESULT_ERROR_INVALID_SIZE,
                "pattern size 3 refused");
     TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 256, 512, NULL, 0, NULL),

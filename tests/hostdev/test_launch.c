@@ -212,6 +212,18 @@ static void test_indirect(struct hdt *t)
     for (int i = 0; i < MAXN; i++)
         bad += data[i] != (i < 5 ? 3u : i < 37 ? 1u : 0u);
     TAP_EQ_INT(bad, 0, "re-executed list launched 5 groups each time");
+
+    /* Global offset (zeKernelSetGlobalOffsetExp): 5 items starting at 40. */
+    memset(data, 0, MAXN * sizeof(uint32_t));
+    ZE_OK(zeKernelSetGlobalOffsetExp(inc, 40, 0, 0), "global offset 40");
+    ze_group_count_t five = { 5, 1, 1 };
+    ZE_OK(zeCommandListAppendLaunchKernel(t->list, inc, &five, NULL, 0, NULL), "append offset launch");
+    ZE_OK(zeKernelSetGlobalOffsetExp(inc, 0, 0, 0), "offset back to 0 (the append kept 40)");
+    ZE_OK(hdt_run(t), "run offset launch");
+    bad = 0;
+    for (int i = 0; i < MAXN; i++)
+        bad += data[i] != (i >= 40 && i < 45 ? 1u : 0u);
+    TAP_EQ_INT(bad, 0, "global offset shifted the grid to items 40..44");
     zeKernelDestroy(wc);
     zeKernelDestroy(inc);
     zeMemFree(t->ctx, counts);
