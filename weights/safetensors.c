@@ -1095,6 +1095,36 @@ static inline void put(unsigned char *dst, enum zmoe_dtype ddt, size_t ds,
         zmoe_weights_store_elem(dst, ddt, zmoe_weights_load_elem(src, sdt));
 }
 
+/* dst[r][c] (r < rows, c < cols, row length cols) = src[r*rs + c*cs], in square tiles
+ * so both the strided reads and the strided writes stay within a few pages (a plain
+ * column walk over a large matrix misses the TLB on every element). */
+#define ZMOE_ST_TILE 32
+static void transpose_block(unsigned char *dst, enum zmoe_dtype ddt, const unsigned char *src,
+                            enum zmoe_dtype sdt, uint64_t rows, uint64_t cols, uint64_t rs,
+                            uint64_t cs)
+{
+    size_t ds = zmoe_dtype_size(ddt), ss = zmoe_dtype_size(sdt);
+    for (uint64_t c0 = 0; c0 < cols; c0 += ZMOE_ST_TILE) {
+        uint64_t c1 = c0 + ZMOE_ST_TILE < cols ? c0 + ZMOE_ST_TILE : cols;
+        for (uint64_t r0 = 0; r0 < rows; r0 += ZMOE_ST_TILE) {
+            uint64_t r1 = r0 + ZMOE_ST_TILE < rows ? r0 + ZMOE_ST_TILE : rows;
+            if (ddt == sdt && ds == 2) {
+                for (uint64_t c = c0; c < c1; c++)
+                    for (uint64_t r = r0; r < r1; r++)
+                        memcpy(dst + (r * cols + c) * 2, src + (r * rs + c * cs) * 2, 2);
+            } else if (ddt == sdt) {
+                for (uint64_t c = c0; c < c1; c++)
+                    for (uint64_t r = r0; r < r1; r++)
+                        memcpy(dst + (r * cols + c) * 4, src + (r * rs + c * cs) * 4, 4);
+            } else {
+                for (uint64_t c = c0; c < c1; c++)
+                    for (uint64_t r = r0; r < r1; r++)
+                        put(dst + (r * cols + c) * ds, ddt, ds, src + (r * rs + c * cs) * ss, sdt);
+            }
+        }
+    }
+}
+
 static enum zmoe_status stream_piece(struct out *o, const struct piece *p,
                                      const unsigned char *src, enum zmoe_dtype sdt,
                                      enum zmoe_dtype ddt)
@@ -1147,11 +1177,8 @@ static enum zmoe_status stream_piece(struct out *o, const struct piece *p,
         if (b > p->nrows - j)
             b = p->nrows - j;
         unsigned char *blk = o->staging + o->fill;
-        for (uint64_t cc = 0; cc < p->ncols; cc++) {
-            const unsigned char *s = src + (p->base + j * p->row_step + cc * p->col_stride) * ss;
-            for (uint64_t r = 0; r < b; r++)
-                put(blk + (r * p->ncols + cc) * ds, ddt, ds, s + r * p->row_step * ss, sdt);
-        }
+        transpose_block(blk, ddt, src + (p->base + j * p->row_step) * ss, sdt, b, p->ncols,
+                        p->row_step, p->col_stride);
         o->fill += (size_t)(b * row_bytes);
         j += b;
     }
