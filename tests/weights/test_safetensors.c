@@ -415,6 +415,25 @@ static void roundtrips(void)
         set_file(&c, write_ckpt(ck, "mixtral", 3));
         check_roundtrip("mixtral sharded", &c, ZMOE_DTYPE_F32, 1 << 16, "3 files");
         check_roundtrip("mixtral sharded", &c, ZMOE_DTYPE_F32, 64, "layout mixtral");
+        /* firmware mode: the caller's workspace instead of the loader's malloc */
+        {
+            size_t wsz = zmoe_safetensors_workspace_size();
+            void *ws = aligned_alloc(64, (wsz + 63) / 64 * 64);
+            struct mem m;
+            mem_init(&m, &c);
+            unsigned char staging[256];
+            struct zmoe_error err = {{0}};
+            enum zmoe_status st = zmoe_safetensors_load(&c, ws, wsz, staging, sizeof staging,
+                                                        mem_sink, &m, NULL, 0, &err);
+            int eq = st == ZMOE_OK && m.bad == 0;
+            for (uint32_t l = 0; l < 3; l++)
+                for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
+                    if (zmoe_tensor_present(&c, (enum zmoe_tensor)t))
+                        eq &= expected_equal(&c, &m, l, (enum zmoe_tensor)t, ZMOE_DTYPE_F32);
+            TAP_OK(eq, "mixtral sharded with a caller workspace: %s", err.msg);
+            mem_free(&m);
+            free(ws);
+        }
         /* the config may load fewer layers than the checkpoint has */
         c.model.layers = 2;
         check_roundtrip("mixtral, 2 of 3 layers", &c, ZMOE_DTYPE_F32, 1 << 16, "(first 2 of 3)");
