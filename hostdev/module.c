@@ -506,8 +506,93 @@ out:
     return bc;
 }
 
-/* Bitcode for a SPIR-V module, translated once per distinct content per process.
- * The returned buffer belongs to the cache. */
+/* ---------------------------------------------------------------- disk cache */
+
+/* $HOSTDEV_CACHE_DIR, else $XDG_CACHE_HOME/zmoe-hostdev (or ~/.cache/zmoe-hostdev),
+ * unless HOSTDEV_DISK_CACHE=0. Each entry holds the SPIR-V and the constants it was made
+ * from, so a hash collision can never hand out the wrong bitcode. */
+#define DISK_MAGIC "HDBC0001"
+
+static bool disk_dir(char *dir, size_t n, bool create)
+{
+    const char *on = getenv("HOSTDEV_DISK_CACHE");
+    if (on && !strcmp(on, "0"))
+        return false;
+    const char *own = getenv("HOSTDEV_CACHE_DIR");
+    if (own && *own) {
+        if (create)
+            mkdir(own, 0700);
+        return (size_t)snprintf(dir, n, "%s", own) < n;
+    }
+    const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    char base[4096];
+    if (xdg && *xdg)
+        snprintf(base, sizeof base, "%s", xdg);
+    else if (home && *home)
+        snprintf(base, sizeof base, "%s/.cache", home);
+    else
+        return false;
+    if (create)
+        mkdir(base, 0700);
+    if ((size_t)snprintf(dir, n, "%s/zmoe-hostdev", base) >= n)
+        return false;
+    if (create)
+        mkdir(dir, 0700);
+    return true;
+}
+
+static uint8_t *disk_get(uint64_t h, const uint8_t *spv, size_t len, const char *spec, size_t *bc_len)
+{
+    char dir[4200], path[4300];
+    if (!disk_dir(dir, sizeof dir, false))
+        return NULL;
+    snprintf(path, sizeof path, "%s/%016llx-%zu.bin", dir, (unsigned long long)h, len);
+    size_t n = 0;
+    uint8_t *f = read_all(path, &n);
+    if (!f)
+        return NULL;
+    uint64_t hdr[3];
+    size_t slen = strlen(spec), head = 8 + sizeof hdr;
+    uint8_t *bc = NULL;
+    if (n >= head && !memcmp(f, DISK_MAGIC, 8)) {
+        memcpy(hdr, f + 8, sizeof hdr);
+        if (hdr[0] == len && hdr[1] == slen && hdr[2] > 0 && n == head + len + slen + hdr[2] &&
+            !memcmp(f + head, spv, len) && !memcmp(f + head + len, spec, slen) && (bc = malloc(hdr[2]))) {
+            memcpy(bc, f + head + len + slen, hdr[2]);
+            *bc_len = hdr[2];
+        }
+    }
+    free(f);
+    return bc;
+}
+
+static void disk_put(uint64_t h, const uint8_t *spv, size_t len, const char *spec, const uint8_t *bc, size_t bc_len)
+{
+    char dir[4200], path[4300], tmp[4400];
+    if (!disk_dir(dir, sizeof dir, true))
+        return;
+    snprintf(path, sizeof path, "%s/%016llx-%zu.bin", dir, (unsigned long long)h, len);
+    snprintf(tmp, sizeof tmp, "%s.%ld.tmp", path, (long)getpid());
+    size_t slen = strlen(spec), head = 8 + 3 * sizeof(uint64_t), n = head + len + slen + bc_len;
+    uint8_t *f = malloc(n);
+    if (!f)
+        return;
+    uint64_t hdr[3] = { len, slen, bc_len };
+    memcpy(f, DISK_MAGIC, 8);
+    memcpy(f + 8, hdr, sizeof hdr);
+    memcpy(f + head, spv, len);
+    memcpy(f + head + len, spec, slen);
+    memcpy(f + head + len + slen, bc, bc_len);
+    /* Write then rename: readers in other processes never see a partial file. */
+    if (write_all(tmp, f, n))
+        rename(tmp, path);
+    unlink(tmp);
+    free(f);
+}
+
+/* Bitcode for a SPIR-V module, translated once per distinct content (memory
+ * cache per process, disk cache across processes). The buffer belongs to the
+ * memory cache. */
 static const uint8_t *bitcode_for(const uint8_t *spv, size_t len, const char *spec, size_t *bc_len,
                                   struct hd_buf *log)
 {
@@ -522,9 +607,13 @@ static const uint8_t *bitcode_for(const uint8_t *spv, size_t len, const char *sp
     }
     pthread_mutex_unlock(&cache.lock);
     size_t n = 0;
-    uint8_t *bc = translate(spv, len, spec, &n, log);
-    if (!bc)
-        return NULL;
+    uint8_t *bc = disk_get(h, spv, len, spec, &n);
+    if (!bc) {
+        bc = translate(spv, len, spec, &n, log);
+        if (!bc)
+            return NULL;
+        disk_put(h, spv, len, spec, bc, n);
+    }
     struct cache_entry *e = calloc(1, sizeof *e);
     uint8_t *copy = malloc(len);
     char *spec_copy = strdup(spec);

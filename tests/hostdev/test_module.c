@@ -2,6 +2,10 @@
  * kernel creation errors and the translator's failure path. */
 #include "hd_test.h"
 
+#include <dirent.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 static ze_result_t build(struct hdt *t, ze_module_format_t fmt, const void *p, size_t n, ze_module_handle_t *m,
                          char *log, size_t logsz)
 {
@@ -88,8 +92,90 @@ static void test_spec_constants(struct hdt *t)
     TAP_OK(strstr(log, "specialization constant id 9") != NULL, "log names the id: %s", log);
 }
 
-int main(void)
+/* The test SPIR-V with its id bound raised by `bump`: a distinct module (for the
+ * caches) with the same kernels. */
+static uint32_t *bumped(const uint8_t *spv, size_t len, uint32_t bump)
 {
+    uint32_t *copy = malloc(len);
+    memcpy(copy, spv, len);
+    copy[3] += bump;
+    return copy;
+}
+
+/* Child process for the disk cache test: builds bumped(bump) and exits 0 on success. */
+static int disk_child(uint32_t bump)
+{
+    struct hdt t;
+    hdt_init(&t, 0, 0);
+    size_t len;
+    uint8_t *spv = hdt_read_file(HOSTDEV_TEST_SPV, &len);
+    uint32_t *copy = bumped(spv, len, bump);
+    ze_module_desc_t md = { .stype = ZE_STRUCTURE_TYPE_MODULE_DESC, .format = ZE_MODULE_FORMAT_IL_SPIRV,
+                            .inputSize = len, .pInputModule = (const uint8_t *)copy };
+    ze_module_handle_t m = NULL;
+    ze_result_t r = zeModuleCreate(t.ctx, t.dev, &md, &m, NULL);
+    if (m)
+        zeModuleDestroy(m);
+    free(copy);
+    free(spv);
+    hdt_fini(&t);
+    return r == ZE_RESULT_SUCCESS ? 0 : 1;
+}
+
+/* Runs this program as a disk-cache child with a translator that always fails. */
+static int run_child(uint32_t bump)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        char arg[16];
+        snprintf(arg, sizeof arg, "%u", bump);
+        setenv("HOSTDEV_LLVM_SPIRV", "/bin/false", 1);
+        execl("/proc/self/exe", "test_module", "--disk-child", arg, (char *)NULL);
+        _exit(127);
+    }
+    int status = 0;
+    waitpid(pid, &status, 0);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+static int count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    int n = 0;
+    if (!d)
+        return 0;
+    for (struct dirent *e; (e = readdir(d));)
+        n += strstr(e->d_name, ".bin") != NULL;
+    closedir(d);
+    return n;
+}
+
+static void remove_tree(const char *sub)
+{
+    DIR *d = opendir(sub);
+    if (d) {
+        for (struct dirent *e; (e = readdir(d));) {
+            if (e->d_name[0] == '.')
+                continue;
+            char p[8192];
+            snprintf(p, sizeof p, "%s/%s", sub, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(sub);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && !strcmp(argv[1], "--disk-child"))
+        return disk_child((uint32_t)atoi(argv[2]));
+    /* A private disk cache: runs must not see each other's translations. */
+    char dir[] = "/tmp/hostdev-cache-XXXXXX";
+    if (!mkdtemp(dir))
+        tap_bail("mkdtemp");
+    setenv("HOSTDEV_CACHE_DIR", dir, 1);
     struct hdt t;
     hdt_init(&t, 0, 0);
     size_t len;
@@ -166,11 +252,27 @@ int main(void)
     ZE_OK(zeModuleDestroy(m2), "destroy");
     free(copy);
 
+    /* Disk cache: the translation above was stored; a new process whose
+     * translator always fails still builds that module, but not a new one. */
+    TAP_OK(count_entries(dir) >= 2, "translations stored in $HOSTDEV_CACHE_DIR (%d)",
+           count_entries(dir));
+    TAP_EQ_INT(run_child(1), 0, "another process builds the cached module without the translator");
+    TAP_EQ_INT(run_child(7), 1, "and cannot build an uncached one (the translator really fails there)");
+    setenv("HOSTDEV_DISK_CACHE", "0", 1);
+    int before = count_entries(dir);
+    uint32_t *copy9 = bumped(spv, len, 9);
+    ZE_OK(build(&t, ZE_MODULE_FORMAT_IL_SPIRV, copy9, len, &m2, log, sizeof log), "build with the disk cache off");
+    ZE_OK(zeModuleDestroy(m2), "destroy");
+    TAP_EQ_INT(count_entries(dir), before, "HOSTDEV_DISK_CACHE=0 stores nothing");
+    free(copy9);
+    unsetenv("HOSTDEV_DISK_CACHE");
+
     test_spec_constants(&t);
 
     ZE_OK(zeModuleDestroy(m), "destroy module");
     TAP_EQ_INT(zeModuleDestroy(NULL), ZE_RESULT_ERROR_INVALID_NULL_HANDLE, "destroy NULL module");
     free(spv);
     hdt_fini(&t);
+    remove_tree(dir);
     return tap_exit();
 }
