@@ -105,8 +105,10 @@ int cli_cmd_forward(int argc, char **argv)
     struct st_tensor x;
     enum zmoe_dtype in_dt;
     rc = read_input(opts[0].string, &cfg, &in, &x, &in_dt);
-    if (rc)
+    if (rc) {
+        st_free(&in); /* safe on a failed read: st_read leaves the struct empty */
         return rc;
+    }
 
     uint32_t tokens = (uint32_t)x.shape[0], hidden = cfg.model.hidden, k = cfg.model.top_k;
     enum zmoe_dtype act = cfg.dtype.activations;
