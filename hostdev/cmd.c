@@ -84,6 +84,7 @@ ze_result_t ZE_APICALL hd_zeEventPoolDestroy(ze_event_pool_handle_t h)
     struct hd_pool *p = pool_of(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(p->ctx);
     for (uint32_t i = 0; i < p->count; i++)
         p->events[i].magic = HD_MAGIC_DEAD;
     p->magic = HD_MAGIC_DEAD;
@@ -123,6 +124,7 @@ ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
     struct hd_event *e = event_of(h);
     if (!e)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(e->pool->ctx);
     pthread_mutex_lock(&hd.lock);
     e->created = false;
     pthread_mutex_unlock(&hd.lock);
@@ -391,9 +393,16 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         err = drain(q);
         struct hd_event *const *w = (struct hd_event *const *)(const void *)(l->blob + c->wait_off);
         pthread_mutex_lock(&hd.lock);
-        for (uint32_t i = 0; i < c->nwait; i++)
-            while (!w[i]->signalled && !q->stop && !q->ctx->lost)
+        for (uint32_t i = 0; i < c->nwait; i++) {
+            while (!w[i]->signalled && !q->stop && !q->ctx->lost) {
+                if (!q->blocked) {
+                    q->blocked = true;
+                    pthread_cond_broadcast(&hd.cond);
+                }
                 pthread_cond_wait(&hd.cond, &hd.lock);
+            }
+        }
+        q->blocked = false;
         bool stop = q->stop || q->ctx->lost;
         pthread_mutex_unlock(&hd.lock);
         if (stop)
@@ -474,6 +483,17 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
     return true;
 }
 
+void hd_quiesce(struct hd_context *c)
+{
+    pthread_mutex_lock(&hd.lock);
+    for (struct hd_queue *q = c->queues; q; q = q->next) {
+        uint64_t target = q->submitted;
+        while (q->completed < target && !q->dead && !q->blocked)
+            pthread_cond_wait(&hd.cond, &hd.lock);
+    }
+    pthread_mutex_unlock(&hd.lock);
+}
+
 static void *worker(void *arg)
 {
     struct hd_queue *q = arg;
@@ -502,6 +522,8 @@ static void *worker(void *arg)
             job.fence->signalled = true;
         pthread_cond_broadcast(&hd.cond);
     }
+    q->dead = true;
+    pthread_cond_broadcast(&hd.cond);
     pthread_mutex_unlock(&hd.lock);
     return NULL;
 }
@@ -531,6 +553,10 @@ static ze_result_t queue_new(struct hd_context *c, struct hd_device *d, const ze
         free(q);
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
+    pthread_mutex_lock(&hd.lock);
+    q->next = c->queues;
+    c->queues = q;
+    pthread_mutex_unlock(&hd.lock);
     *out = q;
     return ZE_RESULT_SUCCESS;
 }
@@ -543,6 +569,13 @@ static void queue_free(struct hd_queue *q)
     pthread_cond_broadcast(&hd.cond);
     pthread_mutex_unlock(&hd.lock);
     pthread_join(q->thread, NULL);
+    pthread_mutex_lock(&hd.lock);
+    for (struct hd_queue **p = &q->ctx->queues; *p; p = &(*p)->next)
+        if (*p == q) {
+            *p = q->next;
+            break;
+        }
+    pthread_mutex_unlock(&hd.lock);
     clFinish(q->clq);
     clReleaseCommandQueue(q->clq);
     pthread_cond_destroy(&q->work);
@@ -727,6 +760,7 @@ ze_result_t ZE_APICALL hd_zeFenceDestroy(ze_fence_handle_t h)
     struct hd_fence *f = fence_of(h);
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(f->queue->ctx);
     f->magic = HD_MAGIC_DEAD;
     free(f);
     return ZE_RESULT_SUCCESS;
@@ -825,6 +859,7 @@ ze_result_t ZE_APICALL hd_zeCommandListDestroy(ze_command_list_handle_t h)
     struct hd_list *l = list_of(h);
     if (!l)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(l->ctx);
     if (l->immediate) {
         /* Let appends already made finish: their commands live in the slots. */
         pthread_mutex_lock(&hd.lock);
@@ -857,8 +892,10 @@ ze_result_t ZE_APICALL hd_zeCommandListReset(ze_command_list_handle_t h)
     struct hd_list *l = list_of(h);
     if (!l)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    if (!l->immediate)
+    if (!l->immediate) {
+        hd_quiesce(l->ctx);
         list_reset(l);
+    }
     return ZE_RESULT_SUCCESS;
 }
 

@@ -773,6 +773,7 @@ ze_result_t ZE_APICALL hd_zeContextDestroy(ze_context_handle_t h)
     struct hd_context *c = hd_context(h);
     if (!c)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    hd_quiesce(c);
     hd_mem_release_context(c);
     c->magic = HD_MAGIC_DEAD;
     free(c);

@@ -33,8 +33,11 @@ struct hd_device {
     uint32_t index;
 };
 
+struct hd_queue;
+
 struct hd_context {
     uint32_t magic;
+    struct hd_queue *queues;   /* every queue of the context (immediate lists' too), under hd.lock */
     /* Limits read from the environment when this context was created. */
     uint64_t mem_cap;          /* 0: no cap */
     uint64_t mem_used;         /* device + shared bytes, under hd.mem_lock */
@@ -164,6 +167,9 @@ struct hd_queue {
     struct hd_job ring[HD_RING];
     uint64_t submitted, completed;  /* under hd.lock */
     bool stop;
+    bool dead;                 /* the worker has exited */
+    bool blocked;              /* the worker waits for an event (the host may be the signaller) */
+    struct hd_queue *next;     /* in ctx->queues */
     ze_result_t error;         /* first execution error, reported by Synchronize */
 };
 
@@ -273,6 +279,12 @@ struct hd_context *hd_context(ze_context_handle_t h);
 void hd_mem_release_context(struct hd_context *ctx);
 /* Memory type of ptr, for copy/launch checks; ZE_MEMORY_TYPE_UNKNOWN if not ours. */
 ze_memory_type_t hd_mem_type(const void *ptr);
+
+/* Waits until every queue of ctx has finished what was submitted before the call
+ * (cmd.c). Destroy and free entry points call it so that freeing an object the
+ * device still uses (after an injected or real sync failure) cannot crash. A queue
+ * blocked on an event is not waited for: the host may be the one to signal it. */
+void hd_quiesce(struct hd_context *ctx);
 
 /* Command execution (cmd.c), used by the queue worker. */
 ze_result_t hd_cl_error(cl_int err);

@@ -135,6 +135,7 @@ ze_result_t ZE_APICALL hd_zeMemFree(ze_context_handle_t h, void *ptr)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!ptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    hd_quiesce(c);
     pthread_mutex_lock(&hd.mem_lock);
     ptrdiff_t i = find_locked((uintptr_t)ptr);
     if (i < 0 || hd.allocs[i].base != (uintptr_t)ptr || hd.allocs[i].ctx != c) {

@@ -865,6 +865,7 @@ ze_result_t ZE_APICALL hd_zeModuleDestroy(ze_module_handle_t h)
     struct hd_module *m = module_of(h);
     if (!m)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(m->ctx);
     module_free(m);
     return ZE_RESULT_SUCCESS;
 }
@@ -997,6 +998,7 @@ ze_result_t ZE_APICALL hd_zeKernelDestroy(ze_kernel_handle_t h)
     struct hd_kernel *k = kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(k->mod->ctx);
     k->magic = HD_MAGIC_DEAD;
     clReleaseKernel(k->clk);
     pthread_mutex_destroy(&k->lock);

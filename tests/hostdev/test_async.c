@@ -36,10 +36,14 @@ int main(void)
     TAP_EQ_INT(data[0], 2, "synchronous queue finished before returning");
     ZE_CHECK(zeCommandQueueDestroy(sq));
 
-    /* Destroying a queue with work still held back joins its worker cleanly. */
+    /* zeMemFree waits for the work in flight (here held back by the latency), so
+     * freeing without synchronizing first cannot pull memory from under it. */
+    void *other = hdt_device_mem(&t, 64);
     ZE_OK(zeCommandQueueExecuteCommandLists(t.q, 1, &t.list, NULL), "execute again");
-    ZE_OK(zeCommandQueueSynchronize(t.q, UINT64_MAX), "synchronize");
-    TAP_EQ_INT(data[0], 3, "third execution ran");
+    TAP_EQ_INT(data[0], 2, "third execution held back");
+    ZE_OK(zeMemFree(t.ctx, other), "free while the queue is busy");
+    TAP_EQ_INT(data[0], 3, "the free returned after the execution in flight completed");
+    ZE_OK(zeCommandQueueSynchronize(t.q, 0), "queue idle after the free");
 
     /* The knob is per context: a new context without it runs at once. */
     unsetenv("HOSTDEV_EXEC_LATENCY_US");

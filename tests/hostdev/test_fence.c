@@ -57,6 +57,10 @@ int main(void)
     ZE_OK(zeCommandQueueExecuteCommandLists(t.q, 1, &l3, f), "execute gated list");
     TAP_EQ_INT(zeFenceHostSynchronize(f, 5000000), ZE_RESULT_NOT_READY, "fence sync times out (5 ms)");
     TAP_EQ_INT(zeCommandQueueSynchronize(t.q, 5000000), ZE_RESULT_NOT_READY, "queue sync times out (5 ms)");
+    /* Destroys do not wait for a queue blocked on an event the host will signal. */
+    ze_fence_handle_t spare;
+    ZE_CHECK(zeFenceCreate(t.q, &fd, &spare));
+    ZE_OK(zeFenceDestroy(spare), "destroying an unrelated fence while the queue waits on the host returns");
     ZE_CHECK(zeEventHostSignal(gate));
     ZE_OK(zeCommandQueueSynchronize(t.q, UINT64_MAX), "queue sync after the gate opens");
     ZE_OK(zeFenceQueryStatus(f), "fence signalled");
