@@ -187,8 +187,17 @@ static enum zmoe_status read_device(struct zmoe_runtime *rt, struct zmoe_error *
                        ? ZMOE_ALIGN_WG
                        : ZMOE_KERNEL_WG;
     /* GEMV shape: a GPU wants adjacent work-items on adjacent addresses (16 lanes per
-     * row); a CPU runs a work-item's loop sequentially and wants one contiguous row. */
-    rt->lanes = rt->device_type == ZE_DEVICE_TYPE_GPU ? 16 : 1;
+     * row, 64-byte segments). On hostdev (PoCL vectorizes across work-items) 8 lanes
+     * per row measured best: a sweep of 1..16 lanes on the expert kernels, see
+     * runtime/README.md. */
+    rt->lanes = rt->device_type == ZE_DEVICE_TYPE_GPU ? 16 : 8;
+    /* ZMOE_GEMV_LANES (a power of two <= 64) overrides, so hostdev can run the GPU shape. */
+    const char *lanes = getenv("ZMOE_GEMV_LANES");
+    if (lanes) {
+        unsigned long v = strtoul(lanes, NULL, 10);
+        if (v && v <= ZMOE_KERNEL_WG && (v & (v - 1)) == 0)
+            rt->lanes = (uint32_t)v;
+    }
     rt->nout = ZMOE_KERNEL_WG / rt->lanes;
     return ZMOE_OK;
 }

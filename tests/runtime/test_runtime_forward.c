@@ -257,28 +257,32 @@ int main(void)
                  (unsigned long long)seed, (unsigned long long)seed);
         uint64_t s = seed | 1;
         for (int i = 0; i < 4; i++) {
-            c = rt_base_config();
-            c.model.hidden = 8 + 4 * (uint32_t)(rt_uniform(&s) * 30) + (uint32_t)(rt_uniform(&s) * 4);
-            c.model.intermediate = 4 + (uint32_t)(rt_uniform(&s) * 60);
-            c.model.experts = 2 + (uint32_t)(rt_uniform(&s) * 30);
-            c.model.top_k = 1 + (uint32_t)(rt_uniform(&s) * (c.model.experts < 6 ? c.model.experts : 6));
-            c.model.layers = 1 + (uint32_t)(rt_uniform(&s) * 3);
-            c.router.scoring = rt_uniform(&s) < 0.5 ? ZMOE_SCORING_SOFTMAX : ZMOE_SCORING_SIGMOID;
-            c.router.renormalize = rt_uniform(&s) < 0.5;
-            c.router.bias = rt_uniform(&s) < 0.3;
-            c.router.apply_router_weight_on_input = rt_uniform(&s) < 0.3;
-            c.experts.activation = (enum zmoe_activation)(rt_uniform(&s) * 3.999);
-            if (c.experts.activation == ZMOE_ACT_SWIGLU_OAI) {
-                c.experts.swiglu_alpha = 1.702f;
-                c.experts.swiglu_limit = 0.1f + (float)rt_uniform(&s) * 7.0f;
-            }
-            c.experts.bias = rt_uniform(&s) < 0.3;
-            if (rt_uniform(&s) < 0.4) {
-                c.model.shared_experts = 1 + (uint32_t)(rt_uniform(&s) * 2);
-                c.model.shared_intermediate = 4 + (uint32_t)(rt_uniform(&s) * 40);
-                c.router.shared_expert_gate = rt_uniform(&s) < 0.5;
-            }
-            c.runtime.max_tokens = 1 + (uint32_t)(rt_uniform(&s) * 20);
+            /* draw until the config validator accepts the geometry */
+            struct zmoe_error verr;
+            do {
+                c = rt_base_config();
+                c.model.hidden = 8 + 4 * (uint32_t)(rt_uniform(&s) * 30) + (uint32_t)(rt_uniform(&s) * 4);
+                c.model.intermediate = 4 + (uint32_t)(rt_uniform(&s) * 60);
+                c.model.experts = 2 + (uint32_t)(rt_uniform(&s) * 30);
+                c.model.top_k = 1 + (uint32_t)(rt_uniform(&s) * (c.model.experts < 6 ? c.model.experts : 6));
+                c.model.layers = 1 + (uint32_t)(rt_uniform(&s) * 3);
+                c.router.scoring = rt_uniform(&s) < 0.5 ? ZMOE_SCORING_SOFTMAX : ZMOE_SCORING_SIGMOID;
+                c.router.renormalize = rt_uniform(&s) < 0.5;
+                c.router.bias = rt_uniform(&s) < 0.3;
+                c.router.apply_router_weight_on_input = rt_uniform(&s) < 0.3;
+                c.experts.activation = (enum zmoe_activation)(rt_uniform(&s) * 3.999);
+                if (c.experts.activation == ZMOE_ACT_SWIGLU_OAI) {
+                    c.experts.swiglu_alpha = 1.702f;
+                    c.experts.swiglu_limit = 0.1f + (float)rt_uniform(&s) * 7.0f;
+                }
+                c.experts.bias = rt_uniform(&s) < 0.3;
+                if (rt_uniform(&s) < 0.4) {
+                    c.model.shared_experts = 1 + (uint32_t)(rt_uniform(&s) * 2);
+                    c.model.shared_intermediate = 4 + (uint32_t)(rt_uniform(&s) * 40);
+                    c.router.shared_expert_gate = rt_uniform(&s) < 0.5;
+                }
+                c.runtime.max_tokens = 1 + (uint32_t)(rt_uniform(&s) * 20);
+            } while (zmoe_config_validate(&c, &verr) != ZMOE_OK);
             uint32_t T = 1 + (uint32_t)(rt_uniform(&s) * c.runtime.max_tokens);
             uint32_t layer = (uint32_t)(rt_uniform(&s) * c.model.layers);
             char name[160];
