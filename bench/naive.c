@@ -1,0 +1,470 @@
+/* naive.c — the baseline: a MoE layer call the way the Python stacks drive an Intel GPU
+ * through Level Zero. Every call allocates its scratch (zeMemAllocDevice per tensor),
+ * applies apply_router_weight_on_input out of place (a multiply kernel writing a new
+ * input, then ones as the new combine weights), records a fresh command list with
+ * zmoe's own expert kernels and arguments (runtime/layer.c), executes it, waits for the
+ * queue and frees everything. Group sizes and arguments are set per launch, as SYCL
+ * does. What stays across calls is what a Python stack keeps too: weights, the loaded
+ * kernels, the input tensor and the caller's host I/O. */
+#include "bench/bench.h"
+
+#include "kernels/kernels.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* The bench's own embedded module (bench/naive.cl), under renamed symbols so it can
+ * sit next to zmoe's table (see bench/meson.build). */
+const struct zmoe_kernel_module *bench_kernels_find(const char *name);
+
+#define ZE_TRY(call, what)                                                                         \
+    do {                                                                                           \
+        ze_result_t r_ = (call);                                                                   \
+        if (r_ != ZE_RESULT_SUCCESS)                                                               \
+            return zmoe_runtime_ze_error(err, r_, #call, "%s", what);                              \
+    } while (0)
+
+const char *naive_stage_name(enum naive_stage s)
+{
+    static const char *const names[NAIVE_STAGES] = {"router", "align", "scale (x*w)", "ones",
+                                                    "expert_up", "expert_down", "combine"};
+    return (unsigned)s < NAIVE_STAGES ? names[s] : "?";
+}
+
+static const char *dtype_tag(enum zmoe_dtype d)
+{
+    return d == ZMOE_DTYPE_F16 ? "f16" : d == ZMOE_DTYPE_BF16 ? "bf16" : "f32";
+}
+
+static enum zmoe_status make_module(struct naive *n, const struct zmoe_kernel_module *m,
+                                    bool native, ze_module_handle_t *out, struct zmoe_error *err)
+{
+    ze_module_desc_t md = {
+        .stype = ZE_STRUCTURE_TYPE_MODULE_DESC,
+        .format = native ? ZE_MODULE_FORMAT_NATIVE : ZE_MODULE_FORMAT_IL_SPIRV,
+        .inputSize = native ? m->native_size : m->spirv_size,
+        .pInputModule = native ? m->native : m->spirv,
+        .pBuildFlags = "",
+    };
+    ZE_TRY(zeModuleCreate(n->rt->context, n->rt->device, &md, out, NULL), m->name);
+    return ZMOE_OK;
+}
+
+static enum zmoe_status make_kernel(ze_module_handle_t m, const char *name, ze_kernel_handle_t *k,
+                                    struct zmoe_error *err)
+{
+    ze_kernel_desc_t kd = {.stype = ZE_STRUCTURE_TYPE_KERNEL_DESC, .pKernelName = name};
+    ZE_TRY(zeKernelCreate(m, &kd, k), name);
+    return ZMOE_OK;
+}
+
+enum zmoe_status naive_init(struct naive *n, struct zmoe_runtime *rt, struct zmoe_error *err)
+{
+    memset(n, 0, sizeof *n);
+    n->rt = rt;
+    n->cfg = &rt->cfg;
+    const struct zmoe_config *c = n->cfg;
+    n->on_input = c->router.apply_router_weight_on_input;
+    if (n->on_input && c->model.shared_experts) {
+        /* The Python stacks run the shared expert apart on the unscaled x; with zmoe's
+         * kernels that would need a second expert_up: bench configs avoid the case. */
+        zmoe_runtime_errorf(err, "naive: apply_router_weight_on_input with a shared expert "
+                                 "is not modelled");
+        return ZMOE_ERR_CONFIG;
+    }
+    const struct zmoe_kernel_module *moe = zmoe_kernels_find("moe");
+    const struct zmoe_kernel_module *extra = bench_kernels_find("naive");
+    if (!moe || !extra) {
+        zmoe_runtime_errorf(err, "naive: kernel module missing from the build");
+        return ZMOE_ERR_KERNEL;
+    }
+    /* Same binary as the runtime: native when it took the native one. */
+    enum zmoe_status st = make_module(n, moe, rt->kernels_native, &n->moe, err);
+    if (!st)
+        st = make_module(n, extra, false, &n->extra, err);
+    if (st)
+        return st;
+    const char *wt = dtype_tag(c->dtype.weights), *at = dtype_tag(c->dtype.activations);
+    char names[ZMOE_K_COUNT][64];
+    snprintf(names[ZMOE_K_ROUTER], 64, "router_w%s_a%s", wt, at);
+    snprintf(names[ZMOE_K_ALIGN], 64, "align");
+    snprintf(names[ZMOE_K_UP], 64, "expert_up_w%s_a%s", wt, at);
+    snprintf(names[ZMOE_K_DOWN], 64, "expert_down_w%s", wt);
+    snprintf(names[ZMOE_K_COMBINE], 64, "combine_a%s", at);
+    for (int k = 0; k < ZMOE_K_COUNT && !st; k++)
+        st = make_kernel(n->moe, names[k], &n->k[k], err);
+    char sname[64];
+    snprintf(sname, sizeof sname, "scale_rows_%s", at);
+    if (!st)
+        st = make_kernel(n->extra, sname, &n->scale, err);
+    if (!st)
+        st = make_kernel(n->extra, "fill_ones", &n->ones, err);
+    if (!st)
+        st = make_kernel(n->moe, "copy_f32", &n->copy, err);
+    if (st)
+        return st;
+
+    const size_t io = (size_t)c->runtime.max_tokens * c->model.hidden *
+                      zmoe_dtype_size(c->dtype.activations);
+    ze_device_mem_alloc_desc_t dd = {.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC};
+    ze_host_mem_alloc_desc_t hd = {.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC};
+    ZE_TRY(zeMemAllocDevice(rt->context, &dd, io, 64, rt->device, &n->x_dev), "naive input");
+    ZE_TRY(zeMemAllocHost(rt->context, &hd, io, 64, &n->x_host), "naive host input");
+    ZE_TRY(zeMemAllocHost(rt->context, &hd, io, 64, &n->y_host), "naive host output");
+    void *p;
+    ZE_TRY(zeMemAllocHost(rt->context, &hd, sizeof *n->params, 64, &p), "naive params");
+    n->params = p;
+    zmoe_runtime_params(c, n->params);
+    n->params->flags &= ~ZMOE_PF_ON_INPUT; /* the kernels see already-scaled rows */
+
+    ze_event_pool_desc_t pd = {
+        .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
+        .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP,
+        .count = 8,
+    };
+    ZE_TRY(zeEventPoolCreate(rt->context, &pd, 1, &rt->device, &n->pool), "naive timing pool");
+    for (uint32_t i = 0; i < 8; i++) {
+        ze_event_desc_t ed = {.stype = ZE_STRUCTURE_TYPE_EVENT_DESC, .index = i,
+                              .signal = ZE_EVENT_SCOPE_FLAG_HOST, .wait = ZE_EVENT_SCOPE_FLAG_HOST};
+        ZE_TRY(zeEventCreate(n->pool, &ed, &n->ev[i]), "naive timing event");
+    }
+    return ZMOE_OK;
+}
+
+/* ------------------------------------------------------------------ the call */
+
+struct args {
+    ze_kernel_handle_t k;
+    uint32_t i;
+    ze_result_t r;
+};
+
+static void arg(struct args *a, size_t size, const void *v)
+{
+    if (a->r == ZE_RESULT_SUCCESS)
+        a->r = zeKernelSetArgumentValue(a->k, a->i, size, v);
+    a->i++;
+}
+
+static void argp(struct args *a, const void *p)
+{
+    arg(a, sizeof p, &p);
+}
+
+static void argu(struct args *a, uint32_t v)
+{
+    arg(a, sizeof v, &v);
+}
+
+static uint32_t div_up(uint32_t a, uint32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+enum scratch {
+    S_LOGITS = 0, S_IDS, S_W, S_GATE, S_SORTED, S_INV, S_TILES, S_GROUPS,
+    S_A, S_A_SH, S_O, S_O_SH, S_Y, S_XS, S_ONES, S_COUNT
+};
+
+/* Appends one launch: group size and a barrier per launch, and in timed mode a
+ * timestamp event. */
+static ze_result_t launch(struct naive *n, ze_command_list_handle_t l, ze_kernel_handle_t k,
+                          uint32_t gx, uint32_t gy, const ze_group_count_t *direct,
+                          const ze_group_count_t *indirect, bool timed, enum naive_stage s)
+{
+    ze_result_t r = zeKernelSetGroupSize(k, gx, gy, 1);
+    ze_event_handle_t ev = timed ? n->ev[s] : NULL;
+    if (r == ZE_RESULT_SUCCESS)
+        r = indirect ? zeCommandListAppendLaunchKernelIndirect(l, k, indirect, ev, 0, NULL)
+                     : zeCommandListAppendLaunchKernel(l, k, direct, ev, 0, NULL);
+    if (r == ZE_RESULT_SUCCESS)
+        r = zeCommandListAppendBarrier(l, NULL, 0, NULL);
+    return r;
+}
+
+static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t layer,
+                          uint32_t T, void *const *s, bool timed)
+{
+    const struct zmoe_config *c = n->cfg;
+    struct zmoe_runtime *rt = n->rt;
+    const uint32_t H = c->model.hidden, I = c->model.intermediate, E = c->model.experts;
+    const uint32_t K = c->model.top_k;
+    const uint32_t S = c->model.shared_experts * c->model.shared_intermediate;
+    const uint32_t G = c->router.groups ? c->router.groups : 1;
+    const size_t asz = zmoe_dtype_size(c->dtype.activations);
+    void *w[ZMOE_TENSOR_COUNT];
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        uint32_t b = zmoe_runtime_weight_buffer(&rt->ids, layer, (enum zmoe_tensor)t);
+        w[t] = b == ZMOE_NO_BUFFER ? s[S_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
+    }
+    const ze_group_count_t *groups = s[S_GROUPS];
+    const uint32_t gx_up = div_up(I > S ? I : S, rt->nout), gx_down = div_up(H, rt->nout);
+    const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
+    const bool oi = n->on_input;
+    const void *x_up = oi ? s[S_XS] : n->x_dev;
+    const void *w_combine = oi ? s[S_ONES] : s[S_W];
+
+    ze_result_t r = zeCommandListAppendMemoryCopy(l, n->x_dev, n->x_host, (size_t)T * H * asz,
+                                                  NULL, 0, NULL);
+    if (r == ZE_RESULT_SUCCESS)
+        r = zeCommandListAppendBarrier(l, NULL, 0, NULL);
+    if (r)
+        return r;
+
+    struct args a = {n->k[ZMOE_K_ROUTER], 0, ZE_RESULT_SUCCESS};
+    argp(&a, &n->params->tokens);
+    argp(&a, n->params);
+    argp(&a, n->x_dev);
+    argp(&a, w[ZMOE_TENSOR_ROUTER_W]);
+    argp(&a, w[ZMOE_TENSOR_ROUTER_B]);
+    argp(&a, w[ZMOE_TENSOR_SHARED_GATE]);
+    argp(&a, s[S_LOGITS]);
+    argu(&a, H);
+    argu(&a, E);
+    ze_group_count_t rg = {div_up(E + 1, rt->nout), 1, 1};
+    if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, &rg, NULL, timed, NAIVE_ROUTER)))
+        return a.r ? a.r : r;
+
+    a = (struct args){n->k[ZMOE_K_ALIGN], 0, ZE_RESULT_SUCCESS};
+    argp(&a, &n->params->tokens);
+    argp(&a, n->params);
+    argp(&a, s[S_LOGITS]);
+    argp(&a, w[ZMOE_TENSOR_SCORE_BIAS]);
+    argp(&a, s[S_IDS]);
+    argp(&a, s[S_W]);
+    argp(&a, s[S_GATE]);
+    argp(&a, s[S_SORTED]);
+    argp(&a, s[S_INV]);
+    argp(&a, s[S_TILES]);
+    argp(&a, s[S_GROUPS]);
+    argu(&a, E);
+    argu(&a, K);
+    argu(&a, G);
+    argu(&a, G > 1 ? c->router.topk_group : 1);
+    argu(&a, gx_up);
+    argu(&a, gx_down);
+    argu(&a, gx_combine);
+    ze_group_count_t one = {1, 1, 1};
+    if (a.r || (r = launch(n, l, a.k, rt->align_wg, 1, &one, NULL, timed, NAIVE_ALIGN)))
+        return a.r ? a.r : r;
+
+    if (oi) {
+        /* x * topk_weights into a new tensor (T*K rows), then ones_like(weights). */
+        a = (struct args){n->scale, 0, ZE_RESULT_SUCCESS};
+        argp(&a, n->x_dev);
+        argp(&a, s[S_W]);
+        argp(&a, s[S_XS]);
+        argu(&a, H);
+        argu(&a, K);
+        ze_group_count_t sg = {div_up(H, 64), T * K, 1};
+        if (a.r || (r = launch(n, l, a.k, 64, 1, &sg, NULL, timed, NAIVE_SCALE)))
+            return a.r ? a.r : r;
+        a = (struct args){n->ones, 0, ZE_RESULT_SUCCESS};
+        argp(&a, s[S_ONES]);
+        argu(&a, T * K);
+        ze_group_count_t og = {div_up(T * K, 64), 1, 1};
+        if (a.r || (r = launch(n, l, a.k, 64, 1, &og, NULL, timed, NAIVE_ONES)))
+            return a.r ? a.r : r;
+    }
+
+    a = (struct args){n->k[ZMOE_K_UP], 0, ZE_RESULT_SUCCESS};
+    argp(&a, n->params);
+    argp(&a, x_up);
+    argp(&a, w[ZMOE_TENSOR_W13]);
+    argp(&a, w[ZMOE_TENSOR_B13]);
+    argp(&a, w[ZMOE_TENSOR_SHARED_W13]);
+    argp(&a, s[S_W]);
+    argp(&a, s[S_SORTED]);
+    argp(&a, s[S_TILES]);
+    argp(&a, s[S_A]);
+    argp(&a, s[S_A_SH]);
+    argu(&a, H);
+    argu(&a, I);
+    argu(&a, S);
+    argu(&a, E);
+    argu(&a, oi ? 1 : K); /* scaled rows are indexed by routed copy t*K+k, not token */
+    if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, NULL, &groups[0], timed, NAIVE_UP)))
+        return a.r ? a.r : r;
+
+    a = (struct args){n->k[ZMOE_K_DOWN], 0, ZE_RESULT_SUCCESS};
+    argp(&a, n->params);
+    argp(&a, s[S_A]);
+    argp(&a, s[S_A_SH]);
+    argp(&a, w[ZMOE_TENSOR_W2]);
+    argp(&a, w[ZMOE_TENSOR_B2]);
+    argp(&a, w[ZMOE_TENSOR_SHARED_W2]);
+    argp(&a, s[S_TILES]);
+    argp(&a, s[S_O]);
+    argp(&a, s[S_O_SH]);
+    argu(&a, H);
+    argu(&a, I);
+    argu(&a, S);
+    argu(&a, E);
+    if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, NULL, &groups[1], timed, NAIVE_DOWN)))
+        return a.r ? a.r : r;
+
+    a = (struct args){n->k[ZMOE_K_COMBINE], 0, ZE_RESULT_SUCCESS};
+    argp(&a, n->params);
+    argp(&a, s[S_O]);
+    argp(&a, s[S_O_SH]);
+    argp(&a, w_combine);
+    argp(&a, s[S_GATE]);
+    argp(&a, s[S_INV]);
+    argp(&a, s[S_Y]);
+    argu(&a, H);
+    argu(&a, K);
+    if (a.r || (r = launch(n, l, a.k, ZMOE_KERNEL_WG, 1, NULL, &groups[2], timed, NAIVE_COMBINE)))
+        return a.r ? a.r : r;
+
+    return zeCommandListAppendMemoryCopy(l, n->y_host, s[S_Y], (size_t)T * H * asz, NULL, 0, NULL);
+}
+
+enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool timed,
+                            struct zmoe_error *err)
+{
+    const struct zmoe_config *c = n->cfg;
+    struct zmoe_runtime *rt = n->rt;
+    const uint64_t H = c->model.hidden, I = c->model.intermediate, E = c->model.experts;
+    const uint64_t K = c->model.top_k, TK = T * K;
+    const uint64_t S = (uint64_t)c->model.shared_experts * c->model.shared_intermediate;
+    const uint64_t asz = zmoe_dtype_size(c->dtype.activations);
+    const uint64_t tiles = TK / ZMOE_KERNEL_RMAX + (E < TK ? E : TK) +
+                           (T + ZMOE_KERNEL_RMAX - 1) / ZMOE_KERNEL_RMAX + 1;
+    /* Sized for this call's T, as torch.empty would be. */
+    const uint64_t size[S_COUNT] = {
+        [S_LOGITS] = T * (E + 1) * 4, [S_IDS] = TK * 4, [S_W] = TK * 4, [S_GATE] = T * 4,
+        [S_SORTED] = TK * 4, [S_INV] = TK * 4, [S_TILES] = tiles * 16,
+        [S_GROUPS] = 3 * sizeof(ze_group_count_t), [S_A] = TK * I * 4, [S_A_SH] = T * S * 4,
+        [S_O] = TK * H * 4, [S_O_SH] = T * H * 4, [S_Y] = T * H * asz,
+        [S_XS] = n->on_input ? TK * H * asz : 0, [S_ONES] = n->on_input ? TK * 4 : 0,
+    };
+    void *s[S_COUNT] = {0};
+    enum zmoe_status st = ZMOE_OK;
+    ze_command_list_handle_t l = NULL;
+    ze_result_t r = ZE_RESULT_SUCCESS;
+    const char *what = "";
+    ze_device_mem_alloc_desc_t dd = {.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC};
+    for (int i = 0; i < S_COUNT && !r; i++)
+        if (size[i] || i == S_A_SH || i == S_O_SH) /* an empty tensor still has a pointer */
+            r = zeMemAllocDevice(rt->context, &dd, size[i] ? size[i] : 16, 64, rt->device, &s[i]);
+    what = "allocating scratch";
+    n->params->tokens = T;
+    if (!r && timed) {
+        for (int i = 0; i < 8 && !r; i++)
+            r = zeEventHostReset(n->ev[i]);
+        what = "resetting timing events";
+    }
+    if (!r) {
+        ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
+        r = zeCommandListCreate(rt->context, rt->device, &ld, &l);
+        what = "creating the list";
+    }
+    if (!r) {
+        r = record(n, l, layer, T, s, timed);
+        what = "recording";
+    }
+    if (!r) {
+        r = zeCommandListClose(l);
+        what = "closing";
+    }
+    if (!r) {
+        r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &l, NULL);
+        what = "executing";
+    }
+    if (!r) {
+        const uint64_t w0 = bench_now_ns();
+        r = zeCommandQueueSynchronize(rt->queue, UINT64_MAX);
+        n->wait_ns = bench_now_ns() - w0;
+        what = "waiting";
+    }
+    if (r)
+        st = zmoe_runtime_ze_error(err, r, "naive", "%s", what);
+    if (l)
+        zeCommandListDestroy(l);
+    for (int i = 0; i < S_COUNT; i++)
+        if (s[i])
+            zeMemFree(rt->context, s[i]);
+    if (st || !timed)
+        return st;
+    n->nstages = 0;
+    for (int e = 0; e < NAIVE_STAGES; e++) {
+        n->stage_ns[e] = 0;
+        if (!n->on_input && (e == NAIVE_SCALE || e == NAIVE_ONES))
+            continue;
+        ze_kernel_timestamp_result_t ts;
+        if (zeEventQueryKernelTimestamp(n->ev[e], &ts) == ZE_RESULT_SUCCESS)
+            n->stage_ns[e] = ((ts.global.kernelEnd - ts.global.kernelStart) & rt->timestamp_mask) *
+                             rt->timer_resolution_ns;
+    }
+    n->nstages = NAIVE_STAGES;
+    return ZMOE_OK;
+}
+
+enum zmoe_status naive_copy(struct naive *n, void *dst, const void *src, uint32_t n4,
+                            uint64_t *ns, struct zmoe_error *err)
+{
+    struct zmoe_runtime *rt = n->rt;
+    ze_command_list_handle_t l = NULL;
+    ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
+    ZE_TRY(zeEventHostReset(n->ev[7]), "resetting the copy event");
+    ZE_TRY(zeCommandListCreate(rt->context, rt->device, &ld, &l), "copy list");
+    struct args a = {n->copy, 0, ZE_RESULT_SUCCESS};
+    argp(&a, dst);
+    argp(&a, src);
+    argu(&a, n4);
+    ze_group_count_t g = {div_up(n4, 64), 1, 1};
+    ze_result_t r = a.r;
+    if (!r)
+        r = zeKernelSetGroupSize(n->copy, 64, 1, 1);
+    if (!r)
+        r = zeCommandListAppendLaunchKernel(l, n->copy, &g, n->ev[7], 0, NULL);
+    if (!r)
+        r = zeCommandListClose(l);
+    if (!r)
+        r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &l, NULL);
+    if (!r)
+        r = zeCommandQueueSynchronize(rt->queue, UINT64_MAX);
+    ze_kernel_timestamp_result_t ts;
+    if (!r)
+        r = zeEventQueryKernelTimestamp(n->ev[7], &ts);
+    zeCommandListDestroy(l);
+    if (r)
+        return zmoe_runtime_ze_error(err, r, "naive_copy", "running the copy kernel");
+    *ns = ((ts.global.kernelEnd - ts.global.kernelStart) & rt->timestamp_mask) *
+          rt->timer_resolution_ns;
+    return ZMOE_OK;
+}
+
+void naive_fini(struct naive *n)
+{
+    ze_context_handle_t ctx = n->rt ? n->rt->context : NULL;
+    for (int i = 0; i < 8; i++)
+        if (n->ev[i])
+            zeEventDestroy(n->ev[i]);
+    if (n->pool)
+        zeEventPoolDestroy(n->pool);
+    if (ctx) {
+        if (n->x_dev)
+            zeMemFree(ctx, n->x_dev);
+        if (n->x_host)
+            zeMemFree(ctx, n->x_host);
+        if (n->y_host)
+            zeMemFree(ctx, n->y_host);
+        if (n->params)
+            zeMemFree(ctx, n->params);
+    }
+    for (int k = 0; k < ZMOE_K_COUNT; k++)
+        if (n->k[k])
+            zeKernelDestroy(n->k[k]);
+    if (n->scale)
+        zeKernelDestroy(n->scale);
+    if (n->ones)
+        zeKernelDestroy(n->ones);
+    if (n->copy)
+        zeKernelDestroy(n->copy);
+    if (n->extra)
+        zeModuleDestroy(n->extra);
+    if (n->moe)
+        zeModuleDestroy(n->moe);
+    memset(n, 0, sizeof *n);
+}
