@@ -289,9 +289,10 @@ enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmo
         why = "auto: no Intel GPU, hostdev (CPU)";
     }
     if (!best) {
-        zmoe_runtime_errorf(err, "no %s device among %u Level Zero device(s) (%s)",
+        const char *alt = getenv("ZE_ENABLE_ALT_DRIVERS");
+        zmoe_runtime_errorf(err, "no %s device among %u Level Zero device(s) (drivers: %s)",
                             choice == ZMOE_DEVICE_GPU ? "Intel GPU" : "usable", total,
-                            env_note[0] ? env_note : "GPU driver only");
+                            alt ? alt : "the loader's default list");
         return ZMOE_ERR_NO_DEVICE;
     }
     rt->driver = best_drv;

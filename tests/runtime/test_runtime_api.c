@@ -233,8 +233,45 @@ static void test_host_memory(void)
     free(mem);
 }
 
-int main(void)
+/* Run without ZE_ENABLE_ALT_DRIVERS: the runtime must make hostdev visible itself (GPU
+ * driver first, then hostdev: loader 1.8.12 replaces its list with the variable's). */
+static void test_device_choice(void)
 {
+    unsetenv("ZE_ENABLE_ALT_DRIVERS");
+    struct zmoe_config c = rt_base_config();
+    c.runtime.device = ZMOE_DEVICE_AUTO;
+    struct zmoe_runtime *rt = rt_create(&c, "auto");
+    struct zmoe_stats s = {0};
+    if (rt)
+        zmoe_get_stats(rt, &s);
+    const char *env = getenv("ZE_ENABLE_ALT_DRIVERS");
+    TAP_OK(env && strncmp(env, "libze_intel_gpu.so.1,", 21) == 0 && strstr(env, "libze_hostdev.so"),
+           "ZE_ENABLE_ALT_DRIVERS set to the GPU driver plus hostdev: %s", env ? env : "(unset)");
+    TAP_OK(rt && strstr(s.device_reason, "auto: no Intel GPU, hostdev") && strstr(s.device_reason, "build tree"),
+           "auto picks hostdev when no Intel GPU is present: %s", s.device_reason);
+    float *x = rt_inputs(&c, 1, 9), y[64], ref[64];
+    struct zmoe_ref_weights w;
+    zmoe_ref_weights_synthetic(&c, 0, &w);
+    zmoe_ref_forward(&c, &w, x, 1, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
+    zmoe_ref_weights_free(&w);
+    enum zmoe_status st = rt ? rt_forward(rt, &c, 0, x, 1, y) : ZMOE_ERR_STATE;
+    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, 64, NULL) <= rt_tolerance(&c), "and computes correctly");
+    free(x);
+    zmoe_destroy(rt);
+    c.runtime.device = ZMOE_DEVICE_GPU;
+    struct zmoe_error err;
+    struct zmoe_create_info info = {.config = &c};
+    st = zmoe_create(&info, &rt, &err);
+    TAP_OK(st == ZMOE_ERR_NO_DEVICE && strstr(err.msg, "Intel GPU"),
+           "device=gpu without an Intel GPU: ZMOE_ERR_NO_DEVICE (%s)", err.msg);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc > 1 && strcmp(argv[1], "choice") == 0) {
+        test_device_choice();
+        return tap_exit();
+    }
     test_names();
     test_bad_arguments();
     test_states();
