@@ -607,6 +607,9 @@ static bool count_execution_locked(struct hd_context *c)
     c->executions++;
     if (c->lost_after && c->executions > c->lost_after) {
         c->lost = true;
+        if (c->fault_log)
+            fprintf(stderr, "hostdev: device lost at execution %llu (HOSTDEV_DEVICE_LOST_AFTER=%llu)\n",
+                    (unsigned long long)c->executions, (unsigned long long)c->lost_after);
         pthread_cond_broadcast(&hd.cond);
         return false;
     }

@@ -743,6 +743,7 @@ static ze_result_t context_create(ze_driver_handle_t h, const ze_context_desc_t 
     c->mem_cap = hd_env_u64("HOSTDEV_DEVICE_MEMORY", 0);
     c->lost_after = hd_env_u64("HOSTDEV_DEVICE_LOST_AFTER", 0);
     c->exec_latency_us = hd_env_u64("HOSTDEV_EXEC_LATENCY_US", 0);
+    c->fault_log = hd_env_u64("HOSTDEV_FAULT_LOG", 0) != 0;
     __atomic_store_n(&reported_mem_cap, c->mem_cap, __ATOMIC_RELAXED);
     *ph = (ze_context_handle_t)c;
     return ZE_RESULT_SUCCESS;

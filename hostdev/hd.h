@@ -43,6 +43,7 @@ struct hd_context {
     uint64_t mem_used;         /* device + shared bytes, under hd.mem_lock */
     uint64_t lost_after;       /* 0: never */
     uint64_t exec_latency_us;
+    bool fault_log;            /* HOSTDEV_FAULT_LOG: say when the device is lost */
     uint64_t executions;       /* under hd.lock */
     bool lost;                 /* under hd.lock */
 };

@@ -203,14 +203,32 @@ int main(void)
     TAP_OK(runs > 10, "sweep covered every call of the program (%d)", runs);
     unsetenv("HOSTDEV_FAIL");
 
-    /* Device lost after 2 executions. */
+    /* Device lost after 2 executions (and the fault log says where). */
     setenv("HOSTDEV_DEVICE_LOST_AFTER", "2", 1);
+    setenv("HOSTDEV_FAULT_LOG", "1", 1);
     {
         ze_context_handle_t c = ctx_new();
         uint32_t v = 0;
         ZE_OK(program(c, &v), "execution 1 before the loss");
         ZE_OK(program(c, &v), "execution 2 before the loss");
-        TAP_EQ_INT(program(c, &v), ZE_RESULT_ERROR_DEVICE_LOST, "execution 3 reports DEVICE_LOST");
+        char path[] = "/tmp/hostdev-lostlog-XXXXXX";
+        int fd = mkstemp(path);
+        fflush(stderr);
+        int saved = dup(2);
+        dup2(fd, 2);
+        ze_result_t r = program(c, &v);
+        fflush(stderr);
+        dup2(saved, 2);
+        close(saved);
+        char text[512] = "";
+        lseek(fd, 0, SEEK_SET);
+        ssize_t got = read(fd, text, sizeof text - 1);
+        text[got > 0 ? got : 0] = '\0';
+        close(fd);
+        unlink(path);
+        TAP_EQ_INT(r, ZE_RESULT_ERROR_DEVICE_LOST, "execution 3 reports DEVICE_LOST");
+        TAP_OK(strstr(text, "device lost at execution 3") != NULL, "fault log names the execution: %s", text);
+        unsetenv("HOSTDEV_FAULT_LOG");
         TAP_EQ_INT(zeContextGetStatus(c), ZE_RESULT_ERROR_DEVICE_LOST, "context status DEVICE_LOST");
         ze_command_queue_desc_t qd = { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC };
         ze_command_queue_handle_t q;
