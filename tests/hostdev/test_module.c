@@ -176,6 +176,7 @@ int main(int argc, char **argv)
     if (!mkdtemp(dir))
         tap_bail("mkdtemp");
     setenv("HOSTDEV_CACHE_DIR", dir, 1);
+    unsetenv("HOSTDEV_DISK_CACHE");   /* the disk cache is under test: on */
     struct hdt t;
     hdt_init(&t, 0, 0);
     size_t len;
