@@ -79,8 +79,9 @@ enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, co
                                        const char *fmt, ...)
 {
     if (err) {
-        int n = snprintf(err->msg, sizeof err->msg, "%s failed with %s (0x%08x) while ", call,
-                         zmoe_ze_result_str(r), (unsigned)r);
+        /* ZE_CHECK passes the whole call expression: name only the entry point */
+        int n = snprintf(err->msg, sizeof err->msg, "%.*s failed with %s (0x%08x) while ",
+                         (int)strcspn(call, "("), call, zmoe_ze_result_str(r), (unsigned)r);
         if (n > 0 && (size_t)n < sizeof err->msg) {
             va_list ap;
             va_start(ap, fmt);

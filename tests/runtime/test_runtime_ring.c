@@ -315,6 +315,29 @@ static void test_native_fallback(void)
     zmoe_destroy(rt);
 }
 
+static void test_build_failure(void)
+{
+    struct zmoe_config c = rt_base_config();
+    setenv("HOSTDEV_FAIL", "zeModuleCreate:1:ZE_RESULT_ERROR_MODULE_BUILD_FAILURE", 1);
+    struct zmoe_runtime *rt = NULL;
+    struct zmoe_error err;
+    struct zmoe_create_info info = {.config = &c};
+    enum zmoe_status st = zmoe_create(&info, &rt, &err);
+    unsetenv("HOSTDEV_FAIL");
+    TAP_OK(st == ZMOE_ERR_KERNEL && rt == NULL && strstr(err.msg, "zeModuleCreate failed") &&
+               strstr(err.msg, "build log"),
+           "a failed module build: ZMOE_ERR_KERNEL with the build log (%s)", err.msg);
+    setenv("HOSTDEV_FAIL", "zeCommandListCreate:3:ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY", 1);
+    st = zmoe_create(&info, &rt, &err);
+    unsetenv("HOSTDEV_FAIL");
+    TAP_OK(st == ZMOE_ERR_LEVEL_ZERO && rt == NULL && strstr(err.msg, "zeCommandListCreate failed with "
+                                                                      "ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY"),
+           "a failing Level Zero call at init names the call, the result and the step (%s)", err.msg);
+    rt = rt_create(&c, "after failures");
+    TAP_OK(rt != NULL, "a runtime created after the failures works");
+    zmoe_destroy(rt);
+}
+
 static void *ze_host(ze_context_handle_t ctx, size_t n)
 {
     ze_host_mem_alloc_desc_t d = {.stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC};
@@ -406,6 +429,7 @@ int main(int argc, char **argv)
     test_timeout();
     test_device_lost();
     test_native_fallback();
+    test_build_failure();
     test_record();
     return tap_exit();
 }
