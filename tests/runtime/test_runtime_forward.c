@@ -151,6 +151,9 @@ int main(void)
     check("on-input K=2", &c, 0, 5, 12);
     c.router.apply_router_weight_on_input = false;
     check("on-input off K=2, shared, no gate", &c, 0, 5, 12);
+    c.model.top_k = 1;
+    c.router.renormalize = false;
+    check("on-input off K=1, shared, no gate", &c, 0, 5, 14);
 
     /* Shared experts with a gate (Qwen2-MoE) */
     c = rt_base_config();
