@@ -33,19 +33,22 @@ static enum zmoe_status sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint
         return ZMOE_ERR_WEIGHTS;
     }
     uint8_t *dst = (uint8_t *)zmoe_arena_ptr(&rt->arena, &rt->plan, b) + offset;
-    void *staging = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.staging);
-    if (bytes != staging) {
-        /* the loader normally hands us the staging buffer itself; copy if not */
+    uint8_t *staging = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.staging);
+    const uint8_t *src = bytes;
+    if (src < staging || src + size > staging + rt->ids.staging_bytes) {
+        /* The loader normally hands out bytes inside the staging buffer (host-visible,
+         * so the device copies straight from it); anything else is staged first. */
         if (size > rt->ids.staging_bytes) {
             zmoe_runtime_errorf(err, "weights: chunk of %zu bytes exceeds the staging buffer", size);
             return ZMOE_ERR_WEIGHTS;
         }
         memcpy(staging, bytes, size);
+        src = staging;
     }
     ze_command_list_handle_t list = rt->upload_list;
     ZE_CHECK(zeCommandListReset(list), "resetting the upload list (layer %u '%s')", layer,
              zmoe_tensor_name(t));
-    ZE_CHECK(zeCommandListAppendMemoryCopy(list, dst, staging, size, NULL, 0, NULL),
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, dst, src, size, NULL, 0, NULL),
              "recording the upload of layer %u '%s' at %llu", layer, zmoe_tensor_name(t),
              (unsigned long long)offset);
     ZE_CHECK(zeCommandListClose(list), "closing the upload list");
