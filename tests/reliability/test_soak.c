@@ -148,7 +148,9 @@ static void cycles(void)
     const int total = soak ? 1000 : 200, warm = 20;
     long rss_w = 0;
     int fd_w = 0, failures = 0, max_live = 0, fd_max = 0;
+#ifdef REL_MALLOC_HOOK
     int64_t heap_w = 0, heap_max = 0;
+#endif
     float y0[4 * H], y[4 * H], x[4 * H];
     rel_inputs(x, 4 * H, 77);
     for (int i = 0; i < total; i++) {
