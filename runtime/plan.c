@@ -94,6 +94,13 @@ enum zmoe_status zmoe_runtime_check_config(const struct zmoe_config *cfg, struct
                             G, cfg->router.topk_group, E, K, ZMOE_KERNEL_GROUPS_MAX);
         return ZMOE_ERR_CONFIG;
     }
+    if (cfg->model.layers > ZMOE_RUNTIME_LAYERS_MAX || cfg->runtime.ring_depth > ZMOE_RUNTIME_DEPTH_MAX) {
+        zmoe_runtime_errorf(err, "runtime: %u layers / ring depth %u; the runtime plans at most %u "
+                                 "layers and %u slots",
+                            cfg->model.layers, cfg->runtime.ring_depth, ZMOE_RUNTIME_LAYERS_MAX,
+                            ZMOE_RUNTIME_DEPTH_MAX);
+        return ZMOE_ERR_CONFIG;
+    }
     if (cfg->runtime.max_tokens == 0 || cfg->runtime.ring_depth == 0) {
         zmoe_runtime_errorf(err, "runtime: max_tokens (%u) and ring_depth (%u) must be > 0",
                             cfg->runtime.max_tokens, cfg->runtime.ring_depth);
@@ -118,8 +125,8 @@ enum zmoe_status zmoe_runtime_check_config(const struct zmoe_config *cfg, struct
 
 uint32_t zmoe_runtime_max_buffers(const struct zmoe_config *cfg)
 {
-    if (!cfg || cfg->model.layers == 0 || cfg->model.layers > (1u << 20) ||
-        cfg->runtime.ring_depth > (1u << 16))
+    if (!cfg || cfg->model.layers == 0 || cfg->model.layers > ZMOE_RUNTIME_LAYERS_MAX ||
+        cfg->runtime.ring_depth > ZMOE_RUNTIME_DEPTH_MAX)
         return 0;
     return cfg->model.layers * ZMOE_TENSOR_COUNT + ZMOE_ACT_COUNT +
            cfg->runtime.ring_depth * ZMOE_SLOT_BUFFER_COUNT + 2;

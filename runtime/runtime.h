@@ -97,6 +97,10 @@ uint32_t zmoe_runtime_weight_buffer(const struct zmoe_runtime_buffers *ids, uint
 uint32_t zmoe_runtime_slot_buffer(const struct zmoe_runtime_buffers *ids, uint32_t slot,
                                   enum zmoe_slot_buffer b);
 
+/* Planning limits (buffer indices and the host block stay far from 32-bit overflow). */
+#define ZMOE_RUNTIME_LAYERS_MAX 65536u
+#define ZMOE_RUNTIME_DEPTH_MAX 1024u
+
 /* Buffers a config needs (capacity for zmoe_plan_init); 0 when the config is unusable. */
 uint32_t zmoe_runtime_max_buffers(const struct zmoe_config *cfg);
 
