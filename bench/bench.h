@@ -62,6 +62,7 @@ struct naive {
     ze_event_handle_t ev[8];
     uint64_t stage_ns[8];
     uint64_t wait_ns; /* time of the last call spent in zeCommandQueueSynchronize */
+    bool cg_skip_wait; /* under callgrind: stop collecting around the queue wait */
     uint32_t nstages;
 };
 
@@ -103,6 +104,9 @@ struct bench_dispatch {
     double z_stage_us[ZMOE_STAGE_COUNT], n_stage_us[NAIVE_STAGES];
     double z_calls, n_calls, z_allocs, n_allocs, z_creates, n_creates; /* per call */
     double z_mallocs, n_mallocs, z_mallocs_proc, n_mallocs_proc;
+    /* the same from a process where the loader has a single driver (`zbench mallocs`
+     * with ZE_ENABLE_ALT_DRIVERS naming only hostdev); < 0 when not measured */
+    double z_mallocs1, n_mallocs1, z_mallocs1_proc, n_mallocs1_proc;
     uint32_t calls; /* samples per side */
 };
 
@@ -127,14 +131,16 @@ struct bench_bw {
     double step_gbs, expert_gbs, copy_gbs, ratio;
 };
 
+/* Instructions per call per object class; [0] with the wait, [1] dispatch only. */
 struct bench_cg {
     bool have;
     uint32_t T;
-    double z[BENCH_CG_CLASSES], n[BENCH_CG_CLASSES]; /* instructions per call per class */
+    double z[2][BENCH_CG_CLASSES], n[2][BENCH_CG_CLASSES];
 };
 
 struct bench_results {
     char date[64], commit[64], cpu[128], device[300];
+    char drivers[600]; /* ZE_ENABLE_ALT_DRIVERS as the runtime left it */
     uint32_t cores;
     double mem_gib;
     char dispatch_geometry[160], onin_geometry[160], bw_geometry[160], scale_geometry[160],

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------ setup */
@@ -43,6 +44,10 @@ static uint64_t geo_weight_bytes(const struct geo *g)
     return (uint64_t)g->E * 3 * g->I * g->H * zmoe_dtype_size(g->wdt);
 }
 
+/* Bounded waits; generous under valgrind, where the driver JIT-compiles the kernels
+ * at their first launch under instrumentation (minutes). */
+static unsigned wait_timeout_ms = 60000;
+
 static enum zmoe_status make_rt(const struct geo *g, struct zmoe_runtime **rt,
                                 struct zmoe_config *cfg, struct zmoe_error *err)
 {
@@ -53,10 +58,10 @@ static enum zmoe_status make_rt(const struct geo *g, struct zmoe_runtime **rt,
              "apply_router_weight_on_input = %s\n"
              "[experts]\nactivation = silu\n"
              "[dtype]\nweights = %s\nactivations = %s\n"
-             "[runtime]\nmax_tokens = %u\nring_depth = 2\ndevice = auto\nwait_timeout_ms = 60000\n"
+             "[runtime]\nmax_tokens = %u\nring_depth = 2\ndevice = auto\nwait_timeout_ms = %u\n"
              "[weights]\nlayout = synthetic\nseed = 7\n",
              g->H, g->I, g->E, g->K, g->layers, g->on_input ? "true" : "false",
-             zmoe_dtype_name(g->wdt), zmoe_dtype_name(g->adt), g->max_tokens);
+             zmoe_dtype_name(g->wdt), zmoe_dtype_name(g->adt), g->max_tokens, wait_timeout_ms);
     enum zmoe_status st = zmoe_config_parse(text, strlen(text), "bench", cfg, err);
     if (st)
         return st;
@@ -261,6 +266,21 @@ static int fail(const char *what, const struct zmoe_error *err)
 /* ------------------------------------------------------------------ dispatch */
 
 static bool tracing; /* the tracer is running (counts are meaningful) */
+static bool layer_loaded; /* the tracing layer is in the process: malloc counts are not zmoe's */
+static bool want_tracing, tried_tracing;
+
+/* The tracer can only be created once the loader is initialised, i.e. after the first
+ * zmoe_create (which points the loader at hostdev before its zeInit). */
+static void start_tracing(void)
+{
+    if (!want_tracing || tried_tracing)
+        return;
+    tried_tracing = true;
+    char why[256] = "";
+    tracing = bench_ze_start(why, sizeof why);
+    if (!tracing)
+        fprintf(stderr, "zbench: Level Zero calls not counted: %s\n", why);
+}
 
 /* Interleaved zmoe / baseline calls at T tokens; medians, then a counting pass. */
 static enum zmoe_status measure_dispatch(struct zmoe_runtime *rt, struct naive *nv,
@@ -348,8 +368,8 @@ static enum zmoe_status measure_dispatch(struct zmoe_runtime *rt, struct naive *
                 else
                     d->n_calls = c, d->n_allocs = a, d->n_creates = o;
             } else {
-                double mt = (double)(m1.this_thread - m0.this_thread) / M;
-                double mp = (double)(m1.process - m0.process) / M;
+                double mt = layer_loaded ? -1 : (double)(m1.this_thread - m0.this_thread) / M;
+                double mp = layer_loaded ? -1 : (double)(m1.process - m0.process) / M;
                 if (side == 0)
                     d->z_mallocs = mt, d->z_mallocs_proc = mp;
                 else
@@ -365,16 +385,20 @@ static enum zmoe_status measure_dispatch(struct zmoe_runtime *rt, struct naive *
 /* Collected only between the toggles (the calling thread; the driver's worker threads
  * that run the kernels are never collected). */
 __attribute__((noinline)) static enum zmoe_status cg_z(struct zmoe_runtime *rt, uint32_t layer,
-                                                       uint32_t T, struct zmoe_error *err)
+                                                       uint32_t T, bool wait,
+                                                       struct zmoe_error *err)
 {
     struct zmoe_slot slot;
     CALLGRIND_TOGGLE_COLLECT;
     enum zmoe_status st = zmoe_slot_acquire(rt, &slot, err);
     if (!st)
         st = zmoe_submit(rt, &slot, layer, T, err);
+    if (!wait)
+        CALLGRIND_TOGGLE_COLLECT;
     if (!st)
         st = zmoe_wait(rt, &slot, UINT64_MAX, err);
-    CALLGRIND_TOGGLE_COLLECT;
+    if (wait)
+        CALLGRIND_TOGGLE_COLLECT;
     return st;
 }
 
@@ -400,6 +424,7 @@ static const uint32_t cg_tokens[] = {1, 8, 32};
 
 static int run_callgrind(void)
 {
+    wait_timeout_ms = 3600000;
     struct zmoe_error err;
     struct zmoe_config cfg;
     struct zmoe_runtime *rt = NULL;
@@ -410,26 +435,31 @@ static int run_callgrind(void)
         return fail("creating the baseline", &err);
     for (size_t t = 0; t < sizeof cg_tokens / sizeof cg_tokens[0]; t++) {
         const uint32_t T = cg_tokens[t];
-        for (int side = 0; side < 2; side++) {
-            const uint32_t batches[2] = {CG_N1, CG_N2};
-            for (int b = 0; b < 3; b++) {
-                /* b == 0: warm-up, not dumped */
-                const uint32_t N = b == 0 ? 3 : batches[b - 1];
-                CALLGRIND_ZERO_STATS;
-                for (uint32_t i = 0; i < N; i++) {
-                    enum zmoe_status st = side == 0 ? cg_z(rt, i % dispatch_geo.layers, T, &err)
-                                                    : cg_n(&nv, i % dispatch_geo.layers, T, &err);
-                    if (st)
-                        return fail("dispatch under callgrind", &err);
+        for (int side = 0; side < 2; side++)
+            for (int wait = 1; wait >= 0; wait--) {
+                const uint32_t batches[2] = {CG_N1, CG_N2};
+                nv.cg_skip_wait = !wait;
+                for (int b = 0; b < 3; b++) {
+                    /* b == 0: warm-up, not dumped */
+                    const uint32_t N = b == 0 ? 3 : batches[b - 1];
+                    CALLGRIND_ZERO_STATS;
+                    for (uint32_t i = 0; i < N; i++) {
+                        uint32_t layer = i % dispatch_geo.layers;
+                        enum zmoe_status st = side == 0 ? cg_z(rt, layer, T, wait, &err)
+                                                        : cg_n(&nv, layer, T, &err);
+                        if (st)
+                            return fail("dispatch under callgrind", &err);
+                    }
+                    if (b > 0) {
+                        char name[64];
+                        snprintf(name, sizeof name, "bench %s %s T=%u N=%u",
+                                 side ? "naive" : "zmoe", wait ? "wait" : "nowait", T, N);
+                        CALLGRIND_DUMP_STATS_AT(name);
+                    }
                 }
-                if (b > 0) {
-                    char name[64];
-                    snprintf(name, sizeof name, "bench %s T=%u N=%u", side ? "naive" : "zmoe", T, N);
-                    CALLGRIND_DUMP_STATS_AT(name);
-                }
-                progress("callgrind: %s T=%u batch %d done", side ? "baseline" : "zmoe", T, b);
+                progress("callgrind: %s T=%u %s done", side ? "baseline" : "zmoe", T,
+                         wait ? "with wait" : "dispatch only");
             }
-        }
     }
     naive_fini(&nv);
     zmoe_destroy(rt);
@@ -441,11 +471,11 @@ static bool read_callgrind(const char *path, struct bench_results *r)
     FILE *f = fopen(path, "r");
     if (!f)
         return false;
-    /* lines: "<zmoe|naive> <T> <class index> <instructions per call>" */
-    char side[16];
+    /* lines: "<zmoe|naive> <wait|nowait> <T> <class index> <instructions per call>" */
+    char side[16], mode[16];
     unsigned T, cls;
     double v;
-    while (fscanf(f, "%15s %u %u %lf", side, &T, &cls, &v) == 4) {
+    while (fscanf(f, "%15s %15s %u %u %lf", side, mode, &T, &cls, &v) == 5) {
         if (cls >= BENCH_CG_CLASSES)
             continue;
         uint32_t i = 0;
@@ -458,10 +488,73 @@ static bool read_callgrind(const char *path, struct bench_results *r)
             r->cg[i].T = T;
             r->cg[i].have = true;
         }
-        (strcmp(side, "zmoe") == 0 ? r->cg[i].z : r->cg[i].n)[cls] = v;
+        const int m = strcmp(mode, "wait") == 0 ? 0 : 1;
+        (strcmp(side, "zmoe") == 0 ? r->cg[i].z[m] : r->cg[i].n[m])[cls] = v;
     }
     fclose(f);
     return r->ncg > 0;
+}
+
+/* Level Zero call counts come from a separate process (`zbench calls`) with the tracing
+ * layer loaded: the layer itself mallocs on the calls it intercepts, so the process
+ * that counts mallocs and measures time must run without it. */
+static void print_counts(FILE *f, const char *tag, const struct bench_dispatch *d)
+{
+    fprintf(f, "%s %u %u %u %.3f %.3f %.3f %.3f %.3f %.3f\n", tag, d->T, d->E, d->K, d->z_calls,
+            d->z_allocs, d->z_creates, d->n_calls, d->n_allocs, d->n_creates);
+}
+
+static void merge_counts(struct bench_dispatch *d, uint32_t n, bool by_t, uint32_t T, uint32_t E,
+                         uint32_t K, const double v[6])
+{
+    for (uint32_t i = 0; i < n; i++)
+        if (by_t ? d[i].T == T : (d[i].E == E && d[i].K == K)) {
+            d[i].z_calls = v[0], d[i].z_allocs = v[1], d[i].z_creates = v[2];
+            d[i].n_calls = v[3], d[i].n_allocs = v[4], d[i].n_creates = v[5];
+        }
+}
+
+static bool read_mallocs1(const char *path, struct bench_results *r)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    unsigned T;
+    double v[4];
+    int lines = 0;
+    while (fscanf(f, " m %u %lf %lf %lf %lf", &T, &v[0], &v[1], &v[2], &v[3]) == 5) {
+        lines++;
+        for (int i = 0; i < 2; i++)
+            if (r->disp[i].T == T) {
+                r->disp[i].z_mallocs1 = v[0], r->disp[i].z_mallocs1_proc = v[1];
+                r->disp[i].n_mallocs1 = v[2], r->disp[i].n_mallocs1_proc = v[3];
+            }
+    }
+    fclose(f);
+    return lines > 0;
+}
+
+static bool read_counts(const char *path, struct bench_results *r)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return false;
+    char tag[16];
+    unsigned T, E, K;
+    double v[6];
+    int lines = 0;
+    while (fscanf(f, "%15s %u %u %u %lf %lf %lf %lf %lf %lf", tag, &T, &E, &K, &v[0], &v[1],
+                  &v[2], &v[3], &v[4], &v[5]) == 10) {
+        lines++;
+        if (strcmp(tag, "t") == 0) {
+            merge_counts(r->disp, 2, true, T, E, K, v);
+            merge_counts(r->sweep_t, r->nsweep_t, true, T, E, K, v);
+        } else {
+            merge_counts(r->sweep_ek, r->nsweep_ek, false, T, E, K, v);
+        }
+    }
+    fclose(f);
+    return lines > 0;
 }
 
 const char *bench_cg_class_name(int c)
@@ -694,6 +787,7 @@ static int bench_dispatch_all(struct bench_results *r, uint32_t calls, uint32_t 
         return 1;
     if (make_rt(&dispatch_geo, &rt, &cfg, &err))
         return fail("creating the dispatch runtime", &err);
+    start_tracing();
     if (naive_init(&nv, rt, &err))
         return fail("creating the baseline", &err);
     struct zmoe_stats stats;
@@ -706,8 +800,13 @@ static int bench_dispatch_all(struct bench_results *r, uint32_t calls, uint32_t 
         if (measure_dispatch(rt, &nv, &dispatch_geo, &in, Ts[t], calls, &r->disp[t], &err))
             return fail("dispatch", &err);
     }
+    const char *drv = getenv("ZE_ENABLE_ALT_DRIVERS");
+    snprintf(r->drivers, sizeof r->drivers, "%s", drv ? drv : "(unset: the loader's default list)");
+    for (int t = 0; t < 2; t++)
+        r->disp[t].z_mallocs1 = r->disp[t].n_mallocs1 = -1;
     r->nsweep_t = 0;
-    for (uint32_t T = 1; T <= dispatch_geo.max_tokens && r->nsweep_t < BENCH_T_MAX; T *= 2) {
+    for (uint32_t T = 1; sweep_calls && T <= dispatch_geo.max_tokens && r->nsweep_t < BENCH_T_MAX;
+         T *= 2) {
         progress("scaling: T=%u, %u calls per side", T, sweep_calls);
         if (measure_dispatch(rt, &nv, &dispatch_geo, &in, T, sweep_calls, &r->sweep_t[r->nsweep_t++],
                              &err))
@@ -814,6 +913,8 @@ static float to_f32(const void *p, size_t i, enum zmoe_dtype dt)
 static int run_smoke(const char *out_dir)
 {
     quiet = true;
+    if (out_dir)
+        mkdir(out_dir, 0777); /* may exist */
     struct bench_results *r = calloc(1, sizeof *r);
     if (!r)
         return 1;
@@ -854,9 +955,7 @@ static int run_smoke(const char *out_dir)
     ok(nv.stage_ns[NAIVE_SCALE] > 0 && nv.stage_ns[NAIVE_UP] > 0,
        "baseline timestamps cover its extra kernels");
 
-    char why[256] = "";
-    tracing = bench_ze_start(why, sizeof why);
-    ok(tracing, "tracing layer counts Level Zero calls %s", why);
+    start_tracing();
     struct bench_dispatch d;
     enum zmoe_status st = measure_dispatch(rt, &nv, &g, &in, T, 5, &d, &err);
     ok(!st, "dispatch measurement runs %s", st ? err.msg : "");
@@ -864,14 +963,20 @@ static int run_smoke(const char *out_dir)
            d.z_dev_us > 0 && d.n_dev_us > 0,
        "medians are positive and ordered (zmoe %.1f/%.1f us, baseline %.1f/%.1f us)", d.z_host_us,
        d.z_total_us, d.n_host_us, d.n_total_us);
-    ok(d.z_calls >= 2 && d.z_calls <= 3, "zmoe: %.1f Level Zero calls per call", d.z_calls);
-    ok(d.z_allocs == 0 && d.z_creates == 0 && d.z_mallocs == 0,
-       "zmoe: no allocation per call (%.1f L0, %.1f creates, %.1f mallocs)", d.z_allocs,
-       d.z_creates, d.z_mallocs);
-    ok(d.n_allocs >= 13 && d.n_creates >= 1 && d.n_calls > 50,
-       "baseline: %.1f L0 allocations, %.1f creates, %.1f calls per call", d.n_allocs,
-       d.n_creates, d.n_calls);
-    ok(d.n_mallocs_proc >= d.n_mallocs, "process-wide mallocs include the caller's");
+    if (layer_loaded) {
+        /* with the tracing layer: Level Zero counts (its own mallocs hide zmoe's) */
+        ok(tracing, "tracer created");
+        ok(d.z_calls >= 2 && d.z_calls <= 3, "zmoe: %.1f Level Zero calls per call", d.z_calls);
+        ok(d.z_allocs == 0 && d.z_creates == 0, "zmoe: no Level Zero allocation or object "
+           "per call (%.1f, %.1f)", d.z_allocs, d.z_creates);
+        ok(d.n_allocs >= 13 && d.n_creates >= 1 && d.n_calls > 50,
+           "baseline: %.1f L0 allocations, %.1f creates, %.1f calls per call", d.n_allocs,
+           d.n_creates, d.n_calls);
+    } else {
+        ok(d.z_mallocs == 0, "zmoe: %.1f mallocs per call on the calling thread", d.z_mallocs);
+        ok(d.n_mallocs > 0, "baseline: %.1f mallocs per call on the calling thread", d.n_mallocs);
+        ok(d.n_mallocs_proc >= d.n_mallocs, "process-wide mallocs include the caller's");
+    }
     r->disp[0] = d;
     r->disp[1] = d;
     r->sweep_t[0] = d;
@@ -891,9 +996,6 @@ static int run_smoke(const char *out_dir)
                r->arena[i].separate >= r->arena[i].plan;
     ok(sane, "arena: %u example plans, each lower bound <= plan <= separate buffers", r->narena);
 
-    FILE *cg = fopen(out_dir ? "/dev/null" : "/dev/null", "r");
-    if (cg)
-        fclose(cg);
     int w = bench_write_report(r, out_dir ? out_dir : ".");
     char path[1024];
     snprintf(path, sizeof path, "%s/latest.md", out_dir ? out_dir : ".");
@@ -922,7 +1024,7 @@ static int run_smoke(const char *out_dir)
 int main(int argc, char **argv)
 {
     const char *mode = argc > 1 ? argv[1] : "";
-    const char *out = NULL, *cgfile = NULL, *commit = NULL;
+    const char *out = NULL, *cgfile = NULL, *commit = NULL, *callsfile = NULL, *m1file = NULL;
     bool quick = false;
     for (int i = 2; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0)
@@ -931,6 +1033,10 @@ int main(int argc, char **argv)
             out = argv[++i];
         else if (strcmp(argv[i], "--callgrind") == 0 && i + 1 < argc)
             cgfile = argv[++i];
+        else if (strcmp(argv[i], "--mallocs1") == 0 && i + 1 < argc)
+            m1file = argv[++i];
+        else if (strcmp(argv[i], "--calls") == 0 && i + 1 < argc)
+            callsfile = argv[++i];
         else if (strcmp(argv[i], "--commit") == 0 && i + 1 < argc)
             commit = argv[++i];
         else if (strcmp(argv[i], "--examples") == 0 && i + 1 < argc)
@@ -942,24 +1048,58 @@ int main(int argc, char **argv)
     }
     if (strcmp(mode, "callgrind") == 0)
         return run_callgrind();
-    /* The tracing layer must be in place before the first zeInit. */
-    bench_ze_prepare();
+    if (strcmp(mode, "calls") == 0 || strcmp(mode, "smoke") == 0)
+        bench_ze_prepare(); /* before the first zeInit; an explicit 0 is kept */
+    const char *layer = getenv("ZE_ENABLE_TRACING_LAYER");
+    layer_loaded = layer && strcmp(layer, "1") == 0;
+    want_tracing = layer_loaded;
     if (strcmp(mode, "smoke") == 0)
         return run_smoke(out);
-    if (strcmp(mode, "all") != 0) {
-        fprintf(stderr, "usage: zbench all|callgrind|smoke [--quick] [--out DIR] "
-                        "[--callgrind FILE] [--commit ID] [--examples DIR]\n");
-        return 2;
-    }
-    const uint64_t t0 = bench_now_ns();
     struct bench_results *r = calloc(1, sizeof *r);
     if (!r)
         return 1;
+    if (strcmp(mode, "calls") == 0) {
+        if (!layer_loaded) {
+            fprintf(stderr, "zbench calls: ZE_ENABLE_TRACING_LAYER is not 1\n");
+            return 1;
+        }
+        if (bench_dispatch_all(r, 5, 5) || bench_ek(r, 5))
+            return 1;
+        if (!tracing)
+            return 1;
+        for (uint32_t i = 0; i < r->nsweep_t; i++)
+            print_counts(stdout, "t", &r->sweep_t[i]);
+        for (uint32_t i = 0; i < r->nsweep_ek; i++)
+            print_counts(stdout, "ek", &r->sweep_ek[i]);
+        bench_ze_stop();
+        free(r);
+        return 0;
+    }
+    if (strcmp(mode, "mallocs") == 0) {
+        /* malloc counts only (run by bench/run.sh with a single-driver loader) */
+        if (layer_loaded) {
+            fprintf(stderr, "zbench mallocs: unset ZE_ENABLE_TRACING_LAYER\n");
+            return 1;
+        }
+        if (bench_dispatch_all(r, 10, 0))
+            return 1;
+        for (int i = 0; i < 2; i++)
+            printf("m %u %.3f %.3f %.3f %.3f\n", r->disp[i].T, r->disp[i].z_mallocs,
+                   r->disp[i].z_mallocs_proc, r->disp[i].n_mallocs, r->disp[i].n_mallocs_proc);
+        free(r);
+        return 0;
+    }
+    if (strcmp(mode, "all") != 0) {
+        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|smoke [--quick] [--out DIR] "
+                        "[--calls FILE] [--mallocs1 FILE] [--callgrind FILE] [--commit ID] "
+                        "[--examples DIR]\n");
+        return 2;
+    }
+    if (layer_loaded)
+        fprintf(stderr, "zbench: the tracing layer is loaded (ZE_ENABLE_TRACING_LAYER=1): malloc "
+                        "counts are not reported; unset it and use --calls\n");
+    const uint64_t t0 = bench_now_ns();
     machine(r, commit);
-    char why[256] = "";
-    tracing = bench_ze_start(why, sizeof why);
-    if (!tracing)
-        fprintf(stderr, "zbench: Level Zero calls not counted: %s\n", why);
     progress("arena plans of every example config");
     if (bench_arena(r))
         return 1;
@@ -973,6 +1113,10 @@ int main(int argc, char **argv)
         return 1;
     if (cgfile && !read_callgrind(cgfile, r))
         fprintf(stderr, "zbench: no callgrind results in %s\n", cgfile);
+    if (m1file && !read_mallocs1(m1file, r))
+        fprintf(stderr, "zbench: no single-driver malloc counts in %s\n", m1file);
+    if (callsfile && !read_counts(callsfile, r))
+        fprintf(stderr, "zbench: no Level Zero call counts in %s\n", callsfile);
     bench_ze_stop();
     r->seconds = (bench_now_ns() - t0) / 1e9;
     int rc = bench_write_report(r, out ? out : ".");
