@@ -426,7 +426,7 @@ static enum zmoe_status sort_and_check_duplicates(struct st_ws *ws, struct zmoe_
 
 static enum zmoe_status map_file(struct st_file *f, struct zmoe_error *err)
 {
-    f->fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (f->fd < 0) {
         errf(err, "weights: %s: cannot open: %s", f->path, strerror(errno));
         return ZMOE_ERR_IO;
