@@ -65,6 +65,8 @@ static ze_device_handle_t device;
 static bool caller_context; /* zmoe_create gets our context and device (star-ctx) */
 
 /* One run. `fail` (may be NULL) goes to HOSTDEV_FAIL; malloc_scope/k arm the hook. */
+static bool is_destroy(const char *entry);
+
 static void run(const char *fail, int malloc_scope, uint64_t malloc_k, bool full, struct outcome *o)
 {
     memset(o, 0, sizeof *o);
@@ -133,6 +135,8 @@ static void run(const char *fail, int malloc_scope, uint64_t malloc_k, bool full
     o->live = rel_trk_live_total();
     o->failed_destroys = rel_trk.failed_destroys;
     rel_trk_describe(o->live_desc, sizeof o->live_desc);
+    if (o->fired && is_destroy(o->entry))
+        rel_trk_keep_leftovers();
     /* The priming context goes last; retry when the armed fault lands on it. */
     for (int i = 0; i < 3 && zeContextDestroy(prime) != ZE_RESULT_SUCCESS; i++)
         ;

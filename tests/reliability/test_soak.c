@@ -17,7 +17,11 @@
 #include <time.h>
 
 #define H 64u
-#define RSS_BOUND_KB 512 /* allowed RSS growth: a few pages of allocator noise */
+#define RSS_BOUND_KB 512 /* allowed RSS growth in the submit soak: allocator noise */
+/* Cycles: every runtime starts a hostdev queue worker thread, and glibc gives threads
+ * their own malloc arenas whose resident pages come and go (seen: +4 to +850 KiB over
+ * 180 cycles with the live heap block count exactly flat, which is checked separately). */
+#define CYCLES_RSS_BOUND_KB 2048
 
 static struct zmoe_config cfg;
 static bool soak;
@@ -201,9 +205,9 @@ static void cycles(void)
                                              "after, %d at the end",
            fd_w, fd_max, fd_end);
     long growth_kb = (rss_end - rss_w) * page_kb();
-    TAP_OK(growth_kb <= RSS_BOUND_KB, "RSS: %ld KiB after warm-up, %ld KiB after %d cycles "
-                                      "(growth %ld KiB, bound %d KiB)",
-           rss_w * page_kb(), rss_end * page_kb(), total, growth_kb, RSS_BOUND_KB);
+    TAP_OK(growth_kb <= CYCLES_RSS_BOUND_KB, "RSS: %ld KiB after warm-up, %ld KiB after %d "
+                                             "cycles (growth %ld KiB, bound %d KiB)",
+           rss_w * page_kb(), rss_end * page_kb(), total, growth_kb, CYCLES_RSS_BOUND_KB);
 #ifdef REL_MALLOC_HOOK
     struct rel_malloc_counts mc;
     rel_malloc_read(&mc);
