@@ -164,13 +164,33 @@ void zmoe_destroy(struct zmoe_runtime *rt);
 /* Load the configured weights (safetensors file or synthetic). Once, before submit. */
 enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
 
-/* One ring slot: where the caller puts x[T,H] and finds y[T,H] (activation dtype). */
+/* One ring slot: where the caller puts x[T,H] and finds y[T,H] (activation dtype),
+ * and the router's choice for those tokens.
+ *
+ * Routing readback: topk_ids_host / topk_weights_host are host-visible [max_tokens][K]
+ * arrays (row t = token t of the submit, K entries each; only the first T rows of a
+ * submit of T tokens are meaningful). The recorded list of every (slot, layer) copies
+ * them from the device right after the align stage: no extra Level Zero call, nothing
+ * allocated. Valid after zmoe_wait/zmoe_poll reported the slot's last submit complete,
+ * until the slot is submitted again.
+ *   topk_ids_host[t*K + k]      expert of the k-th choice of token t; choices in
+ *                               descending router score (the score plus the score
+ *                               correction bias when configured), ties to the lower
+ *                               expert index;
+ *   topk_weights_host[t*K + k]  its routing weight as applied: the score, renormalized
+ *                               when router.renormalize, times routed_scaling_factor.
+ *                               With apply_router_weight_on_input these are the weights
+ *                               that scaled the expert's input (the combine weight is 1).
+ * Layers run through zmoe_record() have no readback. */
+#define ZMOE_HAVE_SLOT_ROUTING 1
 struct zmoe_slot {
     uint32_t index;
     void *input_host;   /* host-visible; copied to input_device by the recorded list */
     void *output_host;  /* host-visible; filled from output_device by the recorded list */
     void *input_device;
     void *output_device;
+    const uint32_t *topk_ids_host;  /* [max_tokens][K], see above */
+    const float *topk_weights_host; /* [max_tokens][K], see above */
 };
 
 /* Take the next ring slot; waits (up to the configured timeout) until its previous

@@ -1,6 +1,7 @@
 /* layer.c — recording one MoE layer call: five launches (router, align, then expert_up,
  * expert_down and combine launched indirectly with group counts align wrote), and the
- * ring of pre-recorded lists (input copy, the stages, output copy) per (slot, layer). */
+ * ring of pre-recorded lists (input copy, the stages, routing readback and output
+ * copies) per (slot, layer). */
 #include "runtime/runtime.h"
 
 #include <string.h>
@@ -219,6 +220,9 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
              "creating the pool of %u timestamp events", pd.count);
     const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
                             zmoe_dtype_size(c->dtype.activations);
+    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
+    void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
+    void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
     for (uint32_t s = 0; s < depth; s++) {
         struct zmoe_ring_slot *sl = &rt->slots[s];
         sl->x_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_DEVICE));
@@ -226,6 +230,8 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
         sl->x_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_HOST));
         sl->y_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_HOST));
         sl->params = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_PARAMS));
+        sl->ids_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_IDS_HOST));
+        sl->w_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_W_HOST));
         zmoe_runtime_params(c, sl->params);
         ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
         ZE_CHECK(zeFenceCreate(rt->queue, &fd, &sl->fence), "creating the fence of slot %u", s);
@@ -257,6 +263,15 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
                                                             &sl->params->tokens, sl->params, sl->ev, err);
             if (st)
                 return st;
+            /* Routing readback: the router's choice as align left it. act.topk_ids and
+             * act.topk_w stay alive to the end of the layer (plan.c), so the copies only
+             * wait for align and may run next to the expert stages. */
+            ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
+                                                   &sl->ev[ZMOE_STAGE_ALIGN]),
+                     "recording the top-k ids copy of slot %u layer %u", s, l);
+            ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1,
+                                                   &sl->ev[ZMOE_STAGE_ALIGN]),
+                     "recording the top-k weights copy of slot %u layer %u", s, l);
             ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
                                                    &sl->ev[ZMOE_STAGE_COMBINE]),
                      "recording the output copy of slot %u layer %u", s, l);

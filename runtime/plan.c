@@ -223,7 +223,9 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
         uint32_t first, last;
     } acts[ZMOE_ACT_COUNT] = {
         [ZMOE_ACT_LOGITS] = {logits, ZMOE_STAGE_ROUTER, ZMOE_STAGE_ALIGN},
-        [ZMOE_ACT_TOPK_IDS] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_ALIGN},
+        /* read by the slot's routing readback copy, which only waits for align and may
+         * run next to the later stages: no later stage may reuse these bytes */
+        [ZMOE_ACT_TOPK_IDS] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
         [ZMOE_ACT_TOPK_W] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
         [ZMOE_ACT_GATE] = {T * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
         [ZMOE_ACT_SORTED] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_EXPERT_UP},
@@ -242,20 +244,23 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
             return st;
     }
 
-    /* Per ring slot: device x/y, host-visible x/y, the parameter block. */
+    /* Per ring slot: device x/y, host-visible x/y, the parameter block, and the
+     * host-visible routing readback (top-k ids and weights, [T][K]). */
     uint64_t io;
     if (!mul(T * H, asz, &io))
         goto overflow;
     ids->slot_base = plan->count;
     for (uint32_t s = 0; s < cfg->runtime.ring_depth; s++) {
-        static const char *const kind[ZMOE_SLOT_BUFFER_COUNT] = {"x_device", "y_device", "x_host",
-                                                                 "y_host", "params"};
+        static const char *const kind[ZMOE_SLOT_BUFFER_COUNT] = {
+            "x_device", "y_device", "x_host", "y_host", "params", "topk_ids_host", "topk_w_host"};
         for (int b = 0; b < ZMOE_SLOT_BUFFER_COUNT; b++) {
             bool host = b >= ZMOE_SLOT_X_HOST;
+            uint64_t size = b == ZMOE_SLOT_PARAMS ? sizeof(struct zmoe_params)
+                            : b >= ZMOE_SLOT_TOPK_IDS_HOST ? TK * 4
+                                                           : io;
             snprintf(name, sizeof name, "slot%u.%s", s, kind[b]);
             st = add(plan, name, host ? ZMOE_MEMORY_HOST_VISIBLE : ZMOE_MEMORY_DEVICE,
-                     b == ZMOE_SLOT_PARAMS ? ZMOE_CATEGORY_PARAM : ZMOE_CATEGORY_IO,
-                     b == ZMOE_SLOT_PARAMS ? sizeof(struct zmoe_params) : io,
+                     b == ZMOE_SLOT_PARAMS ? ZMOE_CATEGORY_PARAM : ZMOE_CATEGORY_IO, size,
                      ZMOE_STAGE_ALWAYS_FIRST, ZMOE_STAGE_ALWAYS_LAST, &idx, err);
             if (st)
                 return st;

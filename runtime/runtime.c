@@ -257,6 +257,8 @@ enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *sl
     slot->output_host = sl->y_host;
     slot->input_device = sl->x_dev;
     slot->output_device = sl->y_dev;
+    slot->topk_ids_host = sl->ids_host;
+    slot->topk_weights_host = sl->w_host;
     return ZMOE_OK;
 }
 

@@ -53,7 +53,7 @@ void zmoe_runtime_params(const struct zmoe_config *cfg, struct zmoe_params *out)
 /* Activation buffers, shared by all layers and slots (one in-order queue). */
 enum zmoe_act {
     ZMOE_ACT_LOGITS = 0, /* f32 [T][E+1]: router logits (+ shared gate logit), then scores */
-    ZMOE_ACT_TOPK_IDS,   /* u32 [T*K] */
+    ZMOE_ACT_TOPK_IDS,   /* u32 [T*K] (alive to the end of the layer: the slot's readback copy) */
     ZMOE_ACT_TOPK_W,     /* f32 [T*K] final routing weights */
     ZMOE_ACT_GATE,       /* f32 [T] shared expert gate (1 without a gate) */
     ZMOE_ACT_SORTED,     /* u32 [T*K] sorted row -> t*K+k */
@@ -74,6 +74,8 @@ enum zmoe_slot_buffer {
     ZMOE_SLOT_X_HOST,
     ZMOE_SLOT_Y_HOST,
     ZMOE_SLOT_PARAMS,
+    ZMOE_SLOT_TOPK_IDS_HOST, /* u32 [max_tokens][K]: routing readback */
+    ZMOE_SLOT_TOPK_W_HOST,   /* f32 [max_tokens][K]: routing readback */
     ZMOE_SLOT_BUFFER_COUNT
 };
 
@@ -135,6 +137,8 @@ struct zmoe_ring_slot {
     ze_command_list_handle_t *lists; /* [layers] */
     struct zmoe_params *params;
     void *x_host, *y_host, *x_dev, *y_dev;
+    uint32_t *ids_host; /* routing readback [max_tokens][K] */
+    float *w_host;
     enum zmoe_slot_state state;
     uint64_t seq; /* submit number, for "last completed" */
 };
