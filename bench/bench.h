@@ -120,6 +120,7 @@ struct bench_onin {
 struct bench_arena {
     char name[64];
     uint64_t plan, lower, separate;         /* device memory */
+    uint64_t weights;                       /* device bytes of persistent weights */
     uint64_t hplan, hlower, hseparate;      /* host-visible memory */
 };
 

@@ -197,6 +197,18 @@ static void details(FILE *f, const struct bench_results *r)
                 d->n_dev_us, d->z_calls, d->n_calls, d->n_allocs, d->n_creates, d->z_mallocs,
                 d->z_mallocs_proc, d->n_mallocs, d->n_mallocs_proc);
     }
+    fprintf(f, "\nDevice time per stage (median µs), same calls:\n\n| T | side | router | align | "
+               "scale | ones | expert_up | expert_down | combine |\n"
+               "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < 2; i++) {
+        const struct bench_dispatch *d = &r->disp[i];
+        fprintf(f, "| %u | zmoe | %.1f | %.1f | - | - | %.1f | %.1f | %.1f |\n", d->T,
+                d->z_stage_us[0], d->z_stage_us[1], d->z_stage_us[2], d->z_stage_us[3],
+                d->z_stage_us[4]);
+        fprintf(f, "| %u | baseline | %.1f | %.1f | - | - | %.1f | %.1f | %.1f |\n", d->T,
+                d->n_stage_us[NAIVE_ROUTER], d->n_stage_us[NAIVE_ALIGN], d->n_stage_us[NAIVE_UP],
+                d->n_stage_us[NAIVE_DOWN], d->n_stage_us[NAIVE_COMBINE]);
+    }
     fprintf(f, "\nProcess-wide mallocs include the driver's worker threads (hostdev and PoCL "
                "allocate while they execute a submitted list); the calling-thread count is what "
                "the dispatch path itself costs. Driver list of this run (ZE_ENABLE_ALT_DRIVERS): "
@@ -267,19 +279,37 @@ static void details(FILE *f, const struct bench_results *r)
                 ratio(o->n_on_us, o->n_off_us), (unsigned long long)o->z_extra_bytes,
                 (unsigned long long)o->n_extra_bytes);
     }
+    fprintf(f, "\nPer stage with the flag on (median µs):\n\n| T | side | router | align | scale | "
+               "ones | expert_up | expert_down | combine |\n"
+               "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+    for (int i = 0; i < 2; i++) {
+        const struct bench_onin *o = &r->onin[i];
+        fprintf(f, "| %u | zmoe | %.1f | %.1f | - | - | %.1f | %.1f | %.1f |\n", o->T,
+                o->z_stage_on_us[0], o->z_stage_on_us[1], o->z_stage_on_us[2],
+                o->z_stage_on_us[3], o->z_stage_on_us[4]);
+        fprintf(f, "| %u | baseline |", o->T);
+        for (int e = 0; e < NAIVE_STAGES; e++)
+            fprintf(f, " %.1f |", o->n_stage_on_us[e]);
+        fprintf(f, "\n");
+    }
     fprintf(f, "\nBaseline extra bytes = T·K rows of x read and written as x·w, T·K weights read, "
                "T·K ones written. zmoe scales the row in registers as expert_up loads it "
                "(it reads the T·K routing weights there instead of in combine: net 0).\n");
 
     fprintf(f, "\n## Arena\n\n| config | plan (device) | lower bound | plan / bound | "
-               "separate buffers (no reuse) | plan / separate | host-visible plan |\n"
-               "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
+               "separate buffers (no reuse) | plan / separate | non-weight part: planned / separate "
+               "| host-visible plan |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (uint32_t i = 0; i < r->narena; i++) {
         const struct bench_arena *a = &r->arena[i];
-        fprintf(f, "| %s | %s | %s | %.4f | %s | %.3f | %s |\n", a->name,
+        char b5[32], b6[32];
+        fprintf(f, "| %s | %s | %s | %.4f | %s | %.3f | %s / %s (%.2f) | %s |\n", a->name,
                 human(a->plan, b1, sizeof b1), human(a->lower, b2, sizeof b2),
                 ratio((double)a->plan, (double)a->lower), human(a->separate, b3, sizeof b3),
-                ratio((double)a->plan, (double)a->separate), human(a->hplan, b4, sizeof b4));
+                ratio((double)a->plan, (double)a->separate),
+                human(a->plan - a->weights, b5, sizeof b5),
+                human(a->separate - a->weights, b6, sizeof b6),
+                ratio((double)(a->plan - a->weights), (double)(a->separate - a->weights)),
+                human(a->hplan, b4, sizeof b4));
     }
     fprintf(f, "\nWeights dominate the real configs, so reuse saves little in relative terms there; "
                "the activation part is where the planner overlaps buffers.\n");
@@ -311,18 +341,17 @@ static int svg_stages(const struct bench_results *r, const char *path)
         return 1;
     const int W = 760, left = 150, right = 30, bar = 22, gap = 14, top = 50;
     const int rows = 4, H = top + rows * (bar + gap) + 90;
-    double maxv = 0;
+    /* one scale per T (the two differ by an order of magnitude) */
+    double scale[2];
     for (int i = 0; i < 2; i++) {
         double zs = 0, ns = 0;
         for (int e = 0; e < ZMOE_STAGE_COUNT; e++)
             zs += r->onin[i].z_stage_on_us[e];
         for (int e = 0; e < NAIVE_STAGES; e++)
             ns += r->onin[i].n_stage_on_us[e];
-        maxv = fmax(maxv, fmax(zs, ns));
+        double maxv = fmax(zs, ns);
+        scale[i] = (W - left - right - 70) / (maxv > 0 ? maxv : 1);
     }
-    if (maxv <= 0)
-        maxv = 1;
-    const double scale = (W - left - right) / maxv;
     fprintf(f, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" height=\"%d\" "
                "font-family=\"sans-serif\" font-size=\"12\">\n", W, H);
     fprintf(f, "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n");
@@ -351,7 +380,7 @@ static int svg_stages(const struct bench_results *r, const char *path)
                     v = o->z_stage_on_us[zmap[e]];
                     color = zcol[e];
                 }
-                double w = v * scale;
+                double w = v * scale[i];
                 fprintf(f, "<rect x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"%d\" fill=\"%s\">"
                            "<title>%s %.1f µs</title></rect>\n",
                         x, y, w, bar, stage_colors[color], naive_stage_name((enum naive_stage)e), v);
@@ -369,8 +398,8 @@ static int svg_stages(const struct bench_results *r, const char *path)
                 lx, y + 10, stage_colors[e], lx + 16, y + 21, naive_stage_name((enum naive_stage)e));
         lx += 16 + 8 * (int)strlen(naive_stage_name((enum naive_stage)e)) + 10;
     }
-    fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#555\">%s</text>\n", left - 140, y + 55,
-            r->onin_geometry);
+    fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#555\">%s; bar lengths scaled per T</text>\n",
+            left - 140, y + 55, r->onin_geometry);
     fprintf(f, "</svg>\n");
     return fclose(f) ? 1 : 0;
 }

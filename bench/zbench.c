@@ -604,9 +604,13 @@ static int bench_arena(struct bench_results *r)
         a->hplan = plan.size[ZMOE_MEMORY_HOST_VISIBLE];
         a->hlower = plan.lower_bound[ZMOE_MEMORY_HOST_VISIBLE];
         a->separate = a->hseparate = 0;
-        for (uint32_t b = 0; b < plan.count; b++)
+        a->weights = 0;
+        for (uint32_t b = 0; b < plan.count; b++) {
             *(plan.buffers[b].memory == ZMOE_MEMORY_DEVICE ? &a->separate : &a->hseparate) +=
                 plan.buffers[b].size;
+            if (plan.buffers[b].category == ZMOE_CATEGORY_WEIGHT)
+                a->weights += plan.buffers[b].size;
+        }
         free(storage);
     }
     return 0;
@@ -1089,8 +1093,19 @@ int main(int argc, char **argv)
         free(r);
         return 0;
     }
+    if (strcmp(mode, "bw") == 0) {
+        /* bandwidth only: for kernel work (e.g. ZMOE_GEMV_LANES=1 zbench bw) */
+        if (bench_bandwidth(r, quick ? 3 : 15, quick ? (64ull << 20) : (256ull << 20)))
+            return 1;
+        for (uint32_t i = 0; i < r->nbw; i++)
+            printf("%s: step %.0f us (experts %.0f us) %.2f GB/s, copy %.2f GB/s, ratio %.3f\n",
+                   zmoe_dtype_name(r->bw[i].wdt), r->bw[i].step_us, r->bw[i].expert_us,
+                   r->bw[i].step_gbs, r->bw[i].copy_gbs, r->bw[i].ratio);
+        free(r);
+        return 0;
+    }
     if (strcmp(mode, "all") != 0) {
-        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|smoke [--quick] [--out DIR] "
+        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|bw|smoke [--quick] [--out DIR] "
                         "[--calls FILE] [--mallocs1 FILE] [--callgrind FILE] [--commit ID] "
                         "[--examples DIR]\n");
         return 2;
@@ -1109,7 +1124,7 @@ int main(int argc, char **argv)
         return 1;
     if (bench_onin(r, quick ? 10 : 150))
         return 1;
-    if (bench_bandwidth(r, quick ? 3 : 15, quick ? (64ull << 20) : (256ull << 20)))
+    if (bench_bandwidth(r, quick ? 3 : 40, quick ? (64ull << 20) : (256ull << 20)))
         return 1;
     if (cgfile && !read_callgrind(cgfile, r))
         fprintf(stderr, "zbench: no callgrind results in %s\n", cgfile);
