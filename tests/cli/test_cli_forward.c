@@ -27,8 +27,10 @@ static void write_x(const char *path, const char *dtype, const void *data, uint6
         tap_bail("%s", msg);
 }
 
-/* max |y - ref| / max |ref| over [t][h]; y read from the forward output. */
-static double compare(const struct st_tensor *y, const float *x, uint32_t t, uint32_t layer)
+/* max |y - ref| / max |ref| over [t][h]; y read from the forward output. The reference's
+ * topk_ids / topk_weights [t][K] go to ref_ids / ref_w when not NULL. */
+static double compare(const struct st_tensor *y, const float *x, uint32_t t, uint32_t layer,
+                      uint32_t *ref_ids, float *ref_w)
 {
     uint32_t h = cfg.model.hidden;
     float *xr = malloc((size_t)t * h * sizeof *xr), *ref = malloc((size_t)t * h * sizeof *ref),
@@ -41,7 +43,7 @@ static double compare(const struct st_tensor *y, const float *x, uint32_t t, uin
     struct zmoe_ref_weights w;
     if (zmoe_ref_weights_synthetic(&cfg, layer, &w) != 0)
         tap_bail("reference weights");
-    zmoe_ref_forward(&cfg, &w, xr, t, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
+    zmoe_ref_forward(&cfg, &w, xr, t, ZMOE_REF_AS_CONFIGURED, ref, ref_ids, ref_w);
     zmoe_ref_weights_free(&w);
     double max_abs = 0, max_ref = 0;
     for (size_t i = 0; i < (size_t)t * h; i++) {
@@ -95,6 +97,10 @@ int main(int argc, char **argv)
     struct cli_result r = forward(xin, y1, layer_s);
     if (!TAP_OK(r.status == 0 && cli_has(r.out, y1), "forward %u tokens (3 chunks) succeeds", t))
         cli_diag(&r);
+#ifdef ZMOE_HAVE_SLOT_ROUTING
+    TAP_OK(cli_has(r.out, "topk_ids, topk_weights") && !cli_has(r.err, "not written"),
+           "forward reports topk_ids and topk_weights written, no 'not written' note");
+#endif
     cli_result_free(&r);
     r = forward(xin, y2, layer_s);
     cli_result_free(&r);
@@ -115,18 +121,53 @@ int main(int argc, char **argv)
         TAP_OK(y.ndim == 2 && y.shape[0] == t && y.shape[1] == h, "y is [%u, %u]", t, h);
         TAP_OK(!strcmp(y.dtype, act_st()), "y has the activation dtype %s (got %s)", act_st(),
                y.dtype);
-        double rel = compare(&y, x, t, layer);
+        uint32_t k = cfg.model.top_k;
+        uint32_t *ref_ids = calloc((size_t)t * k, sizeof *ref_ids);
+        float *ref_w = calloc((size_t)t * k, sizeof *ref_w);
+        double rel = compare(&y, x, t, layer, ref_ids, ref_w);
         TAP_OK(rel <= tol, "y matches the reference MoE of layer %u (rel error %.3g <= %.1g)",
                layer, rel, tol);
-        struct st_tensor ids;
+        struct st_tensor ids, wts;
 #ifdef ZMOE_HAVE_SLOT_ROUTING
-        TAP_OK(st_find(&f, "topk_ids", &ids, msg, sizeof msg) == 0 && ids.shape[0] == t &&
-                   ids.shape[1] == cfg.model.top_k && !strcmp(ids.dtype, "I32"),
-               "topk_ids is [T, K] I32");
+        bool have_ids = st_find(&f, "topk_ids", &ids, msg, sizeof msg) == 0 && ids.ndim == 2 &&
+                        ids.shape[0] == t && ids.shape[1] == k && !strcmp(ids.dtype, "I32");
+        TAP_OK(have_ids, "topk_ids is [%u, %u] I32", t, k);
+        bool have_w = st_find(&f, "topk_weights", &wts, msg, sizeof msg) == 0 && wts.ndim == 2 &&
+                      wts.shape[0] == t && wts.shape[1] == k && !strcmp(wts.dtype, "F32");
+        TAP_OK(have_w, "topk_weights is [%u, %u] F32", t, k);
+        /* Every chunk's routing, in token order, equal to the reference's. */
+        bool ids_eq = have_ids, w_eq = have_w;
+        double wrel = 0;
+        for (size_t i = 0; i < (size_t)t * k; i++) {
+            if (have_ids) {
+                int32_t id;
+                memcpy(&id, (const char *)ids.data + i * 4, 4);
+                if (id < 0 || (uint32_t)id != ref_ids[i]) {
+                    if (ids_eq)
+                        tap_diag("topk_ids[%zu][%zu] = %d, reference %u", i / k, i % k, id,
+                                 ref_ids[i]);
+                    ids_eq = false;
+                }
+            }
+            if (have_w) {
+                float v;
+                memcpy(&v, (const char *)wts.data + i * 4, 4);
+                double d = fabs((double)v - ref_w[i]) / (fabs(ref_w[i]) > 1e-30 ? fabs(ref_w[i]) : 1e-30);
+                wrel = isnan(v) ? INFINITY : d > wrel ? d : wrel;
+            }
+        }
+        TAP_OK(ids_eq, "topk_ids equal the reference's over all %u tokens (3 chunks)", t);
+        TAP_OK(w_eq && wrel <= 1e-5,
+               "topk_weights equal the reference's%s (rel %.2g)",
+               cfg.router.apply_router_weight_on_input ? " (on-input: the weights that scaled x)" : "",
+               wrel);
 #else
         TAP_OK(st_find(&f, "topk_ids", &ids, msg, sizeof msg) == 1,
                "no topk_ids without a routing readback in the public API");
+        (void)wts;
 #endif
+        free(ref_ids);
+        free(ref_w);
         st_free(&f);
     }
 
@@ -144,7 +185,7 @@ int main(int argc, char **argv)
         cli_diag(&r);
     cli_result_free(&r);
     if (st_read(y1, &f, msg, sizeof msg) == 0 && st_find(&f, "y", &y, msg, sizeof msg) == 0) {
-        double rel = compare(&y, x16f, t, 0);
+        double rel = compare(&y, x16f, t, 0, NULL, NULL);
         TAP_OK(rel <= tol, "F16 input: y matches the reference of layer 0 (rel %.3g)", rel);
         st_free(&f);
     } else {
