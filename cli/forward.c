@@ -13,7 +13,9 @@ static const char forward_usage[] =
     "(default 0) on it, in chunks of runtime.max_tokens tokens, and writes 'y' [T,H]\n"
     "in the activation dtype (the device's bytes, unconverted)"
 #ifdef ZMOE_HAVE_SLOT_ROUTING
-    ", 'topk_ids' [T,K] (I32)\nand 'topk_weights' [T,K] (F32): the router's choice"
+    ", 'topk_ids' [T,K] (I32)\nand 'topk_weights' [T,K] (F32): the router's choice, experts in descending\n"
+    "score, weights as applied (with apply_router_weight_on_input: the weights that\n"
+    "scaled each expert's input)"
 #endif
     ".\n";
 
