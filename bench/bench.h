@@ -133,6 +133,13 @@ struct bench_bw {
 };
 
 /* Instructions per call per object class; [0] with the wait, [1] dispatch only. */
+#define BENCH_LANES 3
+struct bench_lanes {
+    enum zmoe_dtype wdt;
+    uint32_t lanes;
+    double step_us, ratio; /* median step time, median of per-round step/copy ratios */
+};
+
 struct bench_cg {
     bool have;
     uint32_t T;
@@ -156,6 +163,8 @@ struct bench_results {
     uint32_t narena;
     struct bench_bw bw[3];
     uint32_t nbw;
+    struct bench_lanes lanes[2 * BENCH_LANES];
+    uint32_t nlanes;
     struct bench_cg cg[4];
     uint32_t ncg;
     double seconds;

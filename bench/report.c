@@ -317,7 +317,9 @@ static void details(FILE *f, const struct bench_results *r)
     fprintf(f, "\n## Kernel efficiency (bandwidth)\n\nGeometry: %s. Step bandwidth = bytes of the "
                "active experts' weights (+ router) read by one T=1 step / device time of the "
                "step (all stages); copy = the `copy_f32` kernel of kernels/moe.cl, bytes read + "
-               "written; interleaved in one run.\n\n", r->bw_geometry);
+               "written; a step and a copy alternate, and the ratio is the median of the "
+               "per-pair ratios (the machine's slow drift cancels; the GB/s columns are "
+               "medians of each series and need not divide to it).\n\n", r->bw_geometry);
     fprintf(f, "| weights | bytes per step | step µs | step GB/s | experts only GB/s | copy GB/s | ratio |\n"
                "| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n");
     for (uint32_t i = 0; i < r->nbw; i++) {
@@ -483,6 +485,20 @@ static int svg_dispatch(const struct bench_results *r, const char *path)
     return fclose(f) ? 1 : 0;
 }
 
+static void lanes_table(FILE *f, const struct bench_results *r)
+{
+    if (!r->nlanes)
+        return;
+    fprintf(f, "\nGEMV work-group shape on this device (diagnostic; ZMOE_GEMV_LANES = work-items "
+               "sharing one weight row's reduction, NOUT = 64 / LANES rows per work-group; the "
+               "runtime's default on a CPU device is 8, on a GPU 16). Three runtimes stepped in "
+               "turn, each step against the same round's copy:\n\n"
+               "| weights | lanes | step µs | step bandwidth / copy |\n| --- | ---: | ---: | ---: |\n");
+    for (uint32_t i = 0; i < r->nlanes; i++)
+        fprintf(f, "| %s | %u | %.0f | %.3f |\n", zmoe_dtype_name(r->lanes[i].wdt),
+                r->lanes[i].lanes, r->lanes[i].step_us, r->lanes[i].ratio);
+}
+
 int bench_write_report(const struct bench_results *r, const char *dir)
 {
     char path[1024];
@@ -506,6 +522,7 @@ int bench_write_report(const struct bench_results *r, const char *dir)
     fprintf(f, "## Summary\n\n");
     summary(f, r);
     details(f, r);
+    lanes_table(f, r);
     if (fclose(f))
         return 1;
     snprintf(path, sizeof path, "%s/stages.svg", dir);

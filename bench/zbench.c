@@ -200,6 +200,20 @@ static double median_us(uint64_t *v, size_t n)
     return (n % 2 ? (double)v[n / 2] : 0.5 * ((double)v[n / 2 - 1] + (double)v[n / 2])) / 1000.0;
 }
 
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median_d(double *v, size_t n)
+{
+    if (n == 0)
+        return 0;
+    qsort(v, n, sizeof *v, cmp_dbl);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* Sample columns: host, total, dev, stages. */
 #define COLS (3 + NAIVE_STAGES)
 struct series {
@@ -312,17 +326,20 @@ static enum zmoe_status measure_dispatch(struct zmoe_runtime *rt, struct naive *
     for (uint32_t i = 0; i < calls && !st; i++) {
         const void *x = in->x[i % NINPUTS];
         uint32_t layer = i % g->layers;
-        st = z_call(rt, layer, T, x, xb, true, &s, err);
-        if (!st) {
-            series_add(&zs, &s);
-            st = n_call(nv, layer, T, x, xb, false, &s, err);
+        /* the order alternates, so that neither side always finds the caches the
+         * other one left */
+        for (int k = 0; k < 3 && !st; k++) {
+            const int which = (i & 1) ? 2 - k : k;
+            if (which == 0) {
+                st = z_call(rt, layer, T, x, xb, true, &s, err);
+                if (!st)
+                    series_add(&zs, &s);
+            } else {
+                st = n_call(nv, layer, T, x, xb, which == 2, &s, err);
+                if (!st)
+                    series_add(which == 2 ? &nts : &ns, &s);
+            }
         }
-        if (!st) {
-            series_add(&ns, &s);
-            st = n_call(nv, layer, T, x, xb, true, &s, err);
-        }
-        if (!st)
-            series_add(&nts, &s);
     }
     if (!st) {
         d->z_host_us = series_median(&zs, 0);
@@ -648,7 +665,8 @@ static int bench_onin(struct bench_results *r, uint32_t calls)
         struct sample s;
         for (uint32_t i = 0; i < calls + 2; i++) {
             const void *x = in.x[i % NINPUTS];
-            for (int on = 0; on < 2; on++) {
+            for (int k = 0; k < 2; k++) {
+                const int on = (i & 1) ? 1 - k : k; /* alternating order */
                 if (z_call(rt[on], 0, T, x, xb, true, &s, &err))
                     return fail("zmoe call", &err);
                 if (i >= 2)
@@ -731,8 +749,13 @@ static int bench_bandwidth(struct bench_results *r, uint32_t steps, uint64_t cop
         }
         const uint32_t n4 = (uint32_t)(copy_bytes / 16);
         uint64_t *step = calloc(steps, 8), *exp = calloc(steps, 8), *copy = calloc(steps, 8);
-        if (!step || !exp || !copy)
+        double *ratios = calloc(steps, sizeof(double));
+        if (!step || !exp || !copy || !ratios)
             return 1;
+        const uint64_t wb = zmoe_dtype_size(g.wdt);
+        /* T = 1: exactly K distinct experts, each W13 (2I x H) and W2 (H x I), plus the
+         * router (E x H). */
+        const uint64_t step_bytes = (uint64_t)g.K * 3 * g.I * g.H * wb + (uint64_t)g.E * g.H * wb;
         struct sample s;
         uint64_t ns;
         /* warm-up: first touch of the copy buffers and of the kernels */
@@ -749,13 +772,14 @@ static int bench_bandwidth(struct bench_results *r, uint32_t steps, uint64_t cop
             exp[i] = s.stage_ns[ZMOE_STAGE_EXPERT_UP] + s.stage_ns[ZMOE_STAGE_EXPERT_DOWN];
             if (naive_copy(&nv, dst, src, n4, &copy[i], &err))
                 return fail("copy kernel", &err);
+            /* the ratio of each adjacent pair: the machine's slow drift cancels */
+            ratios[i] = step[i] ? ((double)step_bytes / step[i]) /
+                                      (2.0 * (double)copy_bytes / (double)copy[i])
+                                : 0;
         }
         struct bench_bw *b = &r->bw[r->nbw++];
         b->wdt = g.wdt;
-        const uint64_t wb = zmoe_dtype_size(g.wdt);
-        /* T = 1: exactly K distinct experts, each W13 (2I x H) and W2 (H x I), plus the
-         * router (E x H). */
-        b->step_bytes = (uint64_t)g.K * 3 * g.I * g.H * wb + (uint64_t)g.E * g.H * wb;
+        b->step_bytes = step_bytes;
         b->step_us = median_us(step, steps);
         b->expert_us = median_us(exp, steps);
         b->copy_us = median_us(copy, steps);
@@ -763,7 +787,8 @@ static int bench_bandwidth(struct bench_results *r, uint32_t steps, uint64_t cop
         b->step_gbs = b->step_bytes / (b->step_us * 1e3);
         b->expert_gbs = ((double)g.K * 3 * g.I * g.H * wb) / (b->expert_us * 1e3);
         b->copy_gbs = b->copy_bytes / (b->copy_us * 1e3);
-        b->ratio = b->step_gbs / b->copy_gbs;
+        b->ratio = median_d(ratios, steps);
+        free(ratios);
         progress("bandwidth: %s step %.1f GB/s, copy %.1f GB/s, ratio %.2f", zmoe_dtype_name(g.wdt),
                  b->step_gbs, b->copy_gbs, b->ratio);
         free(step);
@@ -773,6 +798,98 @@ static int bench_bandwidth(struct bench_results *r, uint32_t steps, uint64_t cop
         zeMemFree(rt->context, dst);
         naive_fini(&nv);
         zmoe_destroy(rt);
+        inputs_free(&in);
+    }
+    return 0;
+}
+
+/* Diagnostic for the kernel owner: the GEMV work-group shape (ZMOE_GEMV_LANES, read by
+ * zmoe_create) on this device, three runtimes alive at once and stepped in turn with a
+ * copy per round, ratio of each step to that round's copy. */
+static int bench_lanes(struct bench_results *r, uint32_t steps, uint64_t copy_bytes)
+{
+    static const uint32_t lanes[BENCH_LANES] = {1, 8, 16};
+    const enum zmoe_dtype dts[2] = {ZMOE_DTYPE_F32, ZMOE_DTYPE_BF16};
+    struct geo g = {.H = 2048, .I = 768, .E = 64, .K = 8, .layers = 1, .max_tokens = 1,
+                    .adt = ZMOE_DTYPE_F32};
+    const char *saved = getenv("ZMOE_GEMV_LANES");
+    char keep[32] = "";
+    if (saved)
+        snprintf(keep, sizeof keep, "%s", saved);
+    r->nlanes = 0;
+    for (int d = 0; d < 2; d++) {
+        g.wdt = dts[d];
+        struct zmoe_error err;
+        struct zmoe_config cfg[BENCH_LANES];
+        struct zmoe_runtime *rt[BENCH_LANES] = {0};
+        struct inputs in;
+        if (!inputs_make(&in, &g))
+            return 1;
+        for (int l = 0; l < BENCH_LANES; l++) {
+            char v[16];
+            snprintf(v, sizeof v, "%u", lanes[l]);
+            setenv("ZMOE_GEMV_LANES", v, 1);
+            progress("GEMV shape: %s weights, lanes %u, creating the runtime", zmoe_dtype_name(g.wdt),
+                     lanes[l]);
+            if (make_rt(&g, &rt[l], &cfg[l], &err))
+                return fail("creating a lanes runtime", &err);
+        }
+        if (saved)
+            setenv("ZMOE_GEMV_LANES", keep, 1);
+        else
+            unsetenv("ZMOE_GEMV_LANES");
+        struct naive nv;
+        if (naive_init(&nv, rt[0], &err))
+            return fail("creating the copy kernel", &err);
+        void *src = NULL, *dst = NULL;
+        ze_device_mem_alloc_desc_t dd = {.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC};
+        if (zeMemAllocDevice(rt[0]->context, &dd, copy_bytes, 64, rt[0]->device, &src) ||
+            zeMemAllocDevice(rt[0]->context, &dd, copy_bytes, 64, rt[0]->device, &dst))
+            return 1;
+        const uint32_t n4 = (uint32_t)(copy_bytes / 16);
+        const uint64_t wb = zmoe_dtype_size(g.wdt);
+        const uint64_t step_bytes = (uint64_t)g.K * 3 * g.I * g.H * wb + (uint64_t)g.E * g.H * wb;
+        double *ratios[BENCH_LANES];
+        uint64_t *times[BENCH_LANES];
+        for (int l = 0; l < BENCH_LANES; l++) {
+            ratios[l] = calloc(steps, sizeof(double));
+            times[l] = calloc(steps, sizeof(uint64_t));
+            if (!ratios[l] || !times[l])
+                return 1;
+        }
+        struct sample s;
+        uint64_t ns;
+        for (int l = 0; l < BENCH_LANES; l++)
+            if (z_call(rt[l], 0, 1, in.x[0], in.bytes, true, &s, &err) ||
+                naive_copy(&nv, dst, src, n4, &ns, &err))
+                return fail("lanes warm-up", &err);
+        progress("GEMV shape: %s weights, %u rounds", zmoe_dtype_name(g.wdt), steps);
+        for (uint32_t i = 0; i < steps; i++) {
+            if (naive_copy(&nv, dst, src, n4, &ns, &err))
+                return fail("copy kernel", &err);
+            const double copy_bw = 2.0 * (double)copy_bytes / (double)ns;
+            for (int k = 0; k < BENCH_LANES; k++) {
+                const int l = (int)((i + (uint32_t)k) % BENCH_LANES); /* rotating order */
+                if (z_call(rt[l], 0, 1, in.x[i % NINPUTS], in.bytes, true, &s, &err))
+                    return fail("lanes step", &err);
+                times[l][i] = s.dev_ns;
+                ratios[l][i] = s.dev_ns ? ((double)step_bytes / s.dev_ns) / copy_bw : 0;
+            }
+        }
+        for (int l = 0; l < BENCH_LANES; l++) {
+            struct bench_lanes *b = &r->lanes[r->nlanes++];
+            b->wdt = g.wdt;
+            b->lanes = lanes[l];
+            b->step_us = median_us(times[l], steps);
+            b->ratio = median_d(ratios[l], steps);
+            free(ratios[l]);
+            free(times[l]);
+        }
+        zeMemFree(rt[0]->context, src);
+        zeMemFree(rt[0]->context, dst);
+        naive_fini(&nv);
+        for (int l = 0; l < BENCH_LANES; l++)
+            zmoe_destroy(rt[l]);
         inputs_free(&in);
     }
     return 0;
@@ -1101,6 +1218,11 @@ int main(int argc, char **argv)
             printf("%s: step %.0f us (experts %.0f us) %.2f GB/s, copy %.2f GB/s, ratio %.3f\n",
                    zmoe_dtype_name(r->bw[i].wdt), r->bw[i].step_us, r->bw[i].expert_us,
                    r->bw[i].step_gbs, r->bw[i].copy_gbs, r->bw[i].ratio);
+        if (bench_lanes(r, quick ? 3 : 20, quick ? (64ull << 20) : (256ull << 20)))
+            return 1;
+        for (uint32_t i = 0; i < r->nlanes; i++)
+            printf("%s lanes %u: step %.0f us, ratio to copy %.3f\n", zmoe_dtype_name(r->lanes[i].wdt),
+                   r->lanes[i].lanes, r->lanes[i].step_us, r->lanes[i].ratio);
         free(r);
         return 0;
     }
@@ -1125,6 +1247,8 @@ int main(int argc, char **argv)
     if (bench_onin(r, quick ? 10 : 150))
         return 1;
     if (bench_bandwidth(r, quick ? 3 : 40, quick ? (64ull << 20) : (256ull << 20)))
+        return 1;
+    if (bench_lanes(r, quick ? 3 : 20, quick ? (64ull << 20) : (256ull << 20)))
         return 1;
     if (cgfile && !read_callgrind(cgfile, r))
         fprintf(stderr, "zbench: no callgrind results in %s\n", cgfile);
