@@ -113,6 +113,7 @@ struct bench_dispatch {
 struct bench_onin {
     uint32_t T;
     double z_on_us, z_off_us, n_on_us, n_off_us; /* device time medians */
+    double z_ratio, n_ratio; /* median of the per-round on/off ratios */
     double z_stage_on_us[ZMOE_STAGE_COUNT], n_stage_on_us[NAIVE_STAGES];
     uint64_t z_extra_bytes, n_extra_bytes; /* per step, from the geometry */
 };

@@ -101,7 +101,7 @@ static void summary(FILE *f, const struct bench_results *r)
             continue;
         char fig[128];
         snprintf(fig, sizeof fig, "device time, router weight on input on / off, T=%u", o->T);
-        double zr = ratio(o->z_on_us, o->z_off_us), nr = ratio(o->n_on_us, o->n_off_us);
+        double zr = o->z_ratio, nr = o->n_ratio;
         fmt(z, sizeof z, "%.3f", zr);
         fmt(n, sizeof n, "%.3f", nr);
         snprintf(q, sizeof q, "-");
@@ -267,7 +267,8 @@ static void details(FILE *f, const struct bench_results *r)
 
     fprintf(f, "\n## Router weight on input\n\nGeometry: %s (no shared expert: the Python stacks "
                "run it apart on the unscaled input). Device time = sum of kernel timestamps, "
-               "medians of interleaved calls of four dispatchers (zmoe on/off, baseline on/off).\n\n",
+               "medians of interleaved calls of four dispatchers (zmoe on/off, baseline on/off); "
+               "on/off = median of the ratios of the on and off calls of each round.\n\n",
             r->onin_geometry);
     fprintf(f, "| T | zmoe on µs | zmoe off µs | zmoe on/off | baseline on µs | baseline off µs | "
                "baseline on/off | zmoe extra bytes | baseline extra bytes |\n"
@@ -275,8 +276,8 @@ static void details(FILE *f, const struct bench_results *r)
     for (int i = 0; i < 2; i++) {
         const struct bench_onin *o = &r->onin[i];
         fprintf(f, "| %u | %.1f | %.1f | %.3f | %.1f | %.1f | %.3f | %llu | %llu |\n", o->T,
-                o->z_on_us, o->z_off_us, ratio(o->z_on_us, o->z_off_us), o->n_on_us, o->n_off_us,
-                ratio(o->n_on_us, o->n_off_us), (unsigned long long)o->z_extra_bytes,
+                o->z_on_us, o->z_off_us, o->z_ratio, o->n_on_us, o->n_off_us,
+                o->n_ratio, (unsigned long long)o->z_extra_bytes,
                 (unsigned long long)o->n_extra_bytes);
     }
     fprintf(f, "\nPer stage with the flag on (median µs):\n\n| T | side | router | align | scale | "

@@ -679,6 +679,20 @@ static int bench_onin(struct bench_results *r, uint32_t calls)
         }
         struct bench_onin *o = &r->onin[t];
         o->T = T;
+        /* ratios of the adjacent on/off calls of each round, before the medians sort
+         * the series: the machine's drift cancels within a round */
+        double *zr = calloc(zs[0].n ? zs[0].n : 1, sizeof *zr);
+        double *nr = calloc(ns[0].n ? ns[0].n : 1, sizeof *nr);
+        if (!zr || !nr)
+            return 1;
+        for (size_t i = 0; i < zs[0].n; i++) {
+            zr[i] = zs[0].v[2][i] ? (double)zs[1].v[2][i] / (double)zs[0].v[2][i] : 0;
+            nr[i] = ns[0].v[2][i] ? (double)ns[1].v[2][i] / (double)ns[0].v[2][i] : 0;
+        }
+        o->z_ratio = median_d(zr, zs[0].n);
+        o->n_ratio = median_d(nr, ns[0].n);
+        free(zr);
+        free(nr);
         o->z_off_us = series_median(&zs[0], 2);
         o->z_on_us = series_median(&zs[1], 2);
         o->n_off_us = series_median(&ns[0], 2);
