@@ -17,9 +17,12 @@ else
     set -- -device "$devices"
 fi
 status=0
-"$ocloc" compile -q -file "$input" "$@" -options "-cl-std=CL1.2 $options" \
+"$ocloc" compile -file "$input" "$@" -options "-cl-std=CL1.2 $options" \
     -output_no_suffix -output out -out_dir "$tmp" >"$log" 2>&1 || status=$?
-sed -e "s#^[0-9][0-9]*:\([0-9][0-9]*:[0-9][0-9]*:\)#$input:\1#" "$log" >&2
+# Success prints only "Build succeeded"; show the log when it says anything more.
+if [ "$status" -ne 0 ] || grep -qiv -e '^build succeeded' -e '^$' "$log"; then
+    sed -e "s#^[0-9][0-9]*:\([0-9][0-9]*:[0-9][0-9]*:\)#$input:\1#" "$log" >&2
+fi
 if [ "$status" -ne 0 ]; then
     echo "$input: ocloc failed ($mode) with status $status" >&2
     exit 1
