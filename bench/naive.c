@@ -13,6 +13,7 @@
 #include <valgrind/callgrind.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* The bench's own embedded module (bench/naive.cl), under renamed symbols so it can
@@ -80,8 +81,34 @@ enum zmoe_status naive_init(struct naive *n, struct zmoe_runtime *rt, struct zmo
         zmoe_runtime_errorf(err, "naive: kernel module missing from the build");
         return ZMOE_ERR_KERNEL;
     }
-    /* Same binary as the runtime: native when it took the native one. */
-    enum zmoe_status st = make_module(n, moe, rt->kernels_native, &n->moe, err);
+    /* Same binary as the runtime: native when it took the native one.
+     * ZBENCH_MOE_SPV=file.spv gives the baseline another build of the kernels instead
+     * (A/B experiments on kernel changes: `zbench kernel-ab`). */
+    struct zmoe_kernel_module alt;
+    const char *alt_path = getenv("ZBENCH_MOE_SPV");
+    uint8_t *alt_bytes = NULL;
+    if (alt_path && *alt_path) {
+        FILE *f = fopen(alt_path, "rb");
+        long size = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0)
+            size = ftell(f);
+        if (size > 0 && fseek(f, 0, SEEK_SET) == 0 && (alt_bytes = malloc((size_t)size)) &&
+            fread(alt_bytes, 1, (size_t)size, f) == (size_t)size) {
+            alt = *moe;
+            alt.spirv = alt_bytes;
+            alt.spirv_size = (size_t)size;
+            moe = &alt;
+        } else {
+            if (f)
+                fclose(f);
+            free(alt_bytes);
+            zmoe_runtime_errorf(err, "naive: cannot read ZBENCH_MOE_SPV=%s", alt_path);
+            return ZMOE_ERR_IO;
+        }
+        fclose(f);
+    }
+    enum zmoe_status st = make_module(n, moe, rt->kernels_native && !alt_bytes, &n->moe, err);
+    free(alt_bytes);
     if (!st)
         st = make_module(n, extra, false, &n->extra, err);
     if (st)

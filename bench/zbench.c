@@ -817,6 +817,55 @@ static int bench_bandwidth(struct bench_results *r, uint32_t steps, uint64_t cop
     return 0;
 }
 
+/* A/B of two kernel builds on the bandwidth geometry: zmoe (embedded kernels) against the
+ * baseline running ZBENCH_MOE_SPV; expert stages only, per-round ratio medians. */
+static int kernel_ab(uint32_t steps)
+{
+    const enum zmoe_dtype dts[3] = {ZMOE_DTYPE_F32, ZMOE_DTYPE_F16, ZMOE_DTYPE_BF16};
+    struct geo g = {.H = 2048, .I = 768, .E = 64, .K = 8, .layers = 1, .max_tokens = 1,
+                    .adt = ZMOE_DTYPE_F32};
+    printf("expert_up+expert_down device time, ZBENCH_MOE_SPV=%s / embedded kernels:\n",
+           getenv("ZBENCH_MOE_SPV") ? getenv("ZBENCH_MOE_SPV") : "(unset: A/A)");
+    for (int d = 0; d < 3; d++) {
+        g.wdt = dts[d];
+        struct zmoe_error err;
+        struct zmoe_config cfg;
+        struct zmoe_runtime *rt = NULL;
+        struct naive nv;
+        struct inputs in;
+        if (!inputs_make(&in, &g))
+            return 1;
+        progress("kernel A/B: %s weights", zmoe_dtype_name(g.wdt));
+        if (make_rt(&g, &rt, &cfg, &err) || naive_init(&nv, rt, &err))
+            return fail("kernel A/B setup", &err);
+        double *ratio = calloc(steps, sizeof *ratio);
+        uint64_t *za = calloc(steps, 8), *na = calloc(steps, 8);
+        if (!ratio || !za || !na)
+            return 1;
+        struct sample zs, ns;
+        for (uint32_t i = 0; i < steps + 2; i++) {
+            const void *x = in.x[i % NINPUTS];
+            if (z_call(rt, 0, 1, x, in.bytes, true, &zs, &err) ||
+                n_call(&nv, 0, 1, x, in.bytes, true, &ns, &err))
+                return fail("kernel A/B call", &err);
+            if (i < 2)
+                continue;
+            za[i - 2] = zs.stage_ns[ZMOE_STAGE_EXPERT_UP] + zs.stage_ns[ZMOE_STAGE_EXPERT_DOWN];
+            na[i - 2] = ns.stage_ns[NAIVE_UP] + ns.stage_ns[NAIVE_DOWN];
+            ratio[i - 2] = za[i - 2] ? (double)na[i - 2] / (double)za[i - 2] : 0;
+        }
+        printf("  %s: embedded %.0f us, alternative %.0f us, ratio %.3f\n", zmoe_dtype_name(g.wdt),
+               median_us(za, steps), median_us(na, steps), median_d(ratio, steps));
+        free(ratio);
+        free(za);
+        free(na);
+        naive_fini(&nv);
+        zmoe_destroy(rt);
+        inputs_free(&in);
+    }
+    return 0;
+}
+
 /* Diagnostic for the kernel owner: the GEMV work-group shape (ZMOE_GEMV_LANES, read by
  * zmoe_create) on this device, three runtimes alive at once and stepped in turn with a
  * copy per round, ratio of each step to that round's copy. */
@@ -1224,6 +1273,10 @@ int main(int argc, char **argv)
         free(r);
         return 0;
     }
+    if (strcmp(mode, "kernel-ab") == 0) {
+        free(r);
+        return kernel_ab(quick ? 5 : 20);
+    }
     if (strcmp(mode, "bw") == 0) {
         /* bandwidth only: for kernel work (e.g. ZMOE_GEMV_LANES=1 zbench bw) */
         if (bench_bandwidth(r, quick ? 3 : 15, quick ? (64ull << 20) : (256ull << 20)))
@@ -1241,7 +1294,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(mode, "all") != 0) {
-        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|bw|smoke [--quick] [--out DIR] "
+        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|bw|kernel-ab|smoke [--quick] [--out DIR] "
                         "[--calls FILE] [--mallocs1 FILE] [--callgrind FILE] [--commit ID] "
                         "[--examples DIR]\n");
         return 2;
