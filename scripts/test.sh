@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sets up, builds (warnings are errors) and runs the whole test suite, then the
 # sanitizer build (address,undefined) of the same suite. Last line: "N passed, N failed".
-#   ZMOE_TEST_SANITIZE=0 skips the sanitizer build.
+#   ZMOE_TEST_SANITIZE=0 skips the sanitizer build; ZMOE_TEST_FUZZ=0 skips the bounded
+#   libFuzzer run of the config and safetensors parsers (ZMOE_FUZZ_SECONDS each, default 20).
 set -u
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
@@ -27,6 +28,14 @@ if [ "${ZMOE_TEST_SANITIZE:-1}" != 0 ]; then
     ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$root/tests/lsan.supp \
     UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         run_suite build-sanitize -Dwerror=true -Db_sanitize=address,undefined -Db_lundef=false
+fi
+if [ "${ZMOE_TEST_FUZZ:-1}" != 0 ]; then
+    ZMOE_FUZZ_SECONDS=${ZMOE_FUZZ_SECONDS:-20} ZMOE_FUZZ_BUILD=$root/build-fuzz \
+        sh tests/reliability/fuzz.sh >build-fuzz.log 2>&1
+    cat build-fuzz.log
+    n=$(grep -c '^ok - ' build-fuzz.log); passed=$((passed + n))
+    n=$(grep -c '^not ok' build-fuzz.log); failed=$((failed + n))
+    grep -q '^ok - .*fuzz_safetensors' build-fuzz.log || grep -q '^not ok' build-fuzz.log || failed=$((failed + 1))
 fi
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
