@@ -4,8 +4,9 @@
 
 #include <string.h>
 
-/* Messages name results: "0x70000003" tells a user nothing, the enumerator does. */
-static const char *ze_result_name(ze_result_t r)
+/* Messages name results: "0x70000003" tells a user nothing, the enumerator does.
+ * The project's one table: arena is the lowest module that talks to Level Zero. */
+const char *zmoe_ze_result_str(ze_result_t r)
 {
     switch (r) {
 #define N(x) case x: return #x
@@ -34,18 +35,20 @@ static const char *ze_result_name(ze_result_t r)
     N(ZE_RESULT_ERROR_INVALID_ENUMERATION);
     N(ZE_RESULT_ERROR_UNSUPPORTED_ENUMERATION);
     N(ZE_RESULT_ERROR_UNKNOWN);
+    N(ZE_RESULT_ERROR_INVALID_NATIVE_BINARY);
+    N(ZE_RESULT_ERROR_INVALID_KERNEL_NAME);
+    N(ZE_RESULT_ERROR_INVALID_GROUP_SIZE_DIMENSION);
+    N(ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_INDEX);
+    N(ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_SIZE);
+    N(ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE);
 #undef N
-    default: return NULL;
+    default: return "ze_result_t (unnamed)";
     }
 }
 
 static void describe_result(ze_result_t r, char *buf, size_t len)
 {
-    const char *name = ze_result_name(r);
-    if (name)
-        snprintf(buf, len, "%s", name);
-    else
-        snprintf(buf, len, "ze_result_t 0x%08x", (unsigned)r);
+    snprintf(buf, len, "%s (0x%08x)", zmoe_ze_result_str(r), (unsigned)r);
 }
 
 /* The block's alignment: the strictest buffer's, and at least 64 bytes (a cache

@@ -39,6 +39,9 @@ enum zmoe_category {
 };
 const char *zmoe_category_name(enum zmoe_category category);
 
+/* "ZE_RESULT_ERROR_DEVICE_LOST" for a ze_result_t; "ze_result_t (unnamed)" for a value the headers do not name. */
+const char *zmoe_ze_result_str(ze_result_t r);
+
 /* Lifetimes are inclusive stage intervals [first, last]. Buffers whose intervals
  * intersect may not share bytes. ZMOE_STAGE_ALWAYS marks a whole-run lifetime. */
 #define ZMOE_STAGE_ALWAYS_FIRST 0u

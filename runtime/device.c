@@ -24,47 +24,6 @@
 #define MAX_DRIVERS 8
 #define MAX_DEVICES 16
 
-const char *zmoe_ze_result_str(ze_result_t r)
-{
-    switch (r) {
-#define N(x)                                                                                       \
-    case x:                                                                                        \
-        return #x
-        N(ZE_RESULT_SUCCESS);
-        N(ZE_RESULT_NOT_READY);
-        N(ZE_RESULT_ERROR_DEVICE_LOST);
-        N(ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY);
-        N(ZE_RESULT_ERROR_OUT_OF_DEVICE_MEMORY);
-        N(ZE_RESULT_ERROR_MODULE_BUILD_FAILURE);
-        N(ZE_RESULT_ERROR_MODULE_LINK_FAILURE);
-        N(ZE_RESULT_ERROR_DEVICE_REQUIRES_RESET);
-        N(ZE_RESULT_ERROR_INSUFFICIENT_PERMISSIONS);
-        N(ZE_RESULT_ERROR_NOT_AVAILABLE);
-        N(ZE_RESULT_ERROR_UNINITIALIZED);
-        N(ZE_RESULT_ERROR_UNSUPPORTED_VERSION);
-        N(ZE_RESULT_ERROR_UNSUPPORTED_FEATURE);
-        N(ZE_RESULT_ERROR_INVALID_ARGUMENT);
-        N(ZE_RESULT_ERROR_INVALID_NULL_HANDLE);
-        N(ZE_RESULT_ERROR_HANDLE_OBJECT_IN_USE);
-        N(ZE_RESULT_ERROR_INVALID_NULL_POINTER);
-        N(ZE_RESULT_ERROR_INVALID_SIZE);
-        N(ZE_RESULT_ERROR_UNSUPPORTED_SIZE);
-        N(ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT);
-        N(ZE_RESULT_ERROR_INVALID_ENUMERATION);
-        N(ZE_RESULT_ERROR_UNSUPPORTED_ENUMERATION);
-        N(ZE_RESULT_ERROR_INVALID_NATIVE_BINARY);
-        N(ZE_RESULT_ERROR_INVALID_KERNEL_NAME);
-        N(ZE_RESULT_ERROR_INVALID_GROUP_SIZE_DIMENSION);
-        N(ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_INDEX);
-        N(ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_SIZE);
-        N(ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE);
-        N(ZE_RESULT_ERROR_UNKNOWN);
-#undef N
-    default:
-        return "ze_result_t (unnamed)";
-    }
-}
-
 void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
 {
     if (!err)

@@ -188,7 +188,6 @@ void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
 enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, const char *call,
                                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-const char *zmoe_ze_result_str(ze_result_t r);
 
 /* device.c */
 enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
