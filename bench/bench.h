@@ -24,6 +24,7 @@ struct bench_mallocs {
     uint64_t process;     /* calls made by every thread (driver workers included) */
 };
 void bench_mallocs_read(struct bench_mallocs *out);
+bool bench_mallocs_counted(void); /* false in sanitizer builds (no interposer) */
 
 /* Level Zero API calls through the loader's tracing layer (needs
  * ZE_ENABLE_TRACING_LAYER=1 before zeInit; bench_ze_prepare() sets it). */

@@ -20,6 +20,7 @@ uint64_t bench_now_ns(void)
 
 /* ------------------------------------------------------------------ malloc */
 
+#ifndef BENCH_NO_MALLOC_HOOK
 /* glibc's own entry points: the interposers forward to them. */
 extern void *__libc_malloc(size_t size);
 extern void *__libc_calloc(size_t n, size_t size);
@@ -40,6 +41,11 @@ void bench_mallocs_read(struct bench_mallocs *out)
 {
     out->this_thread = mallocs_thread;
     out->process = __atomic_load_n(&mallocs_process, __ATOMIC_RELAXED);
+}
+
+bool bench_mallocs_counted(void)
+{
+    return true;
 }
 
 /* Public on purpose: they replace libc's for the whole process (export_dynamic). */
@@ -95,6 +101,19 @@ void *memalign(size_t align, size_t size)
     count_malloc();
     return __libc_memalign(align, size);
 }
+
+#else
+/* Sanitizer builds: the sanitizer owns malloc; nothing is counted. */
+void bench_mallocs_read(struct bench_mallocs *out)
+{
+    out->this_thread = out->process = 0;
+}
+
+bool bench_mallocs_counted(void)
+{
+    return false;
+}
+#endif
 
 /* ------------------------------------------------------------------ tracing */
 
