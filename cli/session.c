@@ -85,6 +85,8 @@ void cli_session_print(const struct cli_session *s, FILE *out)
         fprintf(out, "weights:  synthetic (seed %llu)", (unsigned long long)c->weights.seed);
     fprintf(out, ", loaded in %.1f ms (runtime created in %.1f ms)\n",
             (double)s->weights_ns / 1e6, (double)s->create_ns / 1e6);
+    if (c->weights.file[0]) /* the layout, the layer prefix and which layers were found */
+        fprintf(out, "          %s\n", s->stats.weights_source);
     fprintf(out, "arena:    ");
     print_budget(out, "device", s->stats.device_bytes, c->budget.device_bytes);
     fprintf(out, "; ");

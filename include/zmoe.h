@@ -234,6 +234,8 @@ struct zmoe_stats {
     uint64_t host_bytes;                        /* host arena + host-visible block */
     char device_name[256];
     char device_reason[256]; /* why this device was chosen */
+    char weights_source[512]; /* what zmoe_load_weights loaded: file, layout, layer
+                                 prefix (detected or configured), or synthetic seed */
     bool kernels_native;     /* AOT binary used (else SPIR-V) */
 };
 enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats *out);

@@ -284,6 +284,11 @@ enum zmoe_status zmoe_submit(struct zmoe_runtime *rt, const struct zmoe_slot *sl
     enum zmoe_status st = check_usable(rt, "zmoe_submit", err);
     if (st)
         return st;
+    if (!rt->weights_loaded) {
+        zmoe_runtime_errorf(err, "zmoe_submit: load the weights first (runtime is %s)",
+                            zmoe_phase_name(rt->phase));
+        return ZMOE_ERR_STATE;
+    }
     struct zmoe_ring_slot *sl = slot_of(rt, slot, "zmoe_submit", err);
     if (!sl)
         return ZMOE_ERR_ARGUMENT;
@@ -404,6 +409,8 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
     out->host_bytes = rt->arena.size[ZMOE_MEMORY_HOST_VISIBLE] + rt->hb.size;
     snprintf(out->device_name, sizeof out->device_name, "%s", rt->device_name);
     snprintf(out->device_reason, sizeof out->device_reason, "%s", rt->device_reason);
+    snprintf(out->weights_source, sizeof out->weights_source, "%s",
+             rt->weights_loaded ? rt->weights_report : "(not loaded)");
     out->kernels_native = rt->kernels_native;
     if (rt->lost)
         return ZMOE_ERR_DEVICE_LOST;

@@ -147,6 +147,7 @@ struct zmoe_runtime {
     struct zmoe_config cfg;
     enum zmoe_phase phase;
     bool weights_loaded;
+    char weights_report[512]; /* the loader's summary, for stats.weights_source */
     bool lost;
     struct zmoe_host_block hb;
     struct zmoe_plan plan;

@@ -63,8 +63,7 @@ static enum zmoe_status sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint
 enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
     void *staging = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.staging);
-    char report[256];
-    report[0] = '\0';
-    return zmoe_weights_load(&rt->cfg, staging, rt->ids.staging_bytes, sink, rt, report,
-                             sizeof report, err);
+    rt->weights_report[0] = '\0';
+    return zmoe_weights_load(&rt->cfg, staging, rt->ids.staging_bytes, sink, rt,
+                             rt->weights_report, sizeof rt->weights_report, err);
 }

@@ -100,7 +100,7 @@ static void run_case(const struct ccase *k, int idx)
     struct zmoe_config c;
     if (zmoe_config_load(conf, &c, &err) != ZMOE_OK) {
         TAP_OK(0, "%s: the written config loads: %s", k->name, err.msg);
-        tap_skip(4, "no config");
+        tap_skip(5, "no config");
         return;
     }
 
@@ -110,6 +110,8 @@ static void run_case(const struct ccase *k, int idx)
     char want[600];
     snprintf(want, sizeof want, "weights:  %s", wpath);
     TAP_OK(cli_has(r.out, want), "%s: run names the weights file", k->name);
+    TAP_OK(cli_has(r.out, "prefix '") && cli_has(r.out, "(detected)"),
+           "%s: run reports the detected layer prefix", k->name);
     if (!TAP_OK(cli_has(r.out, "check (step 0") && cli_has(r.out, ": PASS") &&
                     !cli_has(r.out, "FAIL"),
                 "%s: --check passes against the reference MoE", k->name))
