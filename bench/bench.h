@@ -101,6 +101,7 @@ void naive_fini(struct naive *n);
 struct bench_dispatch {
     uint32_t T, E, K;
     double z_host_us, z_total_us, n_host_us, n_total_us; /* host: without the wait */
+    double n_total_timed_us; /* baseline wall time with a timestamp event per launch, as zmoe */
     double z_dev_us, n_dev_us;                           /* device: sum of kernel times */
     double z_stage_us[ZMOE_STAGE_COUNT], n_stage_us[NAIVE_STAGES];
     double z_calls, n_calls, z_allocs, n_allocs, z_creates, n_creates; /* per call */

@@ -350,6 +350,7 @@ static enum zmoe_status measure_dispatch(struct zmoe_runtime *rt, struct naive *
         d->n_host_us = series_median(&ns, 0);
         d->n_total_us = series_median(&ns, 1);
         d->n_dev_us = series_median(&nts, 2);
+        d->n_total_timed_us = series_median(&nts, 1);
         for (int e = 0; e < NAIVE_STAGES; e++)
             d->n_stage_us[e] = series_median(&nts, 3 + e);
     }
