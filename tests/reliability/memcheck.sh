@@ -1,0 +1,24 @@
+#!/bin/sh
+# Runs a program under valgrind memcheck: it must exit 0 with no memory error and no
+# definitely-lost block (third-party false positives: tests/valgrind.supp). TAP output.
+#   memcheck.sh SUPPRESSIONS PROGRAM [ARGS...]
+set -u
+supp=$1; shift
+log=$(mktemp)
+trap 'rm -f "$log" "$log.out"' EXIT
+echo "TAP version 13"
+echo "1..2"
+status=0
+valgrind --suppressions="$supp" --error-exitcode=99 --leak-check=full \
+    --errors-for-leak-kinds=definite --log-file="$log" "$@" >"$log.out" 2>&1 || status=$?
+name=$(basename "$1")
+if [ "$status" -eq 0 ] || [ "$status" -eq 99 ] && ! grep -q "^not ok" "$log.out"; then
+    echo "ok 1 - $name runs to completion under memcheck"
+else
+    echo "not ok 1 - $name runs to completion under memcheck (status $status)"; tail -20 "$log.out" | sed 's/^/# /'
+fi
+if [ "$status" -ne 99 ]; then
+    echo "ok 2 - $name: no memory error, no definitely lost block"
+else
+    echo "not ok 2 - $name: memcheck found errors"; grep -E '^==[0-9]+==' "$log" | head -60 | sed 's/^/# /'
+fi
