@@ -94,7 +94,8 @@ fi
 
 say "3/3 timings, mallocs, router weight on input, arena, bandwidth, scaling"
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
-if [ -n "$(git status --porcelain 2>/dev/null | head -n 1)" ]; then commit="$commit (+ uncommitted changes)"; fi
+dirty=$(git status --porcelain 2>/dev/null | awk '{ print $2 }' | cut -d/ -f1 | sort -u | tr '\n' ' ')
+[ -n "$dirty" ] && commit="$commit (working tree has uncommitted changes in: ${dirty% })"
 # shellcheck disable=SC2086
 env -u ZE_ENABLE_TRACING_LAYER "$zbench" all $quick --calls "$tmp/calls.tsv" \
     --mallocs1 "$tmp/mallocs1.tsv" $cgarg \
