@@ -1,6 +1,7 @@
 /* zmoe info: what Level Zero offers on this machine and what zmoe would use of it. */
 #include "cli/cli.h"
 #include "kernels/kernels.h"
+#include "runtime/runtime.h"
 
 #include <level_zero/loader/ze_loader.h>
 
@@ -39,43 +40,9 @@ static bool file_exists(const char *path)
     return access(path, R_OK) == 0;
 }
 
-/* Where zmoe finds hostdev, in the runtime's order (runtime/device.c): $ZMOE_HOSTDEV,
- * the build tree, the install libdir. */
-static const char *hostdev_path(const char **why)
-{
-    const char *p = getenv("ZMOE_HOSTDEV");
-    if (p && *p) {
-        *why = "ZMOE_HOSTDEV";
-        return p;
-    }
-    if (file_exists(ZMOE_HOSTDEV_BUILD_PATH)) {
-        *why = "build tree";
-        return ZMOE_HOSTDEV_BUILD_PATH;
-    }
-    *why = "installed";
-    return ZMOE_HOSTDEV_INSTALL_PATH;
-}
-
-/* Makes hostdev visible to the loader the way zmoe_create() does, so `info` lists the
- * devices a run would choose from. Returns what it did, for the report. */
-static void enable_hostdev(char *done, size_t size)
-{
-    const char *alt = getenv("ZE_ENABLE_ALT_DRIVERS");
-    if (alt) {
-        snprintf(done, size, "ZE_ENABLE_ALT_DRIVERS=%s (set by the environment)", alt);
-        return;
-    }
-    const char *why, *path = hostdev_path(&why);
-    char list[PATH_MAX + 64];
-    /* The variable replaces the loader's default list: keep the GPU driver first. */
-    snprintf(list, sizeof list, "libze_intel_gpu.so.1,%s", path);
-    setenv("ZE_ENABLE_ALT_DRIVERS", list, 1);
-    snprintf(done, size, "ZE_ENABLE_ALT_DRIVERS=%s (set here as zmoe_create does)", list);
-}
-
 static void print_hostdev(const char *done)
 {
-    const char *why, *path = hostdev_path(&why);
+    const char *why, *path = zmoe_runtime_hostdev_path(&why);
     printf("hostdev:\n");
     printf("  library: %s (%s): %s\n", path, why, file_exists(path) ? "found" : "NOT FOUND");
     printf("  loader:  %s\n", done);
@@ -210,7 +177,7 @@ int cli_cmd_info(int argc, char **argv)
     }
     printf("zmoe %s\n", ZMOE_VERSION_STRING);
     char done[PATH_MAX + 128];
-    enable_hostdev(done, sizeof done);
+    zmoe_runtime_select_drivers(ZMOE_DEVICE_AUTO, done, sizeof done);
     ze_result_t r = zeInit(0);
     if (r != ZE_RESULT_SUCCESS) {
         printf("loader: zeInit failed (0x%x): no Level Zero driver could be loaded\n",

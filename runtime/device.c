@@ -17,8 +17,6 @@
 #ifndef ZMOE_HOSTDEV_INSTALL_PATH
 #define ZMOE_HOSTDEV_INSTALL_PATH "/usr/local/lib/libze_hostdev.so"
 #endif
-/* The loader's name for Intel's GPU driver (what it loads when the variable is unset). */
-#define ZMOE_GPU_DRIVER_NAME "libze_intel_gpu.so.1"
 #define INTEL_VENDOR_ID 0x8086u
 
 #define MAX_DRIVERS 8
@@ -58,32 +56,62 @@ enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, co
             return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
     } while (0)
 
-/* hostdev is only visible to the loader through ZE_ENABLE_ALT_DRIVERS, and loader 1.8.12
- * *replaces* its default driver list (libze_intel_gpu.so.1, libze_intel_vpu.so.1) with the
- * variable's comma-separated list; libraries that fail to load or to zeInit are dropped.
- * So the list we set names the GPU driver first, then hostdev: GPUs stay visible. */
-static void enable_hostdev(struct zmoe_runtime *rt)
+const char *zmoe_runtime_hostdev_path(const char **why)
+{
+    const char *path = getenv("ZMOE_HOSTDEV");
+    if (path && *path) {
+        *why = "ZMOE_HOSTDEV";
+        return path;
+    }
+    if (*ZMOE_HOSTDEV_BUILD_PATH && access(ZMOE_HOSTDEV_BUILD_PATH, R_OK) == 0) {
+        *why = "build tree";
+        return ZMOE_HOSTDEV_BUILD_PATH;
+    }
+    *why = "installed";
+    return ZMOE_HOSTDEV_INSTALL_PATH;
+}
+
+/* An Intel GPU the kernel exposes: a DRM render node whose PCI vendor is 0x8086, or
+ * WSL's /dev/dxg (GPUs there have no DRM node; the GPU driver itself sorts it out). */
+static bool intel_gpu_visible(void)
+{
+    if (access("/dev/dxg", F_OK) == 0)
+        return true;
+    for (int i = 128; i < 192; i++) {
+        char path[64], vendor[16] = "";
+        snprintf(path, sizeof path, "/sys/class/drm/renderD%d/device/vendor", i);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        bool intel = fgets(vendor, sizeof vendor, f) && strtoul(vendor, NULL, 16) == INTEL_VENDOR_ID;
+        fclose(f);
+        if (intel)
+            return true;
+    }
+    return false;
+}
+
+/* hostdev is only visible to the loader through ZE_ENABLE_ALT_DRIVERS, which replaces
+ * loader 1.8.12's default list (libze_intel_gpu.so.1, libze_intel_vpu.so.1). We list
+ * exactly one driver: with two, the loader allocates on every
+ * zeCommandQueueExecuteCommandLists (measured by bench/), which would put a malloc on
+ * the decode path. So: device=host, or auto with no Intel GPU visible -> hostdev alone;
+ * otherwise the loader's default list is left as it is. */
+void zmoe_runtime_select_drivers(enum zmoe_device_choice choice, char *note, size_t size)
 {
     const char *existing = getenv("ZE_ENABLE_ALT_DRIVERS");
     if (existing) {
-        snprintf(rt->device_reason, sizeof rt->device_reason,
-                 "ZE_ENABLE_ALT_DRIVERS already set by the environment");
+        snprintf(note, size, "ZE_ENABLE_ALT_DRIVERS=%s set by the environment", existing);
         return;
     }
-    const char *path = getenv("ZMOE_HOSTDEV");
-    const char *why = "ZMOE_HOSTDEV";
-    if (!path || !*path) {
-        path = ZMOE_HOSTDEV_BUILD_PATH;
-        why = "build tree";
-        if (!*path || access(path, R_OK) != 0) {
-            path = ZMOE_HOSTDEV_INSTALL_PATH;
-            why = "installed";
-        }
+    if (choice == ZMOE_DEVICE_GPU || (choice == ZMOE_DEVICE_AUTO && intel_gpu_visible())) {
+        snprintf(note, size, "%s: the loader's GPU driver list",
+                 choice == ZMOE_DEVICE_GPU ? "device=gpu" : "an Intel GPU is visible");
+        return;
     }
-    char list[ZMOE_PATH_MAX + 64];
-    snprintf(list, sizeof list, "%s,%s", ZMOE_GPU_DRIVER_NAME, path);
-    setenv("ZE_ENABLE_ALT_DRIVERS", list, 0);
-    snprintf(rt->device_reason, sizeof rt->device_reason, "hostdev enabled (%s: %s)", why, path);
+    const char *why, *path = zmoe_runtime_hostdev_path(&why);
+    setenv("ZE_ENABLE_ALT_DRIVERS", path, 0);
+    snprintf(note, size, "hostdev enabled (%s: %s)", why, path);
 }
 
 static enum zmoe_status create_queue(struct zmoe_runtime *rt, struct zmoe_error *err)
@@ -199,16 +227,14 @@ enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmo
     }
 
     const enum zmoe_device_choice choice = rt->cfg.runtime.device;
-    char env_note[256] = "";
-    if (choice != ZMOE_DEVICE_GPU) {
-        enable_hostdev(rt);
-        snprintf(env_note, sizeof env_note, "%s", rt->device_reason);
-    }
+    char env_note[256];
+    zmoe_runtime_select_drivers(choice, env_note, sizeof env_note);
+    snprintf(rt->device_reason, sizeof rt->device_reason, "%s", env_note);
     ze_result_t r = zeInit(0);
     if (r != ZE_RESULT_SUCCESS) {
         zmoe_runtime_errorf(err, "zeInit failed with %s (0x%08x) while looking for a device (%s): "
                                  "no Level Zero driver loaded",
-                            zmoe_ze_result_str(r), (unsigned)r, env_note[0] ? env_note : "GPU only");
+                            zmoe_ze_result_str(r), (unsigned)r, env_note);
         return ZMOE_ERR_NO_DEVICE;
     }
     uint32_t nd = MAX_DRIVERS;
@@ -263,10 +289,10 @@ enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmo
     st = read_device(rt, err);
     if (st)
         return st;
-    char reason[256];
-    snprintf(reason, sizeof reason, "%s among %u device(s)%s%s", why, total,
-             env_note[0] ? "; " : "", env_note);
-    snprintf(rt->device_reason, sizeof rt->device_reason, "%s", reason);
+    /* A long hostdev path may cut the note short; the reason stays readable. */
+    if (snprintf(rt->device_reason, sizeof rt->device_reason, "%s among %u device(s); %s", why,
+                 total, env_note) >= (int)sizeof rt->device_reason)
+        memcpy(rt->device_reason + sizeof rt->device_reason - 4, "...", 4);
     return create_queue(rt, err);
 }
 

@@ -191,6 +191,11 @@ enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, co
     __attribute__((format(printf, 4, 5)));
 
 /* device.c */
+/* Where hostdev is: $ZMOE_HOSTDEV, the build tree, else the install libdir (*why says). */
+const char *zmoe_runtime_hostdev_path(const char **why);
+/* Sets ZE_ENABLE_ALT_DRIVERS before zeInit so the loader sees exactly one driver for
+ * `choice` (hostdev when no Intel GPU is visible); `note` says what was done. */
+void zmoe_runtime_select_drivers(enum zmoe_device_choice choice, char *note, size_t size);
 enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
                                        struct zmoe_error *err);
 enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err);

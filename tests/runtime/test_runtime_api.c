@@ -233,8 +233,9 @@ static void test_host_memory(void)
     free(mem);
 }
 
-/* Run without ZE_ENABLE_ALT_DRIVERS: the runtime must make hostdev visible itself (GPU
- * driver first, then hostdev: loader 1.8.12 replaces its list with the variable's). */
+/* Run without ZE_ENABLE_ALT_DRIVERS on a machine without an Intel GPU: the runtime must
+ * make hostdev visible itself, as the only driver (loader 1.8.12 replaces its list with
+ * the variable's, and with two drivers it allocates on every execute). */
 static void test_device_choice(void)
 {
     unsetenv("ZE_ENABLE_ALT_DRIVERS");
@@ -245,8 +246,8 @@ static void test_device_choice(void)
     if (rt)
         zmoe_get_stats(rt, &s);
     const char *env = getenv("ZE_ENABLE_ALT_DRIVERS");
-    TAP_OK(env && strncmp(env, "libze_intel_gpu.so.1,", 21) == 0 && strstr(env, "libze_hostdev.so"),
-           "ZE_ENABLE_ALT_DRIVERS set to the GPU driver plus hostdev: %s", env ? env : "(unset)");
+    TAP_OK(env && !strchr(env, ',') && strstr(env, "libze_hostdev.so"),
+           "ZE_ENABLE_ALT_DRIVERS set to hostdev alone: %s", env ? env : "(unset)");
     TAP_OK(rt && strstr(s.device_reason, "auto: no Intel GPU, hostdev") && strstr(s.device_reason, "build tree"),
            "auto picks hostdev when no Intel GPU is present: %s", s.device_reason);
     float *x = rt_inputs(&c, 1, 9), y[64], ref[64];
