@@ -14,6 +14,120 @@
 #include <time.h>
 #include <unistd.h>
 
+/* ------------------------------------------------------------------ waiting */
+
+/* Every function in this section is called with hd.lock held. A waiter sleeps on
+ * its own condition; the thread that changes an event, a fence or a queue wakes
+ * the waiters listed with that object as key (usually none, or one). */
+
+static void waiter_add(struct hd_waiter *w, const void *key)
+{
+    pthread_cond_init(&w->cond, &hd.condattr);
+    w->key = key;
+    w->cancelled = false;
+    w->prev = NULL;
+    w->next = hd.waiters;
+    if (hd.waiters)
+        hd.waiters->prev = w;
+    hd.waiters = w;
+}
+
+static void waiter_remove(struct hd_waiter *w)
+{
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        hd.waiters = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    if (w->cancelled)
+        pthread_cond_broadcast(&hd.gone);
+    pthread_cond_destroy(&w->cond);
+}
+
+/* Sleeps until woken or the deadline (NULL: none); false once the deadline passed. */
+static bool waiter_sleep(struct hd_waiter *w, const struct timespec *deadline)
+{
+    if (!deadline) {
+        pthread_cond_wait(&w->cond, &hd.lock);
+        return true;
+    }
+    return pthread_cond_timedwait(&w->cond, &hd.lock, deadline) != ETIMEDOUT;
+}
+
+/* Wakes the waiters of one object. */
+static void wake(const void *key)
+{
+    for (struct hd_waiter *w = hd.waiters; w; w = w->next)
+        if (w->key == key)
+            pthread_cond_signal(&w->cond);
+}
+
+/* Wakes every waiter: a device loss or a queue stopping (both rare). */
+static void wake_all(void)
+{
+    for (struct hd_waiter *w = hd.waiters; w; w = w->next)
+        pthread_cond_signal(&w->cond);
+}
+
+/* Before the objects in [lo, hi) are freed or invalidated: their waiters are
+ * woken as cancelled (they return without touching the object again) and this
+ * returns once they have left. Waiting in a destroy call is the application's
+ * error, but it must not turn into a use after free or a hang. */
+static void cancel_waiters(const void *lo, const void *hi)
+{
+    uintptr_t a = (uintptr_t)lo, b = (uintptr_t)hi;
+    for (;;) {
+        bool any = false;
+        for (struct hd_waiter *w = hd.waiters; w; w = w->next)
+            if ((uintptr_t)w->key >= a && (uintptr_t)w->key < b) {
+                any = true;
+                if (!w->cancelled) {
+                    w->cancelled = true;
+                    pthread_cond_signal(&w->cond);
+                }
+            }
+        if (!any)
+            return;
+        pthread_cond_wait(&hd.gone, &hd.lock);
+    }
+}
+
+enum wait_end { WAIT_DONE, WAIT_TIMEOUT, WAIT_CANCELLED };
+
+/* A host synchronization on an event or a fence: waits until *flag, the device
+ * is lost, the timeout passes or the object is destroyed. */
+static enum wait_end host_wait_flag(const void *key, const bool *flag, struct hd_context *c, uint64_t timeout)
+{
+    if (*flag || c->lost)
+        return WAIT_DONE;
+    if (timeout == 0)
+        return WAIT_TIMEOUT;
+    struct timespec ts;
+    const struct timespec *deadline = hd_deadline(timeout, &ts) ? &ts : NULL;
+    struct hd_waiter w;
+    waiter_add(&w, key);
+    c->blocking_waits++;
+    enum wait_end end = WAIT_DONE;
+    for (;;) {
+        c->sleeps++;
+        bool woken = waiter_sleep(&w, deadline);
+        if (w.cancelled) {
+            end = WAIT_CANCELLED;
+            break;
+        }
+        if (*flag || c->lost)
+            break;
+        if (!woken) {
+            end = WAIT_TIMEOUT;
+            break;
+        }
+        c->idle_wakeups++;
+    }
+    waiter_remove(&w);
+    return end;
+}
+
 /* ------------------------------------------------------------------- events */
 
 static struct hd_event *event_of(ze_event_handle_t h)
@@ -34,7 +148,7 @@ static void event_set_locked(struct hd_event *e, uint64_t start, uint64_t end)
     e->ts_start = start;
     e->ts_end = end;
     e->signalled = true;
-    pthread_cond_broadcast(&hd.cond);
+    wake(e);
 }
 
 static bool ctx_lost(struct hd_context *c)
@@ -85,9 +199,12 @@ ze_result_t ZE_APICALL hd_zeEventPoolDestroy(ze_event_pool_handle_t h)
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     hd_quiesce(p->ctx);
+    pthread_mutex_lock(&hd.lock);
     for (uint32_t i = 0; i < p->count; i++)
         p->events[i].magic = HD_MAGIC_DEAD;
     p->magic = HD_MAGIC_DEAD;
+    cancel_waiters(p->events, p->events + p->count);
+    pthread_mutex_unlock(&hd.lock);
     free(p->events);
     free(p);
     return ZE_RESULT_SUCCESS;
@@ -127,6 +244,7 @@ ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
     hd_quiesce(e->pool->ctx);
     pthread_mutex_lock(&hd.lock);
     e->created = false;
+    cancel_waiters(e, e + 1);
     pthread_mutex_unlock(&hd.lock);
     return ZE_RESULT_SUCCESS;
 }
@@ -170,22 +288,6 @@ ze_result_t ZE_APICALL hd_zeEventQueryStatus(ze_event_handle_t h)
     return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
 
-/* Waits with hd.lock held until *flag or the deadline; false on timeout. */
-static bool wait_flag_locked(const bool *flag, uint64_t timeout, const bool *lost)
-{
-    struct timespec ts;
-    bool finite = hd_deadline(timeout, &ts);
-    while (!*flag && !(lost && *lost)) {
-        if (timeout == 0)
-            return false;
-        if (!finite)
-            pthread_cond_wait(&hd.cond, &hd.lock);
-        else if (pthread_cond_timedwait(&hd.cond, &hd.lock, &ts) == ETIMEDOUT)
-            return *flag;
-    }
-    return *flag;
-}
-
 ze_result_t ZE_APICALL hd_zeEventHostSynchronize(ze_event_handle_t h, uint64_t timeout)
 {
     HD_ENTRY();
@@ -194,12 +296,14 @@ ze_result_t ZE_APICALL hd_zeEventHostSynchronize(ze_event_handle_t h, uint64_t t
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     struct hd_context *c = e->pool->ctx;
     pthread_mutex_lock(&hd.lock);
-    bool ok = wait_flag_locked(&e->signalled, timeout, &c->lost);
+    enum wait_end end = host_wait_flag(e, &e->signalled, c, timeout);
     bool lost = c->lost;
     pthread_mutex_unlock(&hd.lock);
+    if (end == WAIT_CANCELLED)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;   /* destroyed while waited on */
     if (lost)
         return ZE_RESULT_ERROR_DEVICE_LOST;
-    return ok ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
 
 ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_kernel_timestamp_result_t *r)
@@ -393,14 +497,23 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         err = drain(q);
         struct hd_event *const *w = (struct hd_event *const *)(const void *)(l->blob + c->wait_off);
         pthread_mutex_lock(&hd.lock);
-        for (uint32_t i = 0; i < c->nwait; i++) {
-            while (!w[i]->signalled && !q->stop && !q->ctx->lost) {
-                if (!q->blocked) {
-                    q->blocked = true;
-                    pthread_cond_broadcast(&hd.cond);
-                }
-                pthread_cond_wait(&hd.cond, &hd.lock);
+        for (uint32_t i = 0; i < c->nwait && !q->stop && !q->ctx->lost; i++) {
+            struct hd_event *e = w[i];
+            if (e->signalled)
+                continue;
+            if (!q->blocked) {
+                q->blocked = true;
+                wake(q);   /* hd_quiesce does not wait for a queue the host may unblock */
             }
+            struct hd_waiter wt;
+            waiter_add(&wt, e);
+            while (!wt.cancelled && !e->signalled && !q->stop && !q->ctx->lost)
+                waiter_sleep(&wt, NULL);
+            /* The event was destroyed while this queue waited for it: the wait
+             * ends and the next Synchronize reports it. */
+            if (wt.cancelled && q->error == ZE_RESULT_SUCCESS)
+                q->error = ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+            waiter_remove(&wt);
         }
         q->blocked = false;
         bool stop = q->stop || q->ctx->lost;
@@ -486,10 +599,21 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
 void hd_quiesce(struct hd_context *c)
 {
     pthread_mutex_lock(&hd.lock);
+restart:
     for (struct hd_queue *q = c->queues; q; q = q->next) {
         uint64_t target = q->submitted;
-        while (q->completed < target && !q->dead && !q->blocked)
-            pthread_cond_wait(&hd.cond, &hd.lock);
+        if (q->completed >= target || q->dead || q->blocked)
+            continue;
+        struct hd_waiter w;
+        waiter_add(&w, q);
+        while (!w.cancelled && q->completed < target && !q->dead && !q->blocked)
+            waiter_sleep(&w, NULL);
+        bool gone = w.cancelled;
+        waiter_remove(&w);
+        /* q was destroyed meanwhile (the lock was released while sleeping): its
+         * link is gone with it, so walk the list again. */
+        if (gone)
+            goto restart;
     }
     pthread_mutex_unlock(&hd.lock);
 }
@@ -518,12 +642,14 @@ static void *worker(void *arg)
         if (err != CL_SUCCESS && q->error == ZE_RESULT_SUCCESS)
             q->error = hd_cl_error(err);
         q->completed++;
-        if (job.fence)
+        if (job.fence) {
             job.fence->signalled = true;
-        pthread_cond_broadcast(&hd.cond);
+            wake(job.fence);
+        }
+        wake(q);
     }
     q->dead = true;
-    pthread_cond_broadcast(&hd.cond);
+    wake(q);
     pthread_mutex_unlock(&hd.lock);
     return NULL;
 }
@@ -566,7 +692,7 @@ static void queue_free(struct hd_queue *q)
     pthread_mutex_lock(&hd.lock);
     q->stop = true;
     pthread_cond_broadcast(&q->work);
-    pthread_cond_broadcast(&hd.cond);
+    wake_all();   /* the worker may wait for an event */
     pthread_mutex_unlock(&hd.lock);
     pthread_join(q->thread, NULL);
     pthread_mutex_lock(&hd.lock);
@@ -575,6 +701,7 @@ static void queue_free(struct hd_queue *q)
             *p = q->next;
             break;
         }
+    cancel_waiters(q, q + 1);
     pthread_mutex_unlock(&hd.lock);
     clFinish(q->clq);
     clReleaseCommandQueue(q->clq);
@@ -583,20 +710,41 @@ static void queue_free(struct hd_queue *q)
     free(q);
 }
 
-/* Waits with hd.lock held until q completed `target` jobs; false on timeout. */
-static bool queue_wait_locked(struct hd_queue *q, uint64_t target, uint64_t timeout)
+/* Waits with hd.lock held until q completed `target` jobs, the device is lost, the
+ * worker is gone or the timeout passes; true when the jobs completed. A cancelled
+ * wait (q destroyed meanwhile: the application's error) sets *cancelled, and q
+ * must not be touched again. stats: the context counting a host synchronization. */
+static bool queue_wait_locked(struct hd_queue *q, uint64_t target, uint64_t timeout, struct hd_context *stats,
+                              bool *cancelled)
 {
+    if (cancelled)
+        *cancelled = false;
+    if (q->completed >= target || q->ctx->lost || q->dead || timeout == 0)
+        return q->completed >= target;
     struct timespec ts;
-    bool finite = hd_deadline(timeout, &ts);
-    while (q->completed < target && !q->ctx->lost) {
-        if (timeout == 0)
-            return false;
-        if (!finite)
-            pthread_cond_wait(&hd.cond, &hd.lock);
-        else if (pthread_cond_timedwait(&hd.cond, &hd.lock, &ts) == ETIMEDOUT)
-            return q->completed >= target;
+    const struct timespec *deadline = hd_deadline(timeout, &ts) ? &ts : NULL;
+    struct hd_waiter w;
+    waiter_add(&w, q);
+    if (stats)
+        stats->blocking_waits++;
+    bool done = false;
+    for (;;) {
+        if (stats)
+            stats->sleeps++;
+        bool woken = waiter_sleep(&w, deadline);
+        if (w.cancelled) {
+            if (cancelled)
+                *cancelled = true;
+            break;
+        }
+        done = q->completed >= target;
+        if (done || q->ctx->lost || q->dead || !woken)
+            break;
+        if (stats)
+            stats->idle_wakeups++;
     }
-    return q->completed >= target;
+    waiter_remove(&w);
+    return done;
 }
 
 /* Counts one execution against HOSTDEV_DEVICE_LOST_AFTER. Called with hd.lock held. */
@@ -610,7 +758,7 @@ static bool count_execution_locked(struct hd_context *c)
         if (c->fault_log)
             fprintf(stderr, "hostdev: device lost at execution %llu (HOSTDEV_DEVICE_LOST_AFTER=%llu)\n",
                     (unsigned long long)c->executions, (unsigned long long)c->lost_after);
-        pthread_cond_broadcast(&hd.cond);
+        wake_all();
         return false;
     }
     return true;
@@ -628,9 +776,18 @@ static ze_result_t submit(struct hd_queue *q, uint32_t n, struct hd_list *const 
     if (fence)
         fence->signalled = false;
     for (uint32_t i = 0; i < n; i++) {
-        while (q->submitted - q->completed >= HD_RING && !q->ctx->lost)
-            pthread_cond_wait(&hd.cond, &hd.lock);
-        if (q->ctx->lost) {
+        while (q->submitted - q->completed >= HD_RING && !q->ctx->lost && !q->dead) {
+            struct hd_waiter w;
+            waiter_add(&w, q);
+            waiter_sleep(&w, NULL);
+            bool gone = w.cancelled;
+            waiter_remove(&w);
+            if (gone) {
+                pthread_mutex_unlock(&hd.lock);
+                return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+            }
+        }
+        if (q->ctx->lost || q->dead) {
             pthread_mutex_unlock(&hd.lock);
             return ZE_RESULT_ERROR_DEVICE_LOST;
         }
@@ -647,8 +804,11 @@ static ze_result_t submit(struct hd_queue *q, uint32_t n, struct hd_list *const 
     pthread_cond_signal(&q->work);
     ze_result_t r = ZE_RESULT_SUCCESS;
     if (q->synchronous) {
-        queue_wait_locked(q, target, UINT64_MAX);
-        if (q->ctx->lost)
+        bool gone;
+        queue_wait_locked(q, target, UINT64_MAX, NULL, &gone);
+        if (gone)
+            r = ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+        else if (q->ctx->lost)
             r = ZE_RESULT_ERROR_DEVICE_LOST;
     }
     pthread_mutex_unlock(&hd.lock);
@@ -728,7 +888,12 @@ ze_result_t ZE_APICALL hd_zeCommandQueueSynchronize(ze_command_queue_handle_t h,
     if (!q)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     pthread_mutex_lock(&hd.lock);
-    bool ok = queue_wait_locked(q, q->submitted, timeout);
+    bool gone;
+    bool ok = queue_wait_locked(q, q->submitted, timeout, q->ctx, &gone);
+    if (gone) {
+        pthread_mutex_unlock(&hd.lock);
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;   /* destroyed while waited on */
+    }
     ze_result_t r = q->ctx->lost ? ZE_RESULT_ERROR_DEVICE_LOST : ok ? q->error : ZE_RESULT_NOT_READY;
     if (ok)
         q->error = ZE_RESULT_SUCCESS;
@@ -764,7 +929,10 @@ ze_result_t ZE_APICALL hd_zeFenceDestroy(ze_fence_handle_t h)
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     hd_quiesce(f->queue->ctx);
+    pthread_mutex_lock(&hd.lock);
     f->magic = HD_MAGIC_DEAD;
+    cancel_waiters(f, f + 1);
+    pthread_mutex_unlock(&hd.lock);
     free(f);
     return ZE_RESULT_SUCCESS;
 }
@@ -777,12 +945,14 @@ ze_result_t ZE_APICALL hd_zeFenceHostSynchronize(ze_fence_handle_t h, uint64_t t
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     struct hd_context *c = f->queue->ctx;
     pthread_mutex_lock(&hd.lock);
-    bool ok = wait_flag_locked(&f->signalled, timeout, &c->lost);
+    enum wait_end end = host_wait_flag(f, &f->signalled, c, timeout);
     bool lost = c->lost;
     pthread_mutex_unlock(&hd.lock);
+    if (end == WAIT_CANCELLED)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;   /* destroyed while waited on */
     if (lost)
         return ZE_RESULT_ERROR_DEVICE_LOST;
-    return ok ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
 
 ze_result_t ZE_APICALL hd_zeFenceQueryStatus(ze_fence_handle_t h)
@@ -866,7 +1036,7 @@ ze_result_t ZE_APICALL hd_zeCommandListDestroy(ze_command_list_handle_t h)
     if (l->immediate) {
         /* Let appends already made finish: their commands live in the slots. */
         pthread_mutex_lock(&hd.lock);
-        queue_wait_locked(l->queue, l->queue->submitted, UINT64_MAX);
+        queue_wait_locked(l->queue, l->queue->submitted, UINT64_MAX, NULL, NULL);
         pthread_mutex_unlock(&hd.lock);
         queue_free(l->queue);
         for (int i = 0; i < HD_IMM_SLOTS; i++)
@@ -915,7 +1085,7 @@ static ze_result_t rec_begin(struct hd_list *l, struct hd_list **rec)
     if (!l->slots[s] && !(l->slots[s] = list_new(l->ctx, l->dev)))
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     pthread_mutex_lock(&hd.lock);
-    queue_wait_locked(l->queue, l->slot_seq[s], UINT64_MAX);
+    queue_wait_locked(l->queue, l->slot_seq[s], UINT64_MAX, NULL, NULL);
     pthread_mutex_unlock(&hd.lock);
     list_reset(l->slots[s]);
     *rec = l->slots[s];

@@ -13,6 +13,7 @@ struct hd_state hd = {
     .driver_magic = HD_MAGIC_DRIVER,
     .lock = PTHREAD_MUTEX_INITIALIZER,
     .mem_lock = PTHREAD_MUTEX_INITIALIZER,
+    .gone = PTHREAD_COND_INITIALIZER,
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -280,11 +281,8 @@ static bool pick_device(void)
 static void init_once_fn(void)
 {
     hd.init_result = ZE_RESULT_ERROR_UNINITIALIZED;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&hd.cond, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_condattr_init(&hd.condattr);
+    pthread_condattr_setclock(&hd.condattr, CLOCK_MONOTONIC);
     if (!pick_device()) {
         return;
     }
@@ -744,6 +742,7 @@ static ze_result_t context_create(ze_driver_handle_t h, const ze_context_desc_t 
     c->lost_after = hd_env_u64("HOSTDEV_DEVICE_LOST_AFTER", 0);
     c->exec_latency_us = hd_env_u64("HOSTDEV_EXEC_LATENCY_US", 0);
     c->fault_log = hd_env_u64("HOSTDEV_FAULT_LOG", 0) != 0;
+    c->wait_stats = hd_env_u64("HOSTDEV_WAIT_STATS", 0) != 0;
     __atomic_store_n(&reported_mem_cap, c->mem_cap, __ATOMIC_RELAXED);
     *ph = (ze_context_handle_t)c;
     return ZE_RESULT_SUCCESS;
@@ -776,6 +775,13 @@ ze_result_t ZE_APICALL hd_zeContextDestroy(ze_context_handle_t h)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
     hd_quiesce(c);
     hd_mem_release_context(c);
+    if (c->wait_stats) {
+        pthread_mutex_lock(&hd.lock);
+        fprintf(stderr, "hostdev: wait stats: %llu blocking host waits, %llu sleeps, %llu idle wake-ups\n",
+                (unsigned long long)c->blocking_waits, (unsigned long long)c->sleeps,
+                (unsigned long long)c->idle_wakeups);
+        pthread_mutex_unlock(&hd.lock);
+    }
     c->magic = HD_MAGIC_DEAD;
     free(c);
     return ZE_RESULT_SUCCESS;

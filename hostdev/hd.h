@@ -46,6 +46,22 @@ struct hd_context {
     bool fault_log;            /* HOSTDEV_FAULT_LOG: say when the device is lost */
     uint64_t executions;       /* under hd.lock */
     bool lost;                 /* under hd.lock */
+    /* HOSTDEV_WAIT_STATS: host synchronizations (fence, event, queue) that slept,
+     * their sleeps, and wake-ups that found nothing changed; printed at destroy. */
+    bool wait_stats;
+    uint64_t blocking_waits, sleeps, idle_wakeups;   /* under hd.lock */
+};
+
+/* A thread blocked in hostdev (a host synchronization, a worker waiting for an
+ * event, a destroy waiting for a queue): one per waiting thread, on its stack,
+ * listed in hd.waiters while it waits. Whoever changes an object wakes only the
+ * waiters whose key is that object, so signalling an event nobody waits for costs
+ * no wake-up, and a fence's waiter sleeps through the list's events. */
+struct hd_waiter {
+    pthread_cond_t cond;       /* only this waiter sleeps on it */
+    const void *key;           /* the event, fence or queue whose change wakes it */
+    bool cancelled;            /* the object is being destroyed: leave, do not touch it */
+    struct hd_waiter *prev, *next;
 };
 
 /* Kernel argument kinds reflected from the SPIR-V. */
@@ -217,10 +233,12 @@ struct hd_state {
     cl_uint compute_units, clock_mhz, vendor_id;
     size_t max_param;
     bool fp16, fp64, int64_atomics;
-    /* One lock and one condition for all fence/event/queue progress: simple, and
-     * waits are rare compared with the kernels that run on this CPU. */
+    /* One lock for all fence/event/queue state; waits sleep on their own condition
+     * (struct hd_waiter), so a signal wakes only the waiters of what it changed. */
     pthread_mutex_t lock;
-    pthread_cond_t cond;
+    pthread_condattr_t condattr;    /* CLOCK_MONOTONIC, for every waiter's condition */
+    struct hd_waiter *waiters;      /* under lock */
+    pthread_cond_t gone;            /* a cancelled waiter left (destroy waits on it) */
     /* Allocation table: sorted by base, under mem_lock. */
     pthread_mutex_t mem_lock;
     struct hd_alloc *allocs;
