@@ -19,8 +19,10 @@
  * Work-group shape of the GEMV kernels (router, expert_up, expert_down): (LANES, NOUT)
  * with LANES * NOUT == ZMOE_WG (64), chosen at record time. The NOUT work-items of a
  * column each own one output row; the LANES work-items of a row split its reduction
- * (stride 4 * LANES elements) and meet in local memory. LANES = 16 gives coalesced
- * loads on a GPU; LANES = 1 gives each work-item one contiguous row, what a CPU wants.
+ * and meet in local memory. How they split it is the by-value argument `lane_spans`,
+ * also baked at record time (see lane_split): interleaved float4s for a GPU
+ * (coalescing), one contiguous span per lane for a CPU. Each lane accumulates into a
+ * float4 and reduces it horizontally once, after its loop.
  * A work-group handles up to ZMOE_RMAX token rows (an expert tile) for its columns;
  * rows are the outer loop, so a weight row is fetched from memory for the first token
  * row and from cache for the others (decode: T*K rows spread over K experts).
@@ -109,6 +111,39 @@ INLINE float activate(float g, float u, uint act, float alpha, float limit)
     return g * sigmoidf(alpha * g) * (u + 1.0f);
 }
 
+/* The part of a row's reduction that lane l of LANES takes: float4 elements
+ * [start, end) in steps of `step` elements, of the first n4 (a multiple of 4) elements.
+ *  - lane_spans == 0, interleaved: lane l takes float4 number l, l + LANES, ... Adjacent
+ *    lanes read adjacent 16 bytes, which a GPU coalesces into one wide access per row
+ *    per iteration; contiguous spans would scatter a sub-group's loads LANES ways.
+ *  - lane_spans != 0, contiguous spans: lane l takes one run of ceil(n4/4/LANES) float4s
+ *    (the last lane's may be shorter or empty). A CPU runs each work-item's loop as a
+ *    sequential stream (PoCL: prefetch-friendly unit stride, one cache line feeds four
+ *    iterations); interleaved, every lane touches every cache line of the row.
+ *    Measured on hostdev: kernels/README.md, "GEMV work split".
+ * Computed once per work-item before the loop; the loop is the same code for both
+ * (for c = start; c < end; c += step), so no device pays a branch per iteration. */
+INLINE uint3 lane_split(uint n4, uint l, uint lanes, uint lane_spans)
+{
+    if (lane_spans) {
+        const uint span = ((n4 / 4u + lanes - 1u) / lanes) * 4u;
+        const uint start = min(n4, l * span);
+        return (uint3)(start, min(n4, start + span), 4u);
+    }
+    return (uint3)(4u * l, n4, 4u * lanes);
+}
+
+/* Horizontal sum of a lane's vector accumulator, once after its loop. The GEMV loops
+ * accumulate w4 * x4 into a float4 with mad rather than `acc += dot(w4, x4)`: on a CPU
+ * dot() ends every iteration in a horizontal reduction (shuffles and a serial add
+ * chain), which made the loops instruction-bound; on a GPU a lane's float4 mad is the
+ * same four FMAs as its dot. mad, not fma: the compiler fuses where the hardware does
+ * and never falls back to a software fma; all sums are f32, only their order changed. */
+INLINE float hsum4(float4 v)
+{
+    return (v.x + v.y) + (v.z + v.w);
+}
+
 /* Sums the LANES partials of (row r, column j) written to red[r][j*lanes + l]. */
 INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
 {
@@ -125,8 +160,8 @@ INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
 INLINE void router_body(__global const uint *tokens, __global const uint *prm,
                         __global const void *x, __global const void *wr,
                         __global const float *br, __global const void *wgate,
-                        __global float *logits, uint H, uint E, __local float *red,
-                        const uint wdt, const uint adt)
+                        __global float *logits, uint H, uint E, uint lane_spans,
+                        __local float *red, const uint wdt, const uint adt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0);
@@ -136,6 +171,7 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
     __global const void *w = row < E ? wr : wgate;
     const size_t wrow = row < E ? (size_t)row * H : 0;
     const uint H4 = H & ~3u;
+    const uint3 part = lane_split(H4, l, lanes, lane_spans);
 
     for (uint t0 = 0; t0 < T; t0 += ZMOE_RMAX) {
         const uint cnt = min((uint)ZMOE_RMAX, T - t0);
@@ -143,8 +179,10 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
             const size_t xoff = (size_t)(t0 + r) * H;
             float acc = 0.0f;
             if (active) {
-                for (uint c = 4 * l; c < H4; c += 4 * lanes)
-                    acc += dot(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt));
+                float4 acc4 = (float4)(0.0f);
+                for (uint c = part.x; c < part.y; c += part.z)
+                    acc4 = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc4);
+                acc = hsum4(acc4);
                 if (l == 0)
                     for (uint c = H4; c < H; c++)
                         acc += ld1(w, wrow + c, wdt) * ld1(x, xoff + c, adt);
@@ -345,7 +383,8 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
                            __global const void *sw13, __global const float *topk_w,
                            __global const uint *sorted, __global const uint4 *tiles,
                            __global float *a, __global float *a_sh, uint H, uint I, uint S,
-                           uint E, uint K, __local float *red, const uint wdt, const uint adt)
+                           uint E, uint K, uint lane_spans, __local float *red, const uint wdt,
+                           const uint adt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0), nout = get_local_size(1);
@@ -364,6 +403,7 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     const size_t grow = ((shared ? 0 : (size_t)e * 2 * I) + col) * H;
     const size_t urow = grow + (size_t)n * H;
     const uint H4 = H & ~3u;
+    const uint3 part = lane_split(H4, l, lanes, lane_spans);
 
     /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
      * just read for row 0, come from cache for the other rows of the tile. */
@@ -381,12 +421,15 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
         const size_t xoff = (size_t)tok * H;
         float ag = 0.0f, au = 0.0f;
         if (active) {
-            for (uint c = 4 * l; c < H4; c += 4 * lanes) {
+            float4 ag4 = (float4)(0.0f), au4 = (float4)(0.0f);
+            for (uint c = part.x; c < part.y; c += part.z) {
                 /* the routing weight scales the row as it is loaded, in f32 */
                 const float4 xv = ld4(x, xoff + c, adt) * xs;
-                ag += dot(ld4(w, grow + c, wdt), xv);
-                au += dot(ld4(w, urow + c, wdt), xv);
+                ag4 = mad(ld4(w, grow + c, wdt), xv, ag4);
+                au4 = mad(ld4(w, urow + c, wdt), xv, au4);
             }
+            ag = hsum4(ag4);
+            au = hsum4(au4);
             if (l == 0)
                 for (uint c = H4; c < H; c++) {
                     const float xv = ld1(x, xoff + c, adt) * xs;
@@ -419,7 +462,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                              __global const float *b2, __global const void *sw2,
                              __global const uint4 *tiles, __global float *o,
                              __global float *o_sh, uint H, uint I, uint S, uint E,
-                             __local float *red, const uint wdt)
+                             uint lane_spans, __local float *red, const uint wdt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0), nout = get_local_size(1);
@@ -433,13 +476,16 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     __global const float *in = (shared ? a_sh : a) + (size_t)start * n;
     const size_t wrow = ((shared ? 0 : (size_t)e * H) + h) * n;
     const uint n4 = n & ~3u;
+    const uint3 part = lane_split(n4, l, lanes, lane_spans);
 
     for (uint r = 0; r < cnt; r++) {
         __global const float *ar = in + (size_t)r * n;
         float acc = 0.0f;
         if (active) {
-            for (uint c = 4 * l; c < n4; c += 4 * lanes)
-                acc += dot(ld4(w, wrow + c, wdt), vload4(0, ar + c));
+            float4 acc4 = (float4)(0.0f);
+            for (uint c = part.x; c < part.y; c += part.z)
+                acc4 = mad(ld4(w, wrow + c, wdt), vload4(0, ar + c), acc4);
+            acc = hsum4(acc4);
             if (l == 0)
                 for (uint c = n4; c < n; c++)
                     acc += ld1(w, wrow + c, wdt) * ar[c];
@@ -485,10 +531,11 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
     __kernel void router_w##WN##_a##AN(__global const uint *tokens, __global const uint *prm,  \
                                        __global const void *x, __global const void *wr,     \
                                        __global const float *br, __global const void *wgate, \
-                                       __global float *logits, uint H, uint E)              \
+                                       __global float *logits, uint H, uint E,              \
+                                       uint lane_spans)                                     \
     {                                                                                       \
         __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
-        router_body(tokens, prm, x, wr, br, wgate, logits, H, E, red, WD, AD);              \
+        router_body(tokens, prm, x, wr, br, wgate, logits, H, E, lane_spans, red, WD, AD);  \
     }
 
 #define EXPERT_UP(WN, WD, AN, AD)                                                           \
@@ -496,11 +543,11 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
         __global const uint *prm, __global const void *x, __global const void *w13,         \
         __global const float *b13, __global const void *sw13, __global const float *topk_w, \
         __global const uint *sorted, __global const uint4 *tiles, __global float *a,        \
-        __global float *a_sh, uint H, uint I, uint S, uint E, uint K)                       \
+        __global float *a_sh, uint H, uint I, uint S, uint E, uint K, uint lane_spans)      \
     {                                                                                       \
         __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
         expert_up_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S, E,  \
-                       K, red, WD, AD);                                                     \
+                       K, lane_spans, red, WD, AD);                                         \
     }
 
 #define EXPERT_DOWN(WN, WD)                                                                 \
@@ -508,10 +555,12 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
                                     __global const float *a_sh, __global const void *w2,    \
                                     __global const float *b2, __global const void *sw2,     \
                                     __global const uint4 *tiles, __global float *o,         \
-                                    __global float *o_sh, uint H, uint I, uint S, uint E)   \
+                                    __global float *o_sh, uint H, uint I, uint S, uint E,   \
+                                    uint lane_spans)                                        \
     {                                                                                       \
         __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
-        expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, red, WD);   \
+        expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
+                         red, WD);                                                          \
     }
 
 #define COMBINE(AN, AD)                                                                     \

@@ -4,6 +4,7 @@
  * copies) per (slot, layer). */
 #include "runtime/runtime.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #define ZE_CHECK(call, ...)                                                                        \
@@ -48,6 +49,20 @@ static uint32_t div_up(uint32_t a, uint32_t b)
     return (a + b - 1) / b;
 }
 
+/* The `lane_spans` argument of the GEMV kernels (router, expert_up, expert_down): how
+ * the LANES work-items of an output row split its reduction (kernels/moe.cl,
+ * lane_split). A CPU device (hostdev) streams one contiguous span per lane; anything
+ * else keeps the interleaved split a GPU needs to coalesce. Baked at record time, like
+ * the work-group shape. ZMOE_GEMV_SPANS=0/1 overrides (tests run the interleaved split
+ * on hostdev, so the GPU's path is checked against the reference there too). */
+static uint32_t gemv_lane_spans(const struct zmoe_runtime *rt)
+{
+    const char *v = getenv("ZMOE_GEMV_SPANS");
+    if (v && (v[0] == '0' || v[0] == '1') && v[1] == '\0')
+        return (uint32_t)(v[0] - '0');
+    return rt->device_type == ZE_DEVICE_TYPE_CPU ? 1u : 0u;
+}
+
 enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
                                            uint32_t layer, const void *x, void *y,
                                            const uint32_t *tokens, const struct zmoe_params *params,
@@ -70,6 +85,7 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     const ze_group_count_t *groups = act[ZMOE_ACT_GROUPS];
     const uint32_t gx_up = div_up(I > S ? I : S, rt->nout), gx_down = div_up(H, rt->nout);
     const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
+    const uint32_t spans = gemv_lane_spans(rt);
 
     /* router */
     struct argset a = {rt, rt->kernel[ZMOE_K_ROUTER], "router", 0, err, ZMOE_OK};
@@ -82,6 +98,7 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     argp(&a, act[ZMOE_ACT_LOGITS]);
     argu(&a, H);
     argu(&a, E);
+    argu(&a, spans);
     if (a.st)
         return a.st;
     ze_group_count_t rg = {div_up(E + 1, rt->nout), 1, 1};
@@ -144,6 +161,7 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     argu(&a, S);
     argu(&a, E);
     argu(&a, K);
+    argu(&a, spans);
     if (a.st)
         return a.st;
     if (ev) {
@@ -171,6 +189,7 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     argu(&a, I);
     argu(&a, S);
     argu(&a, E);
+    argu(&a, spans);
     if (a.st)
         return a.st;
     if (ev) {
