@@ -232,6 +232,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
     const bool oi = n->on_input;
     const void *x_up = oi ? s[S_XS] : n->x_dev;
     const void *w_combine = oi ? s[S_ONES] : s[S_W];
+    const uint32_t lane_spans = zmoe_runtime_gemv_lane_spans(rt); /* as runtime/layer.c */
 
     ze_result_t r = zeCommandListAppendMemoryCopy(l, n->x_dev, n->x_host, (size_t)T * H * asz,
                                                   NULL, 0, NULL);
@@ -250,6 +251,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
     argp(&a, s[S_LOGITS]);
     argu(&a, H);
     argu(&a, E);
+    argu(&a, lane_spans);
     ze_group_count_t rg = {div_up(E + 1, rt->nout), 1, 1};
     if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, &rg, NULL, timed, NAIVE_ROUTER)))
         return a.r ? a.r : r;
@@ -312,6 +314,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
     argu(&a, S);
     argu(&a, E);
     argu(&a, oi ? 1 : K); /* scaled rows are indexed by routed copy t*K+k, not token */
+    argu(&a, lane_spans);
     if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, NULL, &groups[0], timed, NAIVE_UP)))
         return a.r ? a.r : r;
 
@@ -329,6 +332,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
     argu(&a, I);
     argu(&a, S);
     argu(&a, E);
+    argu(&a, lane_spans);
     if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, NULL, &groups[1], timed, NAIVE_DOWN)))
         return a.r ? a.r : r;
 

@@ -55,7 +55,7 @@ static uint32_t div_up(uint32_t a, uint32_t b)
  * else keeps the interleaved split a GPU needs to coalesce. Baked at record time, like
  * the work-group shape. ZMOE_GEMV_SPANS=0/1 overrides (tests run the interleaved split
  * on hostdev, so the GPU's path is checked against the reference there too). */
-static uint32_t gemv_lane_spans(const struct zmoe_runtime *rt)
+uint32_t zmoe_runtime_gemv_lane_spans(const struct zmoe_runtime *rt)
 {
     const char *v = getenv("ZMOE_GEMV_SPANS");
     if (v && (v[0] == '0' || v[0] == '1') && v[1] == '\0')
@@ -85,7 +85,7 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     const ze_group_count_t *groups = act[ZMOE_ACT_GROUPS];
     const uint32_t gx_up = div_up(I > S ? I : S, rt->nout), gx_down = div_up(H, rt->nout);
     const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
-    const uint32_t spans = gemv_lane_spans(rt);
+    const uint32_t spans = zmoe_runtime_gemv_lane_spans(rt);
 
     /* router */
     struct argset a = {rt, rt->kernel[ZMOE_K_ROUTER], "router", 0, err, ZMOE_OK};

@@ -190,6 +190,11 @@ enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, co
                                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* layer.c */
+/* The `lane_spans` argument of the GEMV kernels for this runtime's device (kernels/moe.cl):
+ * 1 = one contiguous span per lane (CPUs), 0 = interleaved (GPUs); ZMOE_GEMV_SPANS overrides. */
+uint32_t zmoe_runtime_gemv_lane_spans(const struct zmoe_runtime *rt);
+
 /* device.c */
 /* Where hostdev is: $ZMOE_HOSTDEV, the build tree, else the install libdir (*why says). */
 const char *zmoe_runtime_hostdev_path(const char **why);
