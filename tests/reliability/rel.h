@@ -6,6 +6,7 @@
 #define ZMOE_REL_H
 
 #include "config/config.h"
+#include "runtime/rt_util.h"
 #include "tap.h"
 #include "zmoe.h"
 
@@ -25,30 +26,15 @@
 
 /* ------------------------------------------------------------------ config */
 
-/* 2 layers, 8 experts, top-2, H 64, I 32, ring of 2: every stage, both layers. */
+/* tests/runtime's base config (8 experts, top-2, H 64, I 32, ring of 2) on 2 layers:
+ * every stage, both layers. */
 static inline struct zmoe_config rel_config(void)
 {
-    struct zmoe_config c;
-    zmoe_config_defaults(&c);
-    c.model.hidden = 64;
-    c.model.intermediate = 32;
-    c.model.experts = 8;
-    c.model.top_k = 2;
+    struct zmoe_config c = rt_base_config();
     c.model.layers = 2;
-    c.router.scoring = ZMOE_SCORING_SOFTMAX;
-    c.router.renormalize = true;
-    c.experts.activation = ZMOE_ACT_SILU;
-    c.dtype.weights = ZMOE_DTYPE_F32;
-    c.dtype.activations = ZMOE_DTYPE_F32;
-    c.runtime.max_tokens = 8;
-    c.runtime.ring_depth = 2;
-    c.runtime.device = ZMOE_DEVICE_HOST;
-    c.runtime.wait_timeout_ms = 30000;
-    c.weights.seed = 7;
     return c;
 }
 
-/* Deterministic inputs: x[i] from (seed, i), exactly representable in f32. */
 static inline void rel_inputs(float *x, size_t n, uint64_t seed)
 {
     uint64_t s = seed * 0x9e3779b97f4a7c15ull + 0x1234567ull;
