@@ -288,22 +288,29 @@ ze_result_t ZE_APICALL hd_zeEventQueryStatus(ze_event_handle_t h)
     return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
 
+/* zeEventHostSynchronize and zeFenceHostSynchronize: wait for `flag` of `obj` with the
+ * spec's results (NOT_READY on timeout, DEVICE_LOST after a loss). */
+static ze_result_t host_synchronize(const void *obj, const bool *flag, struct hd_context *c,
+                                    uint64_t timeout)
+{
+    pthread_mutex_lock(&hd.lock);
+    enum wait_end end = host_wait_flag(obj, flag, c, timeout);
+    bool lost = c->lost;
+    pthread_mutex_unlock(&hd.lock);
+    if (end == WAIT_CANCELLED)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE; /* destroyed while waited on */
+    if (lost)
+        return ZE_RESULT_ERROR_DEVICE_LOST;
+    return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+}
+
 ze_result_t ZE_APICALL hd_zeEventHostSynchronize(ze_event_handle_t h, uint64_t timeout)
 {
     HD_ENTRY();
     struct hd_event *e = event_of(h);
     if (!e)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    struct hd_context *c = e->pool->ctx;
-    pthread_mutex_lock(&hd.lock);
-    enum wait_end end = host_wait_flag(e, &e->signalled, c, timeout);
-    bool lost = c->lost;
-    pthread_mutex_unlock(&hd.lock);
-    if (end == WAIT_CANCELLED)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;   /* destroyed while waited on */
-    if (lost)
-        return ZE_RESULT_ERROR_DEVICE_LOST;
-    return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return host_synchronize(e, &e->signalled, e->pool->ctx, timeout);
 }
 
 ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_kernel_timestamp_result_t *r)
@@ -943,16 +950,7 @@ ze_result_t ZE_APICALL hd_zeFenceHostSynchronize(ze_fence_handle_t h, uint64_t t
     struct hd_fence *f = fence_of(h);
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    struct hd_context *c = f->queue->ctx;
-    pthread_mutex_lock(&hd.lock);
-    enum wait_end end = host_wait_flag(f, &f->signalled, c, timeout);
-    bool lost = c->lost;
-    pthread_mutex_unlock(&hd.lock);
-    if (end == WAIT_CANCELLED)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;   /* destroyed while waited on */
-    if (lost)
-        return ZE_RESULT_ERROR_DEVICE_LOST;
-    return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return host_synchronize(f, &f->signalled, f->queue->ctx, timeout);
 }
 
 ze_result_t ZE_APICALL hd_zeFenceQueryStatus(ze_fence_handle_t h)
