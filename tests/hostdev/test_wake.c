@@ -186,7 +186,8 @@ static void events_many_waiters(void)
     ze_event_pool_handle_t pool = pool_new(t.ctx, EV);
     for (int i = 0; i < EV; i++)
         evs[i] = event_new(pool, (uint32_t)i);
-    ze_event_handle_t gate = event_new(pool_new(t.ctx, 1), 0);   /* pool leaks to context destroy */
+    ze_event_pool_handle_t gate_pool = pool_new(t.ctx, 1);
+    ze_event_handle_t gate = event_new(gate_pool, 0);
     ze_command_list_desc_t ld = { .stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC };
     ze_command_list_handle_t l;
     ZE_CHECK(zeCommandListCreate(t.ctx, t.dev, &ld, &l));
@@ -233,6 +234,7 @@ static void events_many_waiters(void)
     for (int i = 0; i < EV; i++)
         ZE_CHECK(zeEventDestroy(evs[i]));
     ZE_CHECK(zeEventDestroy(gate));
+    ZE_CHECK(zeEventPoolDestroy(gate_pool));
     ZE_CHECK(zeEventPoolDestroy(pool));
 }
 

@@ -16,14 +16,14 @@ fi
 pc=$(find "$tmp/root" -name zmoe.pc | head -1)
 export PKG_CONFIG_PATH="$(dirname "$pc")" PKG_CONFIG_SYSROOT_DIR="$tmp/root"
 libdir=$(dirname "$(dirname "$pc")")
-if ${CC:-cc} -std=c11 -Wall -Werror "$src/consumer.c" -o "$tmp/consumer" \
+if ${CC:-cc} -std=c11 -Wall -Werror ${ZMOE_CONSUMER_CFLAGS:-} "$src/consumer.c" -o "$tmp/consumer" \
         $(pkg-config --cflags --libs zmoe) >"$tmp/cc.log" 2>&1; then
     echo "ok 2 - consumer builds against the installed header and pkg-config file (shared)"
 else
     echo "not ok 2 - consumer builds against the installed header and pkg-config file (shared)"
     sed 's/^/# /' "$tmp/cc.log"; exit 1
 fi
-if ${CC:-cc} -std=c11 -Wall -Werror "$src/consumer.c" -o "$tmp/consumer_static" \
+if ${CC:-cc} -std=c11 -Wall -Werror ${ZMOE_CONSUMER_CFLAGS:-} "$src/consumer.c" -o "$tmp/consumer_static" \
         $(pkg-config --static --cflags zmoe) "$libdir/libzmoe.a" \
         $(pkg-config --static --libs-only-l --libs-only-other zmoe | sed 's/-lzmoe//') >"$tmp/cc.log" 2>&1; then
     echo "ok 3 - consumer links the installed static library"
