@@ -7,7 +7,7 @@ build=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
-echo "1..4"
+echo "1..5"
 if meson install -C "$build" --no-rebuild --quiet --destdir "$tmp/root" >"$tmp/install.log" 2>&1; then
     echo "ok 1 - meson install into a destdir"
 else
@@ -38,4 +38,10 @@ if [ "$status" -eq 0 ]; then
     echo "ok 4 - both run one layer call on hostdev"
 else
     echo "not ok 4 - both run one layer call on hostdev"; exit 1
+fi
+printf '#include <zmoe.h>\nint main() { zmoe_error e{}; return zmoe_config_validate(nullptr, &e) == ZMOE_OK; }\n' >"$tmp/cxx.cc"
+if ${CXX:-c++} -std=c++17 -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cflags zmoe) "$tmp/cxx.cc" >"$tmp/cxx.log" 2>&1; then
+    echo "ok 5 - the installed zmoe.h compiles as C++17"
+else
+    echo "not ok 5 - the installed zmoe.h compiles as C++17"; sed 's/^/# /' "$tmp/cxx.log"; exit 1
 fi
