@@ -3,8 +3,10 @@
  * A command list records operations with everything copied at append time
  * (kernel argument values, wait lists, fill patterns); indirect group counts stay
  * pointers and are read when the worker reaches the launch. The worker feeds an
- * in-order PoCL queue and only drains it (clFinish) when the host must observe
- * progress: events, timestamps, indirect launches, end of a list. */
+ * in-order PoCL queue (with profiling) and only drains it (clFinish) when the host
+ * must observe progress: global timestamps, indirect launches, host-side copies,
+ * waits on events nobody has signalled yet, end of a list. Events signalled by a
+ * command carry that command's PoCL event until they are resolved (event section). */
 #include "hd.h"
 
 #include <errno.h>
@@ -142,13 +144,79 @@ static struct hd_pool *pool_of(ze_event_pool_handle_t h)
     return p && p->magic == HD_MAGIC_POOL ? p : NULL;
 }
 
+/* Drops a signal in flight (the event was signalled or reset another way). */
+static void event_drop_clev_locked(struct hd_event *e)
+{
+    if (e->clev) {
+        clReleaseEvent(e->clev);
+        e->clev = NULL;
+        e->owner = NULL;
+    }
+}
+
 /* Called with hd.lock held. */
 static void event_set_locked(struct hd_event *e, uint64_t start, uint64_t end)
 {
+    event_drop_clev_locked(e);
     e->ts_start = start;
     e->ts_end = end;
     e->signalled = true;
     wake(e);
+}
+
+static uint64_t clock_ns(clockid_t id)
+{
+    struct timespec ts;
+    clock_gettime(id, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* PoCL's profiling times are CLOCK_MONOTONIC_RAW ns; hostdev's device timer is
+ * CLOCK_MONOTONIC (hd_now_ns). The offset between the two, read now. */
+static int64_t raw_to_mono(void)
+{
+    uint64_t r0 = clock_ns(CLOCK_MONOTONIC_RAW);
+    uint64_t m = clock_ns(CLOCK_MONOTONIC);
+    uint64_t r1 = clock_ns(CLOCK_MONOTONIC_RAW);
+    return (int64_t)(m - (r0 + (r1 - r0) / 2));
+}
+
+/* The signal in flight of e completed (its PoCL event is complete): e becomes
+ * signalled with the command's profiling times. Called with hd.lock held. */
+static void event_resolve_locked(struct hd_event *e, int64_t off)
+{
+    cl_ulong st = 0, en = 0;
+    cl_int err = clGetEventProfilingInfo(e->clev, CL_PROFILING_COMMAND_END, sizeof en, &en, NULL);
+    if (err == CL_SUCCESS && e->clev_kernel)
+        err = clGetEventProfilingInfo(e->clev, CL_PROFILING_COMMAND_START, sizeof st, &st, NULL);
+    else
+        st = en;
+    uint64_t t0, t1;
+    if (err != CL_SUCCESS) {
+        t0 = t1 = hd_now_ns();
+    } else {
+        t0 = (uint64_t)((int64_t)st + off);
+        t1 = (uint64_t)((int64_t)en + off);
+        if (t1 < t0)
+            t1 = t0;
+    }
+    event_set_locked(e, t0, t1);
+}
+
+/* Whether a PoCL event has completed (with an error counts as completed). */
+static bool clev_done(cl_event ev)
+{
+    cl_int st = CL_QUEUED;
+    if (clGetEventInfo(ev, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof st, &st, NULL) != CL_SUCCESS)
+        return true;
+    return st <= CL_COMPLETE;
+}
+
+/* Resolves e if its signal in flight is ev and has completed. hd.lock held. */
+static void event_check_locked(struct hd_event *e, cl_event ev, bool done)
+{
+    if (done && e->clev == ev)
+        event_resolve_locked(e, raw_to_mono());
 }
 
 static bool ctx_lost(struct hd_context *c)
@@ -200,8 +268,10 @@ ze_result_t ZE_APICALL hd_zeEventPoolDestroy(ze_event_pool_handle_t h)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     hd_quiesce(p->ctx);
     pthread_mutex_lock(&hd.lock);
-    for (uint32_t i = 0; i < p->count; i++)
+    for (uint32_t i = 0; i < p->count; i++) {
+        event_drop_clev_locked(&p->events[i]);
         p->events[i].magic = HD_MAGIC_DEAD;
+    }
     p->magic = HD_MAGIC_DEAD;
     cancel_waiters(p->events, p->events + p->count);
     pthread_mutex_unlock(&hd.lock);
@@ -225,6 +295,7 @@ ze_result_t ZE_APICALL hd_zeEventCreate(ze_event_pool_handle_t h, const ze_event
     bool busy = e->created;
     if (!busy) {
         e->created = true;
+        event_drop_clev_locked(e);
         e->signalled = false;
         e->ts_start = e->ts_end = 0;
     }
@@ -244,6 +315,7 @@ ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
     hd_quiesce(e->pool->ctx);
     pthread_mutex_lock(&hd.lock);
     e->created = false;
+    event_drop_clev_locked(e);
     cancel_waiters(e, e + 1);
     pthread_mutex_unlock(&hd.lock);
     return ZE_RESULT_SUCCESS;
@@ -269,9 +341,27 @@ ze_result_t ZE_APICALL hd_zeEventHostReset(ze_event_handle_t h)
     if (!e)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     pthread_mutex_lock(&hd.lock);
+    event_drop_clev_locked(e);
     e->signalled = false;
     pthread_mutex_unlock(&hd.lock);
     return ZE_RESULT_SUCCESS;
+}
+
+/* An observer of e (host query, timestamp query): a signal in flight that has
+ * completed is resolved now. Called with hd.lock held; releases it meanwhile. The
+ * event's pool is not destroyed meanwhile (an application calling destroy while
+ * querying the same event is outside the spec; hd_quiesce runs first anyway). */
+static void event_poll_locked(struct hd_event *e)
+{
+    if (e->signalled || !e->clev)
+        return;
+    cl_event ev = e->clev;
+    clRetainEvent(ev);
+    pthread_mutex_unlock(&hd.lock);
+    bool done = clev_done(ev);
+    pthread_mutex_lock(&hd.lock);
+    event_check_locked(e, ev, done);
+    clReleaseEvent(ev);
 }
 
 ze_result_t ZE_APICALL hd_zeEventQueryStatus(ze_event_handle_t h)
@@ -283,6 +373,7 @@ ze_result_t ZE_APICALL hd_zeEventQueryStatus(ze_event_handle_t h)
     if (ctx_lost(e->pool->ctx))
         return ZE_RESULT_ERROR_DEVICE_LOST;
     pthread_mutex_lock(&hd.lock);
+    event_poll_locked(e);
     bool s = e->signalled;
     pthread_mutex_unlock(&hd.lock);
     return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
@@ -304,13 +395,91 @@ static ze_result_t host_synchronize(const void *obj, const bool *flag, struct hd
     return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
 
+/* zeEventHostSynchronize: like host_wait_flag, and while the event's signal is in
+ * flight on a PoCL queue, waits for that PoCL event instead (clWaitForEvents, or
+ * polling it until the deadline for a finite timeout). The waiter stays listed the
+ * whole time, so destroying the event waits for this thread to leave. */
+static enum wait_end event_host_wait_locked(struct hd_event *e, struct hd_context *c, uint64_t timeout)
+{
+    if (e->signalled || c->lost)
+        return WAIT_DONE;
+    event_poll_locked(e);
+    if (e->signalled)
+        return WAIT_DONE;
+    if (timeout == 0)
+        return WAIT_TIMEOUT;
+    struct timespec ts;
+    const struct timespec *deadline = hd_deadline(timeout, &ts) ? &ts : NULL;
+    uint64_t deadline_ns = deadline ? (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec : 0;
+    struct hd_waiter w;
+    waiter_add(&w, e);
+    c->blocking_waits++;
+    enum wait_end end = WAIT_DONE;
+    for (;;) {
+        if (w.cancelled) {
+            end = WAIT_CANCELLED;
+            break;
+        }
+        if (e->signalled || c->lost)
+            break;
+        if (e->clev) {
+            cl_event ev = e->clev;
+            clRetainEvent(ev);
+            pthread_mutex_unlock(&hd.lock);
+            bool done;
+            if (!deadline) {
+                clWaitForEvents(1, &ev);
+                done = true;
+            } else {
+                while (!(done = clev_done(ev)) && hd_now_ns() < deadline_ns) {
+                    struct timespec nap = { 0, 20000 };
+                    nanosleep(&nap, NULL);
+                }
+            }
+            pthread_mutex_lock(&hd.lock);
+            if (!w.cancelled)
+                event_check_locked(e, ev, done);
+            clReleaseEvent(ev);
+            if (!done && !w.cancelled && !e->signalled) {
+                end = WAIT_TIMEOUT;
+                break;
+            }
+            continue;
+        }
+        c->sleeps++;
+        bool woken = waiter_sleep(&w, deadline);
+        if (w.cancelled) {
+            end = WAIT_CANCELLED;
+            break;
+        }
+        if (e->signalled || c->lost || e->clev)
+            continue;
+        if (!woken) {
+            end = WAIT_TIMEOUT;
+            break;
+        }
+        c->idle_wakeups++;
+    }
+    waiter_remove(&w);
+    return end;
+}
+
 ze_result_t ZE_APICALL hd_zeEventHostSynchronize(ze_event_handle_t h, uint64_t timeout)
 {
     HD_ENTRY();
     struct hd_event *e = event_of(h);
     if (!e)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    return host_synchronize(e, &e->signalled, e->pool->ctx, timeout);
+    struct hd_context *c = e->pool->ctx;
+    pthread_mutex_lock(&hd.lock);
+    enum wait_end end = event_host_wait_locked(e, c, timeout);
+    bool lost = c->lost;
+    pthread_mutex_unlock(&hd.lock);
+    if (end == WAIT_CANCELLED)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE; /* destroyed while waited on */
+    if (lost)
+        return ZE_RESULT_ERROR_DEVICE_LOST;
+    return end == WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
 
 ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_kernel_timestamp_result_t *r)
@@ -324,6 +493,7 @@ ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_ke
     if (!(e->pool->flags & ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP))
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
     pthread_mutex_lock(&hd.lock);
+    event_poll_locked(e);
     bool s = e->signalled;
     r->global.kernelStart = r->context.kernelStart = e->ts_start;
     r->global.kernelEnd = r->context.kernelEnd = e->ts_end;
@@ -427,13 +597,60 @@ static struct hd_queue *queue_of(ze_command_queue_handle_t h)
     return q && q->magic == HD_MAGIC_QUEUE ? q : NULL;
 }
 
-/* Drains the PoCL queue so the host observes everything enqueued so far. */
+/* Drains the PoCL queue so the host observes everything enqueued so far, and
+ * signals the events whose signals were in flight on it. Free when nothing was
+ * enqueued since the last drain. */
 static cl_int drain(struct hd_queue *q)
 {
-    return clFinish(q->clq);
+    if (!q->inflight && !q->npend)
+        return CL_SUCCESS;
+    cl_int err = q->inflight ? clFinish(q->clq) : CL_SUCCESS;
+    q->inflight = false;
+    if (q->npend) {
+        int64_t off = raw_to_mono();
+        pthread_mutex_lock(&hd.lock);
+        for (size_t i = 0; i < q->npend; i++) {
+            struct hd_event *e = q->pend[i];
+            if (e->clev && e->owner == q)
+                event_resolve_locked(e, off);
+        }
+        pthread_mutex_unlock(&hd.lock);
+        q->npend = 0;
+    }
+    return err;
 }
 
-static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const struct hd_cmd *c)
+/* The command just enqueued with PoCL event ev signals e when it completes. On
+ * failure to track it, waits for it and signals e now. */
+static void signal_later(struct hd_queue *q, struct hd_event *e, cl_event ev, bool kernel)
+{
+    if (q->npend == q->pend_cap) {
+        size_t cap = q->pend_cap ? q->pend_cap * 2 : 16;
+        struct hd_event **p = realloc(q->pend, cap * sizeof *p);
+        if (!p) {
+            clWaitForEvents(1, &ev);
+            pthread_mutex_lock(&hd.lock);
+            e->clev = ev;
+            e->owner = q;
+            e->clev_kernel = kernel;
+            event_resolve_locked(e, raw_to_mono());
+            pthread_mutex_unlock(&hd.lock);
+            return;
+        }
+        q->pend = p;
+        q->pend_cap = cap;
+    }
+    q->pend[q->npend++] = e;
+    pthread_mutex_lock(&hd.lock);
+    event_drop_clev_locked(e);
+    e->clev = ev;
+    e->owner = q;
+    e->clev_kernel = kernel;
+    wake(e);   /* a host waiter sleeping on e now waits for the PoCL event instead */
+    pthread_mutex_unlock(&hd.lock);
+}
+
+static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const struct hd_cmd *c, cl_event *out)
 {
     struct hd_kernel *k = c->u.launch.k;
     uint32_t gc[3];
@@ -480,8 +697,10 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
         }
     }
     if (err == CL_SUCCESS)
-        err = clEnqueueNDRangeKernel(q->clq, k->clk, 3, offset, global, local, 0, NULL, NULL);
+        err = clEnqueueNDRangeKernel(q->clq, k->clk, 3, offset, global, local, 0, NULL, out);
     pthread_mutex_unlock(&k->lock);
+    if (err == CL_SUCCESS)
+        q->inflight = true;
     return err;
 }
 
@@ -496,54 +715,90 @@ static void fill_host(void *dst, size_t size, const uint8_t *pat, size_t psize)
         d[i] = pat[i % psize];
 }
 
+/* Waits, in the worker, until e's signal is ordered before what q enqueues next.
+ * Called with hd.lock held (released meanwhile). An event already signalled, or
+ * whose signal is in flight on q itself (an earlier command of this in-order
+ * queue), needs nothing; one in flight on another queue is waited for through its
+ * PoCL event; otherwise the host (or a queue not there yet) will signal it: q is
+ * drained first, then sleeps as `blocked`. *drained: q was drained in this wait. */
+static void wait_event_locked(struct hd_queue *q, struct hd_event *e, bool *drained, cl_int *err)
+{
+    for (;;) {
+        if (q->stop || q->ctx->lost || e->signalled || (e->clev && e->owner == q))
+            return;
+        if (e->clev) {
+            cl_event ev = e->clev;
+            clRetainEvent(ev);
+            pthread_mutex_unlock(&hd.lock);
+            clWaitForEvents(1, &ev);
+            pthread_mutex_lock(&hd.lock);
+            /* Unless destroyed meanwhile (then e->clev is no longer ev). */
+            event_check_locked(e, ev, true);
+            clReleaseEvent(ev);
+            continue;
+        }
+        if (!*drained) {
+            pthread_mutex_unlock(&hd.lock);
+            cl_int e2 = drain(q);
+            if (*err == CL_SUCCESS)
+                *err = e2;
+            pthread_mutex_lock(&hd.lock);
+            *drained = true;
+            continue;
+        }
+        if (!q->blocked) {
+            q->blocked = true;
+            wake(q);   /* hd_quiesce does not wait for a queue the host may unblock */
+        }
+        struct hd_waiter wt;
+        waiter_add(&wt, e);
+        while (!wt.cancelled && !e->signalled && !e->clev && !q->stop && !q->ctx->lost)
+            waiter_sleep(&wt, NULL);
+        bool cancelled = wt.cancelled;
+        /* The event was destroyed while this queue waited for it: the wait ends
+         * and the next Synchronize reports it. */
+        if (cancelled && q->error == ZE_RESULT_SUCCESS)
+            q->error = ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+        waiter_remove(&wt);
+        if (cancelled)
+            return;
+    }
+}
+
 /* Executes one command; returns false when the queue is stopping. */
 static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd_cmd *c)
 {
     cl_int err = CL_SUCCESS;
     if (c->nwait) {
-        err = drain(q);
         struct hd_event *const *w = (struct hd_event *const *)(const void *)(l->blob + c->wait_off);
+        bool drained = false;
         pthread_mutex_lock(&hd.lock);
-        for (uint32_t i = 0; i < c->nwait && !q->stop && !q->ctx->lost; i++) {
-            struct hd_event *e = w[i];
-            if (e->signalled)
-                continue;
-            if (!q->blocked) {
-                q->blocked = true;
-                wake(q);   /* hd_quiesce does not wait for a queue the host may unblock */
-            }
-            struct hd_waiter wt;
-            waiter_add(&wt, e);
-            while (!wt.cancelled && !e->signalled && !q->stop && !q->ctx->lost)
-                waiter_sleep(&wt, NULL);
-            /* The event was destroyed while this queue waited for it: the wait
-             * ends and the next Synchronize reports it. */
-            if (wt.cancelled && q->error == ZE_RESULT_SUCCESS)
-                q->error = ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-            waiter_remove(&wt);
-        }
+        for (uint32_t i = 0; i < c->nwait && !q->stop && !q->ctx->lost; i++)
+            wait_event_locked(q, w[i], &drained, &err);
         q->blocked = false;
         bool stop = q->stop || q->ctx->lost;
         pthread_mutex_unlock(&hd.lock);
         if (stop)
             return false;
     }
-    uint64_t t0 = 0, t1 = 0;
-    bool timed = c->signal && (c->kind == HD_CMD_LAUNCH || c->kind == HD_CMD_LAUNCH_INDIRECT);
+    /* A signalling command enqueued to PoCL hands its PoCL event to the L0 event
+     * (signal_later); a command done on the host signals at once (now). */
+    cl_event ev = NULL;
+    cl_event *out = c->signal ? &ev : NULL;
+    bool kernel = false;
     switch (c->kind) {
     case HD_CMD_LAUNCH:
     case HD_CMD_LAUNCH_INDIRECT:
-        if (timed) {
-            err = drain(q);
-            t0 = hd_now_ns();
-        }
-        if (err == CL_SUCCESS)
-            err = run_launch(q, l, c);
+        kernel = true;
+        err = run_launch(q, l, c, out);
         break;
     case HD_CMD_COPY:
-        if (c->u.copy.size)
+        if (c->u.copy.size) {
             err = clEnqueueSVMMemcpy(q->clq, CL_FALSE, c->u.copy.dst, c->u.copy.src, c->u.copy.size, 0, NULL,
-                                     NULL);
+                                     out);
+            if (err == CL_SUCCESS)
+                q->inflight = true;
+        }
         break;
     case HD_CMD_COPY_REGION: {
         err = drain(q);
@@ -560,7 +815,9 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
     case HD_CMD_FILL: {
         const uint8_t *pat = l->blob + c->u.fill.pattern_off;
         if (c->u.fill.size % c->u.fill.psize == 0) {
-            err = clEnqueueSVMMemFill(q->clq, c->u.fill.dst, pat, c->u.fill.psize, c->u.fill.size, 0, NULL, NULL);
+            err = clEnqueueSVMMemFill(q->clq, c->u.fill.dst, pat, c->u.fill.psize, c->u.fill.size, 0, NULL, out);
+            if (err == CL_SUCCESS)
+                q->inflight = true;
         } else {
             err = drain(q);
             fill_host(c->u.fill.dst, c->u.fill.size, pat, c->u.fill.psize);
@@ -574,8 +831,10 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         break;
     }
     case HD_CMD_RESET_EVENT:
+        /* In order with what came before (free when the queue is already idle). */
         err = drain(q);
         pthread_mutex_lock(&hd.lock);
+        event_drop_clev_locked(c->u.target);
         c->u.target->signalled = false;
         pthread_mutex_unlock(&hd.lock);
         break;
@@ -583,15 +842,23 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         break;
     }
     if (c->signal) {
-        cl_int e2 = drain(q);
-        if (err == CL_SUCCESS)
-            err = e2;
-        t1 = hd_now_ns();
-        if (!timed)
-            t0 = t1;
-        pthread_mutex_lock(&hd.lock);
-        event_set_locked(c->signal, t0, t1);
-        pthread_mutex_unlock(&hd.lock);
+        if (!ev && q->inflight && err == CL_SUCCESS) {
+            /* Nothing enqueued for this command (a barrier, an empty grid or copy):
+             * it completes with what is in flight before it. */
+            err = clEnqueueMarkerWithWaitList(q->clq, 0, NULL, &ev);
+            kernel = false;
+        }
+        if (ev) {
+            signal_later(q, c->signal, ev, kernel);
+        } else {
+            cl_int e2 = drain(q);
+            if (err == CL_SUCCESS)
+                err = e2;
+            uint64_t t1 = hd_now_ns();
+            pthread_mutex_lock(&hd.lock);
+            event_set_locked(c->signal, t1, t1);
+            pthread_mutex_unlock(&hd.lock);
+        }
     }
     if (err != CL_SUCCESS) {
         pthread_mutex_lock(&hd.lock);
@@ -674,7 +941,9 @@ static ze_result_t queue_new(struct hd_context *c, struct hd_device *d, const ze
     q->dev = d;
     q->synchronous = desc->mode == ZE_COMMAND_QUEUE_MODE_SYNCHRONOUS;
     cl_int err;
-    q->clq = clCreateCommandQueueWithProperties(hd.clctx, hd.cldev, NULL, &err);
+    /* Profiling: kernel timestamps are the PoCL commands' START/END times. */
+    static const cl_queue_properties props[] = { CL_QUEUE_PROPERTIES, CL_QUEUE_PROFILING_ENABLE, 0 };
+    q->clq = clCreateCommandQueueWithProperties(hd.clctx, hd.cldev, props, &err);
     if (!q->clq) {
         free(q);
         return hd_cl_error(err);
@@ -710,7 +979,10 @@ static void queue_free(struct hd_queue *q)
         }
     cancel_waiters(q, q + 1);
     pthread_mutex_unlock(&hd.lock);
-    clFinish(q->clq);
+    /* The worker may have stopped in the middle of a list: signals in flight. */
+    q->inflight = true;
+    drain(q);
+    free(q->pend);
     clReleaseCommandQueue(q->clq);
     pthread_cond_destroy(&q->work);
     q->magic = HD_MAGIC_DEAD;

@@ -188,6 +188,13 @@ struct hd_queue {
     bool blocked;              /* the worker waits for an event (the host may be the signaller) */
     struct hd_queue *next;     /* in ctx->queues */
     ze_result_t error;         /* first execution error, reported by Synchronize */
+    /* Worker-only state: anything enqueued to clq since the last clFinish, and the
+     * events whose signal rides on a PoCL event of this queue (resolved at the next
+     * drain, or earlier by whoever observes them). Empty whenever the worker is idle
+     * or blocked on the host. */
+    bool inflight;
+    struct hd_event **pend;
+    size_t npend, pend_cap;
 };
 
 struct hd_event {
@@ -196,6 +203,12 @@ struct hd_event {
     bool created;
     bool signalled;            /* under hd.lock */
     uint64_t ts_start, ts_end;
+    /* A signal in flight (under hd.lock): the PoCL command enqueued on `owner`'s
+     * in-order queue whose completion signals this event, with its profiling times
+     * as the kernel timestamps (kernel: START..END, others: END..END). */
+    cl_event clev;
+    struct hd_queue *owner;
+    bool clev_kernel;
 };
 
 struct hd_pool {
@@ -276,6 +289,12 @@ extern const cl_icd_dispatch *hd_cl;
 #define clEnqueueNDRangeKernel (hd_cl->clEnqueueNDRangeKernel)
 #define clEnqueueSVMMemcpy (hd_cl->clEnqueueSVMMemcpy)
 #define clEnqueueSVMMemFill (hd_cl->clEnqueueSVMMemFill)
+#define clEnqueueMarkerWithWaitList (hd_cl->clEnqueueMarkerWithWaitList)
+#define clGetEventProfilingInfo (hd_cl->clGetEventProfilingInfo)
+#define clGetEventInfo (hd_cl->clGetEventInfo)
+#define clWaitForEvents (hd_cl->clWaitForEvents)
+#define clRetainEvent (hd_cl->clRetainEvent)
+#define clReleaseEvent (hd_cl->clReleaseEvent)
 
 /* Fault injection (core.c). Returns the error to inject for this call, or success. */
 ze_result_t hd_fault(const char *entry);
