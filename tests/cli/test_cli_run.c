@@ -3,6 +3,8 @@
  * stderr is not a terminal, and failures that name their cause. */
 #include "tests/cli/cli_test.h"
 
+#include <dirent.h>
+
 static const char *exe;
 
 /* Value printed after `label` on some line of `text`, as a double; -1 when absent. */
@@ -96,5 +98,26 @@ int main(int argc, char **argv)
     cli_result_free(&r);
 
     cli_tmp_cleanup();
+    /* Every example that fits a CPU (the -mini ones and default) decodes through all of
+     * its layers, on several tokens, and matches the reference. */
+    DIR *d = opendir(argv[2]);
+    int minis = 0;
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t n = strlen(e->d_name);
+        if (n < 10 || strcmp(e->d_name + n - 10, "-mini.conf") != 0)
+            continue;
+        minis++;
+        snprintf(conf, sizeof conf, "%s/%s", argv[2], e->d_name);
+        r = CLI_RUN((char *)exe, "run", conf, "--steps", "3", "--tokens", "4", "--check");
+        if (!TAP_OK(r.status == 0 && cli_has(r.out, ": PASS") && !cli_has(r.out, "FAIL") &&
+                        value_after(r.out, "host allocations (runtime allocator, since init)") == 0,
+                    "%s: decode loop through every layer, --check passes, 0 allocations",
+                    e->d_name))
+            cli_diag(&r);
+        cli_result_free(&r);
+    }
+    if (d)
+        closedir(d);
+    TAP_OK(minis >= 7, "found the -mini examples (%d)", minis);
     return tap_exit();
 }
