@@ -119,5 +119,14 @@ int main(int argc, char **argv)
     if (d)
         closedir(d);
     TAP_OK(minis >= 7, "found the -mini examples (%d)", minis);
+    /* On a terminal (script(1) gives the run a pty) the decode loop shows a progress
+     * bar redrawn in place with carriage returns, reaching the last step. */
+    char cmd[1400];
+    snprintf(cmd, sizeof cmd, "%s run %s/default.conf --steps 50", exe, argv[2]);
+    r = CLI_RUN("/usr/bin/script", "-qec", cmd, "/dev/null");
+    if (!TAP_OK(r.status == 0 && strchr(r.out, '\r') && cli_has(r.out, "50/50 steps"),
+                "a progress bar on a terminal, redrawn with \\r up to 50/50 steps"))
+        cli_diag(&r);
+    cli_result_free(&r);
     return tap_exit();
 }
