@@ -669,6 +669,8 @@ static void malformed(void)
         g.experts.bias = true;
         add_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
         struct stw_tensor *t = find(ck, "model.layers.0.mlp.experts.gate_up_proj");
+        if (!t)
+            tap_bail("the GPT-OSS writer has no gate_up_proj tensor");
         snprintf(t->name, sizeof t->name, "model.layers.0.mlp.experts.gate_up_proj_blocks");
         t->dtype = "U8";
         t->ndim = 4; /* [E, 2I, H/32, 16] bytes, as MXFP4 stores 32 values in 16 bytes */
