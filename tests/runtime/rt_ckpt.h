@@ -24,11 +24,6 @@ struct rck {
     size_t n;
 };
 
-static inline const char *rck_st_dtype(enum zmoe_dtype dt)
-{
-    return dt == ZMOE_DTYPE_F32 ? "F32" : dt == ZMOE_DTYPE_F16 ? "F16" : "BF16";
-}
-
 /* Adds a tensor of f32 values stored as `dt` (rounded to nearest even). */
 static inline struct stw_tensor *rck_add(struct rck *c, enum zmoe_dtype dt, const float *v,
                                          unsigned ndim, uint64_t d0, uint64_t d1, uint64_t d2,
@@ -45,19 +40,8 @@ static inline struct stw_tensor *rck_add(struct rck *c, enum zmoe_dtype dt, cons
     va_start(ap, fmt);
     vsnprintf(t->name, sizeof t->name, fmt, ap);
     va_end(ap);
-    uint64_t shape[3] = {d0, d1, d2}, n = 1;
-    t->ndim = ndim;
-    for (unsigned i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        n *= shape[i];
-    }
-    t->dtype = rck_st_dtype(dt);
-    t->bytes = (size_t)n * zmoe_dtype_size(dt);
-    void *buf = malloc(t->bytes ? t->bytes : 1);
-    if (!buf)
+    if (stw_tensor_from_f32(t, dt, v, ndim, d0, d1, d2))
         tap_bail("out of memory");
-    zmoe_dtype_convert(buf, dt, v, ZMOE_DTYPE_F32, (size_t)n);
-    t->data = buf;
     return t;
 }
 

@@ -136,7 +136,7 @@ static void run_case(const struct lcase *k)
     const double tol = c.dtype.activations == ZMOE_DTYPE_F32 ? 1e-4 : rt_tolerance(&c);
     const uint32_t H = c.model.hidden, K = c.model.top_k;
     tap_diag("%s: %s, %s file -> %s arena, file seed %llu, config seed %llu", k->name,
-             c.weights.file, rck_st_dtype(k->file_dt), zmoe_dtype_name(c.dtype.weights),
+             c.weights.file, stw_dtype_name(k->file_dt), zmoe_dtype_name(c.dtype.weights),
              (unsigned long long)fc.weights.seed, (unsigned long long)c.weights.seed);
 
     struct zmoe_runtime *rt = rt_create(&c, k->name);

@@ -5,6 +5,31 @@
 #include <stdlib.h>
 #include <string.h>
 
+const char *stw_dtype_name(enum zmoe_dtype dt)
+{
+    return dt == ZMOE_DTYPE_F32 ? "F32" : dt == ZMOE_DTYPE_F16 ? "F16" : "BF16";
+}
+
+int stw_tensor_from_f32(struct stw_tensor *t, enum zmoe_dtype dt, const float *v, unsigned ndim,
+                        uint64_t d0, uint64_t d1, uint64_t d2)
+{
+    const uint64_t shape[3] = {d0, d1, d2};
+    uint64_t n = 1;
+    t->ndim = ndim;
+    for (unsigned i = 0; i < ndim; i++) {
+        t->shape[i] = shape[i];
+        n *= shape[i];
+    }
+    t->dtype = stw_dtype_name(dt);
+    t->bytes = (size_t)n * zmoe_dtype_size(dt);
+    void *buf = malloc(t->bytes ? t->bytes : 1);
+    if (!buf)
+        return -1;
+    zmoe_dtype_convert(buf, dt, v, ZMOE_DTYPE_F32, (size_t)n);
+    t->data = buf;
+    return 0;
+}
+
 /* Appends to a growing malloc'ed string (test code). */
 struct sbuf {
     char *p;

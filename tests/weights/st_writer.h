@@ -4,6 +4,8 @@
 #ifndef ZMOE_TESTS_ST_WRITER_H
 #define ZMOE_TESTS_ST_WRITER_H
 
+#include "weights/weights.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -15,6 +17,14 @@ struct stw_tensor {
     const void *data;
     size_t bytes;
 };
+
+/* "F32", "F16" or "BF16": a dtype as safetensors headers spell it. */
+const char *stw_dtype_name(enum zmoe_dtype dt);
+/* Fills t's dtype, shape (ndim of d0, d1, d2) and data: the f32 values v stored as dt
+ * (rounded to nearest even) in a malloc'ed buffer the caller frees. The name is the
+ * caller's. -1 when out of memory. */
+int stw_tensor_from_f32(struct stw_tensor *t, enum zmoe_dtype dt, const float *v, unsigned ndim,
+                        uint64_t d0, uint64_t d1, uint64_t d2);
 
 /* Header (tensors in the given order, data contiguous in that order, optional
  * __metadata__ object text) padded with spaces to 8 bytes, then the data. */

@@ -32,11 +32,6 @@ struct ckpt {
     size_t n;
 };
 
-static const char *st_name(enum zmoe_dtype dt)
-{
-    return dt == ZMOE_DTYPE_F32 ? "F32" : dt == ZMOE_DTYPE_F16 ? "F16" : "BF16";
-}
-
 /* Adds a tensor with f32 values stored as `dt`. */
 static struct stw_tensor *add(struct ckpt *c, enum zmoe_dtype dt, const float *v, unsigned ndim,
                               uint64_t d0, uint64_t d1, uint64_t d2, const char *fmt, ...)
@@ -52,17 +47,8 @@ static struct stw_tensor *add(struct ckpt *c, enum zmoe_dtype dt, const float *v
     va_start(ap, fmt);
     vsnprintf(t->name, sizeof t->name, fmt, ap);
     va_end(ap);
-    uint64_t shape[3] = {d0, d1, d2}, n = 1;
-    t->ndim = ndim;
-    for (unsigned i = 0; i < ndim; i++) {
-        t->shape[i] = shape[i];
-        n *= shape[i];
-    }
-    t->dtype = st_name(dt);
-    t->bytes = (size_t)n * zmoe_dtype_size(dt);
-    void *buf = malloc(t->bytes ? t->bytes : 1);
-    zmoe_dtype_convert(buf, dt, v, ZMOE_DTYPE_F32, (size_t)n);
-    t->data = buf;
+    if (stw_tensor_from_f32(t, dt, v, ndim, d0, d1, d2))
+        tap_bail("out of memory");
     return t;
 }
 
@@ -347,7 +333,7 @@ static void check_roundtrip(const char *what, struct zmoe_config *cfg, enum zmoe
                 }
             }
     TAP_OK(eq, "%s: %d kernel tensors equal the synthetic weights (%s file -> %s)", what,
-           tensors, st_name(file_dt), zmoe_dtype_name(cfg->dtype.weights));
+           tensors, stw_dtype_name(file_dt), zmoe_dtype_name(cfg->dtype.weights));
     if (want_report)
         TAP_OK(strstr(report, want_report) != NULL, "%s: report mentions \"%s\": %s", what,
                want_report, report);
