@@ -319,12 +319,56 @@ void hd_mem_release_context(struct hd_context *ctx);
 ze_memory_type_t hd_mem_type(const void *ptr);
 
 /* Waits until every queue of ctx has finished what was submitted before the call
- * (cmd.c). Destroy and free entry points call it so that freeing an object the
+ * (queue.c). Destroy and free entry points call it so that freeing an object the
  * device still uses (after an injected or real sync failure) cannot crash. A queue
  * blocked on an event is not waited for: the host may be the one to signal it. */
 void hd_quiesce(struct hd_context *ctx);
 
-/* Command execution (cmd.c), used by the queue worker. */
+/* PoCL error → Level Zero result (core.c). */
 ze_result_t hd_cl_error(cl_int err);
+
+/* Waiting (wait.c). Every function here is called with hd.lock held. A waiter
+ * sleeps on its own condition; the thread that changes an event, a fence or a queue
+ * wakes the waiters listed with that object as key (usually none, or one). */
+enum hd_wait_end { HD_WAIT_DONE, HD_WAIT_TIMEOUT, HD_WAIT_CANCELLED };
+void hd_waiter_add(struct hd_waiter *w, const void *key);
+void hd_waiter_remove(struct hd_waiter *w);
+/* Sleeps until woken or the deadline (NULL: none); false once the deadline passed. */
+bool hd_waiter_sleep(struct hd_waiter *w, const struct timespec *deadline);
+void hd_wake(const void *key);   /* the waiters of one object */
+void hd_wake_all(void);          /* every waiter: a device loss or a queue stopping */
+/* Before the objects in [lo, hi) are freed: their waiters leave, cancelled. */
+void hd_cancel_waiters(const void *lo, const void *hi);
+/* A host synchronization on `flag` of obj (NOT_READY on timeout, DEVICE_LOST after a
+ * loss, INVALID_NULL_HANDLE when obj is destroyed meanwhile). Takes hd.lock itself. */
+ze_result_t hd_host_synchronize(const void *obj, const bool *flag, struct hd_context *c, uint64_t timeout);
+
+/* Events (event.c). *_locked: called with hd.lock held. */
+struct hd_event *hd_event_of(ze_event_handle_t h);
+void hd_event_drop_clev_locked(struct hd_event *e);
+void hd_event_set_locked(struct hd_event *e, uint64_t start, uint64_t end);
+/* Offset from PoCL's profiling clock (CLOCK_MONOTONIC_RAW) to hd_now_ns's, read now. */
+int64_t hd_raw_to_mono(void);
+void hd_event_resolve_locked(struct hd_event *e, int64_t off);
+void hd_event_check_locked(struct hd_event *e, cl_event ev, bool done);
+
+/* Command lists (cmdlist.c). */
+struct hd_list *hd_list_of(ze_command_list_handle_t h);
+struct hd_list *hd_list_new(struct hd_context *c, struct hd_device *d);
+void hd_list_reset(struct hd_list *l);
+void hd_list_free(struct hd_list *l);
+
+/* Queues (queue.c): a worker thread each, and the execution of every command. */
+struct hd_queue *hd_queue_of(ze_command_queue_handle_t h);
+ze_result_t hd_queue_new(struct hd_context *c, struct hd_device *d, const ze_command_queue_desc_t *desc,
+                         struct hd_queue **out);
+void hd_queue_free(struct hd_queue *q);
+bool hd_queue_wait_locked(struct hd_queue *q, uint64_t target, uint64_t timeout, struct hd_context *stats,
+                          bool *cancelled);
+ze_result_t hd_queue_submit(struct hd_queue *q, uint32_t n, struct hd_list *const *lists, struct hd_fence *fence,
+                            uint64_t *last);
+
+/* Fences (fence.c). */
+struct hd_fence *hd_fence_of(ze_fence_handle_t h);
 
 #endif

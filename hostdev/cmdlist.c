@@ -1,0 +1,490 @@
+/* cmdlist.c — command lists (regular and immediate) and every append. A list
+ * records operations with everything copied at append time (kernel argument values,
+ * wait lists, fill patterns); indirect group counts stay pointers and are read when
+ * the worker reaches the launch. An immediate list owns a queue and records each
+ * append into one of its slots, submitted at once. */
+#include "hd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ command lists */
+
+struct hd_list *hd_list_of(ze_command_list_handle_t h)
+{
+    struct hd_list *l = (struct hd_list *)h;
+    return l && l->magic == HD_MAGIC_LIST ? l : NULL;
+}
+
+struct hd_list *hd_list_new(struct hd_context *c, struct hd_device *d)
+{
+    struct hd_list *l = calloc(1, sizeof *l);
+    if (!l)
+        return NULL;
+    l->magic = HD_MAGIC_LIST;
+    l->ctx = c;
+    l->dev = d;
+    return l;
+}
+
+void hd_list_reset(struct hd_list *l)
+{
+    l->ncmds = 0;
+    l->blob_len = 0;
+    l->closed = false;
+}
+
+void hd_list_free(struct hd_list *l)
+{
+    free(l->cmds);
+    free(l->blob);
+    l->magic = HD_MAGIC_DEAD;
+    free(l);
+}
+
+/* Reserves n bytes (8-aligned) in the list's blob; returns the offset or SIZE_MAX. */
+static size_t blob_reserve(struct hd_list *l, size_t n)
+{
+    size_t off = (l->blob_len + 7) & ~(size_t)7;
+    if (off + n > l->blob_cap) {
+        size_t cap = l->blob_cap ? l->blob_cap : 256;
+        while (cap < off + n)
+            cap *= 2;
+        uint8_t *b = realloc(l->blob, cap);
+        if (!b)
+            return SIZE_MAX;
+        l->blob = b;
+        l->blob_cap = cap;
+    }
+    l->blob_len = off + n;
+    return off;
+}
+
+static ze_result_t cmd_new(struct hd_list *l, enum hd_cmd_kind kind, ze_event_handle_t signal, uint32_t nwait,
+                           ze_event_handle_t *waits, struct hd_cmd **out)
+{
+    struct hd_event *sig = NULL;
+    if (signal && !(sig = hd_event_of(signal)))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (nwait && !waits)
+        return ZE_RESULT_ERROR_INVALID_SIZE;
+    for (uint32_t i = 0; i < nwait; i++)
+        if (!hd_event_of(waits[i]))
+            return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (l->ncmds == l->cap) {
+        size_t cap = l->cap ? l->cap * 2 : 16;
+        struct hd_cmd *c = realloc(l->cmds, cap * sizeof *c);
+        if (!c)
+            return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        l->cmds = c;
+        l->cap = cap;
+    }
+    size_t woff = 0;
+    if (nwait) {
+        woff = blob_reserve(l, nwait * sizeof(struct hd_event *));
+        if (woff == SIZE_MAX)
+            return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+        memcpy(l->blob + woff, waits, nwait * sizeof(struct hd_event *));
+    }
+    struct hd_cmd *c = &l->cmds[l->ncmds++];
+    memset(c, 0, sizeof *c);
+    c->kind = kind;
+    c->signal = sig;
+    c->nwait = nwait;
+    c->wait_off = woff;
+    *out = c;
+    return ZE_RESULT_SUCCESS;
+}
+
+/* ------------------------------------------------- command list entry points */
+
+ze_result_t ZE_APICALL hd_zeCommandListCreate(ze_context_handle_t h, ze_device_handle_t hDevice,
+                                              const ze_command_list_desc_t *desc, ze_command_list_handle_t *ph)
+{
+    HD_ENTRY();
+    struct hd_context *c = hd_context(h);
+    struct hd_device *d = hd_device(hDevice);
+    if (!c || !d)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!desc || !ph)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->commandQueueGroupOrdinal != 0)
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    struct hd_list *l = hd_list_new(c, d);
+    if (!l)
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    *ph = (ze_command_list_handle_t)l;
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListCreateImmediate(ze_context_handle_t h, ze_device_handle_t hDevice,
+                                                       const ze_command_queue_desc_t *desc,
+                                                       ze_command_list_handle_t *ph)
+{
+    HD_ENTRY();
+    struct hd_context *c = hd_context(h);
+    struct hd_device *d = hd_device(hDevice);
+    if (!c || !d)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!desc || !ph)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    struct hd_list *l = hd_list_new(c, d);
+    if (!l)
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    l->immediate = true;
+    ze_result_t r = hd_queue_new(c, d, desc, &l->queue);
+    if (r != ZE_RESULT_SUCCESS) {
+        hd_list_free(l);
+        return r;
+    }
+    *ph = (ze_command_list_handle_t)l;
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListDestroy(ze_command_list_handle_t h)
+{
+    HD_ENTRY();
+    struct hd_list *l = hd_list_of(h);
+    if (!l)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(l->ctx);
+    if (l->immediate) {
+        /* Let appends already made finish: their commands live in the slots. */
+        pthread_mutex_lock(&hd.lock);
+        hd_queue_wait_locked(l->queue, l->queue->submitted, UINT64_MAX, NULL, NULL);
+        pthread_mutex_unlock(&hd.lock);
+        hd_queue_free(l->queue);
+        for (int i = 0; i < HD_IMM_SLOTS; i++)
+            if (l->slots[i])
+                hd_list_free(l->slots[i]);
+    }
+    hd_list_free(l);
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListClose(ze_command_list_handle_t h)
+{
+    HD_ENTRY();
+    struct hd_list *l = hd_list_of(h);
+    if (!l)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (l->immediate)
+        return ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE;
+    l->closed = true;
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListReset(ze_command_list_handle_t h)
+{
+    HD_ENTRY();
+    struct hd_list *l = hd_list_of(h);
+    if (!l)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!l->immediate) {
+        hd_quiesce(l->ctx);
+        hd_list_reset(l);
+    }
+    return ZE_RESULT_SUCCESS;
+}
+
+/* Where an append records: the list itself, or for an immediate list a free slot. */
+static ze_result_t rec_begin(struct hd_list *l, struct hd_list **rec)
+{
+    if (!l->immediate) {
+        if (l->closed)
+            return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+        *rec = l;
+        return ZE_RESULT_SUCCESS;
+    }
+    uint32_t s = l->next_slot % HD_IMM_SLOTS;
+    if (!l->slots[s] && !(l->slots[s] = hd_list_new(l->ctx, l->dev)))
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    pthread_mutex_lock(&hd.lock);
+    hd_queue_wait_locked(l->queue, l->slot_seq[s], UINT64_MAX, NULL, NULL);
+    pthread_mutex_unlock(&hd.lock);
+    hd_list_reset(l->slots[s]);
+    *rec = l->slots[s];
+    return ZE_RESULT_SUCCESS;
+}
+
+static ze_result_t rec_end(struct hd_list *l, struct hd_list *rec)
+{
+    if (!l->immediate)
+        return ZE_RESULT_SUCCESS;
+    rec->closed = true;
+    uint32_t s = l->next_slot % HD_IMM_SLOTS;
+    uint64_t seq = 0;
+    ze_result_t r = hd_queue_submit(l->queue, 1, &rec, NULL, &seq);
+    if (r == ZE_RESULT_SUCCESS || seq) {
+        l->slot_seq[s] = seq;
+        l->next_slot++;
+    }
+    return r;
+}
+
+#define BEGIN_APPEND(h, l, rec)                                           \
+    struct hd_list *l = hd_list_of(h), *rec;                                 \
+    if (!l)                                                               \
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;                       \
+    do {                                                                  \
+        ze_result_t r_ = rec_begin(l, &rec);                              \
+        if (r_ != ZE_RESULT_SUCCESS)                                      \
+            return r_;                                                    \
+    } while (0)
+
+static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t hk, const ze_group_count_t *gc,
+                                 bool indirect, ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits)
+{
+    struct hd_kernel *k = (struct hd_kernel *)hk;
+    if (!hd_list_of(h) || !k || k->magic != HD_MAGIC_KERNEL)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!gc)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    for (uint32_t i = 0; i < k->info->nargs; i++)
+        if (!k->set[i])
+            return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* every argument must be set */
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, indirect ? HD_CMD_LAUNCH_INDIRECT : HD_CMD_LAUNCH, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    size_t off = blob_reserve(rec, k->info->blob_size);
+    if (off == SIZE_MAX) {
+        rec->ncmds--;
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    /* blob_reserve may move the blob but not the cmds array: c is still valid. */
+    memcpy(rec->blob + off, k->values, k->info->blob_size);
+    c->u.launch.k = k;
+    c->u.launch.args_off = off;
+    memcpy(c->u.launch.gs, k->gs, sizeof k->gs);
+    memcpy(c->u.launch.offset, k->offset, sizeof k->offset);
+    if (indirect) {
+        c->u.launch.indirect = gc;
+    } else {
+        c->u.launch.gc[0] = gc->groupCountX;
+        c->u.launch.gc[1] = gc->groupCountY;
+        c->u.launch.gc[2] = gc->groupCountZ;
+    }
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendLaunchKernel(ze_command_list_handle_t h, ze_kernel_handle_t k,
+                                                          const ze_group_count_t *gc, ze_event_handle_t sig,
+                                                          uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    return append_launch(h, k, gc, false, sig, nwait, waits);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendLaunchCooperativeKernel(ze_command_list_handle_t h,
+                                                                     ze_kernel_handle_t k,
+                                                                     const ze_group_count_t *gc,
+                                                                     ze_event_handle_t sig, uint32_t nwait,
+                                                                     ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    return append_launch(h, k, gc, false, sig, nwait, waits);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendLaunchKernelIndirect(ze_command_list_handle_t h,
+                                                                  ze_kernel_handle_t k,
+                                                                  const ze_group_count_t *args,
+                                                                  ze_event_handle_t sig, uint32_t nwait,
+                                                                  ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    return append_launch(h, k, args, true, sig, nwait, waits);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopy(ze_command_list_handle_t h, void *dst, const void *src,
+                                                        size_t size, ze_event_handle_t sig, uint32_t nwait,
+                                                        ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!dst || !src)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (size && ((uintptr_t)dst < (uintptr_t)src + size && (uintptr_t)src < (uintptr_t)dst + size))
+        return ZE_RESULT_ERROR_OVERLAPPING_REGIONS;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_COPY, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    c->u.copy.dst = dst;
+    c->u.copy.src = src;
+    c->u.copy.size = size;
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopyRegion(ze_command_list_handle_t h, void *dst,
+                                                              const ze_copy_region_t *dr, uint32_t dpitch,
+                                                              uint32_t dslice, const void *src,
+                                                              const ze_copy_region_t *sr, uint32_t spitch,
+                                                              uint32_t sslice, ze_event_handle_t sig,
+                                                              uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!dst || !dr || !src || !sr)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    /* Both regions describe the same box; rows must fit their pitches. */
+    if (dr->width != sr->width || dr->height != sr->height || dr->depth != sr->depth ||
+        (uint64_t)sr->originX + sr->width > spitch || (uint64_t)dr->originX + dr->width > dpitch ||
+        ((sr->depth > 1 || sr->originZ) && (uint64_t)spitch * (sr->originY + sr->height) > sslice) ||
+        ((dr->depth > 1 || dr->originZ) && (uint64_t)dpitch * (dr->originY + dr->height) > dslice))
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_COPY_REGION, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    c->u.region.dst = dst;
+    c->u.region.src = src;
+    c->u.region.dr = *dr;
+    c->u.region.sr = *sr;
+    c->u.region.dpitch = dpitch;
+    c->u.region.dslice = dslice;
+    c->u.region.spitch = spitch;
+    c->u.region.sslice = sslice;
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryFill(ze_command_list_handle_t h, void *ptr, const void *pattern,
+                                                        size_t psize, size_t size, ze_event_handle_t sig,
+                                                        uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!ptr || !pattern)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (psize == 0 || (psize & (psize - 1)) || psize > 128)
+        return ZE_RESULT_ERROR_INVALID_SIZE;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_FILL, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    size_t off = blob_reserve(rec, psize);
+    if (off == SIZE_MAX) {
+        rec->ncmds--;
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    memcpy(rec->blob + off, pattern, psize);
+    c->u.fill.dst = ptr;
+    c->u.fill.size = size;
+    c->u.fill.pattern_off = off;
+    c->u.fill.psize = psize;
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendBarrier(ze_command_list_handle_t h, ze_event_handle_t sig,
+                                                     uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_NOP, sig, nwait, waits, &c);
+    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryRangesBarrier(ze_command_list_handle_t h, uint32_t n,
+                                                                 const size_t *sizes, const void **ranges,
+                                                                 ze_event_handle_t sig, uint32_t nwait,
+                                                                 ze_event_handle_t *waits)
+{
+    (void)n; (void)sizes; (void)ranges;
+    HD_ENTRY();
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_NOP, sig, nwait, waits, &c);
+    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendSignalEvent(ze_command_list_handle_t h, ze_event_handle_t ev)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h) || !hd_event_of(ev))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_NOP, ev, 0, NULL, &c);
+    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendWaitOnEvents(ze_command_list_handle_t h, uint32_t n,
+                                                          ze_event_handle_t *evs)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!evs)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_NOP, NULL, n, evs, &c);
+    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendEventReset(ze_command_list_handle_t h, ze_event_handle_t ev)
+{
+    HD_ENTRY();
+    struct hd_event *e = hd_event_of(ev);
+    if (!hd_list_of(h) || !e)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_RESET_EVENT, NULL, 0, NULL, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    c->u.target = e;
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendWriteGlobalTimestamp(ze_command_list_handle_t h, uint64_t *dst,
+                                                                  ze_event_handle_t sig, uint32_t nwait,
+                                                                  ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!dst)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if ((uintptr_t)dst % 8)
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_TIMESTAMP, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    c->u.ts_dst = dst;
+    return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryPrefetch(ze_command_list_handle_t h, const void *ptr,
+                                                            size_t size)
+{
+    (void)size;
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemAdvise(ze_command_list_handle_t h, ze_device_handle_t d,
+                                                       const void *ptr, size_t size, ze_memory_advice_t advice)
+{
+    (void)size; (void)advice;
+    HD_ENTRY();
+    if (!hd_list_of(h) || !hd_device(d))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+}

@@ -1,0 +1,87 @@
+/* fence.c — fences: signalled by the worker when the last list of an execution
+ * completes. */
+#include "hd.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------- fences */
+
+struct hd_fence *hd_fence_of(ze_fence_handle_t h)
+{
+    struct hd_fence *f = (struct hd_fence *)h;
+    return f && f->magic == HD_MAGIC_FENCE ? f : NULL;
+}
+
+ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fence_desc_t *desc,
+                                        ze_fence_handle_t *ph)
+{
+    HD_ENTRY();
+    struct hd_queue *q = hd_queue_of(h);
+    if (!q)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!desc || !ph)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    struct hd_fence *f = calloc(1, sizeof *f);
+    if (!f)
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    f->magic = HD_MAGIC_FENCE;
+    f->queue = q;
+    f->signalled = (desc->flags & ZE_FENCE_FLAG_SIGNALED) != 0;
+    *ph = (ze_fence_handle_t)f;
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeFenceDestroy(ze_fence_handle_t h)
+{
+    HD_ENTRY();
+    struct hd_fence *f = hd_fence_of(h);
+    if (!f)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(f->queue->ctx);
+    pthread_mutex_lock(&hd.lock);
+    f->magic = HD_MAGIC_DEAD;
+    hd_cancel_waiters(f, f + 1);
+    pthread_mutex_unlock(&hd.lock);
+    free(f);
+    return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeFenceHostSynchronize(ze_fence_handle_t h, uint64_t timeout)
+{
+    HD_ENTRY();
+    struct hd_fence *f = hd_fence_of(h);
+    if (!f)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    return hd_host_synchronize(f, &f->signalled, f->queue->ctx, timeout);
+}
+
+ze_result_t ZE_APICALL hd_zeFenceQueryStatus(ze_fence_handle_t h)
+{
+    HD_ENTRY();
+    struct hd_fence *f = hd_fence_of(h);
+    if (!f)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    pthread_mutex_lock(&hd.lock);
+    bool s = f->signalled, lost = f->queue->ctx->lost;
+    pthread_mutex_unlock(&hd.lock);
+    if (lost)
+        return ZE_RESULT_ERROR_DEVICE_LOST;
+    return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+}
+
+ze_result_t ZE_APICALL hd_zeFenceReset(ze_fence_handle_t h)
+{
+    HD_ENTRY();
+    struct hd_fence *f = hd_fence_of(h);
+    if (!f)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    pthread_mutex_lock(&hd.lock);
+    f->signalled = false;
+    pthread_mutex_unlock(&hd.lock);
+    return ZE_RESULT_SUCCESS;
+}
