@@ -17,7 +17,7 @@
 struct hd_list *hd_list_of(ze_command_list_handle_t h)
 {
     struct hd_list *l = (struct hd_list *)h;
-    return l && l->magic == HD_MAGIC_LIST ? l : NULL;
+    return l && hd_handle_live(l, HD_MAGIC_LIST) && l->magic == HD_MAGIC_LIST ? l : NULL;
 }
 
 struct hd_list *hd_list_new(struct hd_context *c, struct hd_device *d)
@@ -28,6 +28,7 @@ struct hd_list *hd_list_new(struct hd_context *c, struct hd_device *d)
     l->magic = HD_MAGIC_LIST;
     l->ctx = c;
     l->dev = d;
+    hd_context_ref(c);
     return l;
 }
 
@@ -40,10 +41,12 @@ void hd_list_reset(struct hd_list *l)
 
 void hd_list_free(struct hd_list *l)
 {
+    struct hd_context *c = l->ctx;
     free(l->cmds);
     free(l->blob);
     l->magic = HD_MAGIC_DEAD;
     free(l);
+    hd_context_unref(c);
 }
 
 /* Reserves n bytes (8-aligned) in the list's blob; returns the offset or SIZE_MAX. */
@@ -112,11 +115,16 @@ ze_result_t ZE_APICALL hd_zeCommandListCreate(ze_context_handle_t h, ze_device_h
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (desc->commandQueueGroupOrdinal != 0)
+    if (desc->commandQueueGroupOrdinal >= HD_NUM_GROUPS)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
     struct hd_list *l = hd_list_new(c, d);
     if (!l)
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    l->ordinal = desc->commandQueueGroupOrdinal;
+    if (!hd_handle_add(l, HD_MAGIC_LIST)) {
+        hd_list_free(l);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
     *ph = (ze_command_list_handle_t)l;
     return ZE_RESULT_SUCCESS;
 }
@@ -136,10 +144,16 @@ ze_result_t ZE_APICALL hd_zeCommandListCreateImmediate(ze_context_handle_t h, ze
     if (!l)
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     l->immediate = true;
+    l->ordinal = desc->ordinal;
     ze_result_t r = hd_queue_new(c, d, desc, &l->queue);
     if (r != ZE_RESULT_SUCCESS) {
         hd_list_free(l);
         return r;
+    }
+    if (!hd_handle_add(l, HD_MAGIC_LIST)) {
+        hd_queue_free(l->queue);
+        hd_list_free(l);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
     *ph = (ze_command_list_handle_t)l;
     return ZE_RESULT_SUCCESS;
@@ -151,6 +165,7 @@ ze_result_t ZE_APICALL hd_zeCommandListDestroy(ze_command_list_handle_t h)
     struct hd_list *l = hd_list_of(h);
     if (!l)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_handle_del(l);
     hd_quiesce(l->ctx);
     if (l->immediate) {
         /* Let appends already made finish: their commands live in the slots. */
@@ -239,14 +254,17 @@ static ze_result_t rec_end(struct hd_list *l, struct hd_list *rec)
 static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t hk, const ze_group_count_t *gc,
                                  bool indirect, ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits)
 {
-    struct hd_kernel *k = (struct hd_kernel *)hk;
-    if (!hd_list_of(h) || !k || k->magic != HD_MAGIC_KERNEL)
+    struct hd_kernel *k = hd_kernel_of(hk);
+    if (!hd_list_of(h) || !k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!gc)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    for (uint32_t i = 0; i < k->info->nargs; i++)
+    for (uint32_t i = 0; i < k->info->nargs; i++) {
+        if (k->info->args[i].kind == HD_ARG_UNSUPPORTED)
+            return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;   /* an image or sampler argument */
         if (!k->set[i])
             return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* every argument must be set */
+    }
     BEGIN_APPEND(h, l, rec);
     struct hd_cmd *c;
     ze_result_t r = cmd_new(rec, indirect ? HD_CMD_LAUNCH_INDIRECT : HD_CMD_LAUNCH, sig, nwait, waits, &c);
@@ -335,6 +353,14 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopyRegion(ze_command_list_ha
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!dst || !dr || !src || !sr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    /* The specification's 2D copy has depth 0: one slice. */
+    ze_copy_region_t d2 = *dr, s2 = *sr;
+    if (d2.depth == 0)
+        d2.depth = 1;
+    if (s2.depth == 0)
+        s2.depth = 1;
+    dr = &d2;
+    sr = &s2;
     /* Both regions describe the same box; rows must fit their pitches. */
     if (dr->width != sr->width || dr->height != sr->height || dr->depth != sr->depth ||
         (uint64_t)sr->originX + sr->width > spitch || (uint64_t)dr->originX + dr->width > dpitch ||

@@ -716,7 +716,46 @@ ze_result_t ZE_APICALL hd_zeDeviceGetGlobalTimestamps(ze_device_handle_t h, uint
 struct hd_context *hd_context(ze_context_handle_t h)
 {
     struct hd_context *c = (struct hd_context *)h;
-    return c && c->magic == HD_MAGIC_CONTEXT ? c : NULL;
+    return c && hd_handle_live(c, HD_MAGIC_CONTEXT) && c->magic == HD_MAGIC_CONTEXT ? c : NULL;
+}
+
+/* The last contexts destroyed, so that zeMemFree of memory that went with its
+ * context's destroy is recognised (a bounded record; an address reused by a new
+ * context leaves it). Under hd.lock. */
+#define HD_DEAD_CONTEXTS 64
+static uintptr_t dead_contexts[HD_DEAD_CONTEXTS];
+static unsigned dead_next;
+
+bool hd_context_was_destroyed(ze_context_handle_t h)
+{
+    bool found = false;
+    pthread_mutex_lock(&hd.lock);
+    for (unsigned i = 0; i < HD_DEAD_CONTEXTS && h; i++)
+        found |= dead_contexts[i] == (uintptr_t)h;
+    pthread_mutex_unlock(&hd.lock);
+    return found;
+}
+
+static void context_free(struct hd_context *c)
+{
+    c->magic = HD_MAGIC_DEAD;
+    free(c);
+}
+
+void hd_context_ref(struct hd_context *c)
+{
+    pthread_mutex_lock(&hd.lock);
+    c->refs++;
+    pthread_mutex_unlock(&hd.lock);
+}
+
+void hd_context_unref(struct hd_context *c)
+{
+    pthread_mutex_lock(&hd.lock);
+    bool last = --c->refs == 0 && c->destroyed;
+    pthread_mutex_unlock(&hd.lock);
+    if (last)
+        context_free(c);
 }
 
 static ze_result_t context_create(ze_driver_handle_t h, const ze_context_desc_t *desc, ze_context_handle_t *ph)
@@ -743,6 +782,15 @@ static ze_result_t context_create(ze_driver_handle_t h, const ze_context_desc_t 
     c->exec_latency_us = hd_env_u64("HOSTDEV_EXEC_LATENCY_US", 0);
     c->fault_log = hd_env_u64("HOSTDEV_FAULT_LOG", 0) != 0;
     c->wait_stats = hd_env_u64("HOSTDEV_WAIT_STATS", 0) != 0;
+    if (!hd_handle_add(c, HD_MAGIC_CONTEXT)) {
+        free(c);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    pthread_mutex_lock(&hd.lock);
+    for (unsigned i = 0; i < HD_DEAD_CONTEXTS; i++)
+        if (dead_contexts[i] == (uintptr_t)c)
+            dead_contexts[i] = 0;
+    pthread_mutex_unlock(&hd.lock);
     __atomic_store_n(&reported_mem_cap, c->mem_cap, __ATOMIC_RELAXED);
     *ph = (ze_context_handle_t)c;
     return ZE_RESULT_SUCCESS;
@@ -773,17 +821,22 @@ ze_result_t ZE_APICALL hd_zeContextDestroy(ze_context_handle_t h)
     struct hd_context *c = hd_context(h);
     if (!c)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    /* From here on the handle is refused; children still alive keep the struct (and
+     * their queues keep running what was submitted) until they are destroyed. */
+    hd_handle_del(c);
     hd_quiesce(c);
     hd_mem_release_context(c);
-    if (c->wait_stats) {
-        pthread_mutex_lock(&hd.lock);
+    pthread_mutex_lock(&hd.lock);
+    if (c->wait_stats)
         fprintf(stderr, "hostdev: wait stats: %llu blocking host waits, %llu sleeps, %llu idle wake-ups\n",
                 (unsigned long long)c->blocking_waits, (unsigned long long)c->sleeps,
                 (unsigned long long)c->idle_wakeups);
-        pthread_mutex_unlock(&hd.lock);
-    }
-    c->magic = HD_MAGIC_DEAD;
-    free(c);
+    dead_contexts[dead_next++ % HD_DEAD_CONTEXTS] = (uintptr_t)c;
+    c->destroyed = true;
+    bool last = c->refs == 0;
+    pthread_mutex_unlock(&hd.lock);
+    if (last)
+        context_free(c);
     return ZE_RESULT_SUCCESS;
 }
 

@@ -15,13 +15,24 @@
 struct hd_event *hd_event_of(ze_event_handle_t h)
 {
     struct hd_event *e = (struct hd_event *)h;
-    return e && e->magic == HD_MAGIC_EVENT && e->created ? e : NULL;
+    return e && hd_handle_live(e, HD_MAGIC_EVENT) && e->magic == HD_MAGIC_EVENT && e->created ? e : NULL;
 }
 
 static struct hd_pool *pool_of(ze_event_pool_handle_t h)
 {
     struct hd_pool *p = (struct hd_pool *)h;
-    return p && p->magic == HD_MAGIC_POOL ? p : NULL;
+    return p && hd_handle_live(p, HD_MAGIC_POOL) && p->magic == HD_MAGIC_POOL ? p : NULL;
+}
+
+/* A pool's struct (and its events' memory) goes when it is destroyed and its last
+ * created event is destroyed, in either order. */
+static void pool_free(struct hd_pool *p)
+{
+    struct hd_context *c = p->ctx;
+    p->magic = HD_MAGIC_DEAD;
+    free(p->events);
+    free(p);
+    hd_context_unref(c);
 }
 
 /* Drops a signal in flight (the event was signalled or reset another way). */
@@ -136,6 +147,12 @@ ze_result_t ZE_APICALL hd_zeEventPoolCreate(ze_context_handle_t h, const ze_even
         ev[i].magic = HD_MAGIC_EVENT;
         ev[i].pool = p;
     }
+    if (!hd_handle_add(p, HD_MAGIC_POOL)) {
+        free(ev);
+        free(p);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    hd_context_ref(c);
     *ph = (ze_event_pool_handle_t)p;
     return ZE_RESULT_SUCCESS;
 }
@@ -146,17 +163,15 @@ ze_result_t ZE_APICALL hd_zeEventPoolDestroy(ze_event_pool_handle_t h)
     struct hd_pool *p = pool_of(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_handle_del(p);
     hd_quiesce(p->ctx);
     pthread_mutex_lock(&hd.lock);
-    for (uint32_t i = 0; i < p->count; i++) {
-        hd_event_drop_clev_locked(&p->events[i]);
-        p->events[i].magic = HD_MAGIC_DEAD;
-    }
-    p->magic = HD_MAGIC_DEAD;
-    hd_cancel_waiters(p->events, p->events + p->count);
+    /* Events still created stay valid until they are destroyed themselves. */
+    p->destroyed = true;
+    bool last = p->refs == 0;
     pthread_mutex_unlock(&hd.lock);
-    free(p->events);
-    free(p);
+    if (last)
+        pool_free(p);
     return ZE_RESULT_SUCCESS;
 }
 
@@ -178,10 +193,18 @@ ze_result_t ZE_APICALL hd_zeEventCreate(ze_event_pool_handle_t h, const ze_event
         hd_event_drop_clev_locked(e);
         e->signalled = false;
         e->ts_start = e->ts_end = 0;
+        p->refs++;
     }
     pthread_mutex_unlock(&hd.lock);
     if (busy)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    if (!hd_handle_add(e, HD_MAGIC_EVENT)) {
+        pthread_mutex_lock(&hd.lock);
+        e->created = false;
+        p->refs--;
+        pthread_mutex_unlock(&hd.lock);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
     *ph = (ze_event_handle_t)e;
     return ZE_RESULT_SUCCESS;
 }
@@ -192,12 +215,17 @@ ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
     struct hd_event *e = hd_event_of(h);
     if (!e)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    hd_quiesce(e->pool->ctx);
+    hd_handle_del(e);
+    struct hd_pool *p = e->pool;
+    hd_quiesce(p->ctx);
     pthread_mutex_lock(&hd.lock);
     e->created = false;
     hd_event_drop_clev_locked(e);
     hd_cancel_waiters(e, e + 1);
+    bool last = --p->refs == 0 && p->destroyed;
     pthread_mutex_unlock(&hd.lock);
+    if (last)
+        pool_free(p);
     return ZE_RESULT_SUCCESS;
 }
 

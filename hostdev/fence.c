@@ -14,7 +14,7 @@
 struct hd_fence *hd_fence_of(ze_fence_handle_t h)
 {
     struct hd_fence *f = (struct hd_fence *)h;
-    return f && f->magic == HD_MAGIC_FENCE ? f : NULL;
+    return f && hd_handle_live(f, HD_MAGIC_FENCE) && f->magic == HD_MAGIC_FENCE ? f : NULL;
 }
 
 ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fence_desc_t *desc,
@@ -32,6 +32,13 @@ ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fe
     f->magic = HD_MAGIC_FENCE;
     f->queue = q;
     f->signalled = (desc->flags & ZE_FENCE_FLAG_SIGNALED) != 0;
+    if (!hd_handle_add(f, HD_MAGIC_FENCE)) {
+        free(f);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    pthread_mutex_lock(&hd.lock);
+    q->refs++;   /* q's struct stays while f exists, even after q's destroy */
+    pthread_mutex_unlock(&hd.lock);
     *ph = (ze_fence_handle_t)f;
     return ZE_RESULT_SUCCESS;
 }
@@ -42,12 +49,15 @@ ze_result_t ZE_APICALL hd_zeFenceDestroy(ze_fence_handle_t h)
     struct hd_fence *f = hd_fence_of(h);
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    hd_quiesce(f->queue->ctx);
+    hd_handle_del(f);
+    struct hd_queue *q = f->queue;
+    hd_quiesce(q->ctx);
     pthread_mutex_lock(&hd.lock);
     f->magic = HD_MAGIC_DEAD;
     hd_cancel_waiters(f, f + 1);
     pthread_mutex_unlock(&hd.lock);
     free(f);
+    hd_queue_unref(q);
     return ZE_RESULT_SUCCESS;
 }
 
@@ -57,7 +67,9 @@ ze_result_t ZE_APICALL hd_zeFenceHostSynchronize(ze_fence_handle_t h, uint64_t t
     struct hd_fence *f = hd_fence_of(h);
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    return hd_host_synchronize(f, &f->signalled, f->queue->ctx, timeout);
+    /* A fence whose queue was destroyed before reaching it is never signalled: the
+     * wait ends (INVALID_NULL_HANDLE) rather than hanging. */
+    return hd_host_synchronize(f, &f->signalled, &f->queue->stop, f->queue->ctx, timeout);
 }
 
 ze_result_t ZE_APICALL hd_zeFenceQueryStatus(ze_fence_handle_t h)

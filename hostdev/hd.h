@@ -22,6 +22,13 @@
 #define HD_RING 256       /* jobs a queue holds before ExecuteCommandLists waits */
 #define HD_IMM_SLOTS 64   /* appends in flight per immediate command list */
 
+/* Command queue groups: 0 computes and copies, 1 only copies (as real drivers
+ * expose a copy engine); each has HD_GROUP_QUEUES queues (indices). */
+#define HD_GROUP_COMPUTE 0
+#define HD_GROUP_COPY 1
+#define HD_NUM_GROUPS 2
+#define HD_GROUP_QUEUES 64
+
 enum hd_magic {
     HD_MAGIC_DRIVER = 0x68640001, HD_MAGIC_DEVICE, HD_MAGIC_CONTEXT, HD_MAGIC_MODULE,
     HD_MAGIC_LOG, HD_MAGIC_KERNEL, HD_MAGIC_LIST, HD_MAGIC_QUEUE, HD_MAGIC_FENCE,
@@ -35,8 +42,17 @@ struct hd_device {
 
 struct hd_queue;
 
+/* Lifetimes: destroying an object never invalidates its children. A context, module,
+ * queue or event pool that is destroyed leaves the handle table at once (its handle
+ * is refused from then on) and releases what it can, but its struct stays until its
+ * last child (module, pool, list, queue / kernel / fence / event) is destroyed too:
+ * `refs` counts those children and `destroyed` says the parent's own destroy ran.
+ * Both are under hd.lock. So children can be destroyed in any order after their
+ * parent, as real drivers allow. */
 struct hd_context {
     uint32_t magic;
+    uint32_t refs;
+    bool destroyed;
     struct hd_queue *queues;   /* every queue of the context (immediate lists' too), under hd.lock */
     /* Limits read from the environment when this context was created. */
     uint64_t mem_cap;          /* 0: no cap */
@@ -83,6 +99,8 @@ struct hd_kinfo {
 
 struct hd_module {
     uint32_t magic;
+    uint32_t refs;             /* live kernels */
+    bool destroyed;
     struct hd_context *ctx;
     struct hd_device *dev;
     cl_program prog;
@@ -107,6 +125,7 @@ struct hd_kernel {
     uint8_t *set;              /* per argument: set since creation */
     uint32_t gs[3];
     uint32_t offset[3];        /* zeKernelSetGlobalOffsetExp */
+    ze_kernel_indirect_access_flags_t indirect;   /* as last set */
 };
 
 enum hd_cmd_kind {
@@ -149,6 +168,7 @@ struct hd_list {
     uint32_t magic;
     struct hd_context *ctx;
     struct hd_device *dev;
+    uint32_t ordinal;          /* command queue group: HD_GROUP_COMPUTE or HD_GROUP_COPY */
     bool closed;
     struct hd_cmd *cmds;
     size_t ncmds, cap;
@@ -175,8 +195,11 @@ struct hd_job {
 
 struct hd_queue {
     uint32_t magic;
+    uint32_t refs;             /* live fences */
+    bool destroyed;            /* zeCommandQueueDestroy ran: worker joined, PoCL queue released */
     struct hd_context *ctx;
     struct hd_device *dev;
+    uint32_t ordinal;
     bool synchronous;
     cl_command_queue clq;
     pthread_t thread;
@@ -213,6 +236,8 @@ struct hd_event {
 
 struct hd_pool {
     uint32_t magic;
+    uint32_t refs;             /* events created and not destroyed */
+    bool destroyed;
     struct hd_context *ctx;
     uint32_t flags;
     uint32_t count;
@@ -313,6 +338,17 @@ uint64_t hd_env_u64(const char *name, uint64_t dflt);
 
 struct hd_device *hd_device(ze_device_handle_t h);
 struct hd_context *hd_context(ze_context_handle_t h);
+/* A child (module, pool, list, queue) takes a reference on its context while its
+ * struct exists; the context's struct is freed by the last unref after its destroy. */
+void hd_context_ref(struct hd_context *c);
+void hd_context_unref(struct hd_context *c);
+/* Whether h is a context destroyed recently (its memory went with it). */
+bool hd_context_was_destroyed(ze_context_handle_t h);
+
+/* The table of live handles (handle.c). add: false when out of memory. */
+bool hd_handle_add(const void *p, uint32_t kind);
+void hd_handle_del(const void *p);
+bool hd_handle_live(const void *p, uint32_t kind);
 /* Frees every allocation still owned by ctx (context teardown). */
 void hd_mem_release_context(struct hd_context *ctx);
 /* Memory type of ptr, for copy/launch checks; ZE_MEMORY_TYPE_UNKNOWN if not ours. */
@@ -340,8 +376,10 @@ void hd_wake_all(void);          /* every waiter: a device loss or a queue stopp
 /* Before the objects in [lo, hi) are freed: their waiters leave, cancelled. */
 void hd_cancel_waiters(const void *lo, const void *hi);
 /* A host synchronization on `flag` of obj (NOT_READY on timeout, DEVICE_LOST after a
- * loss, INVALID_NULL_HANDLE when obj is destroyed meanwhile). Takes hd.lock itself. */
-ze_result_t hd_host_synchronize(const void *obj, const bool *flag, struct hd_context *c, uint64_t timeout);
+ * loss, INVALID_NULL_HANDLE when obj is destroyed meanwhile or *gone, when not NULL,
+ * becomes true: nothing will signal it any more). Takes hd.lock itself. */
+ze_result_t hd_host_synchronize(const void *obj, const bool *flag, const bool *gone, struct hd_context *c,
+                                uint64_t timeout);
 
 /* Events (event.c). *_locked: called with hd.lock held. */
 struct hd_event *hd_event_of(ze_event_handle_t h);
@@ -351,6 +389,9 @@ void hd_event_set_locked(struct hd_event *e, uint64_t start, uint64_t end);
 int64_t hd_raw_to_mono(void);
 void hd_event_resolve_locked(struct hd_event *e, int64_t off);
 void hd_event_check_locked(struct hd_event *e, cl_event ev, bool done);
+
+/* Kernels (module.c). */
+struct hd_kernel *hd_kernel_of(ze_kernel_handle_t h);
 
 /* Command lists (cmdlist.c). */
 struct hd_list *hd_list_of(ze_command_list_handle_t h);
@@ -362,7 +403,10 @@ void hd_list_free(struct hd_list *l);
 struct hd_queue *hd_queue_of(ze_command_queue_handle_t h);
 ze_result_t hd_queue_new(struct hd_context *c, struct hd_device *d, const ze_command_queue_desc_t *desc,
                          struct hd_queue **out);
+/* Stops q's worker and releases its PoCL queue; the struct goes now or with its
+ * last fence (hd_queue_unref). */
 void hd_queue_free(struct hd_queue *q);
+void hd_queue_unref(struct hd_queue *q);
 bool hd_queue_wait_locked(struct hd_queue *q, uint64_t target, uint64_t timeout, struct hd_context *stats,
                           bool *cancelled);
 ze_result_t hd_queue_submit(struct hd_queue *q, uint32_t n, struct hd_list *const *lists, struct hd_fence *fence,

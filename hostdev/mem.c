@@ -131,8 +131,14 @@ ze_result_t ZE_APICALL hd_zeMemFree(ze_context_handle_t h, void *ptr)
 {
     HD_ENTRY();
     struct hd_context *c = hd_context(h);
-    if (!c)
+    if (!c) {
+        /* zeContextDestroy freed what the context still owned: freeing it again
+         * afterwards (a common teardown order) has nothing left to do. */
+        if (ptr && hd_context_was_destroyed(h))
+            return hd_mem_type(ptr) == ZE_MEMORY_TYPE_UNKNOWN ? ZE_RESULT_SUCCESS
+                                                              : ZE_RESULT_ERROR_INVALID_ARGUMENT;
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    }
     if (!ptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     hd_quiesce(c);

@@ -716,12 +716,21 @@ static ze_result_t make_log(ze_module_build_log_handle_t *ph, struct hd_buf *b)
     l->magic = HD_MAGIC_LOG;
     l->text = b->s ? b->s : strdup("");
     b->s = NULL;
+    if (!l->text || !hd_handle_add(l, HD_MAGIC_LOG)) {
+        free(l->text);
+        free(l);
+        *ph = NULL;
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
     *ph = (ze_module_build_log_handle_t)l;
     return ZE_RESULT_SUCCESS;
 }
 
+/* A module's struct (its kernels' reflection, its PoCL program) goes when it is
+ * destroyed and its last kernel is destroyed, in either order. */
 static void module_free(struct hd_module *m)
 {
+    struct hd_context *c = m->ctx;
     if (m->prog)
         clReleaseProgram(m->prog);
     for (uint32_t i = 0; i < m->nkernels; i++)
@@ -730,6 +739,16 @@ static void module_free(struct hd_module *m)
     free(m->names);
     m->magic = HD_MAGIC_DEAD;
     free(m);
+    hd_context_unref(c);
+}
+
+static void module_unref(struct hd_module *m)
+{
+    pthread_mutex_lock(&hd.lock);
+    bool last = --m->refs == 0 && m->destroyed;
+    pthread_mutex_unlock(&hd.lock);
+    if (last)
+        module_free(m);
 }
 
 ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device_handle_t hDevice,
@@ -794,6 +813,7 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
     m->magic = HD_MAGIC_MODULE;
     m->ctx = c;
     m->dev = d;
+    hd_context_ref(c);
     struct hd_spec *specs = NULL;
     uint32_t nspecs = 0;
     bool refl_ok = reflect(words, nwords, &m->kernels, &m->nkernels, &specs, &nspecs, &log);
@@ -838,8 +858,11 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
     }
     res = make_log(phBuildLog, &log);
     free(log.s);
+    if (res == ZE_RESULT_SUCCESS && !hd_handle_add(m, HD_MAGIC_MODULE))
+        res = ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;   /* the log (if any) is the caller's */
     if (res != ZE_RESULT_SUCCESS) {
         module_free(m);
+        *phModule = NULL;
         return res;
     }
     *phModule = (ze_module_handle_t)m;
@@ -856,7 +879,7 @@ fail:
 static struct hd_module *module_of(ze_module_handle_t h)
 {
     struct hd_module *m = (struct hd_module *)h;
-    return m && m->magic == HD_MAGIC_MODULE ? m : NULL;
+    return m && hd_handle_live(m, HD_MAGIC_MODULE) && m->magic == HD_MAGIC_MODULE ? m : NULL;
 }
 
 ze_result_t ZE_APICALL hd_zeModuleDestroy(ze_module_handle_t h)
@@ -865,17 +888,31 @@ ze_result_t ZE_APICALL hd_zeModuleDestroy(ze_module_handle_t h)
     struct hd_module *m = module_of(h);
     if (!m)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_handle_del(m);
     hd_quiesce(m->ctx);
-    module_free(m);
+    /* Kernels still alive keep the module's struct until they are destroyed. */
+    pthread_mutex_lock(&hd.lock);
+    m->destroyed = true;
+    bool last = m->refs == 0;
+    pthread_mutex_unlock(&hd.lock);
+    if (last)
+        module_free(m);
     return ZE_RESULT_SUCCESS;
+}
+
+static struct hd_log *log_of(ze_module_build_log_handle_t h)
+{
+    struct hd_log *l = (struct hd_log *)h;
+    return l && hd_handle_live(l, HD_MAGIC_LOG) && l->magic == HD_MAGIC_LOG ? l : NULL;
 }
 
 ze_result_t ZE_APICALL hd_zeModuleBuildLogDestroy(ze_module_build_log_handle_t h)
 {
     HD_ENTRY();
-    struct hd_log *l = (struct hd_log *)h;
-    if (!l || l->magic != HD_MAGIC_LOG)
+    struct hd_log *l = log_of(h);
+    if (!l)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_handle_del(l);
     l->magic = HD_MAGIC_DEAD;
     free(l->text);
     free(l);
@@ -885,8 +922,8 @@ ze_result_t ZE_APICALL hd_zeModuleBuildLogDestroy(ze_module_build_log_handle_t h
 ze_result_t ZE_APICALL hd_zeModuleBuildLogGetString(ze_module_build_log_handle_t h, size_t *pSize, char *pBuildLog)
 {
     HD_ENTRY();
-    struct hd_log *l = (struct hd_log *)h;
-    if (!l || l->magic != HD_MAGIC_LOG)
+    struct hd_log *l = log_of(h);
+    if (!l)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!pSize)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
@@ -945,10 +982,10 @@ ze_result_t ZE_APICALL hd_zeModuleGetNativeBinary(ze_module_handle_t h, size_t *
 
 /* ------------------------------------------------------------------- kernel */
 
-static struct hd_kernel *kernel_of(ze_kernel_handle_t h)
+struct hd_kernel *hd_kernel_of(ze_kernel_handle_t h)
 {
     struct hd_kernel *k = (struct hd_kernel *)h;
-    return k && k->magic == HD_MAGIC_KERNEL ? k : NULL;
+    return k && hd_handle_live(k, HD_MAGIC_KERNEL) && k->magic == HD_MAGIC_KERNEL ? k : NULL;
 }
 
 ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_desc_t *desc, ze_kernel_handle_t *ph)
@@ -959,15 +996,17 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !ph || !desc->pKernelName)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    *ph = NULL;
+    if (desc->flags & ~(ze_kernel_flags_t)(ZE_KERNEL_FLAG_FORCE_RESIDENCY | ZE_KERNEL_FLAG_EXPLICIT_RESIDENCY))
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     const struct hd_kinfo *info = NULL;
     for (uint32_t i = 0; i < m->nkernels; i++)
         if (!strcmp(m->kernels[i].name, desc->pKernelName))
             info = &m->kernels[i];
     if (!info)
         return ZE_RESULT_ERROR_INVALID_KERNEL_NAME;
-    for (uint32_t i = 0; i < info->nargs; i++)
-        if (info->args[i].kind == HD_ARG_UNSUPPORTED)
-            return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;
+    /* Kernels taking images or samplers are created (their properties, group sizes
+     * and names work); setting such an argument or launching them is refused. */
     struct hd_kernel *k = calloc(1, sizeof *k);
     if (!k)
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
@@ -988,6 +1027,17 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
     k->info = info;
     for (int i = 0; i < 3; i++)
         k->gs[i] = info->reqd[i] ? info->reqd[i] : 1;
+    if (!hd_handle_add(k, HD_MAGIC_KERNEL)) {
+        clReleaseKernel(k->clk);
+        pthread_mutex_destroy(&k->lock);
+        free(k->values);
+        free(k->set);
+        free(k);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    pthread_mutex_lock(&hd.lock);
+    m->refs++;
+    pthread_mutex_unlock(&hd.lock);
     *ph = (ze_kernel_handle_t)k;
     return ZE_RESULT_SUCCESS;
 }
@@ -995,16 +1045,19 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
 ze_result_t ZE_APICALL hd_zeKernelDestroy(ze_kernel_handle_t h)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    hd_quiesce(k->mod->ctx);
+    hd_handle_del(k);
+    struct hd_module *m = k->mod;
+    hd_quiesce(m->ctx);
     k->magic = HD_MAGIC_DEAD;
     clReleaseKernel(k->clk);
     pthread_mutex_destroy(&k->lock);
     free(k->values);
     free(k->set);
     free(k);
+    module_unref(m);
     return ZE_RESULT_SUCCESS;
 }
 
@@ -1012,7 +1065,7 @@ ze_result_t ZE_APICALL hd_zeKernelSetArgumentValue(ze_kernel_handle_t h, uint32_
                                                    const void *value)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (index >= k->info->nargs)
@@ -1055,7 +1108,7 @@ ze_result_t ZE_APICALL hd_zeKernelSetArgumentValue(ze_kernel_handle_t h, uint32_
 ze_result_t ZE_APICALL hd_zeKernelSetGroupSize(ze_kernel_handle_t h, uint32_t x, uint32_t y, uint32_t z)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     const uint32_t *r = k->info->reqd;
@@ -1083,7 +1136,7 @@ ze_result_t ZE_APICALL hd_zeKernelSuggestGroupSize(ze_kernel_handle_t h, uint32_
                                                    uint32_t *sx, uint32_t *sy, uint32_t *sz)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!sx || !sy || !sz)
@@ -1113,7 +1166,7 @@ ze_result_t ZE_APICALL hd_zeKernelSuggestGroupSize(ze_kernel_handle_t h, uint32_
 ze_result_t ZE_APICALL hd_zeKernelSuggestMaxCooperativeGroupCount(ze_kernel_handle_t h, uint32_t *count)
 {
     HD_ENTRY();
-    if (!kernel_of(h))
+    if (!hd_kernel_of(h))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!count)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
@@ -1124,7 +1177,7 @@ ze_result_t ZE_APICALL hd_zeKernelSuggestMaxCooperativeGroupCount(ze_kernel_hand
 ze_result_t ZE_APICALL hd_zeKernelGetProperties(ze_kernel_handle_t h, ze_kernel_properties_t *p)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!p)
@@ -1153,7 +1206,7 @@ ze_result_t ZE_APICALL hd_zeKernelGetProperties(ze_kernel_handle_t h, ze_kernel_
 ze_result_t ZE_APICALL hd_zeKernelGetName(ze_kernel_handle_t h, size_t *pSize, char *pName)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!pSize)
@@ -1173,7 +1226,7 @@ ze_result_t ZE_APICALL hd_zeKernelGetName(ze_kernel_handle_t h, size_t *pSize, c
 ze_result_t ZE_APICALL hd_zeKernelSetGlobalOffsetExp(ze_kernel_handle_t h, uint32_t x, uint32_t y, uint32_t z)
 {
     HD_ENTRY();
-    struct hd_kernel *k = kernel_of(h);
+    struct hd_kernel *k = hd_kernel_of(h);
     if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     k->offset[0] = x;
@@ -1182,29 +1235,42 @@ ze_result_t ZE_APICALL hd_zeKernelSetGlobalOffsetExp(ze_kernel_handle_t h, uint3
     return ZE_RESULT_SUCCESS;
 }
 
+#define HD_INDIRECT_ALL                                                                          \
+    (ZE_KERNEL_INDIRECT_ACCESS_FLAG_HOST | ZE_KERNEL_INDIRECT_ACCESS_FLAG_DEVICE |                \
+     ZE_KERNEL_INDIRECT_ACCESS_FLAG_SHARED)
+
+/* Every allocation is host memory that every kernel can reach, so the flags change
+ * nothing in execution; they are kept and reported back as set. */
 ze_result_t ZE_APICALL hd_zeKernelSetIndirectAccess(ze_kernel_handle_t h, ze_kernel_indirect_access_flags_t f)
 {
-    (void)f;
     HD_ENTRY();
-    return kernel_of(h) ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    struct hd_kernel *k = hd_kernel_of(h);
+    if (!k)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (f & ~(ze_kernel_indirect_access_flags_t)HD_INDIRECT_ALL)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
+    k->indirect = f;
+    return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeKernelGetIndirectAccess(ze_kernel_handle_t h, ze_kernel_indirect_access_flags_t *f)
 {
     HD_ENTRY();
-    if (!kernel_of(h))
+    struct hd_kernel *k = hd_kernel_of(h);
+    if (!k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    /* All memory is host memory: every kernel may reach every allocation. */
-    *f = ZE_KERNEL_INDIRECT_ACCESS_FLAG_HOST | ZE_KERNEL_INDIRECT_ACCESS_FLAG_DEVICE |
-         ZE_KERNEL_INDIRECT_ACCESS_FLAG_SHARED;
+    *f = k->indirect;
     return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeKernelSetCacheConfig(ze_kernel_handle_t h, ze_cache_config_flags_t f)
 {
-    (void)f;
     HD_ENTRY();
-    return kernel_of(h) ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!hd_kernel_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (f & ~(ze_cache_config_flags_t)(ZE_CACHE_CONFIG_FLAG_LARGE_SLM | ZE_CACHE_CONFIG_FLAG_LARGE_DATA))
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
+    return ZE_RESULT_SUCCESS;   /* a CPU has one cache configuration */
 }

@@ -16,7 +16,7 @@
 struct hd_queue *hd_queue_of(ze_command_queue_handle_t h)
 {
     struct hd_queue *q = (struct hd_queue *)h;
-    return q && q->magic == HD_MAGIC_QUEUE ? q : NULL;
+    return q && hd_handle_live(q, HD_MAGIC_QUEUE) && q->magic == HD_MAGIC_QUEUE ? q : NULL;
 }
 
 /* Drains the PoCL queue so the host observes everything enqueued so far, and
@@ -236,7 +236,9 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
     }
     case HD_CMD_FILL: {
         const uint8_t *pat = l->blob + c->u.fill.pattern_off;
-        if (c->u.fill.size % c->u.fill.psize == 0) {
+        if (c->u.fill.size == 0) {
+            /* nothing to fill */
+        } else if (c->u.fill.size % c->u.fill.psize == 0 && (uintptr_t)c->u.fill.dst % c->u.fill.psize == 0) {
             err = clEnqueueSVMMemFill(q->clq, c->u.fill.dst, pat, c->u.fill.psize, c->u.fill.size, 0, NULL, out);
             if (err == CL_SUCCESS)
                 q->inflight = true;
@@ -353,14 +355,17 @@ static void *worker(void *arg)
 ze_result_t hd_queue_new(struct hd_context *c, struct hd_device *d, const ze_command_queue_desc_t *desc,
                              struct hd_queue **out)
 {
-    if (desc->ordinal != 0)
+    if (desc->ordinal >= HD_NUM_GROUPS || desc->index >= HD_GROUP_QUEUES)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    if (desc->mode > ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     struct hd_queue *q = calloc(1, sizeof *q);
     if (!q)
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     q->magic = HD_MAGIC_QUEUE;
     q->ctx = c;
     q->dev = d;
+    q->ordinal = desc->ordinal;
     q->synchronous = desc->mode == ZE_COMMAND_QUEUE_MODE_SYNCHRONOUS;
     cl_int err;
     /* Profiling: kernel timestamps are the PoCL commands' START/END times. */
@@ -380,9 +385,27 @@ ze_result_t hd_queue_new(struct hd_context *c, struct hd_device *d, const ze_com
     pthread_mutex_lock(&hd.lock);
     q->next = c->queues;
     c->queues = q;
+    c->refs++;
     pthread_mutex_unlock(&hd.lock);
     *out = q;
     return ZE_RESULT_SUCCESS;
+}
+
+static void queue_struct_free(struct hd_queue *q)
+{
+    struct hd_context *c = q->ctx;
+    q->magic = HD_MAGIC_DEAD;
+    free(q);
+    hd_context_unref(c);
+}
+
+void hd_queue_unref(struct hd_queue *q)
+{
+    pthread_mutex_lock(&hd.lock);
+    bool last = --q->refs == 0 && q->destroyed;
+    pthread_mutex_unlock(&hd.lock);
+    if (last)
+        queue_struct_free(q);
 }
 
 void hd_queue_free(struct hd_queue *q)
@@ -405,10 +428,18 @@ void hd_queue_free(struct hd_queue *q)
     q->inflight = true;
     drain(q);
     free(q->pend);
+    q->pend = NULL;
+    q->npend = q->pend_cap = 0;
     clReleaseCommandQueue(q->clq);
+    q->clq = NULL;
     pthread_cond_destroy(&q->work);
-    q->magic = HD_MAGIC_DEAD;
-    free(q);
+    /* Fences of q stay valid to query and destroy: the struct waits for them. */
+    pthread_mutex_lock(&hd.lock);
+    q->destroyed = true;
+    bool last = q->refs == 0;
+    pthread_mutex_unlock(&hd.lock);
+    if (last)
+        queue_struct_free(q);
 }
 
 /* Waits with hd.lock held until q completed `target` jobs, the device is lost, the
@@ -530,9 +561,14 @@ ze_result_t ZE_APICALL hd_zeCommandQueueCreate(ze_context_handle_t h, ze_device_
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     struct hd_queue *q;
     ze_result_t r = hd_queue_new(c, d, desc, &q);
-    if (r == ZE_RESULT_SUCCESS)
-        *ph = (ze_command_queue_handle_t)q;
-    return r;
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    if (!hd_handle_add(q, HD_MAGIC_QUEUE)) {
+        hd_queue_free(q);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    *ph = (ze_command_queue_handle_t)q;
+    return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeCommandQueueDestroy(ze_command_queue_handle_t h)
@@ -541,6 +577,7 @@ ze_result_t ZE_APICALL hd_zeCommandQueueDestroy(ze_command_queue_handle_t h)
     struct hd_queue *q = hd_queue_of(h);
     if (!q)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_handle_del(q);
     hd_queue_free(q);
     return ZE_RESULT_SUCCESS;
 }
@@ -568,7 +605,7 @@ ze_result_t ZE_APICALL hd_zeCommandQueueExecuteCommandLists(ze_command_queue_han
         struct hd_list *l = hd_list_of(phLists[i]);
         if (!l)
             return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-        if (l->immediate)
+        if (l->immediate || l->ordinal != q->ordinal)
             return ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE;
         if (!l->closed || l->ctx != q->ctx)
             return ZE_RESULT_ERROR_INVALID_ARGUMENT;

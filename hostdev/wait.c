@@ -92,10 +92,13 @@ void hd_cancel_waiters(const void *lo, const void *hi)
 
 /* A host synchronization on an event or a fence: waits until *flag, the device
  * is lost, the timeout passes or the object is destroyed. */
-static enum hd_wait_end host_wait_flag(const void *key, const bool *flag, struct hd_context *c, uint64_t timeout)
+static enum hd_wait_end host_wait_flag(const void *key, const bool *flag, const bool *gone, struct hd_context *c,
+                                       uint64_t timeout)
 {
     if (*flag || c->lost)
         return HD_WAIT_DONE;
+    if (gone && *gone)
+        return HD_WAIT_CANCELLED;
     if (timeout == 0)
         return HD_WAIT_TIMEOUT;
     struct timespec ts;
@@ -113,6 +116,10 @@ static enum hd_wait_end host_wait_flag(const void *key, const bool *flag, struct
         }
         if (*flag || c->lost)
             break;
+        if (gone && *gone) {
+            end = HD_WAIT_CANCELLED;
+            break;
+        }
         if (!woken) {
             end = HD_WAIT_TIMEOUT;
             break;
@@ -125,10 +132,11 @@ static enum hd_wait_end host_wait_flag(const void *key, const bool *flag, struct
 
 /* zeEventHostSynchronize and zeFenceHostSynchronize: wait for `flag` of `obj` with the
  * spec's results (NOT_READY on timeout, DEVICE_LOST after a loss). */
-ze_result_t hd_host_synchronize(const void *obj, const bool *flag, struct hd_context *c, uint64_t timeout)
+ze_result_t hd_host_synchronize(const void *obj, const bool *flag, const bool *gone, struct hd_context *c,
+                                uint64_t timeout)
 {
     pthread_mutex_lock(&hd.lock);
-    enum hd_wait_end end = host_wait_flag(obj, flag, c, timeout);
+    enum hd_wait_end end = host_wait_flag(obj, flag, gone, c, timeout);
     bool lost = c->lost;
     pthread_mutex_unlock(&hd.lock);
     if (end == HD_WAIT_CANCELLED)

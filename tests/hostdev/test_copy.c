@@ -80,6 +80,62 @@ int main(void)
         zeMemFree(t.ctx, rd);
     }
 
+    /* The specification's 2-D copy: depth 0 (ze_copy_region_t: "Set this to 0 for 2D
+     * copy"); the slice pitches are then unused. A 7x5 box at (3,2) of a 16-byte-pitch
+     * source into (1,0) of a 10-byte-pitch target. */
+    {
+        enum { SP = 16, DP = 10, SH = 8, DH = 6 };
+        uint8_t *rs = hdt_shared(&t, SP * SH), *rd = hdt_shared(&t, DP * DH);
+        for (int i = 0; i < SP * SH; i++)
+            rs[i] = (uint8_t)(i * 5 + 7);
+        memset(rd, 0, DP * DH);
+        ze_copy_region_t sr = { 3, 2, 0, 7, 5, 0 }, dr = { 1, 0, 0, 7, 5, 0 };
+        ZE_OK(zeCommandListAppendMemoryCopyRegion(t.list, rd, &dr, DP, 0, rs, &sr, SP, 0, NULL, 0, NULL),
+              "append a 2-D region copy (depth 0, slice pitch 0)");
+        ZE_OK(hdt_run(&t), "run the 2-D region copy");
+        size_t bad = 0, moved = 0;
+        for (int y = 0; y < DH; y++)
+            for (int x = 0; x < DP; x++) {
+                int in = x >= 1 && x < 8 && y < 5;
+                uint8_t want = in ? rs[(y + 2) * SP + (x - 1) + 3] : 0;
+                bad += rd[y * DP + x] != want;
+                moved += in && rd[y * DP + x] == want;
+            }
+        TAP_EQ_INT(bad, 0, "depth 0 copies exactly the 2-D box");
+        TAP_EQ_INT(moved, 35, "all 35 bytes of the box arrived");
+        /* Degenerate boxes copy nothing and are not errors. */
+        memset(rd, 0, DP * DH);
+        ze_copy_region_t empty_w = { 0, 0, 0, 0, 5, 1 }, empty_h = { 0, 0, 0, 7, 0, 0 };
+        ZE_OK(zeCommandListAppendMemoryCopyRegion(t.list, rd, &empty_w, DP, 0, rs, &empty_w, SP, 0, NULL, 0, NULL),
+              "a region of width 0");
+        ZE_OK(zeCommandListAppendMemoryCopyRegion(t.list, rd, &empty_h, DP, 0, rs, &empty_h, SP, 0, NULL, 0, NULL),
+              "a region of height 0");
+        ZE_OK(hdt_run(&t), "run the empty region copies");
+        size_t nonzero = 0;
+        for (int i = 0; i < DP * DH; i++)
+            nonzero += rd[i] != 0;
+        TAP_EQ_INT(nonzero, 0, "empty regions wrote nothing");
+        ze_copy_region_t d1 = { 0, 0, 0, 4, 2, 1 }, d0 = { 0, 0, 0, 4, 2, 0 };
+        TAP_EQ_INT(zeCommandListAppendMemoryCopyRegion(t.list, rd, &d1, DP, 0, rs, &d0, SP, 0, NULL, 0, NULL),
+                   ZE_RESULT_SUCCESS, "depth 1 and depth 0 describe the same box");
+        ZE_OK(hdt_run(&t), "run it");
+        TAP_OK(rd[0] == rs[0] && rd[DP + 3] == rs[SP + 3], "and copy it");
+        zeMemFree(t.ctx, rs);
+        zeMemFree(t.ctx, rd);
+    }
+
+    /* Degenerate fills: size 0 does nothing; a destination not aligned to the
+     * pattern (OpenCL's fill requires it, Level Zero does not) is still filled. */
+    {
+        uint32_t p4 = 0x11223344u;
+        memset(shared, 0, 64);
+        ZE_OK(zeCommandListAppendMemoryFill(t.list, shared, &p4, 4, 0, NULL, 0, NULL), "fill of size 0");
+        ZE_OK(zeCommandListAppendMemoryFill(t.list, shared + 1, &p4, 4, 8, NULL, 0, NULL), "fill at an odd address");
+        ZE_OK(hdt_run(&t), "run the degenerate fills");
+        uint8_t want[10] = { 0, 0x44, 0x33, 0x22, 0x11, 0x44, 0x33, 0x22, 0x11, 0 };
+        TAP_OK(!memcmp(shared, want, 10), "size 0 wrote nothing, the odd fill wrote its 8 bytes");
+    }
+
     TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 3, 30, NULL, 0, NULL), ZE_RESULT_ERROR_INVALID_SIZE,
                "pattern size 3 refused");
     TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 256, 512, NULL, 0, NULL),
