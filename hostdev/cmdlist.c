@@ -255,8 +255,11 @@ static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t 
                                  bool indirect, ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits)
 {
     struct hd_kernel *k = hd_kernel_of(hk);
-    if (!hd_list_of(h) || !k)
+    struct hd_list *lk = hd_list_of(h);
+    if (!lk || !k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (lk->ordinal == HD_GROUP_COPY)
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* a copy-only list runs no kernels */
     if (!gc)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     for (uint32_t i = 0; i < k->info->nargs; i++) {

@@ -566,13 +566,20 @@ ze_result_t ZE_APICALL hd_zeDeviceGetCommandQueueGroupProperties(ze_device_handl
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (*pCount == 0 || !p) {
-        *pCount = 1;
+        *pCount = HD_NUM_GROUPS;
         return ZE_RESULT_SUCCESS;
     }
-    *pCount = 1;
-    p->flags = ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE | ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY;
-    p->maxMemoryFillPatternSize = 128;
-    p->numQueues = 64;
+    /* Group 0 computes and copies; group 1 only copies, as a GPU's copy engine. Both
+     * run on the same PoCL device; a copy-only list refuses kernel launches. */
+    uint32_t n = *pCount < HD_NUM_GROUPS ? *pCount : HD_NUM_GROUPS;
+    for (uint32_t i = 0; i < n; i++) {
+        p[i].flags = i == HD_GROUP_COMPUTE
+                         ? ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE | ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY
+                         : ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY;
+        p[i].maxMemoryFillPatternSize = 128;
+        p[i].numQueues = HD_GROUP_QUEUES;
+    }
+    *pCount = n;
     return ZE_RESULT_SUCCESS;
 }
 

@@ -136,6 +136,61 @@ int main(void)
         TAP_OK(!memcmp(shared, want, 10), "size 0 wrote nothing, the odd fill wrote its 8 bytes");
     }
 
+    /* The copy-only queue group (ordinal 1): copies and fills run, kernels do not. */
+    {
+        ze_command_queue_desc_t cq = { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC, .ordinal = 1 };
+        ze_command_list_desc_t cl = { .stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC, .commandQueueGroupOrdinal = 1 };
+        ze_command_queue_handle_t copyq;
+        ze_command_list_handle_t copyl, imm;
+        ZE_OK(zeCommandQueueCreate(t.ctx, t.dev, &cq, &copyq), "create a queue of the copy group");
+        ZE_OK(zeCommandListCreate(t.ctx, t.dev, &cl, &copyl), "create a list of the copy group");
+        uint32_t p4 = 0xA1B2C3D4u;
+        memset(back, 0, N);
+        ZE_OK(zeCommandListAppendMemoryFill(copyl, dev, &p4, 4, N, NULL, 0, NULL), "fill on the copy list");
+        ZE_OK(zeCommandListAppendBarrier(copyl, NULL, 0, NULL), "barrier on the copy list");
+        ZE_OK(zeCommandListAppendMemoryCopy(copyl, back, dev, N, NULL, 0, NULL), "copy on the copy list");
+        ze_module_handle_t m = hdt_module(t.ctx, t.dev);
+        ze_kernel_handle_t k = hdt_kernel(m, "inc");
+        ZE_CHECK(zeKernelSetArgumentValue(k, 0, sizeof shared, &shared));
+        ze_group_count_t gc = { 1, 1, 1 };
+        TAP_EQ_INT(zeCommandListAppendLaunchKernel(copyl, k, &gc, NULL, 0, NULL), ZE_RESULT_ERROR_INVALID_ARGUMENT,
+                   "a copy-only list refuses a kernel launch");
+        ZE_OK(zeCommandListClose(copyl), "close the copy list");
+        TAP_EQ_INT(zeCommandQueueExecuteCommandLists(t.q, 1, &copyl, NULL), ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE,
+                   "a copy list on a compute queue is refused");
+        ZE_CHECK(zeCommandListClose(t.list));
+        TAP_EQ_INT(zeCommandQueueExecuteCommandLists(copyq, 1, &t.list, NULL),
+                   ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE, "a compute list on a copy queue is refused");
+        ZE_CHECK(zeCommandListReset(t.list));
+        ZE_OK(zeCommandQueueExecuteCommandLists(copyq, 1, &copyl, NULL), "execute on the copy queue");
+        ZE_OK(zeCommandQueueSynchronize(copyq, UINT64_MAX), "synchronize the copy queue");
+        uint32_t w0, wn;
+        memcpy(&w0, back, 4);
+        memcpy(&wn, back + N - 4, 4);
+        TAP_OK(w0 == p4 && wn == p4, "the copy queue filled and copied");
+        ZE_OK(zeCommandListCreateImmediate(t.ctx, t.dev, &cq, &imm), "immediate list on the copy group");
+        memset(back, 0, N);
+        ZE_OK(zeCommandListAppendMemoryCopy(imm, back, dev, 64, NULL, 0, NULL), "immediate copy");
+        TAP_EQ_INT(zeCommandListAppendLaunchKernel(imm, k, &gc, NULL, 0, NULL), ZE_RESULT_ERROR_INVALID_ARGUMENT,
+                   "the copy-only immediate list refuses a launch");
+        ZE_CHECK(zeCommandListAppendBarrier(imm, NULL, 0, NULL));
+        ze_command_queue_desc_t bad = { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC, .ordinal = 2 };
+        ze_command_queue_handle_t badq = NULL;
+        TAP_EQ_INT(zeCommandQueueCreate(t.ctx, t.dev, &bad, &badq), ZE_RESULT_ERROR_INVALID_ARGUMENT,
+                   "ordinal 2 does not exist");
+        bad.ordinal = 1;
+        bad.index = 64;
+        TAP_EQ_INT(zeCommandQueueCreate(t.ctx, t.dev, &bad, &badq), ZE_RESULT_ERROR_INVALID_ARGUMENT,
+                   "index 64 is beyond the group's numQueues");
+        ZE_CHECK(zeCommandListDestroy(imm));
+        memcpy(&w0, back + 60, 4);
+        TAP_EQ_INT(w0, p4, "the immediate copy ran");
+        ZE_CHECK(zeKernelDestroy(k));
+        ZE_CHECK(zeModuleDestroy(m));
+        ZE_CHECK(zeCommandListDestroy(copyl));
+        ZE_CHECK(zeCommandQueueDestroy(copyq));
+    }
+
     TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 3, 30, NULL, 0, NULL), ZE_RESULT_ERROR_INVALID_SIZE,
                "pattern size 3 refused");
     TAP_EQ_INT(zeCommandListAppendMemoryFill(t.list, dev, pattern, 256, 512, NULL, 0, NULL),

@@ -59,9 +59,20 @@ int main(void)
 
     n = 0;
     ZE_OK(zeDeviceGetCommandQueueGroupProperties(dev, &n, NULL), "queue group count");
-    TAP_EQ_INT(n, 1, "one queue group");
+    TAP_EQ_INT(n, 2, "two queue groups: compute + copy, and copy only");
+    ze_command_queue_group_properties_t qgs[3] = {
+        { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_GROUP_PROPERTIES },
+        { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_GROUP_PROPERTIES },
+        { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_GROUP_PROPERTIES } };
+    n = 3;
+    ZE_OK(zeDeviceGetCommandQueueGroupProperties(dev, &n, qgs), "queue group properties");
+    TAP_EQ_INT(n, 2, "a larger count is lowered to the two groups");
+    TAP_EQ_INT(qgs[1].flags, ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY, "group 1 only copies");
+    TAP_OK(qgs[1].numQueues >= 1 && qgs[1].maxMemoryFillPatternSize >= 16, "copy group has queues and fills");
+    n = 1;
     ze_command_queue_group_properties_t qg = { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_GROUP_PROPERTIES };
-    ZE_OK(zeDeviceGetCommandQueueGroupProperties(dev, &n, &qg), "queue group properties");
+    ZE_OK(zeDeviceGetCommandQueueGroupProperties(dev, &n, &qg), "the first group alone");
+    TAP_EQ_INT(n, 1, "count 1 reads one group");
     TAP_OK(qg.flags & ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE, "group computes");
     TAP_OK(qg.flags & ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY, "group copies");
     TAP_OK(qg.numQueues >= 1 && qg.maxMemoryFillPatternSize >= 16, "queues %u, fill pattern %zu", qg.numQueues,
