@@ -42,8 +42,22 @@ void cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(prin
  * user's to fix (2); everything else is a runtime failure (1). */
 int cli_exit_for(enum zmoe_status st);
 
-/* Loads a config file; prints the error and returns the exit code on failure. */
+/* Loads a config file; prints the error and returns the exit code on failure. With a
+ * model directory set (--model DIR), the config comes from DIR/config.json and `path`
+ * (NULL = none) may only add [dtype]/[runtime]/[budget]/weights.prefix overrides. */
 int cli_load_config(const char *cmd, const char *path, struct zmoe_config *cfg);
+/* --model DIR of the running command (NULL = none). */
+void cli_set_model_dir(const char *dir);
+const char *cli_model_dir(void);
+/* What to call the config in messages: the path, else the model directory. */
+const char *cli_config_label(const char *path);
+/* Prints "checkpoint: prefix '...' (detected|configured); config layer -> checkpoint
+ * layer: 0->1 1->3 ..." for a checkpoint config (nothing for synthetic weights). With
+ * layers != NULL, the checkpoint's MoE layer numbers (up to max) go there too and *n
+ * gets their count. Returns 0, or the exit code after printing the error. */
+int cli_checkpoint_layers(const char *cmd, const struct zmoe_config *cfg, FILE *out,
+                          uint32_t *layers, uint32_t max, uint32_t *n, char *prefix,
+                          size_t prefix_size);
 
 /* ------------------------------------------------------------ helpers */
 
@@ -83,5 +97,6 @@ int cli_cmd_plan(int argc, char **argv);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_profile(int argc, char **argv);
 int cli_cmd_config_header(int argc, char **argv);
+int cli_cmd_import(int argc, char **argv);
 
 #endif

@@ -1,23 +1,36 @@
 /* zmoe forward: one layer on hidden states read from a safetensors file. */
 #include "cli/cli.h"
 #include "cli/st.h"
+#include "weights/safetensors.h"
 #include "weights/weights.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const char forward_usage[] =
-    "usage: zmoe forward CONFIG --input X.safetensors --output Y.safetensors [--layer L]\n"
+    "usage: zmoe forward CONFIG --input X.safetensors --output Y.safetensors\n"
+    "                    [--layer L | --hf-layer N]\n"
+    "       zmoe forward --model MODEL_DIR [OVERRIDES.conf] --input ... --output ...\n"
     "\n"
-    "Reads tensor 'x' [T,H] (F32, F16 or BF16) from the input, runs MoE layer L\n"
-    "(default 0) on it, in chunks of runtime.max_tokens tokens, and writes 'y' [T,H]\n"
-    "in the activation dtype (the device's bytes, unconverted)"
+    "Reads tensor 'x' [T,H] (F32, F16 or BF16) from the input, runs one MoE layer on it,\n"
+    "in chunks of runtime.max_tokens tokens, and writes 'y' [T,H] in the activation\n"
+    "dtype (the device's bytes, unconverted)"
 #ifdef ZMOE_HAVE_SLOT_ROUTING
     ", 'topk_ids' [T,K] (I32)\nand 'topk_weights' [T,K] (F32): the router's choice, experts in descending\n"
     "score, weights as applied (with apply_router_weight_on_input: the weights that\n"
     "scaled each expert's input)"
 #endif
-    ".\n";
+    ".\n"
+    "\n"
+    "  --layer L      zmoe's layer number: the L-th MoE layer of the config, counting\n"
+    "                from 0 (default 0). A checkpoint with dense layers (DeepSeek's\n"
+    "                first_k_dense_replace, Llama 4 Maverick's every other layer) numbers\n"
+    "                its layers differently: the command prints which one L is.\n"
+    "  --hf-layer N   the checkpoint's own layer number, as in its tensor names\n"
+    "                ('<prefix>N.mlp...'); it must be an MoE layer the config loads\n"
+    "  --model DIR    take the model from a Hugging Face model directory (DIR/config.json,\n"
+    "                its checkpoint) instead of CONFIG; a CONFIG given too may only set\n"
+    "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n";
 
 static bool st_to_dtype(const char *s, enum zmoe_dtype *dt)
 {
@@ -72,9 +85,11 @@ int cli_cmd_forward(int argc, char **argv)
         {"--input", CLI_OPT_STRING},
         {"--output", CLI_OPT_STRING},
         {"--layer", CLI_OPT_U32, 0, UINT32_MAX},
+        {"--hf-layer", CLI_OPT_U32, 0, UINT32_MAX},
+        {"--model", CLI_OPT_STRING},
         {NULL},
     };
-    const char *pos[1];
+    const char *pos[1] = {NULL};
     int npos;
     bool help;
     int rc = cli_parse("forward", argc, argv, 2, opts, pos, 1, &npos, &help);
@@ -84,10 +99,16 @@ int cli_cmd_forward(int argc, char **argv)
         fputs(forward_usage, stdout);
         return CLI_EXIT_OK;
     }
-    if (npos != 1) {
-        cli_error("forward", "missing CONFIG (see 'zmoe forward --help')");
+    if (npos != 1 && !opts[4].seen) {
+        cli_error("forward", "missing CONFIG or --model DIR (see 'zmoe forward --help')");
         return CLI_EXIT_USAGE;
     }
+    if (opts[2].seen && opts[3].seen) {
+        cli_error("forward", "--layer and --hf-layer: give one (--layer counts the config's MoE "
+                             "layers from 0, --hf-layer is the checkpoint's layer number)");
+        return CLI_EXIT_USAGE;
+    }
+    cli_set_model_dir(opts[4].seen ? opts[4].string : NULL);
     for (int i = 0; i < 2; i++)
         if (!opts[i].seen) {
             cli_error("forward", "%s is required", opts[i].name);
@@ -99,9 +120,44 @@ int cli_cmd_forward(int argc, char **argv)
         return rc;
     uint32_t layer = opts[2].u32;
     if (layer >= cfg.model.layers) {
-        cli_error("forward", "--layer: %u out of range (the config has %u layers)", layer,
-                  cfg.model.layers);
+        cli_error("forward", "--layer: %u out of range (the config has %u MoE layers, 0..%u; "
+                             "--hf-layer takes the checkpoint's layer number)", layer,
+                  cfg.model.layers, cfg.model.layers - 1);
         return CLI_EXIT_USAGE;
+    }
+    /* Which checkpoint layer that is (and --hf-layer's config layer), before any device
+     * work: only the headers are read. */
+    static uint32_t ck[ZMOE_ST_MAX_LAYERS];
+    uint32_t nck = 0;
+    char prefix[ZMOE_PREFIX_MAX] = "";
+    if (opts[3].seen && !cfg.weights.file[0]) {
+        cli_error("forward", "--hf-layer: %s has synthetic weights, which have no checkpoint "
+                             "layer numbers; use --layer", cli_config_label(pos[0]));
+        return CLI_EXIT_USAGE;
+    }
+    rc = cli_checkpoint_layers("forward", &cfg, NULL, ck, ZMOE_ST_MAX_LAYERS, &nck, prefix,
+                               sizeof prefix);
+    if (rc)
+        return rc;
+    if (opts[3].seen) {
+        uint32_t want = opts[3].u32, l = 0;
+        while (l < nck && ck[l] != want)
+            l++;
+        if (l == nck || l >= cfg.model.layers) {
+            char list[256];
+            size_t o = 0;
+            uint32_t shown = nck < cfg.model.layers ? nck : cfg.model.layers;
+            for (uint32_t i = 0; i < shown && o + 16 < sizeof list; i++)
+                o += (size_t)snprintf(list + o, sizeof list - o, "%s%u", i ? " " : "", ck[i]);
+            if (o + 16 >= sizeof list)
+                snprintf(list + o, sizeof list - o, " ...");
+            cli_error("forward", "--hf-layer: checkpoint layer %u %s (prefix '%s'; the MoE "
+                                 "layers the config loads: %s)", want,
+                      l == nck ? "has no MoE block" : "is beyond the config's model.layers",
+                      prefix, list);
+            return CLI_EXIT_USAGE;
+        }
+        layer = l;
     }
     struct st_file in;
     struct st_tensor x;
@@ -176,6 +232,12 @@ int cli_cmd_forward(int argc, char **argv)
         rc = CLI_EXIT_USAGE;
         goto out;
     }
+    if (cfg.weights.file[0])
+        printf("zmoe forward: config layer %u = checkpoint layer %u (tensors '%s%u.*', prefix "
+               "'%s', %s)\n", layer, ck[layer], prefix, ck[layer], prefix, cfg.weights.file);
+    else
+        printf("zmoe forward: config layer %u (synthetic weights, seed %llu)\n", layer,
+               (unsigned long long)cfg.weights.seed);
     printf("zmoe forward: layer %u, %u tokens on %s -> %s (y %s [%u, %u]%s)\n", layer, tokens,
            s.stats.device_name, opts[1].string, dtype_to_st(act), tokens, hidden,
 #ifdef ZMOE_HAVE_SLOT_ROUTING

@@ -16,6 +16,7 @@ static const struct command commands[] = {
     {"info", cli_cmd_info, "list the Level Zero loader, drivers and devices"},
     {"profile", cli_cmd_profile, "write a Chrome/Perfetto trace of a decode loop"},
     {"config-header", cli_cmd_config_header, "print a config as a C header"},
+    {"import", cli_cmd_import, "write a zmoe config from a Hugging Face model directory"},
 };
 
 static void usage(FILE *out)

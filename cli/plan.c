@@ -10,12 +10,17 @@
 
 static const char plan_usage[] =
     "usage: zmoe plan CONFIG [--json]\n"
+    "       zmoe plan --model MODEL_DIR [OVERRIDES.conf] [--json]\n"
     "\n"
     "Plans the memory of CONFIG without touching a device and prints the arena map\n"
     "(every buffer: memory, offset, size, lifetime), the budget verdict, the bytes a\n"
     "decode step moves (T = 1 token: router, the top-k experts' W13 and W2, shared\n"
     "experts, activations) and a roofline estimate of the step time on Intel GPUs.\n"
-    "--json prints the same as one JSON object. Exit 2 when the plan exceeds the budget.\n";
+    "--json prints the same as one JSON object. Exit 2 when the plan exceeds the budget.\n"
+    "\n"
+    "  --model DIR   take the model from a Hugging Face model directory (DIR/config.json,\n"
+    "                its checkpoint) instead of CONFIG; a CONFIG given too may only set\n"
+    "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n";
 
 /* Peak memory bandwidth and capacity from Intel's product specifications (ark.intel.com):
  *  Arc A770 16GB: GDDR6 17.5 Gbps x 256 bit = 560 GB/s, 16 GB
@@ -179,8 +184,8 @@ static void print_json(const char *path, const struct zmoe_config *cfg, const st
 
 int cli_cmd_plan(int argc, char **argv)
 {
-    struct cli_opt opts[] = {{"--json", CLI_OPT_FLAG}, {NULL}};
-    const char *pos[1];
+    struct cli_opt opts[] = {{"--json", CLI_OPT_FLAG}, {"--model", CLI_OPT_STRING}, {NULL}};
+    const char *pos[1] = {NULL};
     int npos;
     bool help;
     int rc = cli_parse("plan", argc, argv, 2, opts, pos, 1, &npos, &help);
@@ -190,14 +195,16 @@ int cli_cmd_plan(int argc, char **argv)
         fputs(plan_usage, stdout);
         return CLI_EXIT_OK;
     }
-    if (npos != 1) {
-        cli_error("plan", "missing CONFIG (see 'zmoe plan --help')");
+    if (npos != 1 && !opts[1].seen) {
+        cli_error("plan", "missing CONFIG or --model DIR (see 'zmoe plan --help')");
         return CLI_EXIT_USAGE;
     }
+    cli_set_model_dir(opts[1].seen ? opts[1].string : NULL);
     struct zmoe_config cfg;
     rc = cli_load_config("plan", pos[0], &cfg);
     if (rc)
         return rc;
+    pos[0] = cli_config_label(pos[0]);
     struct zmoe_error err = {{0}};
     enum zmoe_status st = zmoe_runtime_check_config(&cfg, &err);
     uint32_t cap = st == ZMOE_OK ? zmoe_runtime_max_buffers(&cfg) : 0;

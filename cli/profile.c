@@ -10,6 +10,7 @@
 
 static const char profile_usage[] =
     "usage: zmoe profile CONFIG --trace OUT.json [--steps N] [--tokens T]\n"
+    "       zmoe profile --model MODEL_DIR [OVERRIDES.conf] --trace OUT.json [options]\n"
     "\n"
     "Runs N decode steps (default 20) through all layers, one layer call at a time,\n"
     "and writes a trace in the Chrome trace-event format: open it in\n"
@@ -18,7 +19,11 @@ static const char profile_usage[] =
     "\n"
     "Device spans have measured durations (kernel timestamps); the runtime reports no\n"
     "absolute device time, so each layer call's stages are drawn back to back from the\n"
-    "end of its submit (or the end of the previous device span, the queue is in-order).\n";
+    "end of its submit (or the end of the previous device span, the queue is in-order).\n"
+    "\n"
+    "  --model DIR   take the model from a Hugging Face model directory (DIR/config.json,\n"
+    "                its checkpoint) instead of CONFIG; a CONFIG given too may only set\n"
+    "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n";
 
 struct call {
     uint32_t step, layer;
@@ -175,9 +180,10 @@ int cli_cmd_profile(int argc, char **argv)
         {"--trace", CLI_OPT_STRING},
         {"--steps", CLI_OPT_U32, 1, 1000000, .u32 = 20},
         {"--tokens", CLI_OPT_U32, 1, UINT32_MAX, .u32 = 1},
+        {"--model", CLI_OPT_STRING},
         {NULL},
     };
-    const char *pos[1];
+    const char *pos[1] = {NULL};
     int npos;
     bool help;
     int rc = cli_parse("profile", argc, argv, 2, opts, pos, 1, &npos, &help);
@@ -187,10 +193,11 @@ int cli_cmd_profile(int argc, char **argv)
         fputs(profile_usage, stdout);
         return CLI_EXIT_OK;
     }
-    if (npos != 1) {
-        cli_error("profile", "missing CONFIG (see 'zmoe profile --help')");
+    if (npos != 1 && !opts[3].seen) {
+        cli_error("profile", "missing CONFIG or --model DIR (see 'zmoe profile --help')");
         return CLI_EXIT_USAGE;
     }
+    cli_set_model_dir(opts[3].seen ? opts[3].string : NULL);
     if (!opts[0].seen) {
         cli_error("profile", "--trace OUT.json is required");
         return CLI_EXIT_USAGE;
@@ -213,7 +220,7 @@ int cli_cmd_profile(int argc, char **argv)
     struct call *calls = NULL;
     if (tokens > s.cfg.runtime.max_tokens) {
         cli_error("profile", "--tokens: %u exceeds runtime.max_tokens = %u of %s", tokens,
-                  s.cfg.runtime.max_tokens, pos[0]);
+                  s.cfg.runtime.max_tokens, cli_config_label(pos[0]));
         rc = CLI_EXIT_USAGE;
         goto out;
     }

@@ -14,6 +14,7 @@
 
 static const char run_usage[] =
     "usage: zmoe run CONFIG [--steps N] [--tokens T] [--streams S] [--check]\n"
+    "       zmoe run --model MODEL_DIR [OVERRIDES.conf] [options]\n"
     "\n"
     "Creates the runtime, loads the configured weights (file or synthetic) and runs N\n"
     "decode steps through all layers, after one untimed warm-up step. Prints the device\n"
@@ -27,6 +28,9 @@ static const char run_usage[] =
     "                (default: the ring depth)\n"
     "  --check       compare the warm-up step (stream 0), layer by layer, with the reference\n"
     "                MoE; exit 1 when the error exceeds the dtype's tolerance\n"
+    "  --model DIR   take the model from a Hugging Face model directory (DIR/config.json,\n"
+    "                its checkpoint) instead of CONFIG; a CONFIG given too may only set\n"
+    "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n"
     "\n"
     "Level Zero calls are counted with the loader's tracing layer, which this command\n"
     "enables (ZE_ENABLE_TRACING_LAYER=1) unless the variable is already set.\n";
@@ -267,9 +271,10 @@ int cli_cmd_run(int argc, char **argv)
         {"--tokens", CLI_OPT_U32, 1, UINT32_MAX, .u32 = 1},
         {"--streams", CLI_OPT_U32, 1, UINT32_MAX},
         {"--check", CLI_OPT_FLAG},
+        {"--model", CLI_OPT_STRING},
         {NULL},
     };
-    const char *pos[1];
+    const char *pos[1] = {NULL};
     int npos;
     bool help;
     int rc = cli_parse(r.cmd, argc, argv, 2, opts, pos, 1, &npos, &help);
@@ -279,23 +284,25 @@ int cli_cmd_run(int argc, char **argv)
         fputs(run_usage, stdout);
         return CLI_EXIT_OK;
     }
-    if (npos != 1) {
-        cli_error(r.cmd, "missing CONFIG (see 'zmoe run --help')");
+    if (npos != 1 && !opts[4].seen) {
+        cli_error(r.cmd, "missing CONFIG or --model DIR (see 'zmoe run --help')");
         return CLI_EXIT_USAGE;
     }
+    cli_set_model_dir(opts[4].seen ? opts[4].string : NULL);
     /* Bounds that depend on the config are checked before any device work. */
     struct zmoe_config cfg;
     rc = cli_load_config(r.cmd, pos[0], &cfg);
     if (rc)
         return rc;
+    const char *label = cli_config_label(pos[0]);
     if (opts[1].u32 > cfg.runtime.max_tokens) {
         cli_error(r.cmd, "--tokens: %u exceeds runtime.max_tokens = %u of %s", opts[1].u32,
-                  cfg.runtime.max_tokens, pos[0]);
+                  cfg.runtime.max_tokens, label);
         return CLI_EXIT_USAGE;
     }
     if (opts[2].seen && opts[2].u32 > cfg.runtime.ring_depth) {
         cli_error(r.cmd, "--streams: %u exceeds runtime.ring_depth = %u of %s", opts[2].u32,
-                  cfg.runtime.ring_depth, pos[0]);
+                  cfg.runtime.ring_depth, label);
         return CLI_EXIT_USAGE;
     }
     r.steps = opts[0].u32;
@@ -313,8 +320,15 @@ int cli_cmd_run(int argc, char **argv)
         return rc;
     r.layers = r.s.cfg.model.layers;
     r.hidden = r.s.cfg.model.hidden;
-    printf("zmoe run: %s\n", pos[0]);
+    if (opts[4].seen)
+        printf("zmoe run: --model %s%s%s\n", opts[4].string, pos[0] ? " with overrides " : "",
+               pos[0] ? pos[0] : "");
+    else
+        printf("zmoe run: %s\n", pos[0]);
     cli_session_print(&r.s, stdout);
+    rc = cli_checkpoint_layers(r.cmd, &r.s.cfg, stdout, NULL, 0, NULL, NULL, 0);
+    if (rc)
+        goto out;
     rc = alloc_state(&r);
     if (rc) {
         cli_error(r.cmd, "out of memory for %u steps of samples", r.steps);

@@ -1,5 +1,6 @@
 /* Bringing a runtime up for run/forward/profile, and what they print about it. */
 #include "cli/cli.h"
+#include "weights/safetensors.h"
 #include "weights/weights.h"
 
 #include <math.h>
@@ -11,6 +12,7 @@ int cli_session_open(const char *cmd, const char *config_path, struct cli_sessio
     int rc = cli_load_config(cmd, config_path, &s->cfg);
     if (rc)
         return rc;
+    config_path = cli_config_label(config_path);
     struct zmoe_error err = {{0}};
     struct zmoe_create_info info = {.config = &s->cfg};
     uint64_t t0 = cli_now_ns();
@@ -117,4 +119,44 @@ void cli_rmsnorm(float *y, const float *x, uint32_t rows, uint32_t h)
         for (uint32_t i = 0; i < h; i++)
             y[(size_t)r * h + i] = (float)(xr[i] * scale);
     }
+}
+
+int cli_checkpoint_layers(const char *cmd, const struct zmoe_config *cfg, FILE *out,
+                          uint32_t *layers, uint32_t max, uint32_t *n, char *prefix,
+                          size_t prefix_size)
+{
+    if (n)
+        *n = 0;
+    if (!cfg->weights.file[0])
+        return CLI_EXIT_OK;
+    static uint32_t found_layers[ZMOE_ST_MAX_LAYERS];
+    char pre[ZMOE_PREFIX_MAX];
+    bool detected;
+    uint32_t found = 0;
+    struct zmoe_error err = {{0}};
+    enum zmoe_status st = zmoe_safetensors_layers(cfg, pre, sizeof pre, &detected, found_layers,
+                                                  ZMOE_ST_MAX_LAYERS, &found, &err);
+    if (st != ZMOE_OK) {
+        cli_error(cmd, "%s: %s", cfg->weights.file, err.msg);
+        return cli_exit_for(st);
+    }
+    uint32_t used = found < cfg->model.layers ? found : cfg->model.layers;
+    if (out) {
+        fprintf(out, "checkpoint: prefix '%s' (%s); config layer -> checkpoint layer:", pre,
+                detected ? "detected" : "configured");
+        for (uint32_t l = 0; l < used; l++)
+            fprintf(out, "%s %u->%u", l && l % 12 == 0 ? "\n           " : "", l,
+                    found_layers[l]);
+        if (found > used)
+            fprintf(out, " (the checkpoint's MoE layers after %u are not used: model.layers = "
+                         "%u of %u)", found_layers[used - 1], used, found);
+        fprintf(out, "\n");
+    }
+    for (uint32_t l = 0; layers && l < found && l < max; l++)
+        layers[l] = found_layers[l];
+    if (n)
+        *n = found;
+    if (prefix)
+        snprintf(prefix, prefix_size, "%s", pre);
+    return CLI_EXIT_OK;
 }

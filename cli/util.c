@@ -1,5 +1,6 @@
 /* Argument parsing and small helpers shared by the subcommands. */
 #include "cli/cli.h"
+#include "config/hf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -131,12 +132,31 @@ int cli_exit_for(enum zmoe_status st)
     }
 }
 
+static const char *model_dir_;
+
+void cli_set_model_dir(const char *dir)
+{
+    model_dir_ = dir;
+}
+
+const char *cli_model_dir(void)
+{
+    return model_dir_;
+}
+
+const char *cli_config_label(const char *path)
+{
+    return path ? path : model_dir_ ? model_dir_ : "?";
+}
+
 int cli_load_config(const char *cmd, const char *path, struct zmoe_config *cfg)
 {
     struct zmoe_error err = {{0}};
-    enum zmoe_status st = zmoe_config_load(path, cfg, &err);
+    enum zmoe_status st = model_dir_ ? zmoe_config_load_model_dir(path, model_dir_, cfg, &err)
+                                     : zmoe_config_load(path, cfg, &err);
     if (st != ZMOE_OK) {
         /* The loader's message names file:line; add the path when it does not. */
+        path = cli_config_label(path);
         if (strstr(err.msg, path))
             cli_error(cmd, "%s", err.msg);
         else

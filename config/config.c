@@ -11,6 +11,7 @@
  * inline comment characters, BOM handling) cannot change what a config file means.
  */
 #include "config/config.h"
+#include "config/hf.h"
 
 #include <errno.h>
 #include <float.h>
@@ -400,6 +401,8 @@ static bool finite_positive(float f)
     return isfinite(f) && f > 0.0f;
 }
 
+static bool is_digit(char ch);
+
 static bool prefix_char_ok(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
@@ -525,6 +528,19 @@ static enum zmoe_status validate(const struct zmoe_config *c, const struct where
             if (!prefix_char_ok(*p))
                 return bad(err, w, c, K_PREFIX,
                            "a tensor-name prefix of letters, digits and . _ - /");
+        /* "model.layers.3." names one layer: the loader appends every layer's number. */
+        const char *pr = c->weights.prefix;
+        size_t pl = strlen(pr), e = pl;
+        if (e && pr[e - 1] == '.')
+            e--;
+        size_t b = e;
+        while (b > 0 && is_digit(pr[b - 1]))
+            b--;
+        if (b < e && (b == 0 || pr[b - 1] == '.'))
+            return bad(err, w, c, K_PREFIX,
+                       "the prefix without a layer number (here '%.*s'): the loader appends "
+                       "each layer's number itself, so leave out '%.*s'",
+                       (int)(b > 64 ? 64 : b), pr, (int)(pl - b), pr + b);
     }
     if (c->experts.gate_up_interleaved && !has_file)
         return bad(err, w, c, K_GATE_UP,
@@ -736,6 +752,10 @@ struct parse {
     bool failed, eof, io_error;
     int io_errno;
     struct zmoe_error *err;
+    /* weights.model_dir: set in the file (model_dir_line) or by the caller (preset). */
+    char model_dir[ZMOE_PATH_MAX];
+    uint32_t model_dir_line;
+    bool model_dir_preset;
     char raw[ZMOE_CONFIG_RAW_LINE_MAX];
 };
 
@@ -993,16 +1013,42 @@ static void section_keys(const char *section, char *buf, size_t size)
     }
 }
 
+/* [weights] model_dir: the model comes from a Hugging Face directory's config.json.
+ * Not a struct field: finish() imports the directory into the struct. */
+#define MODEL_DIR_MAX 160 /* + "/model.safetensors.index.json" stays within weights.file */
+static int model_dir_key(struct parse *p, const char *value)
+{
+    char q[128];
+    quote(q, sizeof q, value);
+    if (p->model_dir_preset)
+        return parse_fail(p, "key 'weights.model_dir': given on the command line (--model %s) "
+                             "too; leave one out, found '%s'", p->model_dir, q);
+    if (p->model_dir_line)
+        return parse_fail(p, "key 'weights.model_dir': expected one value per key (first set "
+                             "at line %lu), found '%s'", (unsigned long)p->model_dir_line, q);
+    size_t n = strlen(value);
+    if (n == 0 || n > MODEL_DIR_MAX)
+        return parse_fail(p, "key 'weights.model_dir': expected a Hugging Face model "
+                             "directory's path of 1 to %d bytes, found '%s'", MODEL_DIR_MAX, q);
+    memcpy(p->model_dir, value, n + 1);
+    p->model_dir_line = p->lineno;
+    return 1;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *p = user;
     char q[128];
     if (p->failed)
         return 0;
+    if (!strcmp(section, "weights") && !strcmp(name, "model_dir"))
+        return model_dir_key(p, value);
     int k = find_key(section, name);
     if (k < 0) {
         char list[512];
         section_keys(section, list, sizeof list);
+        if (!strcmp(section, "weights"))
+            strncat(list, ", model_dir", sizeof list - strlen(list) - 1);
         quote(q, sizeof q, name);
         return parse_fail(p, "key '%s.%s': expected one of the [%s] keys (%s), found '%s'",
                           section, q, section, list, q);
@@ -1118,10 +1164,75 @@ static int handler(void *user, const char *section, const char *name, const char
 
 /* Rules that depend on whether a key was written at all (the struct cannot tell), and
  * the defaults that depend on other keys. */
+static size_t key_size(enum key_id k)
+{
+    switch (keys[k].kind) {
+    case KIND_U32: return sizeof(uint32_t);
+    case KIND_U64:
+    case KIND_SIZE: return sizeof(uint64_t);
+    case KIND_F32: return sizeof(float);
+    case KIND_BOOL:
+    case KIND_GATE_UP: return sizeof(bool);
+    case KIND_ENUM: return sizeof(int);
+    case KIND_STR: return keys[k].size;
+    }
+    return 0;
+}
+
+/* A file with weights.model_dir: the model, router, experts and checkpoint come from
+ * the directory's config.json; the file may set [dtype], [runtime], [budget] and
+ * weights.prefix over them. */
+static enum zmoe_status finish_model_dir(struct parse *p)
+{
+    struct where w = {p->name, p->lines};
+    char at[64] = "";
+    if (p->model_dir_line)
+        snprintf(at, sizeof at, ":%lu", (unsigned long)p->model_dir_line);
+    for (int k = 0; k < K_COUNT; k++) {
+        bool model_key = !strcmp(keys[k].section, "model") || !strcmp(keys[k].section, "router") ||
+                         !strcmp(keys[k].section, "experts") || k == K_FILE || k == K_LAYOUT ||
+                         k == K_SEED;
+        if (model_key && p->lines[k]) {
+            set_msg(p->err, "%s:%lu: key '%s': not allowed with weights.model_dir (%s%s): the "
+                            "model directory's config.json gives it; leave it out (only [dtype], "
+                            "[runtime], [budget] and weights.prefix may be set)",
+                    p->name, (unsigned long)p->lines[k], keys[k].full,
+                    p->model_dir_line ? "line " : "--model ",
+                    p->model_dir_line ? at + 1 : p->model_dir);
+            return ZMOE_ERR_CONFIG;
+        }
+    }
+    struct zmoe_hf_import *imp = malloc(sizeof *imp);
+    if (!imp) {
+        set_msg(p->err, "%s: out of memory importing %s", p->name, p->model_dir);
+        return ZMOE_ERR_NO_MEMORY;
+    }
+    struct zmoe_error ierr = {{0}};
+    enum zmoe_status st = zmoe_config_import_hf(p->model_dir, imp, &ierr);
+    if (st != ZMOE_OK) {
+        set_msg(p->err, "%s%s: key 'weights.model_dir': %s", p->name,
+                p->model_dir_line ? at : "", ierr.msg);
+        free(imp);
+        return st == ZMOE_ERR_NO_MEMORY ? st : ZMOE_ERR_CONFIG;
+    }
+    struct zmoe_config merged = imp->cfg;
+    free(imp);
+    for (int k = 0; k < K_COUNT; k++)
+        if (p->lines[k])
+            memcpy((char *)&merged + keys[k].offset, (const char *)&p->cfg + keys[k].offset,
+                   key_size((enum key_id)k));
+    st = validate(&merged, &w, p->err);
+    if (st == ZMOE_OK)
+        p->cfg = merged;
+    return st;
+}
+
 static enum zmoe_status finish(struct parse *p)
 {
     struct where w = {p->name, p->lines};
     struct zmoe_config *c = &p->cfg;
+    if (p->model_dir_line || p->model_dir_preset)
+        return finish_model_dir(p);
     for (int k = 0; k < K_COUNT; k++) {
         if (keys[k].required && !p->lines[k]) {
             set_msg(p->err, "%s: [%s] missing required key '%s'", p->name, keys[k].section,
@@ -1160,6 +1271,10 @@ static enum zmoe_status finish(struct parse *p)
                                           "synthetic weights only)");
     if (!p->lines[K_GATE_UP])
         c->experts.gate_up_interleaved = c->weights.layout == ZMOE_LAYOUT_GPT_OSS;
+    else if (c->weights.layout == ZMOE_LAYOUT_GPT_OSS && !c->experts.gate_up_interleaved)
+        return bad(p->err, &w, c, K_GATE_UP,
+                   "interleaved with layout gpt_oss (GPT-OSS checkpoints always store "
+                   "gate_up_proj with gate and up in alternating columns; leave gate_up out)");
     return validate(c, &w, p->err);
 }
 
@@ -1222,6 +1337,37 @@ enum zmoe_status zmoe_config_parse(const char *text, size_t len, const char *nam
     p.src.text = (const unsigned char *)text;
     p.src.len = len;
     return run_parse(&p, out);
+}
+
+enum zmoe_status zmoe_config_load_model_dir(const char *path, const char *model_dir,
+                                            struct zmoe_config *out, struct zmoe_error *err)
+{
+    if (!model_dir || !out) {
+        set_msg(err, "zmoe_config_load_model_dir: %s is NULL", out ? "model_dir" : "out");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    const char *name = path ? path : "--model";
+    size_t n = strlen(model_dir);
+    if (n == 0 || n > MODEL_DIR_MAX) {
+        set_msg(err, "%s: --model: expected a Hugging Face model directory's path of 1 to %d "
+                     "bytes", name, MODEL_DIR_MAX);
+        return ZMOE_ERR_CONFIG;
+    }
+    FILE *f = NULL;
+    if (path && !(f = fopen(path, "rb"))) {
+        set_msg(err, "%s: cannot open: %s", path, strerror(errno));
+        return ZMOE_ERR_IO;
+    }
+    struct parse p;
+    parse_init(&p, name, err);
+    memcpy(p.model_dir, model_dir, n + 1);
+    p.model_dir_preset = true;
+    if (f)
+        p.src.file = f;
+    enum zmoe_status st = run_parse(&p, out);
+    if (f)
+        fclose(f);
+    return st;
 }
 
 enum zmoe_status zmoe_config_load(const char *path, struct zmoe_config *out,
@@ -1306,6 +1452,15 @@ static void format_size(uint64_t v, char *buf, size_t size)
 enum zmoe_status zmoe_config_print(const struct zmoe_config *cfg, FILE *out,
                                    struct zmoe_error *err)
 {
+    return zmoe_config_print_commented(cfg, out, NULL, NULL, NULL, err);
+}
+
+enum zmoe_status zmoe_config_print_commented(const struct zmoe_config *cfg, FILE *out,
+                                             const char *header,
+                                             const char *(*comment)(const char *key,
+                                                                    void *ctx),
+                                             void *ctx, struct zmoe_error *err)
+{
     if (!cfg || !out) {
         set_msg(err, "zmoe_config_print: %s is NULL", cfg ? "out" : "cfg");
         return ZMOE_ERR_ARGUMENT;
@@ -1315,6 +1470,15 @@ enum zmoe_status zmoe_config_print(const struct zmoe_config *cfg, FILE *out,
         return st;
     struct c_locale loc;
     c_locale_enter(&loc);
+    /* Header: every line a comment, whatever the caller's text holds. */
+    for (const char *h = header; h && *h;) {
+        const char *nl = strchr(h, '\n');
+        size_t n = nl ? (size_t)(nl - h) : strlen(h);
+        fprintf(out, "#%s%.*s\n", n ? " " : "", (int)n, h);
+        h += n + (nl ? 1 : 0);
+    }
+    if (header && *header)
+        fputc('\n', out);
     const char *section = NULL;
     for (int k = 0; k < K_COUNT; k++) {
         if (!section || strcmp(section, keys[k].section) != 0) {
@@ -1329,7 +1493,16 @@ enum zmoe_status zmoe_config_print(const struct zmoe_config *cfg, FILE *out,
         case KIND_STR: snprintf(v, sizeof v, "%s", get_str(cfg, (enum key_id)k)); break;
         default: format_value(cfg, (enum key_id)k, v, sizeof v); break;
         }
-        fprintf(out, "%s = %s\n", keys[k].name, v);
+        const char *c = comment ? comment(keys[k].full, ctx) : NULL;
+        if (c && *c && keys[k].kind == KIND_STR) {
+            /* A path may hold " #": the comment goes on its own line above. */
+            fprintf(out, "# %s\n%s = %s\n", c, keys[k].name, v);
+        } else if (c && *c) {
+            int w = (int)(strlen(keys[k].name) + 3 + strlen(v));
+            fprintf(out, "%s = %s%*s # %s\n", keys[k].name, v, w < 28 ? 28 - w : 0, "", c);
+        } else {
+            fprintf(out, "%s = %s\n", keys[k].name, v);
+        }
     }
     c_locale_leave(&loc);
     if (ferror(out)) {

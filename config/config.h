@@ -41,6 +41,15 @@ bool zmoe_config_parse_size(const char *text, uint64_t *out);
 enum zmoe_status zmoe_config_print(const struct zmoe_config *cfg, FILE *out,
                                    struct zmoe_error *err);
 
+/* zmoe_config_print with comments: `header` (may be NULL; every line written as a '#'
+ * comment) before the first section, and for each key written, comment("section.key",
+ * ctx) (NULL or "" = none) after its value (strings: on a comment line above it). */
+enum zmoe_status zmoe_config_print_commented(const struct zmoe_config *cfg, FILE *out,
+                                             const char *header,
+                                             const char *(*comment)(const char *key,
+                                                                    void *ctx),
+                                             void *ctx, struct zmoe_error *err);
+
 /* Writes a C header defining `static const struct zmoe_config <symbol> = {...};` with
  * designated initializers (floats as exact hex literals), so a firmware build can
  * compile the config in. `symbol` must be a C identifier; `cfg` must validate. */

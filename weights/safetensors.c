@@ -1019,6 +1019,77 @@ static enum zmoe_status check_piece(const struct st_ws *ws, const struct lctx *c
     return ZMOE_OK;
 }
 
+/* The routing and activation a layout's model family fixes in its modeling code,
+ * against the config (and, for DeepSeek, the checkpoint: V3 has a score-correction
+ * bias, V2 has none). A mismatch would run without a word and give other numbers. */
+static enum zmoe_status check_semantics(const struct st_ws *ws, const struct lctx *c,
+                                        struct zmoe_error *err)
+{
+    const struct zmoe_config *cfg = c->cfg;
+    const char *L = layout_name(c->layout), *key = NULL, *want = NULL, *got = NULL;
+    const char *why = "";
+    char gotbuf[32];
+    bool softmax = cfg->router.scoring == ZMOE_SCORING_SOFTMAX;
+    const char *scoring = softmax ? "softmax" : "sigmoid";
+#define NEED(cond, k, w, g, y)                                                                 \
+    do {                                                                                      \
+        if (!key && !(cond)) {                                                                \
+            key = (k);                                                                        \
+            want = (w);                                                                       \
+            got = (g);                                                                        \
+            why = (y);                                                                        \
+        }                                                                                     \
+    } while (0)
+    snprintf(gotbuf, sizeof gotbuf, "%g", (double)cfg->router.routed_scaling_factor);
+    bool on_input = cfg->router.apply_router_weight_on_input;
+    switch (c->layout) {
+    case ZMOE_LAYOUT_LLAMA4:
+        NEED(!softmax, "router.scoring", "sigmoid", scoring, "Llama4Router: sigmoid of the top-k logits");
+        NEED(!cfg->router.renormalize, "router.renormalize", "false", "true", "Llama4Router uses the scores as they are");
+        NEED(on_input, "router.apply_router_weight_on_input", "true", "false", "Llama4TextMoe scales each routed copy of x by its score");
+        break;
+    case ZMOE_LAYOUT_MIXTRAL:
+        NEED(softmax, "router.scoring", "softmax", scoring, "MixtralSparseMoeBlock: softmax over the logits");
+        NEED(cfg->router.renormalize, "router.renormalize", "true", "false", "MixtralSparseMoeBlock divides the top-k weights by their sum");
+        break;
+    case ZMOE_LAYOUT_QWEN_MOE:
+        NEED(softmax, "router.scoring", "softmax", scoring, "Qwen2/3-MoE: softmax over the logits (norm_topk_prob = router.renormalize)");
+        break;
+    case ZMOE_LAYOUT_DEEPSEEK: {
+        char name[ZMOE_PREFIX_MAX + 128];
+        snprintf(name, sizeof name, "%s%u.mlp.gate.e_score_correction_bias", c->prefix,
+                 ws->layer[0]);
+        bool v3 = find_tensor(ws, name) != NULL;
+        if (v3)
+            NEED(!softmax, "router.scoring", "sigmoid", scoring, "the checkpoint has e_score_correction_bias: DeepSeek-V3 (scoring_func sigmoid, topk_method noaux_tc)");
+        else
+            NEED(softmax, "router.scoring", "softmax", scoring, "the checkpoint has no e_score_correction_bias: DeepSeek-V2 (scoring_func softmax)");
+        break;
+    }
+    case ZMOE_LAYOUT_GPT_OSS:
+        NEED(softmax, "router.scoring", "softmax", scoring, "GptOssTopKRouter: softmax over the top-k logits");
+        NEED(cfg->router.renormalize, "router.renormalize", "true", "false", "GptOssTopKRouter: softmax over the top-k logits only");
+        NEED(cfg->experts.gate_up_interleaved, "experts.gate_up", "interleaved", "concatenated", "GPT-OSS stores gate_up_proj with gate and up in alternating columns");
+        NEED(cfg->experts.activation == ZMOE_ACT_SWIGLU_OAI, "experts.activation", "swiglu_oai", "another activation", "GptOssExperts: clamped SwiGLU with alpha 1.702");
+        NEED(cfg->experts.activation != ZMOE_ACT_SWIGLU_OAI || cfg->experts.swiglu_alpha == 1.702f, "experts.swiglu_alpha", "1.702", "another value", "GptOssExperts.alpha is fixed in the modeling code");
+        break;
+    default:
+        break;
+    }
+    if (c->layout != ZMOE_LAYOUT_LLAMA4)
+        NEED(!on_input, "router.apply_router_weight_on_input", "false", "true", "only Llama 4 scales the experts' input");
+    if (c->layout != ZMOE_LAYOUT_DEEPSEEK) {
+        NEED(cfg->router.groups <= 1, "router.groups", "1", "more than 1", "grouped top-k is DeepSeek's");
+        NEED(cfg->router.routed_scaling_factor == 1.0f, "router.routed_scaling_factor", "1", gotbuf, "routed scaling is DeepSeek's");
+    }
+#undef NEED
+    if (!key)
+        return ZMOE_OK;
+    errf(err, "weights: %s: config key '%s' is %s, but layout %s requires %s (%s)", file_of(ws),
+         key, got, L, want, why);
+    return ZMOE_ERR_CONFIG;
+}
+
 static enum zmoe_status validate_all(const struct st_ws *ws, const struct lctx *c,
                                      struct zmoe_error *err)
 {
@@ -1294,6 +1365,86 @@ static void add_report(char *report, size_t report_size, const struct st_ws *ws,
     (void)o;
 }
 
+/* Prefix: the configured one, or the first known one with a router tensor in any layer
+ * (DeepSeek's first layers are dense, so layer 0 may have none); then the checkpoint's
+ * MoE layer numbers into ws->layer. */
+static enum zmoe_status find_layers(struct st_ws *ws, struct lctx *c, bool *detected,
+                                    struct zmoe_error *err)
+{
+    const struct zmoe_config *cfg = c->cfg;
+    const char *suffix = router_suffix(c->layout);
+    *detected = false;
+    if (cfg->weights.prefix[0]) {
+        c->prefix = cfg->weights.prefix;
+    } else {
+        for (size_t k = 0; k < sizeof known_prefixes / sizeof known_prefixes[0]; k++)
+            if (scan_layers(ws, known_prefixes[k], suffix, false)) {
+                c->prefix = known_prefixes[k];
+                *detected = true;
+                break;
+            }
+        if (!c->prefix) {
+            errf(err, "weights: %s: layer prefix not found: no tensor '<prefix><N>.%s' for "
+                      "prefix 'model.layers.', 'language_model.model.layers.' or "
+                      "'model.language_model.layers.' (layout %s; set weights.prefix)",
+                 file_of(ws), suffix, layout_name(c->layout));
+            return ZMOE_ERR_WEIGHTS;
+        }
+    }
+    uint32_t found = scan_layers(ws, c->prefix, suffix, true);
+    if (found > ZMOE_ST_MAX_LAYERS) {
+        errf(err, "weights: %s: more than %u MoE layers", file_of(ws), ZMOE_ST_MAX_LAYERS);
+        return ZMOE_ERR_WEIGHTS;
+    }
+    if (found < cfg->model.layers) {
+        errf(err, "weights: %s: the config has %u MoE layers but the checkpoint has %u "
+                  "('%s<N>.%s' tensors, layout %s)", file_of(ws), cfg->model.layers, found,
+             c->prefix, suffix, layout_name(c->layout));
+        return ZMOE_ERR_WEIGHTS;
+    }
+    return ZMOE_OK;
+}
+
+enum zmoe_status zmoe_safetensors_layers(const struct zmoe_config *cfg, char *prefix,
+                                         size_t prefix_size, bool *detected, uint32_t *layers,
+                                         uint32_t max_layers, uint32_t *found,
+                                         struct zmoe_error *err)
+{
+    if (!cfg || !prefix || !prefix_size || !detected || !found || (max_layers && !layers)) {
+        errf(err, "weights: zmoe_safetensors_layers: NULL argument");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    if (cfg->weights.layout < ZMOE_LAYOUT_LLAMA4 || cfg->weights.layout > ZMOE_LAYOUT_GPT_OSS ||
+        !cfg->weights.file[0]) {
+        errf(err, "weights: no checkpoint configured (weights.file and a layout)");
+        return ZMOE_ERR_CONFIG;
+    }
+    bool owned;
+    void *workspace = NULL;
+    enum zmoe_status st = take_workspace(&workspace, 0, &owned, err);
+    if (st != ZMOE_OK)
+        return st;
+    struct st_ws *ws = workspace;
+    ws->nfiles = 0;
+    ws->ntensors = 0;
+    ws->nlayers = 0;
+    ws->index_map = NULL;
+    struct lctx c = {.cfg = cfg, .layout = cfg->weights.layout};
+    st = open_all(ws, cfg->weights.file, err);
+    if (st == ZMOE_OK)
+        st = find_layers(ws, &c, detected, err);
+    if (st == ZMOE_OK) {
+        snprintf(prefix, prefix_size, "%s", c.prefix);
+        *found = ws->nlayers;
+        for (uint32_t i = 0; i < ws->nlayers && i < max_layers; i++)
+            layers[i] = ws->layer[i];
+    }
+    unmap_all(ws);
+    if (owned)
+        free(ws);
+    return st;
+}
+
 enum zmoe_status zmoe_safetensors_load(const struct zmoe_config *cfg, void *workspace,
                                        size_t workspace_size, void *staging,
                                        size_t staging_size, zmoe_weights_sink sink, void *ctx,
@@ -1335,41 +1486,12 @@ enum zmoe_status zmoe_safetensors_load(const struct zmoe_config *cfg, void *work
     st = open_all(ws, cfg->weights.file, err);
     if (st != ZMOE_OK)
         goto out;
-
-    /* Prefix: the configured one, or the first known one with a router tensor in any
-     * layer (DeepSeek's first layers are dense, so layer 0 may have none). */
-    const char *suffix = router_suffix(c.layout);
-    if (cfg->weights.prefix[0]) {
-        c.prefix = cfg->weights.prefix;
-    } else {
-        for (size_t k = 0; k < sizeof known_prefixes / sizeof known_prefixes[0]; k++)
-            if (scan_layers(ws, known_prefixes[k], suffix, false)) {
-                c.prefix = known_prefixes[k];
-                detected = true;
-                break;
-            }
-        if (!c.prefix) {
-            errf(err, "weights: %s: layer prefix not found: no tensor '<prefix><N>.%s' for "
-                      "prefix 'model.layers.', 'language_model.model.layers.' or "
-                      "'model.language_model.layers.' (layout %s; set weights.prefix)",
-                 file_of(ws), suffix, layout_name(c.layout));
-            st = ZMOE_ERR_WEIGHTS;
-            goto out;
-        }
-    }
-    uint32_t found = scan_layers(ws, c.prefix, suffix, true);
-    if (found > ZMOE_ST_MAX_LAYERS) {
-        errf(err, "weights: %s: more than %u MoE layers", file_of(ws), ZMOE_ST_MAX_LAYERS);
-        st = ZMOE_ERR_WEIGHTS;
+    st = find_layers(ws, &c, &detected, err);
+    if (st != ZMOE_OK)
         goto out;
-    }
-    if (found < cfg->model.layers) {
-        errf(err, "weights: %s: the config has %u MoE layers but the checkpoint has %u "
-                  "('%s<N>.%s' tensors, layout %s)", file_of(ws), cfg->model.layers, found,
-             c.prefix, suffix, layout_name(c.layout));
-        st = ZMOE_ERR_WEIGHTS;
+    st = check_semantics(ws, &c, err);
+    if (st != ZMOE_OK)
         goto out;
-    }
     st = validate_all(ws, &c, err);
     if (st != ZMOE_OK)
         goto out;

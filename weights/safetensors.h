@@ -31,6 +31,16 @@ enum zmoe_status zmoe_safetensors_load(const struct zmoe_config *cfg, void *work
                                        char *report, size_t report_size,
                                        struct zmoe_error *err);
 
+/* Reads the checkpoint's headers only (no tensor data) and finds what
+ * zmoe_safetensors_load would: the layer prefix (configured or detected: *detected)
+ * and the checkpoint layer numbers of the MoE layers, ascending (config layer l runs
+ * checkpoint layer layers[l]). *found gets their count (at most ZMOE_ST_MAX_LAYERS);
+ * the first max_layers go to `layers`. Takes the workspace with one malloc. */
+enum zmoe_status zmoe_safetensors_layers(const struct zmoe_config *cfg, char *prefix,
+                                         size_t prefix_size, bool *detected, uint32_t *layers,
+                                         uint32_t max_layers, uint32_t *found,
+                                         struct zmoe_error *err);
+
 /* Parses and validates one .safetensors image in memory (header and every entry:
  * dtype, shape × dtype size == span, spans in range and disjoint). The fuzz target's
  * entry point; `name` is used in messages. */

@@ -304,6 +304,25 @@ static struct zmoe_config geometry(enum zmoe_weights_layout lay, uint32_t E, uin
     c.dtype.weights = ZMOE_DTYPE_BF16;
     c.weights.layout = lay;
     c.weights.seed = 1234 + lay;
+    /* The routing each family's modeling code fixes (the loader checks it). */
+    switch (lay) {
+    case ZMOE_LAYOUT_LLAMA4:
+        c.router.scoring = ZMOE_SCORING_SIGMOID;
+        c.router.apply_router_weight_on_input = true;
+        break;
+    case ZMOE_LAYOUT_MIXTRAL:
+        c.router.renormalize = true;
+        break;
+    case ZMOE_LAYOUT_GPT_OSS:
+        c.router.renormalize = true;
+        c.experts.activation = ZMOE_ACT_SWIGLU_OAI;
+        c.experts.swiglu_alpha = 1.702f;
+        c.experts.swiglu_limit = 7.0f;
+        c.experts.gate_up_interleaved = true;
+        break;
+    default:
+        break;
+    }
     return c;
 }
 
