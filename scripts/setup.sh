@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libze1 libze-dev intel-opencl-icd
-pocl-opencl-icd ocl-icd-opencl-dev llvm-spirv-15 spirv-tools
+pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers llvm-spirv-15 spirv-tools
 libinih-dev libjsmn-dev valgrind"
 
 missing=""
