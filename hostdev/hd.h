@@ -103,6 +103,14 @@ struct hd_module {
     bool destroyed;
     struct hd_context *ctx;
     struct hd_device *dev;
+    /* What zeModuleGetNativeBinary returns: the SPIR-V (kernels are reflected from
+     * it), the specialization applied, the translated bitcode. */
+    uint8_t *spv;
+    size_t spv_len;
+    char *spec;
+    const uint8_t *bc;
+    size_t bc_len;
+    bool bc_owned;             /* else it belongs to the translation cache */
     cl_program prog;
     uint32_t nkernels;
     struct hd_kinfo *kernels;

@@ -733,6 +733,10 @@ static void module_free(struct hd_module *m)
     struct hd_context *c = m->ctx;
     if (m->prog)
         clReleaseProgram(m->prog);
+    free(m->spv);
+    free(m->spec);
+    if (m->bc_owned)
+        free((void *)m->bc);
     for (uint32_t i = 0; i < m->nkernels; i++)
         kinfo_free(&m->kernels[i]);
     free(m->kernels);
@@ -749,6 +753,63 @@ static void module_unref(struct hd_module *m)
     pthread_mutex_unlock(&hd.lock);
     if (last)
         module_free(m);
+}
+
+/* ------------------------------------------------------------ native binary */
+
+/* hostdev's native binary (zeModuleGetNativeBinary, ZE_MODULE_FORMAT_NATIVE): a
+ * header, then the SPIR-V the module was made from (its kernels are reflected from
+ * it again), the specialization applied (llvm-spirv's option text) and the SPIR
+ * bitcode PoCL builds, so a reload skips the translator. A checksum over everything
+ * after the header refuses truncated or altered binaries; other drivers' binaries
+ * (an Intel GPU's, for instance) fail the magic. */
+#define NATIVE_MAGIC "ZMOEHDN1"
+struct native_header {
+    char magic[8];
+    uint64_t spv_len, spec_len, bc_len;
+    uint64_t checksum;   /* FNV-1a of the three parts, in order */
+};
+
+static uint64_t native_checksum(const uint8_t *spv, size_t spv_len, const char *spec, size_t spec_len,
+                                const uint8_t *bc, size_t bc_len)
+{
+    return fnv1a(spv, spv_len) ^ (fnv1a((const uint8_t *)spec, spec_len) * 3) ^ (fnv1a(bc, bc_len) * 7);
+}
+
+static ze_result_t native_parse(struct hd_module *m, const void *input, size_t size, struct hd_buf *log)
+{
+    struct native_header h;
+    if (size < sizeof h || memcmp(input, NATIVE_MAGIC, 8)) {
+        buf_printf(log, "hostdev: not a hostdev native binary (%zu bytes; from another driver?); pass SPIR-V "
+                        "or what zeModuleGetNativeBinary returned on hostdev\n", size);
+        return ZE_RESULT_ERROR_INVALID_NATIVE_BINARY;
+    }
+    memcpy(&h, input, sizeof h);
+    const uint8_t *p = (const uint8_t *)input + sizeof h;
+    size_t rest = size - sizeof h;
+    if (h.spv_len == 0 || h.spv_len % 4 || h.bc_len == 0 || h.spv_len > rest || h.spec_len > rest - h.spv_len ||
+        h.bc_len != rest - h.spv_len - h.spec_len ||
+        native_checksum(p, h.spv_len, (const char *)p + h.spv_len, h.spec_len, p + h.spv_len + h.spec_len,
+                        h.bc_len) != h.checksum) {
+        buf_printf(log, "hostdev: native binary is truncated or corrupted (%zu bytes)\n", size);
+        return ZE_RESULT_ERROR_INVALID_NATIVE_BINARY;
+    }
+    m->spv = malloc(h.spv_len);
+    m->spec = malloc(h.spec_len + 1);
+    uint8_t *bc = malloc(h.bc_len);
+    if (!m->spv || !m->spec || !bc) {
+        free(bc);
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    memcpy(m->spv, p, h.spv_len);
+    m->spv_len = h.spv_len;
+    memcpy(m->spec, p + h.spv_len, h.spec_len);
+    m->spec[h.spec_len] = '\0';
+    memcpy(bc, p + h.spv_len + h.spec_len, h.bc_len);
+    m->bc = bc;
+    m->bc_len = h.bc_len;
+    m->bc_owned = true;
+    return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device_handle_t hDevice,
@@ -768,45 +829,13 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
     ze_result_t res = ZE_RESULT_ERROR_MODULE_BUILD_FAILURE;
     struct hd_module *m = NULL;
 
-    if (desc->format == ZE_MODULE_FORMAT_NATIVE) {
-        buf_printf(&log, "hostdev: native binaries are not supported; pass SPIR-V\n");
-        res = ZE_RESULT_ERROR_INVALID_NATIVE_BINARY;
-        goto fail;
-    }
-    if (desc->format != ZE_MODULE_FORMAT_IL_SPIRV) {
+    if (desc->format != ZE_MODULE_FORMAT_IL_SPIRV && desc->format != ZE_MODULE_FORMAT_NATIVE) {
         make_log(phBuildLog, &log);
         free(log.s);
         return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     }
-    if (desc->inputSize == 0 || desc->inputSize % 4) {
-        buf_printf(&log, "hostdev: SPIR-V size %zu is not a positive multiple of 4\n", desc->inputSize);
-        goto fail;
-    }
-    /* Copy into aligned words: the caller's buffer need not be 4-byte aligned. */
-    uint32_t *words = malloc(desc->inputSize);
-    if (!words) {
-        res = ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
-        goto fail;
-    }
-    memcpy(words, desc->pInputModule, desc->inputSize);
-    size_t nwords = desc->inputSize / 4;
-    {
-        spv_context sc = spvContextCreate(SPV_ENV_UNIVERSAL_1_5);
-        spv_const_binary_t bin = { words, nwords };
-        spv_diagnostic diag = NULL;
-        spv_result_t vr = spvValidate(sc, &bin, &diag);
-        if (vr != SPV_SUCCESS)
-            buf_printf(&log, "hostdev: invalid SPIR-V: %s\n", diag ? diag->error : "validation failed");
-        spvDiagnosticDestroy(diag);
-        spvContextDestroy(sc);
-        if (vr != SPV_SUCCESS) {
-            free(words);
-            goto fail;
-        }
-    }
     m = calloc(1, sizeof *m);
     if (!m) {
-        free(words);
         res = ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
         goto fail;
     }
@@ -814,15 +843,54 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
     m->ctx = c;
     m->dev = d;
     hd_context_ref(c);
+    if (desc->format == ZE_MODULE_FORMAT_NATIVE) {
+        /* Only hostdev's own native binaries (zeModuleGetNativeBinary): SPIR-V,
+         * specialization and bitcode; the constants in the desc were applied when
+         * it was made and are not applied again. */
+        res = native_parse(m, desc->pInputModule, desc->inputSize, &log);
+        if (res != ZE_RESULT_SUCCESS)
+            goto fail;
+        res = ZE_RESULT_ERROR_MODULE_BUILD_FAILURE;
+    } else {
+        if (desc->inputSize == 0 || desc->inputSize % 4) {
+            buf_printf(&log, "hostdev: SPIR-V size %zu is not a positive multiple of 4\n", desc->inputSize);
+            goto fail;
+        }
+        m->spv = malloc(desc->inputSize);
+        if (!m->spv) {
+            res = ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+            goto fail;
+        }
+        memcpy(m->spv, desc->pInputModule, desc->inputSize);
+        m->spv_len = desc->inputSize;
+    }
+    /* Aligned words (the caller's buffer need not be 4-byte aligned). */
+    const uint32_t *words = (const uint32_t *)(const void *)m->spv;
+    size_t nwords = m->spv_len / 4;
+    {
+        /* The validator's findings are reported, not enforced: modules from other
+         * compilers (forward references, function pointers, ...) that the translator
+         * accepts must build, as on a real driver. What cannot be parsed, translated
+         * or built is refused below. */
+        spv_context sc = spvContextCreate(SPV_ENV_UNIVERSAL_1_5);
+        spv_const_binary_t bin = { words, nwords };
+        spv_diagnostic diag = NULL;
+        if (spvValidate(sc, &bin, &diag) != SPV_SUCCESS)
+            buf_printf(&log, "hostdev: SPIR-V validator (not fatal; translating anyway): %s\n",
+                       diag ? diag->error : "validation failed");
+        spvDiagnosticDestroy(diag);
+        spvContextDestroy(sc);
+    }
     struct hd_spec *specs = NULL;
     uint32_t nspecs = 0;
-    bool refl_ok = reflect(words, nwords, &m->kernels, &m->nkernels, &specs, &nspecs, &log);
-    free(words);
-    if (!refl_ok)
+    if (!reflect(words, nwords, &m->kernels, &m->nkernels, &specs, &nspecs, &log)) {
+        buf_printf(&log, "hostdev: invalid SPIR-V: it cannot be parsed\n");
         goto fail;
-    char *spec = spec_option(desc->pConstants, specs, nspecs, &log);
+    }
+    if (desc->format == ZE_MODULE_FORMAT_IL_SPIRV)
+        m->spec = spec_option(desc->pConstants, specs, nspecs, &log);
     free(specs);
-    if (!spec)
+    if (!m->spec)
         goto fail;
     m->names = calloc(m->nkernels ? m->nkernels : 1, sizeof *m->names);
     if (!m->names) {
@@ -832,11 +900,13 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
     for (uint32_t i = 0; i < m->nkernels; i++)
         m->names[i] = m->kernels[i].name;
 
-    size_t bc_len = 0;
-    const uint8_t *bc = bitcode_for(desc->pInputModule, desc->inputSize, spec, &bc_len, &log);
-    free(spec);
-    if (!bc)
-        goto fail;
+    if (!m->bc) {
+        m->bc = bitcode_for(m->spv, m->spv_len, m->spec, &m->bc_len, &log);
+        if (!m->bc)
+            goto fail;
+    }
+    size_t bc_len = m->bc_len;
+    const uint8_t *bc = m->bc;
     cl_int err, bst;
     m->prog = clCreateProgramWithBinary(hd.clctx, 1, &hd.cldev, &bc_len, &bc, &bst, &err);
     if (!m->prog) {
@@ -971,13 +1041,30 @@ ze_result_t ZE_APICALL hd_zeModuleGetProperties(ze_module_handle_t h, ze_module_
 
 ze_result_t ZE_APICALL hd_zeModuleGetNativeBinary(ze_module_handle_t h, size_t *pSize, uint8_t *bin)
 {
-    (void)bin;
     HD_ENTRY();
-    if (!module_of(h))
+    struct hd_module *m = module_of(h);
+    if (!m)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!pSize)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;
+    size_t spec_len = strlen(m->spec);
+    size_t need = sizeof(struct native_header) + m->spv_len + spec_len + m->bc_len;
+    if (!bin) {
+        *pSize = need;
+        return ZE_RESULT_SUCCESS;
+    }
+    if (*pSize < need)
+        return ZE_RESULT_ERROR_INVALID_SIZE;
+    struct native_header hdr = { .spv_len = m->spv_len, .spec_len = spec_len, .bc_len = m->bc_len,
+                                 .checksum = native_checksum(m->spv, m->spv_len, m->spec, spec_len, m->bc,
+                                                             m->bc_len) };
+    memcpy(hdr.magic, NATIVE_MAGIC, 8);
+    memcpy(bin, &hdr, sizeof hdr);
+    memcpy(bin + sizeof hdr, m->spv, m->spv_len);
+    memcpy(bin + sizeof hdr + m->spv_len, m->spec, spec_len);
+    memcpy(bin + sizeof hdr + m->spv_len + spec_len, m->bc, m->bc_len);
+    *pSize = need;
+    return ZE_RESULT_SUCCESS;
 }
 
 /* ------------------------------------------------------------------- kernel */
