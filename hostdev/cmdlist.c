@@ -322,11 +322,9 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendLaunchKernelIndirect(ze_command_lis
     return append_launch(h, k, args, true, sig, nwait, waits);
 }
 
-ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopy(ze_command_list_handle_t h, void *dst, const void *src,
-                                                        size_t size, ze_event_handle_t sig, uint32_t nwait,
-                                                        ze_event_handle_t *waits)
+static ze_result_t append_copy(ze_command_list_handle_t h, void *dst, const void *src, size_t size,
+                               ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits)
 {
-    HD_ENTRY();
     if (!hd_list_of(h))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!dst || !src)
@@ -342,6 +340,14 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopy(ze_command_list_handle_t
     c->u.copy.src = src;
     c->u.copy.size = size;
     return rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopy(ze_command_list_handle_t h, void *dst, const void *src,
+                                                        size_t size, ze_event_handle_t sig, uint32_t nwait,
+                                                        ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    return append_copy(h, dst, src, size, sig, nwait, waits);
 }
 
 ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopyRegion(ze_command_list_handle_t h, void *dst,
@@ -516,4 +522,66 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemAdvise(ze_command_list_handle_t 
     if (!hd_list_of(h) || !hd_device(d))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+}
+
+/* Writes each event's kernel timestamps (ze_kernel_timestamp_result_t) at dst
+ * (packed, or at pOffsets[i]) when the worker reaches the command, after what was
+ * appended before it. Events must come from pools with the timestamp flag. */
+ze_result_t ZE_APICALL hd_zeCommandListAppendQueryKernelTimestamps(ze_command_list_handle_t h, uint32_t n,
+                                                                   ze_event_handle_t *evs, void *dst,
+                                                                   const size_t *offsets, ze_event_handle_t sig,
+                                                                   uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!evs || !dst)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if ((uintptr_t)dst % 4)
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    for (uint32_t i = 0; i < n; i++) {
+        struct hd_event *e = hd_event_of(evs[i]);
+        if (!e)
+            return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+        if (!(e->pool->flags & ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP))
+            return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+        if (offsets && offsets[i] % 4)
+            return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    }
+    BEGIN_APPEND(h, l, rec);
+    struct hd_cmd *c;
+    ze_result_t r = cmd_new(rec, HD_CMD_QUERY_TIMESTAMPS, sig, nwait, waits, &c);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    size_t eoff = n ? blob_reserve(rec, (size_t)n * sizeof(struct hd_event *)) : 0;
+    size_t ooff = offsets && n ? blob_reserve(rec, (size_t)n * sizeof(size_t)) : SIZE_MAX;
+    if (eoff == SIZE_MAX || (offsets && n && ooff == SIZE_MAX)) {
+        rec->ncmds--;
+        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
+    }
+    c = &rec->cmds[rec->ncmds - 1];
+    for (uint32_t i = 0; i < n; i++) {
+        struct hd_event *e = hd_event_of(evs[i]);
+        memcpy(rec->blob + eoff + i * sizeof e, &e, sizeof e);
+    }
+    if (offsets && n)
+        memcpy(rec->blob + ooff, offsets, (size_t)n * sizeof(size_t));
+    c->u.query.dst = dst;
+    c->u.query.n = n;
+    c->u.query.events_off = eoff;
+    c->u.query.offsets_off = ooff;
+    return rec_end(l, rec);
+}
+
+/* All memory is one host memory: a copy from another context's allocation is a
+ * plain copy (zeCommandListAppendMemoryCopy's checks and ordering). */
+ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryCopyFromContext(ze_command_list_handle_t h, void *dst,
+                                                                   ze_context_handle_t src_ctx, const void *src,
+                                                                   size_t size, ze_event_handle_t sig,
+                                                                   uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h) || !hd_context(src_ctx))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    return append_copy(h, dst, src, size, sig, nwait, waits);
 }

@@ -880,3 +880,18 @@ ze_result_t ZE_APICALL hd_zeContextEvictMemory(ze_context_handle_t h, ze_device_
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 }
+
+/* Waits until the context's queues have finished what was submitted so far: on a
+ * CPU every write is visible to every other party once it has completed. */
+ze_result_t ZE_APICALL hd_zeContextSystemBarrier(ze_context_handle_t h, ze_device_handle_t dev)
+{
+    HD_ENTRY();
+    struct hd_context *c = hd_context(h);
+    if (!c || !hd_device(dev))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    hd_quiesce(c);
+    pthread_mutex_lock(&hd.lock);
+    bool lost = c->lost;
+    pthread_mutex_unlock(&hd.lock);
+    return lost ? ZE_RESULT_ERROR_DEVICE_LOST : ZE_RESULT_SUCCESS;
+}

@@ -138,7 +138,7 @@ struct hd_kernel {
 
 enum hd_cmd_kind {
     HD_CMD_LAUNCH, HD_CMD_LAUNCH_INDIRECT, HD_CMD_COPY, HD_CMD_COPY_REGION, HD_CMD_FILL, HD_CMD_NOP,
-    HD_CMD_RESET_EVENT, HD_CMD_TIMESTAMP
+    HD_CMD_RESET_EVENT, HD_CMD_TIMESTAMP, HD_CMD_QUERY_TIMESTAMPS
 };
 
 struct hd_event;
@@ -167,6 +167,12 @@ struct hd_cmd {
         struct { void *dst; size_t size; size_t pattern_off; size_t psize; } fill;
         struct hd_event *target;
         uint64_t *ts_dst;
+        struct {
+            uint8_t *dst;
+            uint32_t n;
+            size_t events_off;   /* struct hd_event *[n] in the list's blob */
+            size_t offsets_off;  /* size_t[n] in the blob, or SIZE_MAX: packed results */
+        } query;
     } u;
 };
 

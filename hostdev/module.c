@@ -66,7 +66,9 @@ struct hd_spec {
     uint32_t id;
     uint32_t size;      /* bytes of the value the application passes */
     char type[4];       /* i1, i8, i16, i32, i64, f16, f32, f64 */
+    bool is_signed;     /* a signed integer: narrow literals are sign-extended */
     uint32_t type_id;   /* while parsing */
+    size_t word_off;    /* the OpSpecConstant* instruction's first word in the module */
 };
 
 struct refl_entry {
@@ -85,6 +87,7 @@ struct refl {
     uint32_t nentries;
     uint32_t cur_fn;
     uint32_t *specid_of;  /* SpecId + 1 per result id, 0 when undecorated */
+    const uint32_t *base; /* the module's first word */
     struct hd_spec *specs;
     uint32_t nspecs;
     bool oom;
@@ -160,7 +163,8 @@ static spv_result_t refl_inst(void *user, const spv_parsed_instruction_t *in)
             if (!sp)
                 goto oom;
             r->specs = sp;
-            sp[r->nspecs++] = (struct hd_spec){ .id = r->specid_of[in->result_id] - 1, .type_id = in->type_id };
+            sp[r->nspecs++] = (struct hd_spec){ .id = r->specid_of[in->result_id] - 1, .type_id = in->type_id,
+                                                .word_off = (size_t)(w - r->base) };
         }
         break;
     case OP_TYPE_BOOL: case OP_TYPE_INT: case OP_TYPE_FLOAT: case OP_TYPE_VECTOR: case OP_TYPE_ARRAY:
@@ -277,7 +281,7 @@ static void kinfo_free(struct hd_kinfo *k)
 static bool reflect(const uint32_t *words, size_t nwords, struct hd_kinfo **out, uint32_t *nout,
                     struct hd_spec **specs, uint32_t *nspecs, struct hd_buf *log)
 {
-    struct refl r = {0};
+    struct refl r = { .base = words };
     bool ok = false;
     spv_context sc = spvContextCreate(SPV_ENV_UNIVERSAL_1_5);
     spv_diagnostic diag = NULL;
@@ -346,6 +350,7 @@ static bool reflect(const uint32_t *words, size_t nwords, struct hd_kinfo **out,
         if (op == OP_TYPE_BOOL)
             width = 1;
         snprintf(sp->type, sizeof sp->type, "%c%u", op == OP_TYPE_FLOAT ? 'f' : 'i', width);
+        sp->is_signed = op == OP_TYPE_INT && r.defs[sp->type_id][0] >= 4 && d[3] == 1;
         sp->size = width == 1 ? 1 : width / 8;
         if (!width)
             sp->size = 0;   /* unknown type: refused if the application sets it */
@@ -653,55 +658,56 @@ __attribute__((destructor)) static void cache_release(void)
 
 /* ------------------------------------------------------------------- module */
 
-/* llvm-spirv's "--spec-const=id:type:value ..." for the application's constants
- * ("" when there are none); NULL with a log line for an unknown id. */
-static char *spec_option(const ze_module_constants_t *c, const struct hd_spec *specs, uint32_t nspecs,
-                         struct hd_buf *log)
+/* Specializes the module in place: each constant the application sets gets its
+ * value written into its OpSpecConstant literal (or OpSpecConstantTrue/False
+ * flipped), so the translator sees a module whose defaults are the values. Any
+ * SpecId and every bit of a value survive (llvm-spirv's --spec-const parses
+ * 64-bit values through a double and loses those above 2^53). An id the module does
+ * not declare fails the build with a log line. */
+static bool apply_spec(uint32_t *words, size_t nwords, const ze_module_constants_t *c, const struct hd_spec *specs,
+                       uint32_t nspecs, struct hd_buf *log)
 {
-    struct hd_buf b = {0};
-    buf_printf(&b, "%s", "");
     if (!c || !c->numConstants)
-        return b.s;
+        return true;
     if (!c->pConstantIds || !c->pConstantValues) {
         buf_printf(log, "hostdev: specialization constants without ids or values\n");
-        free(b.s);
-        return NULL;
+        return false;
     }
-    buf_printf(&b, "--spec-const=");
     for (uint32_t i = 0; i < c->numConstants; i++) {
-        const struct hd_spec *sp = NULL;
-        for (uint32_t j = 0; j < nspecs; j++)
-            if (specs[j].id == c->pConstantIds[i])
-                sp = &specs[j];
         const void *v = c->pConstantValues[i];
-        if (!sp || !sp->size || !v) {
-            buf_printf(log, "hostdev: unknown specialization constant id %u\n", c->pConstantIds[i]);
-            free(b.s);
-            return NULL;
+        bool known = false;
+        for (uint32_t j = 0; j < nspecs; j++) {
+            const struct hd_spec *sp = &specs[j];
+            if (sp->id != c->pConstantIds[i])
+                continue;
+            if (!sp->size || !v || sp->word_off >= nwords)
+                break;
+            uint32_t *ins = words + sp->word_off, n = ins[0] >> 16, op = ins[0] & 0xffff;
+            if (op == OP_SPEC_CONSTANT_TRUE || op == OP_SPEC_CONSTANT_FALSE) {
+                uint8_t b;
+                memcpy(&b, v, 1);
+                ins[0] = (ins[0] & 0xffff0000u) | (b ? OP_SPEC_CONSTANT_TRUE : OP_SPEC_CONSTANT_FALSE);
+            } else {
+                uint32_t nlit = sp->size > 4 ? 2 : 1;
+                if (n < 3 + nlit || sp->word_off + 3 + nlit > nwords)
+                    break;
+                uint64_t bits = 0;
+                memcpy(&bits, v, sp->size);
+                if (sp->size < 4 && sp->is_signed && (bits >> (sp->size * 8 - 1) & 1))
+                    bits |= ~(uint64_t)0 << (sp->size * 8);   /* sign-extend into the word */
+                ins[3] = (uint32_t)bits;
+                if (nlit == 2)
+                    ins[4] = (uint32_t)(bits >> 32);
+            }
+            known = true;
+            /* Several constants may share a SpecId: keep going. */
         }
-        uint64_t bits = 0;
-        memcpy(&bits, v, sp->size);
-        buf_printf(&b, "%s%u:%s:", i ? " " : "", sp->id, sp->type);
-        if (sp->type[0] == 'f' && sp->size == 4) {
-            float f;
-            memcpy(&f, v, 4);
-            buf_printf(&b, "%.9g", (double)f);
-        } else if (sp->type[0] == 'f' && sp->size == 8) {
-            double d;
-            memcpy(&d, v, 8);
-            buf_printf(&b, "%.17g", d);
-        } else if (sp->type[0] == 'f') {
-            /* half: widen by hand, llvm-spirv parses the decimal text */
-            uint32_t h = (uint32_t)bits, sign = h >> 15, e = (h >> 10) & 31, m = h & 1023;
-            double d = e == 0 ? m * 0x1p-24 : e == 31 ? (m ? NAN : INFINITY) : (1024 + m) * ldexp(1.0, (int)e - 25);
-            buf_printf(&b, "%.9g", sign ? -d : d);
-        } else if (sp->size == 1 && !strcmp(sp->type, "i1")) {
-            buf_printf(&b, "%u", (unsigned)(bits & 1));
-        } else {
-            buf_printf(&b, "%llu", (unsigned long long)bits);
+        if (!known) {
+            buf_printf(log, "hostdev: unknown specialization constant id %u\n", c->pConstantIds[i]);
+            return false;
         }
     }
-    return b.s;
+    return true;
 }
 
 static ze_result_t make_log(ze_module_build_log_handle_t *ph, struct hd_buf *b)
@@ -887,10 +893,13 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
         buf_printf(&log, "hostdev: invalid SPIR-V: it cannot be parsed\n");
         goto fail;
     }
-    if (desc->format == ZE_MODULE_FORMAT_IL_SPIRV)
-        m->spec = spec_option(desc->pConstants, specs, nspecs, &log);
+    bool spec_ok = true;
+    if (desc->format == ZE_MODULE_FORMAT_IL_SPIRV) {
+        spec_ok = apply_spec((uint32_t *)(void *)m->spv, nwords, desc->pConstants, specs, nspecs, &log);
+        m->spec = strdup("");   /* the specialization is in the SPIR-V itself */
+    }
     free(specs);
-    if (!m->spec)
+    if (!spec_ok || !m->spec)
         goto fail;
     m->names = calloc(m->nkernels ? m->nkernels : 1, sizeof *m->names);
     if (!m->names) {

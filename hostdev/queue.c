@@ -254,6 +254,24 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         memcpy(c->u.ts_dst, &now, sizeof now);
         break;
     }
+    case HD_CMD_QUERY_TIMESTAMPS: {
+        /* After what came before: its signals in flight are resolved by the drain. */
+        err = drain(q);
+        struct hd_event *const *evs = (struct hd_event *const *)(const void *)(l->blob + c->u.query.events_off);
+        const size_t *offs = c->u.query.offsets_off == SIZE_MAX
+                                 ? NULL
+                                 : (const size_t *)(const void *)(l->blob + c->u.query.offsets_off);
+        pthread_mutex_lock(&hd.lock);
+        for (uint32_t i = 0; i < c->u.query.n; i++) {
+            struct hd_event *e = evs[i];
+            ze_kernel_timestamp_result_t r;
+            r.global.kernelStart = r.context.kernelStart = e->signalled ? e->ts_start : 0;
+            r.global.kernelEnd = r.context.kernelEnd = e->signalled ? e->ts_end : 0;
+            memcpy(c->u.query.dst + (offs ? offs[i] : i * sizeof r), &r, sizeof r);
+        }
+        pthread_mutex_unlock(&hd.lock);
+        break;
+    }
     case HD_CMD_RESET_EVENT:
         /* In order with what came before (free when the queue is already idle). */
         err = drain(q);

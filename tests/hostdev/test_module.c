@@ -23,6 +23,9 @@ static ze_result_t build(struct hdt *t, ze_module_format_t fmt, const void *p, s
             log[logsz - 1] = '\0';
         zeModuleBuildLogDestroy(bl);
     }
+    for (char *ch = log; *ch; ch++)   /* one line, so it can sit in a TAP test name */
+        if (*ch == '\n' && ch[1])
+            *ch = ' ';
     return r;
 }
 

@@ -1,0 +1,181 @@
+/* Entry points a real driver has that hostdev lacked (issue 15, item 9), from the
+ * specification:
+ *  - zeCommandListAppendQueryKernelTimestamps: writes each timestamp event's
+ *    ze_kernel_timestamp_result_t (packed, or at the given offsets) after the
+ *    commands before it, equal to what zeEventQueryKernelTimestamp reports; events
+ *    of a pool without the timestamp flag and misaligned offsets are refused;
+ *  - zeContextSystemBarrier: returns once submitted work is complete;
+ *  - zeCommandListAppendMemoryCopyFromContext: copies from another context's
+ *    allocation, with a signal event;
+ *  - specialization constants with any SpecId (0, 77, 4000000000) and type (bool,
+ *    16- and 64-bit integers, every bit kept). */
+#include "hd_test.h"
+
+#include <unistd.h>
+
+/* spec_types of spec_types.spvasm with the given constants: out[0..2]. */
+static ze_result_t run_spec_types(struct hdt *t, const ze_module_constants_t *c, uint64_t out[3])
+{
+    size_t len;
+    uint8_t *spv = hdt_read_file(HOSTDEV_TEST_SPEC_TYPES_SPV, &len);
+    ze_module_desc_t md = { .stype = ZE_STRUCTURE_TYPE_MODULE_DESC, .format = ZE_MODULE_FORMAT_IL_SPIRV,
+                            .inputSize = len, .pInputModule = spv, .pConstants = c };
+    ze_module_handle_t m = NULL;
+    ze_result_t r = zeModuleCreate(t->ctx, t->dev, &md, &m, NULL);
+    free(spv);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    ze_kernel_handle_t k = hdt_kernel(m, "spec_types");
+    uint64_t *o = hdt_shared(t, 3 * sizeof *o);
+    memset(o, 0xff, 3 * sizeof *o);
+    ZE_CHECK(zeKernelSetArgumentValue(k, 0, sizeof o, &o));
+    ze_group_count_t gc = { 1, 1, 1 };
+    ZE_CHECK(zeCommandListAppendLaunchKernel(t->list, k, &gc, NULL, 0, NULL));
+    r = hdt_run(t);
+    memcpy(out, o, 3 * sizeof *o);
+    ZE_CHECK(zeMemFree(t->ctx, o));
+    ZE_CHECK(zeKernelDestroy(k));
+    ZE_CHECK(zeModuleDestroy(m));
+    return r;
+}
+
+/* Specialization constants with SpecIds 0, 77 and 4000000000, of types bool, ushort
+ * and ulong, every bit of a 64-bit value kept. */
+static void spec_types(struct hdt *t)
+{
+    uint64_t out[3];
+    ZE_OK(run_spec_types(t, NULL, out), "spec_types with its defaults");
+    TAP_OK(out[0] == 0 && out[1] == 5 && out[2] == 9, "defaults false, 5, 9 (got %llu %llu %llu)",
+           (unsigned long long)out[0], (unsigned long long)out[1], (unsigned long long)out[2]);
+    ze_bool_t b = 1;
+    uint64_t l = 0xF23456789ABCDEF1ull;
+    uint16_t us = 65535;
+    uint32_t ids[] = { 0, 4000000000u, 77 };
+    const void *vals[] = { &b, &l, &us };
+    ze_module_constants_t c = { .numConstants = 3, .pConstantIds = ids, .pConstantValues = vals };
+    ZE_OK(run_spec_types(t, &c, out), "spec_types with all three set");
+    TAP_OK(out[0] == 1, "SpecId 0 (bool) set to true");
+    TAP_OK(out[1] == l, "SpecId 4000000000 (ulong) keeps all 64 bits (got 0x%llx)", (unsigned long long)out[1]);
+    TAP_OK(out[2] == 65535, "SpecId 77 (ushort) set to 65535 (got %llu)", (unsigned long long)out[2]);
+    uint32_t one[] = { 77 };
+    uint16_t seven = 7;
+    const void *v1[] = { &seven };
+    ze_module_constants_t c1 = { .numConstants = 1, .pConstantIds = one, .pConstantValues = v1 };
+    ZE_OK(run_spec_types(t, &c1, out), "only one constant set");
+    TAP_OK(out[0] == 0 && out[1] == 5 && out[2] == 7, "the others keep their defaults");
+    uint32_t unknown[] = { 4000000001u };
+    ze_module_constants_t cu = { .numConstants = 1, .pConstantIds = unknown, .pConstantValues = v1 };
+    TAP_EQ_INT(run_spec_types(t, &cu, out), ZE_RESULT_ERROR_MODULE_BUILD_FAILURE, "an undeclared SpecId fails");
+}
+
+int main(void)
+{
+    struct hdt t;
+    hdt_init(&t, 1, 1);
+    spec_types(&t);
+    ze_event_pool_desc_t pd = { .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
+                                .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP,
+                                .count = 3 };
+    ze_event_pool_handle_t pool, plain_pool;
+    ZE_CHECK(zeEventPoolCreate(t.ctx, &pd, 1, &t.dev, &pool));
+    pd.flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE;
+    ZE_CHECK(zeEventPoolCreate(t.ctx, &pd, 1, &t.dev, &plain_pool));
+    ze_event_handle_t ev[3], plain;
+    for (uint32_t i = 0; i < 3; i++)
+        ZE_CHECK(zeEventCreate(pool, &(ze_event_desc_t){ .stype = ZE_STRUCTURE_TYPE_EVENT_DESC, .index = i }, &ev[i]));
+    ZE_CHECK(zeEventCreate(plain_pool, &(ze_event_desc_t){ .stype = ZE_STRUCTURE_TYPE_EVENT_DESC }, &plain));
+
+    uint32_t *data = hdt_shared(&t, 4096 * sizeof(uint32_t));
+    memset(data, 0, 4096 * sizeof(uint32_t));
+    ze_kernel_handle_t k = hdt_kernel(t.mod, "inc");
+    ZE_CHECK(zeKernelSetArgumentValue(k, 0, sizeof data, &data));
+    ZE_CHECK(zeKernelSetGroupSize(k, 64, 1, 1));
+    ze_group_count_t gc = { 64, 1, 1 };
+    ZE_CHECK(zeCommandListAppendLaunchKernel(t.list, k, &gc, ev[0], 0, NULL));
+    ZE_CHECK(zeCommandListAppendLaunchKernel(t.list, k, &gc, ev[1], 0, NULL));
+    /* Packed results in device memory, then results at offsets in shared memory. */
+    ze_kernel_timestamp_result_t *packed = hdt_device_mem(&t, 2 * sizeof *packed);
+    uint8_t *spread = hdt_shared(&t, 1024);
+    memset(spread, 0xEE, 1024);
+    size_t offs[2] = { 512, 64 };
+    ZE_OK(zeCommandListAppendQueryKernelTimestamps(t.list, 2, ev, packed, NULL, ev[2], 0, NULL),
+          "append a packed timestamp query, signalling an event");
+    ZE_OK(zeCommandListAppendQueryKernelTimestamps(t.list, 2, ev, spread, offs, NULL, 1, &ev[2]),
+          "append a query at offsets, after the first");
+    ze_kernel_timestamp_result_t *back = hdt_shared(&t, 2 * sizeof *back);
+    ZE_CHECK(zeCommandListAppendBarrier(t.list, NULL, 0, NULL));
+    ZE_CHECK(zeCommandListAppendMemoryCopy(t.list, back, packed, 2 * sizeof *back, NULL, 0, NULL));
+    ZE_OK(hdt_run(&t), "run launches and queries");
+    ze_kernel_timestamp_result_t r0, r1, s0, s1;
+    ZE_CHECK(zeEventQueryKernelTimestamp(ev[0], &r0));
+    ZE_CHECK(zeEventQueryKernelTimestamp(ev[1], &r1));
+    memcpy(&s0, spread + 512, sizeof s0);
+    memcpy(&s1, spread + 64, sizeof s1);
+    TAP_OK(r0.global.kernelStart > 0 && r0.global.kernelStart <= r0.global.kernelEnd, "launch 1 was timed");
+    TAP_OK(!memcmp(&back[0], &r0, sizeof r0) && !memcmp(&back[1], &r1, sizeof r1),
+           "packed results equal zeEventQueryKernelTimestamp's");
+    TAP_OK(!memcmp(&s0, &r0, sizeof r0) && !memcmp(&s1, &r1, sizeof r1), "results at offsets 512 and 64 too");
+    size_t untouched = 0;
+    for (size_t i = 0; i < 1024; i++)
+        untouched += spread[i] == 0xEE;
+    TAP_EQ_INT(untouched, 1024 - 2 * sizeof s0, "nothing else was written");
+    ZE_OK(zeEventQueryStatus(ev[2]), "the query signalled its event");
+    TAP_EQ_INT(zeCommandListAppendQueryKernelTimestamps(t.list, 1, &plain, spread, NULL, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_ARGUMENT, "an event without the timestamp flag is refused");
+    size_t odd = 6;
+    TAP_EQ_INT(zeCommandListAppendQueryKernelTimestamps(t.list, 1, ev, spread, &odd, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_ARGUMENT, "an offset that is not 4-byte aligned is refused");
+    TAP_EQ_INT(zeCommandListAppendQueryKernelTimestamps(t.list, 1, ev, NULL, NULL, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_NULL_POINTER, "NULL destination");
+    ZE_OK(zeCommandListAppendQueryKernelTimestamps(t.list, 0, ev, spread, NULL, NULL, 0, NULL), "zero events");
+    ZE_OK(hdt_run(&t), "an empty query runs");
+
+    /* zeContextSystemBarrier after an asynchronous execution. */
+    for (int i = 0; i < 8; i++)
+        ZE_CHECK(zeCommandListAppendLaunchKernel(t.list, k, &gc, NULL, 0, NULL));
+    ZE_CHECK(zeCommandListClose(t.list));
+    memset(data, 0, 4096 * sizeof(uint32_t));
+    ZE_CHECK(zeCommandQueueExecuteCommandLists(t.q, 1, &t.list, NULL));
+    ZE_OK(zeContextSystemBarrier(t.ctx, t.dev), "system barrier");
+    TAP_OK(data[0] == 8 && data[4095] == 8, "work submitted before the barrier is complete (%u)", data[0]);
+    ZE_CHECK(zeCommandQueueSynchronize(t.q, UINT64_MAX));
+    ZE_CHECK(zeCommandListReset(t.list));
+    TAP_EQ_INT(zeContextSystemBarrier(NULL, t.dev), ZE_RESULT_ERROR_INVALID_NULL_HANDLE, "NULL context");
+
+    /* Copy from another context's memory. */
+    ze_context_handle_t other;
+    ZE_CHECK(zeContextCreate(t.drv, &(ze_context_desc_t){ .stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC }, &other));
+    ze_device_mem_alloc_desc_t dd = { .stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC };
+    uint8_t *theirs;
+    ZE_CHECK(zeMemAllocDevice(other, &dd, 256, 0, t.dev, (void **)&theirs));
+    for (int i = 0; i < 256; i++)
+        theirs[i] = (uint8_t)(255 - i);
+    uint8_t *mine = hdt_shared(&t, 256);
+    memset(mine, 0, 256);
+    ZE_CHECK(zeEventHostReset(ev[2]));
+    ZE_OK(zeCommandListAppendMemoryCopyFromContext(t.list, mine, other, theirs, 256, ev[2], 0, NULL),
+          "append a copy from another context");
+    ZE_OK(hdt_run(&t), "run it");
+    TAP_OK(mine[0] == 255 && mine[255] == 0, "the bytes arrived");
+    ZE_OK(zeEventQueryStatus(ev[2]), "and its signal event is signalled");
+    TAP_EQ_INT(zeCommandListAppendMemoryCopyFromContext(t.list, mine, NULL, theirs, 256, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_NULL_HANDLE, "NULL source context");
+    TAP_EQ_INT(zeCommandListAppendMemoryCopyFromContext(t.list, mine, other, mine + 8, 16, NULL, 0, NULL),
+               ZE_RESULT_ERROR_OVERLAPPING_REGIONS, "overlapping regions");
+    ZE_CHECK(zeMemFree(other, theirs));
+    ZE_CHECK(zeContextDestroy(other));
+
+    ZE_CHECK(zeMemFree(t.ctx, data));
+    ZE_CHECK(zeMemFree(t.ctx, packed));
+    ZE_CHECK(zeMemFree(t.ctx, spread));
+    ZE_CHECK(zeMemFree(t.ctx, back));
+    ZE_CHECK(zeMemFree(t.ctx, mine));
+    ZE_CHECK(zeKernelDestroy(k));
+    for (int i = 0; i < 3; i++)
+        ZE_CHECK(zeEventDestroy(ev[i]));
+    ZE_CHECK(zeEventDestroy(plain));
+    ZE_CHECK(zeEventPoolDestroy(pool));
+    ZE_CHECK(zeEventPoolDestroy(plain_pool));
+    hdt_fini(&t);
+    return tap_exit();
+}
