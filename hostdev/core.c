@@ -626,7 +626,12 @@ ze_result_t ZE_APICALL hd_zeDeviceGetMemoryAccessProperties(ze_device_handle_t h
     p->deviceAllocCapabilities = all;
     p->sharedSingleDeviceAllocCapabilities = all;
     p->sharedCrossDeviceAllocCapabilities = all;
-    p->sharedSystemAllocCapabilities = 0;
+    /* A CPU device reaches the process's own memory. PoCL reports only buffer SVM,
+     * but its CPU device (the only kind hostdev picks) runs kernels in this process
+     * on the raw pointers it is given, and its copies and fills are memcpy/memset,
+     * so malloc, stack and static memory work in kernels and copies alike; atomics
+     * on them are the CPU's (tests/hostdev/test_system_mem.c). */
+    p->sharedSystemAllocCapabilities = all;
     return ZE_RESULT_SUCCESS;
 }
 
