@@ -542,6 +542,10 @@ static enum zmoe_status validate(const struct zmoe_config *c, const struct where
                        "each layer's number itself, so leave out '%.*s'",
                        (int)(b > 64 ? 64 : b), pr, (int)(pl - b), pr + b);
     }
+    if (layout == ZMOE_LAYOUT_GPT_OSS && !c->experts.gate_up_interleaved)
+        return bad(err, w, c, K_GATE_UP,
+                   "interleaved with layout gpt_oss (GPT-OSS checkpoints always store "
+                   "gate_up_proj with gate and up in alternating columns; leave gate_up out)");
     if (c->experts.gate_up_interleaved && !has_file)
         return bad(err, w, c, K_GATE_UP,
                    "concatenated with synthetic weights (they are generated in kernel layout; "
@@ -1271,10 +1275,6 @@ static enum zmoe_status finish(struct parse *p)
                                           "synthetic weights only)");
     if (!p->lines[K_GATE_UP])
         c->experts.gate_up_interleaved = c->weights.layout == ZMOE_LAYOUT_GPT_OSS;
-    else if (c->weights.layout == ZMOE_LAYOUT_GPT_OSS && !c->experts.gate_up_interleaved)
-        return bad(p->err, &w, c, K_GATE_UP,
-                   "interleaved with layout gpt_oss (GPT-OSS checkpoints always store "
-                   "gate_up_proj with gate and up in alternating columns; leave gate_up out)");
     return validate(c, &w, p->err);
 }
 

@@ -408,6 +408,15 @@ static void roundtrips(void)
         check_roundtrip(il ? "llama4 interleaved" : "llama4", &c, ZMOE_DTYPE_BF16, 64,
                         "checkpoint layers 1 3");
         check_roundtrip(il ? "llama4 interleaved" : "llama4", &c, ZMOE_DTYPE_BF16, 77, NULL);
+        struct zmoe_config c2 = c;
+        c2.router.scoring = ZMOE_SCORING_SOFTMAX;
+        check_fails("llama4 with softmax", &c2, ZMOE_ERR_CONFIG,
+                    "config key 'router.scoring' is softmax, but layout llama4 requires sigmoid");
+        c2 = c;
+        c2.router.apply_router_weight_on_input = false;
+        check_fails("llama4 without on-input weights", &c2, ZMOE_ERR_CONFIG,
+                    "config key 'router.apply_router_weight_on_input' is false, but layout "
+                    "llama4 requires true");
         ckpt_free(ck);
     }
     /* Mixtral, sharded in 3 files, f32 file -> bf16 config (rounding on upload) */
@@ -420,6 +429,18 @@ static void roundtrips(void)
         set_file(&c, write_ckpt(ck, "mixtral", 3));
         check_roundtrip("mixtral sharded", &c, ZMOE_DTYPE_F32, 1 << 16, "3 files");
         check_roundtrip("mixtral sharded", &c, ZMOE_DTYPE_F32, 64, "layout mixtral");
+        {
+            struct zmoe_config c2 = c;
+            c2.router.renormalize = false;
+            check_fails("mixtral without renormalize", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.renormalize' is false, but layout mixtral requires "
+                        "true");
+            c2 = c;
+            c2.router.routed_scaling_factor = 2.0f;
+            check_fails("mixtral with routed scaling", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.routed_scaling_factor' is 2, but layout mixtral "
+                        "requires 1");
+        }
         /* firmware mode: the caller's workspace instead of the loader's malloc */
         {
             size_t wsz = zmoe_safetensors_workspace_size();
@@ -477,6 +498,18 @@ static void roundtrips(void)
         set_file(&c, write_ckpt(ck, "deepseek", 2));
         check_roundtrip("deepseek sharded", &c, ZMOE_DTYPE_BF16, 1 << 16, "checkpoint layers 1 2");
         check_roundtrip("deepseek sharded", &c, ZMOE_DTYPE_BF16, 64, NULL);
+        {
+            struct zmoe_config c2 = c;
+            c2.router.scoring = ZMOE_SCORING_SOFTMAX;
+            check_fails("deepseek-v3 checkpoint with softmax", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.scoring' is softmax, but layout deepseek requires "
+                        "sigmoid (the checkpoint has e_score_correction_bias");
+            c2 = c;
+            c2.router.apply_router_weight_on_input = true;
+            check_fails("deepseek with on-input weights", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.apply_router_weight_on_input' is true, but layout "
+                        "deepseek requires false");
+        }
         ckpt_free(ck);
     }
     /* GPT-OSS: interleaved gate_up + biases + router bias, bf16 file -> f16 config;
@@ -495,6 +528,29 @@ static void roundtrips(void)
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 64, NULL);
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 200, NULL);
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 77, NULL);
+        /* what GPT-OSS's modeling code fixes: a config saying otherwise is refused */
+        {
+            struct zmoe_config c2 = c;
+            c2.experts.gate_up_interleaved = false;
+            check_fails("gpt_oss with gate_up concatenated", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'experts.gate_up' is concatenated, but layout gpt_oss "
+                        "requires interleaved");
+            c2 = c;
+            c2.router.scoring = ZMOE_SCORING_SIGMOID;
+            check_fails("gpt_oss with sigmoid", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.scoring' is sigmoid, but layout gpt_oss requires "
+                        "softmax (GptOssTopKRouter");
+            c2 = c;
+            c2.router.renormalize = false;
+            check_fails("gpt_oss without renormalize", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.renormalize' is false, but layout gpt_oss requires "
+                        "true");
+            c2 = c;
+            c2.experts.swiglu_alpha = 1.5f;
+            check_fails("gpt_oss with another swiglu alpha", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'experts.swiglu_alpha' is another value, but layout gpt_oss "
+                        "requires 1.702");
+        }
         /* f32 config: biases and matrices widened exactly (the file is rewritten from
          * the f32 config's synthetic values) */
         ckpt_free(ck);
