@@ -838,6 +838,7 @@ ze_result_t ZE_APICALL hd_zeContextDestroy(ze_context_handle_t h)
     hd_handle_del(c);
     hd_quiesce(c);
     hd_mem_release_context(c);
+    hd_vmem_release_context(c);
     pthread_mutex_lock(&hd.lock);
     if (c->wait_stats)
         fprintf(stderr, "hostdev: wait stats: %llu blocking host waits, %llu sleeps, %llu idle wake-ups\n",

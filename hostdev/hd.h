@@ -32,7 +32,7 @@
 enum hd_magic {
     HD_MAGIC_DRIVER = 0x68640001, HD_MAGIC_DEVICE, HD_MAGIC_CONTEXT, HD_MAGIC_MODULE,
     HD_MAGIC_LOG, HD_MAGIC_KERNEL, HD_MAGIC_LIST, HD_MAGIC_QUEUE, HD_MAGIC_FENCE,
-    HD_MAGIC_POOL, HD_MAGIC_EVENT, HD_MAGIC_DEAD = 0x6864dead
+    HD_MAGIC_POOL, HD_MAGIC_EVENT, HD_MAGIC_PHYS, HD_MAGIC_DEAD = 0x6864dead
 };
 
 struct hd_device {
@@ -365,6 +365,8 @@ void hd_handle_del(const void *p);
 bool hd_handle_live(const void *p, uint32_t kind);
 /* Frees every allocation still owned by ctx (context teardown). */
 void hd_mem_release_context(struct hd_context *ctx);
+/* Releases every virtual memory reservation of ctx (vmem.c, context teardown). */
+void hd_vmem_release_context(struct hd_context *ctx);
 /* Memory type of ptr, for copy/launch checks; ZE_MEMORY_TYPE_UNKNOWN if not ours. */
 ze_memory_type_t hd_mem_type(const void *ptr);
 
