@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #ifndef ZMOE_GPUBENCH_KERNELS
@@ -497,32 +498,38 @@ struct fill_job {
     enum zmoe_tensor t;
     uint64_t first, count;
     float *out;
+    void *dst; /* when set: converted to `dt` here, `out` is scratch */
+    enum zmoe_dtype dt;
 };
 static void *fill_thread(void *p)
 {
     struct fill_job *j = p;
     zmoe_weights_synthetic(j->cfg, 0, j->t, j->first, j->count, j->out);
+    if (j->dst)
+        zmoe_dtype_convert(j->dst, j->dt, j->out, ZMOE_DTYPE_F32, (size_t)j->count);
     return NULL;
 }
-/* zmoe_weights_synthetic over [first, first+count), split over the host's cores: the
- * values are a function of the element index only, so any split gives the same. */
+/* zmoe_weights_synthetic over [first, first+count) into out (f32), and when dst is given
+ * converted to dt there, split over the host's cores: the values are a function of the
+ * element index only, so any split gives the same. */
 static void fill_parallel(const struct zmoe_config *cfg, enum zmoe_tensor t, uint64_t first,
-                          uint64_t count, float *out)
+                          uint64_t count, float *out, void *dst, enum zmoe_dtype dt)
 {
     unsigned nt = host_threads();
-    if (count < (1u << 16) || nt == 1) {
-        zmoe_weights_synthetic(cfg, 0, t, first, count, out);
-        return;
-    }
+    if (count < (1u << 16))
+        nt = 1;
     pthread_t th[64];
     struct fill_job job[64];
     bool started[64] = {0};
+    const size_t es = dst ? zmoe_dtype_size(dt) : 0;
     uint64_t per = (count + nt - 1) / nt;
     for (unsigned i = 0; i < nt; i++) {
         uint64_t a = i * per, b = a + per < count ? a + per : count;
-        job[i] = (struct fill_job){cfg, t, first + a, a < b ? b - a : 0, out + a};
-        started[i] = a < b && pthread_create(&th[i], NULL, fill_thread, &job[i]) == 0;
-        if (!started[i] && a < b)
+        if (a >= b)
+            continue;
+        job[i] = (struct fill_job){cfg, t, first + a, b - a, out + a, dst ? (char *)dst + a * es : NULL, dt};
+        started[i] = nt > 1 && pthread_create(&th[i], NULL, fill_thread, &job[i]) == 0;
+        if (!started[i])
             fill_thread(&job[i]);
     }
     for (unsigned i = 0; i < nt; i++)
@@ -530,25 +537,55 @@ static void fill_parallel(const struct zmoe_config *cfg, enum zmoe_tensor t, uin
             pthread_join(th[i], NULL);
 }
 
-/* The f32 copies the reference reads: zmoe_ref_weights_synthetic's values (same function,
- * same indices), filled on every core (a full-size layer is billions of elements). */
-static int ref_weights(const struct zmoe_config *cfg, struct zmoe_ref_weights *w)
+/* The f32 copies the reference reads (zmoe_ref_weights_synthetic's values: same function,
+ * same indices), for the tensors a step reads: router, biases and shared expert whole;
+ * of the routed experts' tensors only the experts in `used` (the device's routing at
+ * the largest T). The arrays are full size but reserved, not committed (MAP_NORESERVE):
+ * a full-size layer in f32 is up to ~64 GiB (Llama 4 Maverick), its routed part a few.
+ * Should the reference route a token elsewhere, it reads zeros there and the check fails. */
+struct ref_copy {
+    struct zmoe_ref_weights w;
+    size_t bytes[ZMOE_TENSOR_COUNT];
+    uint64_t filled; /* elements */
+};
+static void ref_release(struct ref_copy *r)
 {
-    memset(w, 0, sizeof *w);
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
+        if (r->w.tensor[t])
+            munmap((void *)r->w.tensor[t], r->bytes[t]);
+    memset(r, 0, sizeof *r);
+}
+static int ref_weights(const struct zmoe_config *cfg, const unsigned char *used, struct ref_copy *r)
+{
+    memset(r, 0, sizeof *r);
+    const uint32_t E = cfg->model.experts;
     for (int ti = 0; ti < ZMOE_TENSOR_COUNT; ti++) {
         enum zmoe_tensor t = (enum zmoe_tensor)ti;
         if (!zmoe_tensor_present(cfg, t))
             continue;
         uint64_t n = zmoe_tensor_elements(cfg, t);
-        float *buf = n && n <= SIZE_MAX / 4 ? malloc((size_t)n * 4) : NULL;
-        if (!buf) {
-            zmoe_ref_weights_free(w);
-            return fail("cannot allocate the reference's f32 copy of %s (%.0f MiB); --no-check "
-                        "skips the reference",
-                        zmoe_tensor_name(t), (double)n * 4 / MIB);
+        size_t bytes = n && n <= SIZE_MAX / 4 ? (size_t)n * 4 : 0;
+        void *m = bytes ? mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0)
+                        : MAP_FAILED;
+        if (m == MAP_FAILED) {
+            ref_release(r);
+            return fail("cannot map the reference's f32 copy of %s (%.0f MiB): %s; --no-check skips the reference",
+                        zmoe_tensor_name(t), (double)n * 4 / MIB, strerror(errno));
         }
-        fill_parallel(cfg, t, 0, n, buf);
-        w->tensor[t] = buf;
+        r->w.tensor[t] = m;
+        r->bytes[t] = bytes;
+        const bool per_expert = t == ZMOE_TENSOR_W13 || t == ZMOE_TENSOR_B13 || t == ZMOE_TENSOR_W2 || t == ZMOE_TENSOR_B2;
+        if (!per_expert) {
+            fill_parallel(cfg, t, 0, n, m, NULL, ZMOE_DTYPE_F32);
+            r->filled += n;
+            continue;
+        }
+        const uint64_t per = n / E; /* [E][...]: one expert's block is contiguous */
+        for (uint32_t e = 0; e < E; e++)
+            if (used[e]) {
+                fill_parallel(cfg, t, e * per, per, (float *)m + e * per, NULL, ZMOE_DTYPE_F32);
+                r->filled += per;
+            }
     }
     return 0;
 }
@@ -938,20 +975,17 @@ static int make_buffer(struct dev *d, uint64_t size, const char *what, cl_mem *o
     return 0;
 }
 
-/* Uploads one tensor in its kernel dtype, chunk by chunk: converted from the reference's
- * f32 copy when there is one, else generated (zmoe_weights_synthetic) chunk by chunk. */
-static int upload_tensor(struct dev *d, struct layer *L, enum zmoe_tensor t, const float *ref,
-                         float *f32buf, void *stage, uint64_t chunk)
+/* Uploads one tensor in its kernel dtype, generated (zmoe_weights_synthetic) and converted
+ * chunk by chunk: no full-layer f32 copy. */
+static int upload_tensor(struct dev *d, struct layer *L, enum zmoe_tensor t, float *f32buf, void *stage,
+                         uint64_t chunk)
 {
     const enum zmoe_dtype dt = zmoe_tensor_dtype(&L->cfg, t);
     const size_t es = zmoe_dtype_size(dt);
     const uint64_t n = zmoe_tensor_elements(&L->cfg, t);
     for (uint64_t done = 0; done < n;) {
         uint64_t m = n - done < chunk ? n - done : chunk;
-        const float *src = ref ? ref + done : f32buf;
-        if (!ref)
-            fill_parallel(&L->cfg, t, done, m, f32buf);
-        zmoe_dtype_convert(stage, dt, src, ZMOE_DTYPE_F32, (size_t)m);
+        fill_parallel(&L->cfg, t, done, m, f32buf, stage, dt);
         CL_CHECK(clEnqueueWriteBuffer, (d->q, L->weight[t], CL_TRUE, done * es, m * es, stage, 0, NULL, NULL),
                  "uploading %s (%.1f MiB at offset %.1f MiB)", zmoe_tensor_name(t), m * es / MIB, done * es / MIB);
         done += m;
@@ -1080,6 +1114,47 @@ static int run_layer(struct dev *d, struct layer *L, uint64_t ns[ZMOE_LAUNCHES_M
     return rc;
 }
 
+/* The launch plan for --shape entry si and its kernels (work-group limits checked). */
+static int prepare_shape(struct dev *d, struct layer *L, const struct geo *G, uint32_t si)
+{
+    int rc = 0;
+    set_shape(d, si);
+    zmoe_runtime_launch_plan(&L->cfg, &d->shape, &L->lp);
+    memset(L->kern, 0, sizeof L->kern);
+    /* kernels the plan names, and a check of their work-group limit */
+    for (uint32_t i = 0; i < L->lp.count && !rc; i++) {
+        uint32_t k = L->lp.launch[i].kernel;
+        if (k >= ZMOE_K_COUNT) {
+            rc = fail("%s: launch %u names kernel id %u", G->name, i, k);
+            break;
+        }
+        if (L->kern[k])
+            continue;
+        if ((rc = get_kernel(d, L->lp.kernel[k].name, &L->kern[k])))
+            break;
+        size_t wg = 0;
+        cl_int e = clGetKernelWorkGroupInfo(L->kern[k], d->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+        if (e != CL_SUCCESS)
+            rc = cl_fail("clGetKernelWorkGroupInfo", e, "CL_KERNEL_WORK_GROUP_SIZE of '%s'", L->lp.kernel[k].name);
+        else if ((size_t)L->lp.kernel[k].local[0] * L->lp.kernel[k].local[1] > wg)
+            rc = fail("%s: kernel '%s' takes at most %zu work-items per group on this device; the plan asks %u x %u",
+                      G->name, L->lp.kernel[k].name, wg, L->lp.kernel[k].local[0], L->lp.kernel[k].local[1]);
+    }
+    return rc;
+}
+
+/* T into the parameter block and the tokens buffer. */
+static int set_tokens(struct dev *d, struct layer *L, uint32_t T)
+{
+    struct zmoe_params prm;
+    zmoe_runtime_params(&L->cfg, &prm);
+    prm.tokens = T;
+    CL_CHECK(clEnqueueWriteBuffer, (d->q, L->io[ZMOE_IO_PARAMS], CL_TRUE, 0, sizeof prm, &prm, 0, NULL, NULL),
+             "writing the parameter block");
+    CL_CHECK(clEnqueueWriteBuffer, (d->q, L->io[ZMOE_IO_TOKENS], CL_TRUE, 0, 4, &T, 0, NULL, NULL), "writing tokens");
+    return 0;
+}
+
 static void to_f32(float *dst, const void *src, enum zmoe_dtype dt, size_t n)
 {
     zmoe_dtype_convert(dst, ZMOE_DTYPE_F32, src, dt, n);
@@ -1152,29 +1227,23 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
         rc = make_buffer(d, p_bytes < sizeof(struct zmoe_params) ? sizeof(struct zmoe_params) : p_bytes, "params",
                          &L.io[ZMOE_IO_PARAMS]);
 
-    /* weights: the reference's f32 copies when checking (converted from them), else
-     * generated chunk by chunk; never a full-layer f32 copy without the reference */
-    struct zmoe_ref_weights rw;
-    memset(&rw, 0, sizeof rw);
+    /* weights: generated and converted chunk by chunk */
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (!rc && opt.check)
-        rc = ref_weights(c, &rw);
     const uint64_t chunk = 16u << 20; /* elements */
-    float *f32buf = rc ? NULL : malloc(opt.check ? 4 : chunk * 4);
+    float *f32buf = rc ? NULL : malloc(chunk * 4);
     void *stage = rc ? NULL : malloc(chunk * 4);
     if (!rc && (!f32buf || !stage))
         rc = fail("out of memory for the upload staging");
     for (int t = 0; t < ZMOE_TENSOR_COUNT && !rc; t++)
         if (L.weight[t])
-            rc = upload_tensor(d, &L, (enum zmoe_tensor)t, rw.tensor[t], f32buf, stage, chunk);
+            rc = upload_tensor(d, &L, (enum zmoe_tensor)t, f32buf, stage, chunk);
     free(f32buf);
     free(stage);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (!rc)
-        say("  weights: synthetic (seed %llu), uploaded in %.1f s%s\n", (unsigned long long)c->weights.seed,
-            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9,
-            opt.check ? " (with the reference's f32 copy)" : "");
+        say("  weights: synthetic (seed %llu), generated and uploaded in %.1f s\n", (unsigned long long)c->weights.seed,
+            (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
 
     /* x: one seeded [tmax][H] in the activation dtype; T tokens use its first T rows, so
      * one reference over tmax rows serves every T (tokens are independent) */
@@ -1200,17 +1269,33 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             x32[i] = (float)((double)(rng_next() >> 11) * 0x1p-53 * 2.0 - 1.0);
         zmoe_dtype_convert(xa, adt, x32, ZMOE_DTYPE_F32, (size_t)tmax * H);
         to_f32(x32, xa, adt, (size_t)tmax * H); /* what the device sees */
-        if (opt.check) {
-            clock_gettime(CLOCK_MONOTONIC, &t0);
-            ref_parallel(c, &rw, x32, tmax, yref, ids_ref);
-            clock_gettime(CLOCK_MONOTONIC, &t1);
-            say("  reference: %u tokens in %.1f s\n", tmax,
-                (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
-        }
         CL_CHECK(clEnqueueWriteBuffer, (d->q, L.io[ZMOE_IO_X], CL_TRUE, 0, (size_t)tmax * H * asz, xa, 0, NULL, NULL),
                  "writing x");
     }
-    zmoe_ref_weights_free(&rw);
+    /* the reference over tmax tokens, on f32 copies of the weights the device's routing
+     * at tmax reads (ref_weights) */
+    if (!rc && opt.check) {
+        uint64_t ns[ZMOE_LAUNCHES_MAX];
+        unsigned char used[ZMOE_KERNEL_EMAX] = {0};
+        if (!(rc = prepare_shape(d, &L, G, 0)) && !(rc = set_tokens(d, &L, tmax)) && !(rc = run_layer(d, &L, ns))) {
+            cl_int e = clEnqueueReadBuffer(d->q, L.act[ZMOE_ACT_TOPK_IDS], CL_TRUE, 0, (size_t)tmax * K * 4, ids_dev,
+                                           0, NULL, NULL);
+            if (e != CL_SUCCESS)
+                rc = cl_fail("clEnqueueReadBuffer", e, "reading act.topk_ids");
+        }
+        for (uint32_t i = 0; !rc && i < tmax * K; i++)
+            if (ids_dev[i] < E && ids_dev[i] < ZMOE_KERNEL_EMAX)
+                used[ids_dev[i]] = 1;
+        struct ref_copy rw;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        if (!rc && !(rc = ref_weights(c, used, &rw))) {
+            ref_parallel(c, &rw.w, x32, tmax, yref, ids_ref);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            say("  reference: %u tokens in %.1f s (f32 copies of %.1f MiB of weights)\n", tmax,
+                (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9, rw.filled * 4 / MIB);
+            ref_release(&rw);
+        }
+    }
 
     const bool wlow = c->dtype.weights != ZMOE_DTYPE_F32 || adt != ZMOE_DTYPE_F32;
     const double tol = wlow ? 2e-2 : 1e-4;
@@ -1219,39 +1304,15 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
         if (!(samples[k] = calloc(opt.reps, sizeof(double))))
             rc = fail("out of memory");
     for (uint32_t si = 0; si < opt.nshapes && !rc; si++) {
-        set_shape(d, si);
-        zmoe_runtime_launch_plan(c, &d->shape, &L.lp);
-        memset(L.kern, 0, sizeof L.kern);
+        if ((rc = prepare_shape(d, &L, G, si)))
+            break;
         if (opt.nshapes > 1)
             say("  shape %ux%u %s (%s)\n", d->shape.lanes, d->shape.nout,
                 d->shape.lane_spans ? "contiguous" : "interleaved", d->shape_name);
-        /* kernels the plan names, and a check of their work-group limit */
-        for (uint32_t i = 0; i < L.lp.count && !rc; i++) {
-            uint32_t k = L.lp.launch[i].kernel;
-            if (k >= ZMOE_K_COUNT) {
-                rc = fail("%s: launch %u names kernel id %u", G->name, i, k);
-                break;
-            }
-            if (L.kern[k])
-                continue;
-            if ((rc = get_kernel(d, L.lp.kernel[k].name, &L.kern[k])))
-                break;
-            size_t wg = 0;
-            cl_int e = clGetKernelWorkGroupInfo(L.kern[k], d->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
-            if (e != CL_SUCCESS)
-                rc = cl_fail("clGetKernelWorkGroupInfo", e, "CL_KERNEL_WORK_GROUP_SIZE of '%s'", L.lp.kernel[k].name);
-            else if ((size_t)L.lp.kernel[k].local[0] * L.lp.kernel[k].local[1] > wg)
-                rc = fail("%s: kernel '%s' takes at most %zu work-items per group on this device; the plan asks %u x %u",
-                          G->name, L.lp.kernel[k].name, wg, L.lp.kernel[k].local[0], L.lp.kernel[k].local[1]);
-        }
         for (uint32_t ti = 0; ti < opt.ntokens && !rc; ti++) {
             const uint32_t T = opt.tokens[ti];
-            struct zmoe_params prm;
-            zmoe_runtime_params(c, &prm);
-            prm.tokens = T;
-            CL_CHECK(clEnqueueWriteBuffer, (d->q, L.io[ZMOE_IO_PARAMS], CL_TRUE, 0, sizeof prm, &prm, 0, NULL, NULL),
-                     "writing the parameter block");
-            CL_CHECK(clEnqueueWriteBuffer, (d->q, L.io[ZMOE_IO_TOKENS], CL_TRUE, 0, 4, &T, 0, NULL, NULL), "writing tokens");
+            if ((rc = set_tokens(d, &L, T)))
+                break;
             uint64_t ns[ZMOE_LAUNCHES_MAX];
             /* warm-up (first launches compile on some drivers), then the checked run */
             for (int w = 0; w < 2 && !rc; w++)
