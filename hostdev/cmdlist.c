@@ -115,6 +115,8 @@ ze_result_t ZE_APICALL hd_zeCommandListCreate(ze_context_handle_t h, ze_device_h
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->flags > 0x7)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     if (desc->commandQueueGroupOrdinal >= HD_NUM_GROUPS)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
     struct hd_list *l = hd_list_new(c, d);
@@ -517,10 +519,12 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryPrefetch(ze_command_list_hand
 ze_result_t ZE_APICALL hd_zeCommandListAppendMemAdvise(ze_command_list_handle_t h, ze_device_handle_t d,
                                                        const void *ptr, size_t size, ze_memory_advice_t advice)
 {
-    (void)size; (void)advice;
+    (void)size;
     HD_ENTRY();
     if (!hd_list_of(h) || !hd_device(d))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (advice > ZE_MEMORY_ADVICE_BIAS_UNCACHED)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 }
 

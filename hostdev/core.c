@@ -775,6 +775,8 @@ static ze_result_t context_create(ze_driver_handle_t h, const ze_context_desc_t 
     CHECK_DRIVER(h);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->flags > 0x1)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     /* Re-read the knobs and restart the fault counters: a process can sweep
      * fault points by creating one context per run. zeContextCreate itself is
      * counted from zeInit so "zeContextCreate:2" means the second context. */

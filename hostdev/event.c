@@ -127,6 +127,8 @@ ze_result_t ZE_APICALL hd_zeEventPoolCreate(ze_context_handle_t h, const ze_even
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !ph || (ndev && !phDevices))
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->flags > 0x7)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     if (desc->count == 0)
         return ZE_RESULT_ERROR_INVALID_SIZE;
     for (uint32_t i = 0; i < ndev; i++)
@@ -183,6 +185,8 @@ ze_result_t ZE_APICALL hd_zeEventCreate(ze_event_pool_handle_t h, const ze_event
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->signal > 0x7 || desc->wait > 0x7)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     if (desc->index >= p->count)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
     struct hd_event *e = &p->events[desc->index];

@@ -26,6 +26,8 @@ ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fe
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->flags > 0x1)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     struct hd_fence *f = calloc(1, sizeof *f);
     if (!f)
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;

@@ -96,6 +96,8 @@ ze_result_t ZE_APICALL hd_zeMemAllocDevice(ze_context_handle_t h, const ze_devic
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->flags > 0x7)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     return alloc(c, ZE_MEMORY_TYPE_DEVICE, d, size, align, pptr);
 }
 
@@ -108,6 +110,8 @@ ze_result_t ZE_APICALL hd_zeMemAllocHost(ze_context_handle_t h, const ze_host_me
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!desc || !pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (desc->flags > 0xf)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     return alloc(c, ZE_MEMORY_TYPE_HOST, NULL, size, align, pptr);
 }
 
@@ -124,6 +128,8 @@ ze_result_t ZE_APICALL hd_zeMemAllocShared(ze_context_handle_t h, const ze_devic
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!ddesc || !hdesc || !pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (ddesc->flags > 0x7 || hdesc->flags > 0xf)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     return alloc(c, ZE_MEMORY_TYPE_SHARED, d, size, align, pptr);
 }
 

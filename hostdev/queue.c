@@ -358,7 +358,10 @@ static void *worker(void *arg)
         if (err != CL_SUCCESS && q->error == ZE_RESULT_SUCCESS)
             q->error = hd_cl_error(err);
         q->completed++;
-        if (job.fence) {
+        /* A fence destroyed while its execution waited on the host (the
+         * application's error: hd_quiesce does not wait for a blocked queue) is
+         * gone from the handle table and not touched. */
+        if (job.fence && hd_handle_live(job.fence, HD_MAGIC_FENCE)) {
             job.fence->signalled = true;
             hd_wake(job.fence);
         }
@@ -375,7 +378,8 @@ ze_result_t hd_queue_new(struct hd_context *c, struct hd_device *d, const ze_com
 {
     if (desc->ordinal >= HD_NUM_GROUPS || desc->index >= HD_GROUP_QUEUES)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    if (desc->mode > ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS)
+    if (desc->mode > ZE_COMMAND_QUEUE_MODE_ASYNCHRONOUS || desc->priority > ZE_COMMAND_QUEUE_PRIORITY_PRIORITY_HIGH ||
+        desc->flags > 0x1)
         return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     struct hd_queue *q = calloc(1, sizeof *q);
     if (!q)

@@ -2,8 +2,9 @@
  * handed out, so a garbage handle (never returned, from a failed create, already
  * destroyed, or of another kind) is refused with an error and never dereferenced;
  * under ASan a single read through one would fail this test. Also: kernels taking a
- * sampler or an image are created but their launch is refused, and the indirect
- * access flags round-trip (zeKernelSetIndirectAccess / zeKernelGetIndirectAccess). */
+ * sampler or an image are created but their launch is refused, the indirect
+ * access flags round-trip (zeKernelSetIndirectAccess / zeKernelGetIndirectAccess),
+ * and flags beyond the specification's are refused. */
 #include "hd_test.h"
 
 static int refused(ze_result_t r)
@@ -92,10 +93,75 @@ static int try_all(void *v, ze_device_handle_t dev, ze_command_list_handle_t goo
     return bad;
 }
 
+/* Flags and enumerations beyond what the specification defines are refused with
+ * INVALID_ENUMERATION (the limits are the ones the specification's @returns give). */
+static void flag_checks(struct hdt *t)
+{
+    void *p = NULL;
+    ze_context_handle_t c;
+    ze_command_queue_handle_t q;
+    ze_command_list_handle_t l;
+    ze_event_pool_handle_t pool;
+    ze_fence_handle_t f;
+    ze_context_desc_t cd = { .stype = ZE_STRUCTURE_TYPE_CONTEXT_DESC, .flags = 0x2 };
+    TAP_EQ_INT(zeContextCreate(t->drv, &cd, &c), ZE_RESULT_ERROR_INVALID_ENUMERATION, "context flags 0x2");
+    ze_command_queue_desc_t qd = { .stype = ZE_STRUCTURE_TYPE_COMMAND_QUEUE_DESC, .flags = 0x2 };
+    TAP_EQ_INT(zeCommandQueueCreate(t->ctx, t->dev, &qd, &q), ZE_RESULT_ERROR_INVALID_ENUMERATION, "queue flags 0x2");
+    qd.flags = 0;
+    qd.mode = (ze_command_queue_mode_t)3;
+    TAP_EQ_INT(zeCommandQueueCreate(t->ctx, t->dev, &qd, &q), ZE_RESULT_ERROR_INVALID_ENUMERATION, "queue mode 3");
+    TAP_EQ_INT(zeCommandListCreateImmediate(t->ctx, t->dev, &qd, &l), ZE_RESULT_ERROR_INVALID_ENUMERATION,
+               "immediate list mode 3");
+    qd.mode = 0;
+    qd.priority = (ze_command_queue_priority_t)3;
+    TAP_EQ_INT(zeCommandQueueCreate(t->ctx, t->dev, &qd, &q), ZE_RESULT_ERROR_INVALID_ENUMERATION,
+               "queue priority 3");
+    ze_command_list_desc_t ld = { .stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC, .flags = 0x8 };
+    TAP_EQ_INT(zeCommandListCreate(t->ctx, t->dev, &ld, &l), ZE_RESULT_ERROR_INVALID_ENUMERATION, "list flags 0x8");
+    ze_event_pool_desc_t pd = { .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC, .count = 1, .flags = 0x8 };
+    TAP_EQ_INT(zeEventPoolCreate(t->ctx, &pd, 0, NULL, &pool), ZE_RESULT_ERROR_INVALID_ENUMERATION,
+               "event pool flags 0x8");
+    pd.flags = 0;
+    ZE_CHECK(zeEventPoolCreate(t->ctx, &pd, 0, NULL, &pool));
+    ze_event_handle_t e;
+    ze_event_desc_t ed = { .stype = ZE_STRUCTURE_TYPE_EVENT_DESC, .signal = 0x8 };
+    TAP_EQ_INT(zeEventCreate(pool, &ed, &e), ZE_RESULT_ERROR_INVALID_ENUMERATION, "event signal scope 0x8");
+    ed.signal = 0;
+    ed.wait = 0x10;
+    TAP_EQ_INT(zeEventCreate(pool, &ed, &e), ZE_RESULT_ERROR_INVALID_ENUMERATION, "event wait scope 0x10");
+    ZE_CHECK(zeEventPoolDestroy(pool));
+    ze_fence_desc_t fd = { .stype = ZE_STRUCTURE_TYPE_FENCE_DESC, .flags = 0x2 };
+    TAP_EQ_INT(zeFenceCreate(t->q, &fd, &f), ZE_RESULT_ERROR_INVALID_ENUMERATION, "fence flags 0x2");
+    ze_device_mem_alloc_desc_t dd = { .stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC, .flags = 0x8 };
+    ze_host_mem_alloc_desc_t hd = { .stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC, .flags = 0x10 };
+    ze_host_mem_alloc_desc_t hd0 = { .stype = ZE_STRUCTURE_TYPE_HOST_MEM_ALLOC_DESC };
+    TAP_EQ_INT(zeMemAllocDevice(t->ctx, &dd, 64, 0, t->dev, &p), ZE_RESULT_ERROR_INVALID_ENUMERATION,
+               "device alloc flags 0x8");
+    TAP_EQ_INT(zeMemAllocHost(t->ctx, &hd, 64, 0, &p), ZE_RESULT_ERROR_INVALID_ENUMERATION, "host alloc flags 0x10");
+    TAP_EQ_INT(zeMemAllocShared(t->ctx, &dd, &hd0, 64, 0, t->dev, &p), ZE_RESULT_ERROR_INVALID_ENUMERATION,
+               "shared alloc device flags 0x8");
+    int dummy;
+    TAP_EQ_INT(zeCommandListAppendMemAdvise(t->list, t->dev, &dummy, 4, (ze_memory_advice_t)99),
+               ZE_RESULT_ERROR_INVALID_ENUMERATION, "memory advice 99");
+    ze_kernel_desc_t kd = { .stype = ZE_STRUCTURE_TYPE_KERNEL_DESC, .pKernelName = "vadd", .flags = 0x4 };
+    ze_kernel_handle_t k;
+    TAP_EQ_INT(zeKernelCreate(t->mod, &kd, &k), ZE_RESULT_ERROR_INVALID_ENUMERATION, "kernel flags 0x4");
+    /* The highest valid values are taken. */
+    cd.flags = ZE_CONTEXT_FLAG_TBD;
+    ZE_OK(zeContextCreate(t->drv, &cd, &c), "context flags TBD");
+    ZE_CHECK(zeContextDestroy(c));
+    fd.flags = ZE_FENCE_FLAG_SIGNALED;
+    ZE_OK(zeFenceCreate(t->q, &fd, &f), "fence created signalled");
+    ZE_OK(zeFenceQueryStatus(f), "and reads signalled");
+    ZE_CHECK(zeFenceDestroy(f));
+}
+
 int main(void)
 {
     struct hdt t;
     hdt_init(&t, 1, 1);
+
+    flag_checks(&t);
 
     /* Garbage: small integers, a junk-filled block, a freed object, odd addresses. */
     uint64_t junk[64];
