@@ -300,8 +300,15 @@ static enum zmoe_status get_str(const struct hf *h, int obj, const char *prefix,
         return ZMOE_OK;
     const jsmntok_t *t = &h->tok[v];
     size_t n = (size_t)(t->end - t->start);
-    if (t->type != JSMN_STRING || n >= size || memchr(h->js + t->start, '\\', n))
-        return fail(h, "field '%s%s': expected a short string, found %s", prefix, key,
+    bool plain = t->type == JSMN_STRING && n < size;
+    for (size_t k = 0; plain && k < n; k++) {
+        unsigned char ch = (unsigned char)h->js[t->start + (int)k];
+        plain = ch >= 0x20 && ch < 0x7f && ch != '\\';
+    }
+    /* Every value zmoe reads is an ASCII name; anything else is not one it knows (and
+     * would not belong in a config file's comment). */
+    if (!plain)
+        return fail(h, "field '%s%s': expected a short ASCII name, found %s", prefix, key,
                     show(h, v, b, sizeof b));
     memcpy(buf, h->js + t->start, n);
     buf[n] = '\0';
@@ -731,6 +738,10 @@ static enum zmoe_status set_file(struct hf *h, const char *model_dir, bool probe
                         "weights.file names the index", (int)dl, model_dir);
         }
     }
+    for (size_t k = 0; k < dl; k++)
+        if ((unsigned char)model_dir[k] < 0x20 || model_dir[k] == 0x7f)
+            return fail(h, "the model directory's path has a control byte 0x%02x at %zu (a "
+                           "config file cannot hold it)", (unsigned char)model_dir[k], k);
     int len = snprintf(path, sizeof path, "%.*s/%s", (int)dl, model_dir, names[pick]);
     if (len < 0 || (size_t)len > INI_PATH_MAX)
         return fail(h, "the model directory's path is too long: weights.file '%.*s/%s' would "
