@@ -291,6 +291,16 @@ static int cl_fail(const char *call, cl_int e, const char *fmt, ...)
     return -1;
 }
 
+/* In functions that clean up after themselves: sets rc instead of returning. */
+#define CL_TRY(fn, args, ...)                                                                      \
+    do {                                                                                           \
+        if (!rc) {                                                                                 \
+            cl_int e_ = fn args;                                                                   \
+            if (e_ != CL_SUCCESS)                                                                  \
+                rc = cl_fail(#fn, e_, __VA_ARGS__);                                                \
+        }                                                                                          \
+    } while (0)
+
 #define CL_CHECK(fn, args, ...)                                                                    \
     do {                                                                                           \
         cl_int e_ = fn args;                                                                       \
@@ -1204,6 +1214,31 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
         zmoe_dtype_name(c->dtype.weights), zmoe_dtype_name(c->dtype.activations), c->runtime.max_tokens,
         layer_weight_bytes(c) / MIB);
 
+    /* Does it fit? A layer too large for this device is skipped (return 1), not an error:
+     * every buffer within the largest allocation, all of them (and the copy buffers)
+     * within 90% of the device memory. */
+    {
+        uint64_t total = 2 * d->copy_bytes, largest = 0;
+        const char *big = "";
+        for (uint32_t i = 0; i < L.plan.count; i++) {
+            const struct zmoe_buffer *b = &L.plan.buffers[i];
+            if (b->memory != ZMOE_MEMORY_DEVICE)
+                continue;
+            total += b->size;
+            if (b->size > largest) {
+                largest = b->size;
+                big = b->name;
+            }
+        }
+        if (largest > d->max_alloc || total > d->global_mem / 10 * 9) {
+            say("  skipped: needs %.2f GiB of device memory (%s: %.2f GiB in one buffer); the device has %.2f GiB, "
+                "%.2f GiB at most in one buffer\n",
+                total / (MIB * 1024), big, largest / (MIB * 1024), d->global_mem / (MIB * 1024),
+                d->max_alloc / (MIB * 1024));
+            layer_release(&L);
+            return 1;
+        }
+    }
     /* buffers: one cl_mem per planned buffer (sizes from the plan) */
     for (int a = 0; a < ZMOE_ACT_COUNT && !rc; a++) {
         L.act_size[a] = L.plan.buffers[L.ids.act[a]].size;
@@ -1269,8 +1304,8 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             x32[i] = (float)((double)(rng_next() >> 11) * 0x1p-53 * 2.0 - 1.0);
         zmoe_dtype_convert(xa, adt, x32, ZMOE_DTYPE_F32, (size_t)tmax * H);
         to_f32(x32, xa, adt, (size_t)tmax * H); /* what the device sees */
-        CL_CHECK(clEnqueueWriteBuffer, (d->q, L.io[ZMOE_IO_X], CL_TRUE, 0, (size_t)tmax * H * asz, xa, 0, NULL, NULL),
-                 "writing x");
+        CL_TRY(clEnqueueWriteBuffer, (d->q, L.io[ZMOE_IO_X], CL_TRUE, 0, (size_t)tmax * H * asz, xa, 0, NULL, NULL),
+               "writing x");
     }
     /* the reference over tmax tokens, on f32 copies of the weights the device's routing
      * at tmax reads (ref_weights) */
@@ -1319,7 +1354,7 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
                 rc = run_layer(d, &L, ns);
             if (rc)
                 break;
-            struct row *r = &rows[(*nrows)++];
+            struct row *r = &rows[*nrows]; /* counted once complete */
             memset(r, 0, sizeof *r);
             memcpy(r->geo, G->name, sizeof r->geo);
             if (opt.nshapes > 1) /* one row per geometry, T and shape: say which */
@@ -1331,9 +1366,11 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             r->wdt = c->dtype.weights, r->adt = adt;
             r->err = -1;
             r->ok = true;
-            CL_CHECK(clEnqueueReadBuffer, (d->q, L.act[ZMOE_ACT_TOPK_IDS], CL_TRUE, 0, (size_t)T * K * 4, ids_dev, 0, NULL, NULL),
+            CL_TRY(clEnqueueReadBuffer, (d->q, L.act[ZMOE_ACT_TOPK_IDS], CL_TRUE, 0, (size_t)T * K * 4, ids_dev, 0, NULL, NULL),
                      "reading act.topk_ids");
-            CL_CHECK(clEnqueueReadBuffer, (d->q, L.io[ZMOE_IO_Y], CL_TRUE, 0, (size_t)T * H * asz, ya, 0, NULL, NULL), "reading y");
+            CL_TRY(clEnqueueReadBuffer, (d->q, L.io[ZMOE_IO_Y], CL_TRUE, 0, (size_t)T * H * asz, ya, 0, NULL, NULL), "reading y");
+            if (rc)
+                break;
             /* the bytes the step must read: router (+ shared gate), each distinct routed
              * expert's W13 and W2 (+ biases), the shared expert */
             uint64_t wb = zmoe_tensor_bytes(c, ZMOE_TENSOR_ROUTER_W) + zmoe_tensor_bytes(c, ZMOE_TENSOR_ROUTER_B) +
@@ -1407,6 +1444,7 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             r->ratio = d->copy_gbs > 0 ? r->gbs / d->copy_gbs : 0;
             if (!r->ok)
                 (*nfail)++;
+            (*nrows)++;
 
             char line[1024];
             size_t n = (size_t)snprintf(line, sizeof line, "  T=%-2u", T);
@@ -1565,9 +1603,9 @@ int main(int argc, char **argv)
     struct row *rows = calloc((size_t)ngeo * opt.ntokens * opt.nshapes, sizeof *rows);
     if (!rows)
         return fail("out of memory"), 1;
-    uint32_t nrows = 0, nfail = 0;
+    uint32_t nrows = 0, nfail = 0, nerr = 0, nskip = 0;
     char kname[ZMOE_K_COUNT][48] = {{0}};
-    for (uint32_t g = 0; g < ngeo && !rc; g++) {
+    for (uint32_t g = 0; g < ngeo; g++) {
         for (uint32_t i = 0; i < opt.nshapes; i++) {
             struct zmoe_launch_plan lp;
             set_shape(&d, i);
@@ -1576,16 +1614,25 @@ int main(int argc, char **argv)
                 if (!kname[k][0] && lp.kernel[k].name[0])
                     short_name(lp.kernel[k].name, kname[k], sizeof kname[k]);
         }
-        rc = bench_geometry(&d, &geos[g], rows, &nrows, &nfail);
+        /* an error ends this geometry, not the run (a later one may fit where this did
+         * not); the reports are rewritten after each, so a run cut short keeps its rows */
+        int g_rc = bench_geometry(&d, &geos[g], rows, &nrows, &nfail);
+        if (g_rc < 0) {
+            nerr++;
+            say("  %s: ended by the error above\n", geos[g].name);
+        } else if (g_rc > 0) {
+            nskip++;
+        }
+        if (opt.tsv && write_tsv(rows, nrows))
+            nerr++;
+        if (opt.md && write_md(&d, rows, nrows, kname))
+            nerr++;
     }
-    if (!rc && opt.tsv)
-        rc = write_tsv(rows, nrows);
-    if (!rc && opt.md)
-        rc = write_md(&d, rows, nrows, kname);
-    if (!rc)
-        say("\n%u rows, %u FAIL%s\n", nrows, nfail, opt.check ? "" : " (y not checked: --no-check)");
+    say("\n%u rows, %u FAIL, %u geometries ended by an error, %u skipped (too large for the device)%s\n", nrows,
+        nfail, nerr, nskip, opt.check ? "" : "; y not checked (--no-check)");
     if (opt.tap)
-        printf("1..%u\n", nrows + (rc ? 1 : 0));
+        printf("1..%u\n", nrows + nerr);
+    rc = nerr ? 1 : 0;
     free(rows);
     for (uint32_t i = 0; i < d.nkern; i++)
         clReleaseKernel(d.kern[i].k);
