@@ -129,6 +129,15 @@ case('seed-with-file','key \'weights.seed\': expected no seed with a checkpoint 
 case('prefix-without-file','key \'weights.prefix\': expected no prefix with synthetic weights (no file), found \'model.layers.\'',{'weights.prefix':'model.layers.'},mark='weights.prefix')
 case('interleaved-synthetic','key \'experts.gate_up\': expected concatenated with synthetic weights',{'experts.gate_up':'interleaved'},mark='experts.gate_up')
 case('empty-file','empty-file.conf: [model] missing required key \'hidden\'',raw=[])
+# the layer number belongs to the loader, not the prefix
+case('prefix-layer-number','key \'weights.prefix\': expected the prefix without a layer number (here \'model.layers.\'): the loader appends each layer\'s number itself, so leave out \'3.\', found \'model.layers.3.\'',{'weights.file':'m.safetensors','weights.layout':'mixtral','weights.prefix':'model.layers.3.'},mark='weights.prefix')
+case('prefix-layer-number-no-dot','key \'weights.prefix\': expected the prefix without a layer number (here \'model.layers.\'): the loader appends each layer\'s number itself, so leave out \'12\', found \'model.layers.12\'',{'weights.file':'m.safetensors','weights.layout':'mixtral','weights.prefix':'model.layers.12'},mark='weights.prefix')
+# what a layout fixes
+case('gpt-oss-concatenated','key \'experts.gate_up\': expected interleaved with layout gpt_oss (GPT-OSS checkpoints always store gate_up_proj with gate and up in alternating columns; leave gate_up out), found \'concatenated\'',{'weights.file':'m.safetensors','weights.layout':'gpt_oss','experts.gate_up':'concatenated'},mark='experts.gate_up')
+# weights.model_dir: the model comes from config.json, the file may not repeat it
+case('model-dir-missing','key \'weights.model_dir\': /nonexistent/model-dir: not a model directory',{'weights.model_dir':'/nonexistent/model-dir'},drop=('model.hidden','model.intermediate','model.experts','model.top_k','model.layers','router.scoring','experts.activation'),mark='weights.model_dir')
+case('model-dir-with-model-key','key \'model.hidden\': not allowed with weights.model_dir (line 19): the model directory\'s config.json gives it',{'weights.model_dir':'/nonexistent/model-dir'},mark='model.hidden')
+case('model-dir-twice','key \'weights.model_dir\': expected one value per key (first set at line',{'weights.model_dir':'/a'},add=['model_dir = /b'],mark='last')
 
 for name, expect, set, drop, add, mark, raw in cases:
     if raw is not None:
