@@ -70,7 +70,7 @@ struct options {
     int shape[4]; /* -1 auto, else a ze_device_type_t; each runs every geometry */
     uint32_t nshapes;
     int device; /* -1: first GPU, else first device; N: the N-th device of all platforms */
-    bool quick, check, tap;
+    bool quick, check, tap, list;
 };
 static struct options opt;
 
@@ -114,7 +114,8 @@ static void usage(FILE *f)
             "  --no-check        skip the check of y against the plain-C reference\n"
             "  --tsv FILE        geometry, T, layer_us, weight_bytes, ratio\n"
             "  --md FILE         markdown table\n"
-            "  --tap             TAP output (test points = y checks)\n",
+            "  --tap             TAP output (test points = y checks)\n"
+            "  --list            list the selected geometries and exit (no device)\n",
             ZMOE_GPUBENCH_KERNELS, ZMOE_GPUBENCH_EXAMPLES);
 }
 
@@ -218,6 +219,8 @@ static int parse_options(int argc, char **argv)
             opt.quick = true;
         } else if (!strcmp(a, "--no-check")) {
             opt.check = false;
+        } else if (!strcmp(a, "--list")) {
+            opt.list = true;
         } else if (!strcmp(a, "--tap")) {
             opt.tap = true;
         } else if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -810,6 +813,21 @@ static int build_program(struct dev *d)
     }
     say("kernels: %s built from source with \"%s\" in %.1f s\n", opt.kernels, BUILD_OPTIONS,
         (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
+    /* a successful build's log (warnings, on some drivers register use) to stderr */
+    size_t n = 0;
+    if (clGetProgramBuildInfo(d->prog, d->device, CL_PROGRAM_BUILD_LOG, 0, NULL, &n) == CL_SUCCESS && n > 2) {
+        char *log = malloc(n + 1);
+        if (log && clGetProgramBuildInfo(d->prog, d->device, CL_PROGRAM_BUILD_LOG, n, log, NULL) == CL_SUCCESS) {
+            log[n] = 0;
+            size_t ll = strlen(log);
+            while (ll && (log[ll - 1] == '\n' || log[ll - 1] == ' '))
+                log[--ll] = 0;
+            if (ll)
+                fprintf(stderr, "%s: build log (%zu bytes)%s:\n%.8000s\n", opt.kernels, ll,
+                        ll > 8000 ? ", first 8000" : "", log);
+        }
+        free(log);
+    }
     d->copy = clCreateKernel(d->prog, "copy_f32", &e);
     if (e != CL_SUCCESS)
         return cl_fail("clCreateKernel", e, "kernel 'copy_f32' of %s", opt.kernels);
@@ -1170,6 +1188,14 @@ static void to_f32(float *dst, const void *src, enum zmoe_dtype dt, size_t n)
     zmoe_dtype_convert(dst, ZMOE_DTYPE_F32, src, dt, n);
 }
 
+static struct timespec start_time;
+static double elapsed_s(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - start_time.tv_sec) + (t.tv_nsec - start_time.tv_nsec) * 1e-9;
+}
+
 static uint64_t rng_state;
 static uint64_t rng_next(void)
 {
@@ -1208,9 +1234,9 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
         return rc;
     }
     int rc = 0;
-    say("\n%s (%s): H=%u I=%u E=%u K=%u%s%s, weights %s, activations %s, max_tokens %u, one layer "
+    say("\n%s (%s, at %.0f s): H=%u I=%u E=%u K=%u%s%s, weights %s, activations %s, max_tokens %u, one layer "
         "%.1f MiB\n",
-        G->name, G->source, H, c->model.intermediate, E, K, S ? ", shared " : "", S ? "yes" : "",
+        G->name, G->source, elapsed_s(), H, c->model.intermediate, E, K, S ? ", shared " : "", S ? "yes" : "",
         zmoe_dtype_name(c->dtype.weights), zmoe_dtype_name(c->dtype.activations), c->runtime.max_tokens,
         layer_weight_bytes(c) / MIB);
 
@@ -1561,6 +1587,7 @@ static int write_md(const struct dev *d, const struct row *rows, uint32_t n, con
 
 int main(int argc, char **argv)
 {
+    clock_gettime(CLOCK_MONOTONIC, &start_time);
     int rc = parse_options(argc, argv);
     if (rc)
         return rc;
@@ -1570,6 +1597,16 @@ int main(int argc, char **argv)
         if (opt.tap)
             printf("1..1\n");
         return 2;
+    }
+    if (opt.list) {
+        for (uint32_t i = 0; i < ngeo; i++) {
+            const struct zmoe_config *c = &geos[i].cfg;
+            printf("%-24s H=%-5u I=%-5u E=%-3u K=%u S=%-5u %s/%s  %8.1f MiB  %s\n", geos[i].name, c->model.hidden,
+                   c->model.intermediate, c->model.experts, c->model.top_k,
+                   c->model.shared_experts * c->model.shared_intermediate, zmoe_dtype_name(c->dtype.weights),
+                   zmoe_dtype_name(c->dtype.activations), layer_weight_bytes(c) / MIB, geos[i].source);
+        }
+        return 0;
     }
     struct dev d;
     memset(&d, 0, sizeof d);
@@ -1628,8 +1665,8 @@ int main(int argc, char **argv)
         if (opt.md && write_md(&d, rows, nrows, kname))
             nerr++;
     }
-    say("\n%u rows, %u FAIL, %u geometries ended by an error, %u skipped (too large for the device)%s\n", nrows,
-        nfail, nerr, nskip, opt.check ? "" : "; y not checked (--no-check)");
+    say("\n%u rows, %u FAIL, %u geometries ended by an error, %u skipped (too large for the device)%s; %.0f s\n",
+        nrows, nfail, nerr, nskip, opt.check ? "" : "; y not checked (--no-check)", elapsed_s());
     if (opt.tap)
         printf("1..%u\n", nrows + nerr);
     rc = nerr ? 1 : 0;

@@ -15,8 +15,9 @@ if [ -e "$icd" ]; then
     mkdir -p /etc/OpenCL/vendors
     echo "$icd" >/etc/OpenCL/vendors/nvidia.icd
 fi
-# libOpenCL.so.1 (the ICD loader) from CUDA; the carried libraries (libinih) next to it.
-export LD_LIBRARY_PATH="$PWD/gpu-carry:/usr/local/cuda/targets/x86_64-linux/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+# libOpenCL.so.1 (the ICD loader) from CUDA, the carried libraries (libinih) before it,
+# the NVIDIA driver libraries (libcuda, which its OpenCL library loads) after it.
+export LD_LIBRARY_PATH="$PWD/gpu-carry:/usr/local/cuda/targets/x86_64-linux/lib:/usr/local/nvidia/lib64${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null || true
 exec gpu-carry/zmoe-gpubench --kernels kernels/moe.cl --examples config/examples \
     --tsv "$out/gpu.tsv" --md "$out/gpu.md" "$@"
