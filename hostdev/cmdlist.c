@@ -253,24 +253,27 @@ static ze_result_t rec_end(struct hd_list *l, struct hd_list *rec)
             return r_;                                                    \
     } while (0)
 
-static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t hk, const ze_group_count_t *gc,
-                                 bool indirect, ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits)
+/* Whether k can be launched from list l. */
+static ze_result_t launchable(const struct hd_list *l, const struct hd_kernel *k)
 {
-    struct hd_kernel *k = hd_kernel_of(hk);
-    struct hd_list *lk = hd_list_of(h);
-    if (!lk || !k)
+    if (!l || !k)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    if (lk->ordinal == HD_GROUP_COPY)
+    if (l->ordinal == HD_GROUP_COPY)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* a copy-only list runs no kernels */
-    if (!gc)
-        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     for (uint32_t i = 0; i < k->info->nargs; i++) {
         if (k->info->args[i].kind == HD_ARG_UNSUPPORTED)
             return ZE_RESULT_ERROR_UNSUPPORTED_FEATURE;   /* an image or sampler argument */
         if (!k->set[i])
             return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* every argument must be set */
     }
-    BEGIN_APPEND(h, l, rec);
+    return ZE_RESULT_SUCCESS;
+}
+
+/* Records one launch of k into rec (arguments, group size and offset copied now). */
+static ze_result_t record_launch(struct hd_list *rec, struct hd_kernel *k, const ze_group_count_t *gc, bool indirect,
+                                 ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits,
+                                 struct hd_cmd **out)
+{
     struct hd_cmd *c;
     ze_result_t r = cmd_new(rec, indirect ? HD_CMD_LAUNCH_INDIRECT : HD_CMD_LAUNCH, sig, nwait, waits, &c);
     if (r != ZE_RESULT_SUCCESS)
@@ -292,6 +295,66 @@ static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t 
         c->u.launch.gc[0] = gc->groupCountX;
         c->u.launch.gc[1] = gc->groupCountY;
         c->u.launch.gc[2] = gc->groupCountZ;
+    }
+    if (out)
+        *out = c;
+    return ZE_RESULT_SUCCESS;
+}
+
+static ze_result_t append_launch(ze_command_list_handle_t h, ze_kernel_handle_t hk, const ze_group_count_t *gc,
+                                 bool indirect, ze_event_handle_t sig, uint32_t nwait, ze_event_handle_t *waits)
+{
+    ze_result_t r = launchable(hd_list_of(h), hd_kernel_of(hk));
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    if (!gc)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    struct hd_kernel *k = hd_kernel_of(hk);
+    BEGIN_APPEND(h, l, rec);
+    r = record_launch(rec, k, gc, indirect, sig, nwait, waits, NULL);
+    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+}
+
+/* Up to n launches, kernel i with the group counts args[i]; how many run is read
+ * from *count when the worker reaches them (like the group counts). The waits come
+ * before the first, the signal after the last. */
+ze_result_t ZE_APICALL hd_zeCommandListAppendLaunchMultipleKernelsIndirect(ze_command_list_handle_t h, uint32_t n,
+                                                                          ze_kernel_handle_t *ks,
+                                                                          const uint32_t *count,
+                                                                          const ze_group_count_t *args,
+                                                                          ze_event_handle_t sig, uint32_t nwait,
+                                                                          ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    if (!hd_list_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if ((n && !ks) || !count || !args)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    for (uint32_t i = 0; i < n; i++) {
+        ze_result_t r = launchable(hd_list_of(h), hd_kernel_of(ks[i]));
+        if (r != ZE_RESULT_SUCCESS)
+            return r;
+    }
+    BEGIN_APPEND(h, l, rec);
+    size_t ncmds = rec->ncmds, blob_len = rec->blob_len;
+    ze_result_t r = ZE_RESULT_SUCCESS;
+    if (n == 0) {
+        struct hd_cmd *c;
+        r = cmd_new(rec, HD_CMD_NOP, sig, nwait, waits, &c);
+    }
+    for (uint32_t i = 0; i < n && r == ZE_RESULT_SUCCESS; i++) {
+        struct hd_cmd *c;
+        r = record_launch(rec, hd_kernel_of(ks[i]), &args[i], true, i + 1 == n ? sig : NULL, i == 0 ? nwait : 0,
+                          i == 0 ? waits : NULL, &c);
+        if (r == ZE_RESULT_SUCCESS) {
+            c->u.launch.count = count;
+            c->u.launch.index = i;
+        }
+    }
+    if (r != ZE_RESULT_SUCCESS) {
+        rec->ncmds = ncmds;   /* nothing of a failed append stays recorded */
+        rec->blob_len = blob_len;
+        return r;
     }
     return rec_end(l, rec);
 }

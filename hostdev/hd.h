@@ -153,6 +153,8 @@ struct hd_cmd {
             struct hd_kernel *k;
             uint32_t gc[3];
             const ze_group_count_t *indirect;
+            const uint32_t *count;   /* multiple-kernel launch: runs only if index < *count */
+            uint32_t index;
             uint32_t gs[3];
             uint32_t offset[3];
             size_t args_off;    /* copy of the kernel's value blob */

@@ -1370,3 +1370,30 @@ ze_result_t ZE_APICALL hd_zeKernelSetCacheConfig(ze_kernel_handle_t h, ze_cache_
         return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     return ZE_RESULT_SUCCESS;   /* a CPU has one cache configuration */
 }
+
+/* The kernel's source attributes, space-separated, as OpenCL C spells them; only
+ * reqd_work_group_size survives into SPIR-V (as its LocalSize mode). *pSize is the
+ * size with the terminator; the string is copied into *pString, cut to *pSize. */
+ze_result_t ZE_APICALL hd_zeKernelGetSourceAttributes(ze_kernel_handle_t h, uint32_t *pSize, char **pString)
+{
+    HD_ENTRY();
+    struct hd_kernel *k = hd_kernel_of(h);
+    if (!k)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!pSize)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    char attrs[96] = "";
+    const uint32_t *r = k->info->reqd;
+    if (r[0])
+        snprintf(attrs, sizeof attrs, "reqd_work_group_size(%u,%u,%u)", r[0], r[1], r[2]);
+    uint32_t need = (uint32_t)strlen(attrs) + 1;
+    if (!pString || !*pString || *pSize == 0) {
+        *pSize = need;
+        return ZE_RESULT_SUCCESS;
+    }
+    uint32_t n = *pSize < need ? *pSize : need;
+    memcpy(*pString, attrs, n);
+    (*pString)[n - 1] = '\0';
+    *pSize = n;
+    return ZE_RESULT_SUCCESS;
+}

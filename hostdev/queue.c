@@ -80,6 +80,8 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
         cl_int err = drain(q);
         if (err != CL_SUCCESS)
             return err;
+        if (c->u.launch.count && c->u.launch.index >= *c->u.launch.count)
+            return CL_SUCCESS;   /* beyond the count of a multiple-kernel launch */
         gc[0] = c->u.launch.indirect->groupCountX;
         gc[1] = c->u.launch.indirect->groupCountY;
         gc[2] = c->u.launch.indirect->groupCountZ;

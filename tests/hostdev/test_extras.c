@@ -7,6 +7,8 @@
  *  - zeContextSystemBarrier: returns once submitted work is complete;
  *  - zeCommandListAppendMemoryCopyFromContext: copies from another context's
  *    allocation, with a signal event;
+ *  - zeCommandListAppendLaunchMultipleKernelsIndirect (count and group counts read at
+ *    execution), zeKernelGetSourceAttributes;
  *  - specialization constants with any SpecId (0, 77, 4000000000) and type (bool,
  *    16- and 64-bit integers, every bit kept). */
 #include "hd_test.h"
@@ -68,11 +70,90 @@ static void spec_types(struct hdt *t)
     TAP_EQ_INT(run_spec_types(t, &cu, out), ZE_RESULT_ERROR_MODULE_BUILD_FAILURE, "an undeclared SpecId fails");
 }
 
+/* zeCommandListAppendLaunchMultipleKernelsIndirect: the count and the group counts
+ * are read when the list runs. */
+static void multi_launch(struct hdt *t)
+{
+    ze_kernel_handle_t ks[3];
+    uint32_t *bufs[3];
+    for (int i = 0; i < 3; i++) {
+        ks[i] = hdt_kernel(t->mod, "inc");
+        bufs[i] = hdt_shared(t, 64 * sizeof(uint32_t));
+        memset(bufs[i], 0, 64 * sizeof(uint32_t));
+        ZE_CHECK(zeKernelSetGroupSize(ks[i], 1, 1, 1));
+        ZE_CHECK(zeKernelSetArgumentValue(ks[i], 0, sizeof bufs[i], &bufs[i]));
+    }
+    ze_group_count_t *args = hdt_shared(t, 3 * sizeof *args);
+    uint32_t *count = hdt_device_mem(t, sizeof *count);
+    ze_event_pool_desc_t pd = { .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC, .count = 2,
+                                .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE };
+    ze_event_pool_handle_t pool;
+    ze_event_handle_t done, done0;
+    ZE_CHECK(zeEventPoolCreate(t->ctx, &pd, 0, NULL, &pool));
+    ZE_CHECK(zeEventCreate(pool, &(ze_event_desc_t){ .stype = ZE_STRUCTURE_TYPE_EVENT_DESC }, &done));
+    ZE_CHECK(zeEventCreate(pool, &(ze_event_desc_t){ .stype = ZE_STRUCTURE_TYPE_EVENT_DESC, .index = 1 }, &done0));
+    ZE_OK(zeCommandListAppendLaunchMultipleKernelsIndirect(t->list, 3, ks, count, args, done, 0, NULL),
+          "append three indirect launches behind a count");
+    ZE_OK(zeCommandListAppendLaunchMultipleKernelsIndirect(t->list, 0, NULL, count, args, done0, 0, NULL),
+          "append zero launches with a signal");
+    ZE_CHECK(zeCommandListClose(t->list));
+    /* Written after the append: read at execution. */
+    args[0] = (ze_group_count_t){ 4, 1, 1 };
+    args[1] = (ze_group_count_t){ 2, 1, 1 };
+    args[2] = (ze_group_count_t){ 1, 1, 1 };
+    *count = 2;
+    ZE_CHECK(zeCommandQueueExecuteCommandLists(t->q, 1, &t->list, NULL));
+    ZE_CHECK(zeCommandQueueSynchronize(t->q, UINT64_MAX));
+    TAP_OK(bufs[0][3] == 1 && bufs[0][4] == 0, "kernel 0 ran 4 groups");
+    TAP_OK(bufs[1][1] == 1 && bufs[1][2] == 0, "kernel 1 ran 2 groups");
+    TAP_EQ_INT(bufs[2][0], 0, "kernel 2 beyond the count did not run");
+    ZE_OK(zeEventQueryStatus(done), "the signal comes after the last (skipped) launch");
+    ZE_OK(zeEventQueryStatus(done0), "zero launches still signal");
+    *count = 3;
+    ZE_CHECK(zeEventHostReset(done));
+    ZE_CHECK(zeCommandQueueExecuteCommandLists(t->q, 1, &t->list, NULL));
+    ZE_CHECK(zeCommandQueueSynchronize(t->q, UINT64_MAX));
+    TAP_OK(bufs[0][0] == 2 && bufs[2][0] == 1, "with a count of 3 all three ran");
+    ZE_CHECK(zeCommandListReset(t->list));
+    ze_kernel_handle_t unset = hdt_kernel(t->mod, "vadd");
+    ze_kernel_handle_t mixed[2] = { ks[0], unset };
+    TAP_EQ_INT(zeCommandListAppendLaunchMultipleKernelsIndirect(t->list, 2, mixed, count, args, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_ARGUMENT, "a kernel with unset arguments refuses the whole append");
+    TAP_EQ_INT(zeCommandListAppendLaunchMultipleKernelsIndirect(t->list, 2, ks, NULL, args, NULL, 0, NULL),
+               ZE_RESULT_ERROR_INVALID_NULL_POINTER, "no count buffer");
+    ZE_OK(hdt_run(t), "the list left by the refused appends runs (empty)");
+    TAP_EQ_INT(bufs[0][0], 2, "nothing of the refused appends ran");
+
+    /* Source attributes. */
+    ze_kernel_handle_t fixed = hdt_kernel(t->mod, "fixed8");
+    uint32_t sz = 0;
+    ZE_OK(zeKernelGetSourceAttributes(fixed, &sz, NULL), "source attributes size");
+    char buf[64], *bp = buf;
+    ZE_OK(zeKernelGetSourceAttributes(fixed, &sz, &bp), "source attributes");
+    TAP_OK(!strcmp(buf, "reqd_work_group_size(8,1,1)") && sz == strlen(buf) + 1, "fixed8: '%s'", buf);
+    sz = sizeof buf;
+    ZE_OK(zeKernelGetSourceAttributes(ks[0], &sz, &bp), "source attributes of inc");
+    TAP_OK(buf[0] == '\0' && sz == 1, "inc has none");
+    ZE_CHECK(zeKernelDestroy(fixed));
+
+    ZE_CHECK(zeKernelDestroy(unset));
+    for (int i = 0; i < 3; i++) {
+        ZE_CHECK(zeKernelDestroy(ks[i]));
+        ZE_CHECK(zeMemFree(t->ctx, bufs[i]));
+    }
+    ZE_CHECK(zeMemFree(t->ctx, args));
+    ZE_CHECK(zeMemFree(t->ctx, count));
+    ZE_CHECK(zeEventDestroy(done));
+    ZE_CHECK(zeEventDestroy(done0));
+    ZE_CHECK(zeEventPoolDestroy(pool));
+}
+
 int main(void)
 {
     struct hdt t;
     hdt_init(&t, 1, 1);
     spec_types(&t);
+    multi_launch(&t);
     ze_event_pool_desc_t pd = { .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
                                 .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP,
                                 .count = 3 };
