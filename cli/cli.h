@@ -49,7 +49,7 @@ int cli_load_config(const char *cmd, const char *path, struct zmoe_config *cfg);
 /* --model DIR of the running command (NULL = none). */
 void cli_set_model_dir(const char *dir);
 const char *cli_model_dir(void);
-/* What to call the config in messages: the path, else the model directory. */
+/* What to call the config in messages: the model directory (--model), else the path. */
 const char *cli_config_label(const char *path);
 /* Prints "checkpoint: prefix '...' (detected|configured); config layer -> checkpoint
  * layer: 0->1 1->3 ..." for a checkpoint config (nothing for synthetic weights). With

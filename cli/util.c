@@ -146,7 +146,7 @@ const char *cli_model_dir(void)
 
 const char *cli_config_label(const char *path)
 {
-    return path ? path : model_dir_ ? model_dir_ : "?";
+    return model_dir_ ? model_dir_ : path ? path : "?";
 }
 
 int cli_load_config(const char *cmd, const char *path, struct zmoe_config *cfg)
@@ -156,7 +156,7 @@ int cli_load_config(const char *cmd, const char *path, struct zmoe_config *cfg)
                                      : zmoe_config_load(path, cfg, &err);
     if (st != ZMOE_OK) {
         /* The loader's message names file:line; add the path when it does not. */
-        path = cli_config_label(path);
+        path = path && strstr(err.msg, path) ? path : cli_config_label(path);
         if (strstr(err.msg, path))
             cli_error(cmd, "%s", err.msg);
         else

@@ -1060,10 +1060,14 @@ static enum zmoe_status check_semantics(const struct st_ws *ws, const struct lct
         snprintf(name, sizeof name, "%s%u.mlp.gate.e_score_correction_bias", c->prefix,
                  ws->layer[0]);
         bool v3 = find_tensor(ws, name) != NULL;
-        if (v3)
+        bool sb = cfg->router.score_correction_bias;
+        if (v3) {
             NEED(!softmax, "router.scoring", "sigmoid", scoring, "the checkpoint has e_score_correction_bias: DeepSeek-V3 (scoring_func sigmoid, topk_method noaux_tc)");
-        else
+            NEED(sb, "router.score_correction_bias", "true", "false", "the checkpoint has e_score_correction_bias: DeepSeek-V3 (topk_method noaux_tc)");
+        } else {
             NEED(softmax, "router.scoring", "softmax", scoring, "the checkpoint has no e_score_correction_bias: DeepSeek-V2 (scoring_func softmax)");
+            NEED(!sb, "router.score_correction_bias", "false", "true", "the checkpoint has no e_score_correction_bias: DeepSeek-V2");
+        }
         break;
     }
     case ZMOE_LAYOUT_GPT_OSS:

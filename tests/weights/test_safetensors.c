@@ -505,6 +505,11 @@ static void roundtrips(void)
                         "config key 'router.scoring' is softmax, but layout deepseek requires "
                         "sigmoid (the checkpoint has e_score_correction_bias");
             c2 = c;
+            c2.router.score_correction_bias = false;
+            check_fails("deepseek-v3 checkpoint without the score bias", &c2, ZMOE_ERR_CONFIG,
+                        "config key 'router.score_correction_bias' is false, but layout deepseek "
+                        "requires true (the checkpoint has e_score_correction_bias");
+            c2 = c;
             c2.router.apply_router_weight_on_input = true;
             check_fails("deepseek with on-input weights", &c2, ZMOE_ERR_CONFIG,
                         "config key 'router.apply_router_weight_on_input' is true, but layout "
