@@ -2,7 +2,7 @@
  * through Level Zero. Every call allocates its scratch (zeMemAllocDevice per tensor),
  * applies apply_router_weight_on_input out of place (a multiply kernel writing a new
  * input, then ones as the new combine weights), records a fresh command list with
- * zmoe's own expert kernels and arguments (runtime/layer.c), executes it, waits for the
+ * zmoe's own kernels from the runtime's launch plan (runtime/launch.c), executes it, waits for the
  * queue and frees everything. Group sizes and arguments are set per launch, as SYCL
  * does. What stays across calls is what a Python stack keeps too: weights, the loaded
  * kernels, the input tensor and the caller's host I/O. */
@@ -32,11 +32,6 @@ const char *naive_stage_name(enum naive_stage s)
     static const char *const names[NAIVE_STAGES] = {"router", "align", "scale (x*w)", "ones",
                                                     "expert_up", "expert_down", "combine"};
     return (unsigned)s < NAIVE_STAGES ? names[s] : "?";
-}
-
-static const char *dtype_tag(enum zmoe_dtype d)
-{
-    return d == ZMOE_DTYPE_F16 ? "f16" : d == ZMOE_DTYPE_BF16 ? "bf16" : "f32";
 }
 
 static enum zmoe_status make_module(struct naive *n, const struct zmoe_kernel_module *m,
@@ -113,17 +108,10 @@ enum zmoe_status naive_init(struct naive *n, struct zmoe_runtime *rt, struct zmo
         st = make_module(n, extra, false, &n->extra, err);
     if (st)
         return st;
-    const char *wt = dtype_tag(c->dtype.weights), *at = dtype_tag(c->dtype.activations);
-    char names[ZMOE_K_COUNT][64];
-    snprintf(names[ZMOE_K_ROUTER], 64, "router_w%s_a%s", wt, at);
-    snprintf(names[ZMOE_K_ALIGN], 64, "align");
-    snprintf(names[ZMOE_K_UP], 64, "expert_up_w%s_a%s", wt, at);
-    snprintf(names[ZMOE_K_DOWN], 64, "expert_down_w%s", wt);
-    snprintf(names[ZMOE_K_COMBINE], 64, "combine_a%s", at);
     for (int k = 0; k < ZMOE_K_COUNT && !st; k++)
-        st = make_kernel(n->moe, names[k], &n->k[k], err);
+        st = make_kernel(n->moe, rt->launch.kernel[k].name, &n->k[k], err);
     char sname[64];
-    snprintf(sname, sizeof sname, "scale_rows_%s", at);
+    snprintf(sname, sizeof sname, "scale_rows_%s", zmoe_dtype_name(c->dtype.activations));
     if (!st)
         st = make_kernel(n->extra, sname, &n->scale, err);
     if (!st)
@@ -190,10 +178,9 @@ static uint32_t div_up(uint32_t a, uint32_t b)
     return (a + b - 1) / b;
 }
 
-enum scratch {
-    S_LOGITS = 0, S_IDS, S_W, S_GATE, S_SORTED, S_INV, S_TILES, S_GROUPS,
-    S_A, S_A_SH, S_O, S_O_SH, S_Y, S_XS, S_ONES, S_COUNT
-};
+/* Scratch tensors: the runtime's activations (same order as enum zmoe_act), then the
+ * output and the out-of-place on-input tensors. */
+enum scratch { S_Y = ZMOE_ACT_COUNT, S_XS, S_ONES, S_COUNT };
 
 /* Appends one launch: group size and a barrier per launch, and in timed mode a
  * timestamp event. */
@@ -211,145 +198,105 @@ static ze_result_t launch(struct naive *n, ze_command_list_handle_t l, ze_kernel
     return r;
 }
 
+static ze_result_t set_arg(ze_kernel_handle_t k, uint32_t i, const void *p)
+{
+    return zeKernelSetArgumentValue(k, i, sizeof p, &p);
+}
+
+/* x * topk_weights into a new tensor (T*K rows), then ones_like(weights). */
+static ze_result_t out_of_place_scale(struct naive *n, ze_command_list_handle_t l, uint32_t T,
+                                      void *const *s, bool timed)
+{
+    const uint32_t H = n->cfg->model.hidden, K = n->cfg->model.top_k;
+    ze_result_t r = set_arg(n->scale, 0, n->x_dev);
+    if (!r)
+        r = set_arg(n->scale, 1, s[ZMOE_ACT_TOPK_W]);
+    if (!r)
+        r = set_arg(n->scale, 2, s[S_XS]);
+    if (!r)
+        r = zeKernelSetArgumentValue(n->scale, 3, sizeof H, &H);
+    if (!r)
+        r = zeKernelSetArgumentValue(n->scale, 4, sizeof K, &K);
+    ze_group_count_t sg = {div_up(H, 64), T * K, 1};
+    if (!r)
+        r = launch(n, l, n->scale, 64, 1, &sg, NULL, timed, NAIVE_SCALE);
+    const uint32_t tk = T * K;
+    if (!r)
+        r = set_arg(n->ones, 0, s[S_ONES]);
+    if (!r)
+        r = zeKernelSetArgumentValue(n->ones, 1, sizeof tk, &tk);
+    ze_group_count_t og = {div_up(tk, 64), 1, 1};
+    if (!r)
+        r = launch(n, l, n->ones, 64, 1, &og, NULL, timed, NAIVE_ONES);
+    return r;
+}
+
+static const enum naive_stage stage_of[ZMOE_K_COUNT] = {
+    [ZMOE_K_ROUTER] = NAIVE_ROUTER, [ZMOE_K_ALIGN] = NAIVE_ALIGN, [ZMOE_K_UP] = NAIVE_UP,
+    [ZMOE_K_DOWN] = NAIVE_DOWN,     [ZMOE_K_COMBINE] = NAIVE_COMBINE,
+};
+
+/* The runtime's launch plan (runtime/launch.c), resolved into this call's scratch, with
+ * the out-of-place on-input steps after align: expert_up reads the scaled copies (one
+ * row per routed copy, so its copies-per-token argument becomes 1) and combine the ones. */
 static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t layer,
                           uint32_t T, void *const *s, bool timed)
 {
     const struct zmoe_config *c = n->cfg;
     struct zmoe_runtime *rt = n->rt;
-    const uint32_t H = c->model.hidden, I = c->model.intermediate, E = c->model.experts;
-    const uint32_t K = c->model.top_k;
-    const uint32_t S = c->model.shared_experts * c->model.shared_intermediate;
-    const uint32_t G = c->router.groups ? c->router.groups : 1;
+    const struct zmoe_launch_plan *p = &rt->launch;
     const size_t asz = zmoe_dtype_size(c->dtype.activations);
     void *w[ZMOE_TENSOR_COUNT];
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
         uint32_t b = zmoe_runtime_weight_buffer(&rt->ids, layer, (enum zmoe_tensor)t);
-        w[t] = b == ZMOE_NO_BUFFER ? s[S_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
+        w[t] = b == ZMOE_NO_BUFFER ? s[ZMOE_ACT_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
     }
-    const ze_group_count_t *groups = s[S_GROUPS];
-    const uint32_t gx_up = div_up(I > S ? I : S, rt->nout), gx_down = div_up(H, rt->nout);
-    const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
+    const ze_group_count_t *groups = s[ZMOE_ACT_GROUPS];
     const bool oi = n->on_input;
-    const void *x_up = oi ? s[S_XS] : n->x_dev;
-    const void *w_combine = oi ? s[S_ONES] : s[S_W];
-    const uint32_t lane_spans = zmoe_runtime_gemv_lane_spans(rt); /* as runtime/layer.c */
 
-    ze_result_t r = zeCommandListAppendMemoryCopy(l, n->x_dev, n->x_host, (size_t)T * H * asz,
+    ze_result_t r = zeCommandListAppendMemoryCopy(l, n->x_dev, n->x_host, (size_t)T * c->model.hidden * asz,
                                                   NULL, 0, NULL);
     if (r == ZE_RESULT_SUCCESS)
         r = zeCommandListAppendBarrier(l, NULL, 0, NULL);
+    for (uint32_t i = 0; i < p->count && !r; i++) {
+        const struct zmoe_launch *ln = &p->launch[i];
+        ze_kernel_handle_t k = n->k[ln->kernel];
+        for (uint32_t j = 0; j < ln->nargs && !r; j++) {
+            const struct zmoe_launch_arg *a = &ln->arg[j];
+            uint32_t v = a->value;
+            const void *ptr = NULL;
+            if (a->kind == ZMOE_ARG_U32) {
+                if (oi && ln->kernel == ZMOE_K_UP && j == ZMOE_UP_ARG_K)
+                    v = 1;
+                r = zeKernelSetArgumentValue(k, j, sizeof v, &v);
+                continue;
+            }
+            if (a->kind == ZMOE_ARG_ACT)
+                ptr = oi && ln->kernel == ZMOE_K_COMBINE && v == ZMOE_ACT_TOPK_W ? s[S_ONES] : s[v];
+            else if (a->kind == ZMOE_ARG_WEIGHT)
+                ptr = w[v];
+            else if (v == ZMOE_IO_X)
+                ptr = oi && ln->kernel == ZMOE_K_UP ? s[S_XS] : n->x_dev;
+            else if (v == ZMOE_IO_Y)
+                ptr = s[S_Y];
+            else if (v == ZMOE_IO_TOKENS)
+                ptr = &n->params->tokens;
+            else
+                ptr = n->params;
+            r = set_arg(k, j, ptr);
+        }
+        const ze_group_count_t direct = {ln->groups[0], ln->groups[1], ln->groups[2]};
+        if (!r)
+            r = launch(n, l, k, p->kernel[ln->kernel].local[0], p->kernel[ln->kernel].local[1],
+                       &direct, ln->indirect < 0 ? NULL : &groups[ln->indirect], timed,
+                       stage_of[ln->kernel]);
+        if (!r && oi && ln->kernel == ZMOE_K_ALIGN)
+            r = out_of_place_scale(n, l, T, s, timed);
+    }
     if (r)
         return r;
-
-    struct args a = {n->k[ZMOE_K_ROUTER], 0, ZE_RESULT_SUCCESS};
-    argp(&a, &n->params->tokens);
-    argp(&a, n->params);
-    argp(&a, n->x_dev);
-    argp(&a, w[ZMOE_TENSOR_ROUTER_W]);
-    argp(&a, w[ZMOE_TENSOR_ROUTER_B]);
-    argp(&a, w[ZMOE_TENSOR_SHARED_GATE]);
-    argp(&a, s[S_LOGITS]);
-    argu(&a, H);
-    argu(&a, E);
-    argu(&a, lane_spans);
-    ze_group_count_t rg = {div_up(E + 1, rt->nout), 1, 1};
-    if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, &rg, NULL, timed, NAIVE_ROUTER)))
-        return a.r ? a.r : r;
-
-    a = (struct args){n->k[ZMOE_K_ALIGN], 0, ZE_RESULT_SUCCESS};
-    argp(&a, &n->params->tokens);
-    argp(&a, n->params);
-    argp(&a, s[S_LOGITS]);
-    argp(&a, w[ZMOE_TENSOR_SCORE_BIAS]);
-    argp(&a, s[S_IDS]);
-    argp(&a, s[S_W]);
-    argp(&a, s[S_GATE]);
-    argp(&a, s[S_SORTED]);
-    argp(&a, s[S_INV]);
-    argp(&a, s[S_TILES]);
-    argp(&a, s[S_GROUPS]);
-    argu(&a, E);
-    argu(&a, K);
-    argu(&a, G);
-    argu(&a, G > 1 ? c->router.topk_group : 1);
-    argu(&a, gx_up);
-    argu(&a, gx_down);
-    argu(&a, gx_combine);
-    ze_group_count_t one = {1, 1, 1};
-    if (a.r || (r = launch(n, l, a.k, rt->align_wg, 1, &one, NULL, timed, NAIVE_ALIGN)))
-        return a.r ? a.r : r;
-
-    if (oi) {
-        /* x * topk_weights into a new tensor (T*K rows), then ones_like(weights). */
-        a = (struct args){n->scale, 0, ZE_RESULT_SUCCESS};
-        argp(&a, n->x_dev);
-        argp(&a, s[S_W]);
-        argp(&a, s[S_XS]);
-        argu(&a, H);
-        argu(&a, K);
-        ze_group_count_t sg = {div_up(H, 64), T * K, 1};
-        if (a.r || (r = launch(n, l, a.k, 64, 1, &sg, NULL, timed, NAIVE_SCALE)))
-            return a.r ? a.r : r;
-        a = (struct args){n->ones, 0, ZE_RESULT_SUCCESS};
-        argp(&a, s[S_ONES]);
-        argu(&a, T * K);
-        ze_group_count_t og = {div_up(T * K, 64), 1, 1};
-        if (a.r || (r = launch(n, l, a.k, 64, 1, &og, NULL, timed, NAIVE_ONES)))
-            return a.r ? a.r : r;
-    }
-
-    a = (struct args){n->k[ZMOE_K_UP], 0, ZE_RESULT_SUCCESS};
-    argp(&a, n->params);
-    argp(&a, x_up);
-    argp(&a, w[ZMOE_TENSOR_W13]);
-    argp(&a, w[ZMOE_TENSOR_B13]);
-    argp(&a, w[ZMOE_TENSOR_SHARED_W13]);
-    argp(&a, s[S_W]);
-    argp(&a, s[S_SORTED]);
-    argp(&a, s[S_TILES]);
-    argp(&a, s[S_A]);
-    argp(&a, s[S_A_SH]);
-    argu(&a, H);
-    argu(&a, I);
-    argu(&a, S);
-    argu(&a, E);
-    argu(&a, oi ? 1 : K); /* scaled rows are indexed by routed copy t*K+k, not token */
-    argu(&a, lane_spans);
-    if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, NULL, &groups[0], timed, NAIVE_UP)))
-        return a.r ? a.r : r;
-
-    a = (struct args){n->k[ZMOE_K_DOWN], 0, ZE_RESULT_SUCCESS};
-    argp(&a, n->params);
-    argp(&a, s[S_A]);
-    argp(&a, s[S_A_SH]);
-    argp(&a, w[ZMOE_TENSOR_W2]);
-    argp(&a, w[ZMOE_TENSOR_B2]);
-    argp(&a, w[ZMOE_TENSOR_SHARED_W2]);
-    argp(&a, s[S_TILES]);
-    argp(&a, s[S_O]);
-    argp(&a, s[S_O_SH]);
-    argu(&a, H);
-    argu(&a, I);
-    argu(&a, S);
-    argu(&a, E);
-    argu(&a, lane_spans);
-    if (a.r || (r = launch(n, l, a.k, rt->lanes, rt->nout, NULL, &groups[1], timed, NAIVE_DOWN)))
-        return a.r ? a.r : r;
-
-    a = (struct args){n->k[ZMOE_K_COMBINE], 0, ZE_RESULT_SUCCESS};
-    argp(&a, n->params);
-    argp(&a, s[S_O]);
-    argp(&a, s[S_O_SH]);
-    argp(&a, w_combine);
-    argp(&a, s[S_GATE]);
-    argp(&a, s[S_INV]);
-    argp(&a, s[S_Y]);
-    argu(&a, H);
-    argu(&a, K);
-    if (a.r || (r = launch(n, l, a.k, ZMOE_KERNEL_WG, 1, NULL, &groups[2], timed, NAIVE_COMBINE)))
-        return a.r ? a.r : r;
-
-    return zeCommandListAppendMemoryCopy(l, n->y_host, s[S_Y], (size_t)T * H * asz, NULL, 0, NULL);
+    return zeCommandListAppendMemoryCopy(l, n->y_host, s[S_Y], (size_t)T * c->model.hidden * asz,
+                                         NULL, 0, NULL);
 }
 
 enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool timed,
@@ -365,10 +312,12 @@ enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool ti
                            (T + ZMOE_KERNEL_RMAX - 1) / ZMOE_KERNEL_RMAX + 1;
     /* Sized for this call's T, as torch.empty would be. */
     const uint64_t size[S_COUNT] = {
-        [S_LOGITS] = T * (E + 1) * 4, [S_IDS] = TK * 4, [S_W] = TK * 4, [S_GATE] = T * 4,
-        [S_SORTED] = TK * 4, [S_INV] = TK * 4, [S_TILES] = tiles * 16,
-        [S_GROUPS] = 3 * sizeof(ze_group_count_t), [S_A] = TK * I * 4, [S_A_SH] = T * S * 4,
-        [S_O] = TK * H * 4, [S_O_SH] = T * H * 4, [S_Y] = T * H * asz,
+        [ZMOE_ACT_LOGITS] = T * (E + 1) * 4, [ZMOE_ACT_TOPK_IDS] = TK * 4,
+        [ZMOE_ACT_TOPK_W] = TK * 4, [ZMOE_ACT_GATE] = T * 4, [ZMOE_ACT_SORTED] = TK * 4,
+        [ZMOE_ACT_INV] = TK * 4, [ZMOE_ACT_TILES] = tiles * 16,
+        [ZMOE_ACT_GROUPS] = 3 * sizeof(ze_group_count_t), [ZMOE_ACT_A] = TK * I * 4,
+        [ZMOE_ACT_A_SHARED] = T * S * 4, [ZMOE_ACT_O] = TK * H * 4,
+        [ZMOE_ACT_O_SHARED] = T * H * 4, [S_Y] = T * H * asz,
         [S_XS] = n->on_input ? TK * H * asz : 0, [S_ONES] = n->on_input ? TK * 4 : 0,
     };
     void *s[S_COUNT] = {0};
@@ -378,7 +327,7 @@ enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool ti
     const char *what = "";
     ze_device_mem_alloc_desc_t dd = {.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC};
     for (int i = 0; i < S_COUNT && !r; i++)
-        if (size[i] || i == S_A_SH || i == S_O_SH) /* an empty tensor still has a pointer */
+        if (size[i] || i == ZMOE_ACT_A_SHARED || i == ZMOE_ACT_O_SHARED) /* an empty tensor still has a pointer */
             r = zeMemAllocDevice(rt->context, &dd, size[i] ? size[i] : 16, 64, rt->device, &s[i]);
     what = "allocating scratch";
     n->params->tokens = T;

@@ -20,10 +20,10 @@
  * with LANES * NOUT == ZMOE_WG (64), chosen at record time. The NOUT work-items of a
  * column each own one output row; the LANES work-items of a row split its reduction
  * and meet in local memory. How they split it is the by-value argument `lane_spans`,
- * also baked at record time (see lane_split): interleaved float4s for a GPU
- * (coalescing), one contiguous span per lane for a CPU; each split has its own
- * specialised copy of the reduction loop. Each lane accumulates into a float4 and
- * reduces it horizontally once, after its loop.
+ * also baked at record time, with the row length (see lane_split): interleaved 16-byte
+ * chunks for a GPU (coalescing), one contiguous span per lane for a CPU; each split has
+ * its own specialised copy of the reduction loop. Each lane accumulates into a float4
+ * and reduces it horizontally once, after its loop.
  * A work-group handles up to ZMOE_RMAX token rows (an expert tile) for its columns;
  * rows are the outer loop, so a weight row is fetched from memory for the first token
  * row and from cache for the others (decode: T*K rows spread over K experts).
@@ -112,30 +112,61 @@ INLINE float activate(float g, float u, uint act, float alpha, float limit)
     return g * sigmoidf(alpha * g) * (u + 1.0f);
 }
 
-/* The part of a row's reduction that lane l of LANES takes: float4 elements
- * [start, end) in steps of `step` elements, of the first n4 (a multiple of 4) elements.
- *  - lane_spans == 0, interleaved: lane l takes float4 number l, l + LANES, ... Adjacent
- *    lanes read adjacent 16 bytes, which a GPU coalesces into one wide access per row
- *    per iteration; contiguous spans would scatter a sub-group's loads LANES ways.
- *  - lane_spans != 0, contiguous spans: lane l takes one run of ceil(n4/4/LANES) float4s
- *    (the last lane's may be shorter or empty). A CPU runs each work-item's loop as a
- *    sequential stream (PoCL: prefetch-friendly unit stride, one cache line feeds four
- *    iterations); interleaved, every lane touches every cache line of the row.
- *    Measured on hostdev: kernels/README.md, "GEMV work split".
- * `spans` is a compile-time constant: the reduction loops (dot_part, dot2_part) exist
- * in two force-inlined copies, one per split, and the kernels pick one per row with a
- * select on their by-value argument lane_spans (uniform over the launch), outside the
- * loop. The spans copy thus has a constant step of 4: one loop with a run-time step
- * measured 10-20% slower on PoCL. The copies hold no barrier (PoCL 3.1 miscomputed a
- * body duplicated around its barriers under such a branch). */
-INLINE uint3 lane_split(uint n4, uint l, uint lanes, const uint spans)
+/* The three ways the LANES work-items of a row split its reduction (`mode`, a
+ * compile-time constant of each inlined copy of the loops below):
+ *  - MODE_WIDE, interleaved 16-byte chunks (GPUs, rows whose length is a multiple of 8):
+ *    lane l takes the 8 elements at 8l, 8(l + LANES), ... Each load is one 16-byte
+ *    access through a vector-typed pointer (a bf16 chunk is one uint4), so a row
+ *    iteration of LANES lanes is one LANES*16-byte coalesced access. vload4 of ushort or
+ *    float compiled to four scalar loads on NVIDIA's OpenCL; typed 16-byte loads gave
+ *    13-31% there (issue 12). Rows of such length start 16-byte aligned (the arena
+ *    aligns every buffer to 64 bytes, and row offsets are multiples of 8 elements).
+ *  - MODE_NARROW, interleaved 4-element chunks with vload (GPUs, other row lengths):
+ *    element-aligned, the pre-issue-12 path.
+ *  - MODE_SPANS, one contiguous run of ceil(n4/4/LANES) float4s per lane (CPUs): PoCL
+ *    runs each work-item's loop as a sequential stream (unit stride, prefetch-friendly);
+ *    interleaved, every lane touches every cache line of the row. Measured on hostdev:
+ *    kernels/README.md, "GEMV work split".
+ * The kernels pick the mode once per launch (uniform) from the by-value `lane_spans`
+ * and the row length, outside the loops: every copy is specialised code with a
+ * constant step. The copies hold no barrier (PoCL 3.1 miscomputed a body duplicated
+ * around its barriers under such a branch). */
+#define MODE_NARROW 0u
+#define MODE_SPANS 1u
+#define MODE_WIDE 2u
+
+INLINE uint pick_mode(uint lane_spans, uint n)
 {
-    if (spans) {
-        const uint span = ((n4 / 4u + lanes - 1u) / lanes) * 4u;
-        const uint start = min(n4, l * span);
-        return (uint3)(start, min(n4, start + span), 4u);
+    return lane_spans ? MODE_SPANS : (n & 7u) == 0 ? MODE_WIDE : MODE_NARROW;
+}
+
+/* Elements the vector loop covers (the rest, < 4, is lane 0's scalar tail) and lane l's
+ * part of them: [start, end) in steps of `step` elements. */
+INLINE uint3 lane_split(uint n, uint l, uint lanes, const uint mode)
+{
+    const uint nv = mode == MODE_WIDE ? n : (n & ~3u);
+    if (mode == MODE_SPANS) {
+        const uint span = ((nv / 4u + lanes - 1u) / lanes) * 4u;
+        const uint start = min(nv, l * span);
+        return (uint3)(start, min(nv, start + span), 4u);
     }
-    return (uint3)(4u * l, n4, 4u * lanes);
+    const uint v = mode == MODE_WIDE ? 8u : 4u;
+    return (uint3)(v * l, nv, v * lanes);
+}
+
+/* 8 elements at p[i] (i a multiple of 8, p[i] 16-byte aligned) with 16-byte loads. */
+INLINE float8 ld8(__global const void *p, size_t i, const uint dt)
+{
+    if (dt == DT_F32) {
+        __global const float4 *q = (__global const float4 *)p + i / 4;
+        return (float8)(q[0], q[1]);
+    }
+    if (dt == DT_F16)
+        return vload_half8(0, (__global const half *)p + i);
+    /* bf16: one uint4 holds 8 values, element 2j in the low half of word j */
+    const uint4 v = ((__global const uint4 *)p)[i / 8];
+    const uint4 lo = v << 16, hi = v & 0xffff0000u;
+    return as_float8((uint8)(lo.x, hi.x, lo.y, hi.y, lo.z, hi.z, lo.w, hi.w));
 }
 
 /* Horizontal sum of a lane's vector accumulator, once after its loop. The GEMV loops
@@ -149,33 +180,68 @@ INLINE float hsum4(float4 v)
     return (v.x + v.y) + (v.z + v.w);
 }
 
-/* Lane l's share of the dot product w[wrow..] . x[xoff..] over the first n4 elements. */
+/* Lane l's share of the dot product w[wrow .. wrow+n) . x[xoff ..]; lane 0 adds the
+ * scalar tail (n not a multiple of the vector width). */
 INLINE float dot_part(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
-                      uint n4, uint l, uint lanes, const uint wdt, const uint adt,
-                      const uint spans)
+                      uint n, uint l, uint lanes, const uint wdt, const uint adt, const uint mode)
 {
-    const uint3 p = lane_split(n4, l, lanes, spans);
+    const uint3 p = lane_split(n, l, lanes, mode);
     float4 acc = (float4)(0.0f);
-    for (uint c = p.x; c < p.y; c += p.z)
-        acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
-    return hsum4(acc);
+    for (uint c = p.x; c < p.y; c += p.z) {
+        if (mode == MODE_WIDE) {
+            const float8 wv = ld8(w, wrow + c, wdt), xv = ld8(x, xoff + c, adt);
+            acc = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc));
+        } else {
+            acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
+        }
+    }
+    float s = hsum4(acc);
+    if (l == 0)
+        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++)
+            s += ld1(w, wrow + c, wdt) * ld1(x, xoff + c, adt);
+    return s;
 }
 
-/* expert_up's pair: lane l's shares of w[grow..] . xs*x[xoff..] and w[urow..] . xs*x[xoff..];
- * the routing weight xs scales x as it is loaded, in f32. */
+/* expert_up's pair: lane l's shares of w[grow..] . xs*x[xoff..] and w[urow..] . xs*x[xoff..],
+ * each x chunk loaded once for both rows; the routing weight xs scales x as it is
+ * loaded, in f32. */
 INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
-                        __global const void *x, size_t xoff, float xs, uint n4, uint l,
-                        uint lanes, const uint wdt, const uint adt, const uint spans)
+                        __global const void *x, size_t xoff, float xs, uint n, uint l,
+                        uint lanes, const uint wdt, const uint adt, const uint mode)
 {
-    const uint3 p = lane_split(n4, l, lanes, spans);
+    const uint3 p = lane_split(n, l, lanes, mode);
     float4 g = (float4)(0.0f), u = (float4)(0.0f);
     for (uint c = p.x; c < p.y; c += p.z) {
-        const float4 xv = ld4(x, xoff + c, adt) * xs;
-        g = mad(ld4(w, grow + c, wdt), xv, g);
-        u = mad(ld4(w, urow + c, wdt), xv, u);
+        if (mode == MODE_WIDE) {
+            const float8 xv = ld8(x, xoff + c, adt) * xs;
+            const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
+            g = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g));
+            u = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u));
+        } else {
+            const float4 xv = ld4(x, xoff + c, adt) * xs;
+            g = mad(ld4(w, grow + c, wdt), xv, g);
+            u = mad(ld4(w, urow + c, wdt), xv, u);
+        }
     }
-    return (float2)(hsum4(g), hsum4(u));
+    float2 r = (float2)(hsum4(g), hsum4(u));
+    if (l == 0)
+        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
+            const float xv = ld1(x, xoff + c, adt) * xs;
+            r.x += ld1(w, grow + c, wdt) * xv;
+            r.y += ld1(w, urow + c, wdt) * xv;
+        }
+    return r;
 }
+
+/* One specialised copy per mode, chosen by a uniform value outside the loop. */
+#define DOT(mode, ...)                                                                      \
+    ((mode) == MODE_SPANS  ? dot_part(__VA_ARGS__, MODE_SPANS)                              \
+     : (mode) == MODE_WIDE ? dot_part(__VA_ARGS__, MODE_WIDE)                               \
+                           : dot_part(__VA_ARGS__, MODE_NARROW))
+#define DOT2(mode, ...)                                                                     \
+    ((mode) == MODE_SPANS  ? dot2_part(__VA_ARGS__, MODE_SPANS)                             \
+     : (mode) == MODE_WIDE ? dot2_part(__VA_ARGS__, MODE_WIDE)                              \
+                           : dot2_part(__VA_ARGS__, MODE_NARROW))
 
 /* Sums the LANES partials of (row r, column j) written to red[r][j*lanes + l]. */
 INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
@@ -188,8 +254,10 @@ INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
 
 /* ------------------------------------------------------------------ router */
 
-/* One work-group per NOUT rows of the virtual matrix [Wr; shared_gate] (E + 1 rows),
- * all T tokens, in chunks of RMAX tokens. */
+/* Work-group (i, t): rows [i*NOUT, (i+1)*NOUT) of the virtual matrix [Wr; shared_gate]
+ * (E + 1 rows) for token tile t (RMAX tokens; tiles past T exit at once, uniformly):
+ * many work-groups at any T (the grid's second dimension covers max_tokens), rather
+ * than ceil((E+1)/NOUT) work-groups walking all tokens. */
 INLINE void router_body(__global const uint *tokens, __global const uint *prm,
                         __global const void *x, __global const void *wr,
                         __global const float *br, __global const void *wgate,
@@ -200,49 +268,89 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
     const uint lanes = get_local_size(0);
     const uint row = get_group_id(0) * get_local_size(1) + j;
     const uint T = tokens[0], flags = prm[P_FLAGS];
+    /* tiles past T have no rows (uniform over the work-group; no early return before
+     * the barrier: PoCL 3.1 then carried `active` across it wrongly) */
+    const uint t0 = get_group_id(1) * ZMOE_RMAX;
+    const uint cnt = t0 < T ? min((uint)ZMOE_RMAX, T - t0) : 0u;
     const bool active = row < E || (row == E && (flags & F_SHARED_GATE));
     __global const void *w = row < E ? wr : wgate;
     const size_t wrow = row < E ? (size_t)row * H : 0;
-    const uint H4 = H & ~3u;
+    const uint mode = pick_mode(lane_spans, H);
 
-    for (uint t0 = 0; t0 < T; t0 += ZMOE_RMAX) {
-        const uint cnt = min((uint)ZMOE_RMAX, T - t0);
-        for (uint r = 0; r < cnt; r++) {
-            const size_t xoff = (size_t)(t0 + r) * H;
-            float acc = 0.0f;
-            if (active) {
-                acc = lane_spans ? dot_part(w, wrow, x, xoff, H4, l, lanes, wdt, adt, 1u)
-                                 : dot_part(w, wrow, x, xoff, H4, l, lanes, wdt, adt, 0u);
-                if (l == 0)
-                    for (uint c = H4; c < H; c++)
-                        acc += ld1(w, wrow + c, wdt) * ld1(x, xoff + c, adt);
-            }
-            red[r * ZMOE_WG + j * lanes + l] = acc;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (active && l == 0) {
-            const float bias = (row < E && (flags & F_ROUTER_BIAS)) ? br[row] : 0.0f;
-            for (uint r = 0; r < cnt; r++)
-                logits[(size_t)(t0 + r) * (E + 1) + row] = lane_sum(red, r, j, lanes) + bias;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
+    for (uint r = 0; r < cnt; r++) {
+        const size_t xoff = (size_t)(t0 + r) * H;
+        red[r * ZMOE_WG + j * lanes + l] =
+            active ? DOT(mode, w, wrow, x, xoff, H, l, lanes, wdt, adt) : 0.0f;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (active && l == 0) {
+        const float bias = (row < E && (flags & F_ROUTER_BIAS)) ? br[row] : 0.0f;
+        for (uint r = 0; r < cnt; r++)
+            logits[(size_t)(t0 + r) * (E + 1) + row] = lane_sum(red, r, j, lanes) + bias;
     }
 }
 
 /* ------------------------------------------------------------------ align */
 
-/* Is (va, ia) ranked strictly after (vb, ib)? Higher value first, ties to lower index. */
-INLINE bool ranks_after(float va, uint ia, float vb, uint ib)
+/* A strict total order on (choice, expert): higher choice first, ties to the lower
+ * index, NaN after everything, -0 equal to +0. As a key: a larger key ranks first.
+ * Being total, ranks are a permutation: every top-k slot gets exactly one expert,
+ * whatever the values (a NaN router output cannot leave a slot unwritten). */
+INLINE uint order_key(float v)
 {
-    return va < vb || (va == vb && ia > ib);
+    if (isnan(v))
+        return 0u;
+    const uint u = as_uint(v == 0.0f ? 0.0f : v);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-INLINE float group_score(__global const float *score, __global const float *sb, bool use_sb,
-                         uint g, uint per)
+INLINE bool ranks_before(uint ka, uint ia, uint kb, uint ib)
+{
+    return ka > kb || (ka == kb && ia < ib);
+}
+
+/* Work-group exclusive prefix sum of v[0..n) in place (local memory), all items
+ * taking part; returns the total. part[] holds one entry per work-item. Each item scans
+ * a contiguous chunk, the chunk sums are scanned (Hillis-Steele, double-buffered), then
+ * added back: 2*log2(items) barriers whatever n. */
+INLINE uint wg_exclusive_scan(__local uint *v, uint n, __local uint *part, uint lid, uint ls)
+{
+    const uint chunk = (n + ls - 1u) / ls, b = min(n, lid * chunk), e = min(n, b + chunk);
+    uint sum = 0;
+    for (uint i = b; i < e; i++)
+        sum += v[i];
+    part[lid] = sum;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    uint in = 0;
+    for (uint d = 1; d < ls; d <<= 1) {
+        const uint s = part[in * ls + lid] + (lid >= d ? part[in * ls + lid - d] : 0u);
+        part[(1u - in) * ls + lid] = s;
+        in = 1u - in;
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    uint run = part[in * ls + lid] - sum; /* exclusive prefix of this chunk */
+    const uint total = part[in * ls + ls - 1u];
+    for (uint i = b; i < e; i++) {
+        const uint c = v[i];
+        v[i] = run;
+        run += c;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return total;
+}
+
+/* Tokens routed at once (one team of align work-items each) and the top-k slots they
+ * hold in local memory (P * K <= ALIGN_SLOTS). */
+#define ALIGN_TEAMS 8u
+#define ALIGN_SLOTS 512u
+#define ALIGN_WG_MAX 256u
+
+INLINE float group_score(__local const float *s, __global const float *sb, bool use_sb, uint g,
+                         uint per)
 {
     float b1 = -INFINITY, b2 = -INFINITY;
     for (uint e = g * per; e < (g + 1) * per; e++) {
-        const float c = score[e] + (use_sb ? sb[e] : 0.0f);
+        const float c = s[e] + (use_sb ? sb[e] : 0.0f);
         if (c > b1) {
             b2 = b1;
             b1 = c;
@@ -253,100 +361,17 @@ INLINE float group_score(__global const float *score, __global const float *sb, 
     return use_sb ? b1 + (per > 1 ? b2 : 0.0f) : b1;
 }
 
-/* Scores, selects and weighs the experts of token t. The token's logits row becomes
- * its score row (this work-item is its only reader). */
-INLINE void route_token(uint t, __global const uint *prm, __global float *logits,
-                        __global const float *sb, __global uint *topk_ids,
-                        __global float *topk_w, __global float *gate, uint E, uint K,
-                        uint G, uint topk_group)
-{
-    const uint flags = prm[P_FLAGS];
-    const bool use_sb = (flags & F_SCORE_BIAS) != 0;
-    __global float *s = logits + (size_t)t * (E + 1);
-
-    gate[t] = (flags & F_SHARED_GATE) ? sigmoidf(s[E]) : 1.0f;
-    if (flags & F_SIGMOID) {
-        for (uint e = 0; e < E; e++)
-            s[e] = sigmoidf(s[e]);
-    } else {
-        float m = -INFINITY, sum = 0.0f;
-        for (uint e = 0; e < E; e++)
-            m = fmax(m, s[e]);
-        for (uint e = 0; e < E; e++) {
-            const float v = exp(s[e] - m);
-            s[e] = v;
-            sum += v;
-        }
-        const float inv = 1.0f / sum;
-        for (uint e = 0; e < E; e++)
-            s[e] *= inv;
-    }
-
-    /* Grouped top-k: keep the topk_group best groups, as a bit mask (G <= 64). The
-     * k-th pick is the best group ranked after the (k-1)-th, so no "taken" marks. */
-    ulong keep = ~0ul;
-    const uint per = E / G;
-    if (G > 1) {
-        keep = 0;
-        float pv = 0.0f;
-        uint pg = 0;
-        for (uint k = 0; k < topk_group && k < G; k++) {
-            int best = -1;
-            float bv = 0.0f;
-            for (uint g = 0; g < G; g++) {
-                const float v = group_score(s, sb, use_sb, g, per);
-                if (k > 0 && !ranks_after(v, g, pv, pg))
-                    continue;
-                if (best < 0 || v > bv) {
-                    best = (int)g;
-                    bv = v;
-                }
-            }
-            if (best < 0)
-                break;
-            keep |= 1ul << best;
-            pv = bv;
-            pg = (uint)best;
-        }
-    }
-
-    /* Top-k by selection in (choice desc, index asc) order, same trick. */
-    float pc = 0.0f, sum = 0.0f;
-    uint pe = 0;
-    for (uint k = 0; k < K; k++) {
-        int best = -1;
-        float bc = 0.0f;
-        for (uint e = 0; e < E; e++) {
-            if (G > 1 && !((keep >> (e / per)) & 1ul))
-                continue;
-            const float c = s[e] + (use_sb ? sb[e] : 0.0f);
-            if (k > 0 && !ranks_after(c, e, pc, pe))
-                continue;
-            if (best < 0 || c > bc) {
-                best = (int)e;
-                bc = c;
-            }
-        }
-        /* The config validator guarantees K eligible experts; stay in bounds anyway. */
-        const uint id = best < 0 ? pe : (uint)best;
-        const float w = best < 0 ? 0.0f : s[id];
-        topk_ids[(size_t)t * K + k] = id;
-        topk_w[(size_t)t * K + k] = w;
-        sum += w;
-        pc = bc;
-        pe = id;
-    }
-    const float scale = as_float(prm[P_SCALING]);
-    for (uint k = 0; k < K; k++) {
-        float w = topk_w[(size_t)t * K + k];
-        if (flags & F_RENORM)
-            w = w / sum;
-        topk_w[(size_t)t * K + k] = w * scale;
-    }
-}
-
-/* One work-group. groups[0..2] / [3..5] / [6..8] receive the group counts of
- * expert_up, expert_down and combine. */
+/* One work-group (at most ALIGN_WG_MAX items). Tokens are routed in parallel, one team
+ * of work-items per token (up to ALIGN_TEAMS tokens at a time), each member owning
+ * experts member, member + team, ...: scores (softmax | sigmoid) in local memory, group
+ * eligibility (grouped top-k), then each eligible expert's rank among the eligible ones,
+ * counted against all E choices in a strict total order: no serial top-k, no reduction
+ * tree, and ranks < K are the token's top-k in order. Then per-expert counts (local
+ * integer atomics), prefix sums (row offsets and tile offsets), the tile list, the
+ * deterministic placement sorted[row] = t*K+k / inv[t*K+k] = row in (t, k) order within
+ * each expert, and the group counts of the three indirect launches that follow:
+ * groups[0..2] / [3..5] / [6..8] for expert_up, expert_down and combine. Every barrier
+ * is reached by every work-item (no barrier under a condition). */
 __kernel void align(__global const uint *tokens, __global const uint *prm,
                     __global float *logits, __global const float *score_bias,
                     __global uint *topk_ids, __global float *topk_w, __global float *gate,
@@ -354,32 +379,128 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
                     __global uint *groups, uint E, uint K, uint G, uint topk_group,
                     uint gx_up, uint gx_down, uint gx_combine)
 {
-    __local uint cnt[ZMOE_EMAX];
-    __local uint off[ZMOE_EMAX];
+    __local float score[ALIGN_TEAMS * ZMOE_EMAX];
+    __local float gscore[ALIGN_TEAMS * 64];
+    __local uint gok[ALIGN_TEAMS * 64];
+    __local uint slot_id[ALIGN_SLOTS];
+    __local float slot_w[ALIGN_SLOTS];
+    __local uint cnt[ZMOE_EMAX], off[ZMOE_EMAX], toff[ZMOE_EMAX];
+    __local uint part[2 * ALIGN_WG_MAX];
     const uint lid = get_local_id(0), ls = get_local_size(0);
     const uint T = tokens[0], TK = T * K;
     const uint flags = prm[P_FLAGS];
+    const bool use_sb = (flags & F_SCORE_BIAS) != 0, sig = (flags & F_SIGMOID) != 0;
+    const uint per = E / G;
+    const float scale = as_float(prm[P_SCALING]);
+    const uint P = max(1u, min(min(T, ALIGN_TEAMS), ALIGN_SLOTS / K));
+    const uint team = ls / P, tm = lid / team, member = lid % team;
 
-    for (uint t = lid; t < T; t += ls)
-        route_token(t, prm, logits, score_bias, topk_ids, topk_w, gate, E, K, G, topk_group);
     for (uint e = lid; e < E; e += ls)
         cnt[e] = 0;
-    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-    for (uint p = lid; p < TK; p += ls)
-        atomic_inc(&cnt[topk_ids[p]]);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (lid == 0) {
-        uint o = 0, nt = 0;
-        for (uint e = 0; e < E; e++) {
-            const uint c = cnt[e];
-            off[e] = o;
-            for (uint s = 0; s < c; s += ZMOE_RMAX)
-                tiles[nt++] = (uint4)(e, o + s, min((uint)ZMOE_RMAX, c - s), 0u);
-            o += c;
+    for (uint t0 = 0; t0 < T; t0 += P) {
+        const uint t = t0 + tm;
+        const bool mine = tm < P && t < T;
+        __local float *s = score + (mine ? tm : 0u) * ZMOE_EMAX;
+        __global const float *lg = logits + (size_t)(mine ? t : 0u) * (E + 1);
+        if (mine) {
+            if (member == 0)
+                gate[t] = (flags & F_SHARED_GATE) ? sigmoidf(lg[E]) : 1.0f;
+            for (uint e = member; e < E; e += team)
+                s[e] = lg[e];
         }
-        if (flags & F_SHARED)
-            for (uint s = 0; s < T; s += ZMOE_RMAX)
-                tiles[nt++] = (uint4)(E, s, min((uint)ZMOE_RMAX, T - s), 0u);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* softmax: every member computes the max and the sum over all E in the same
+         * order (identical values in every member, no reduction tree) */
+        float m = -INFINITY;
+        if (mine && !sig)
+            for (uint e = 0; e < E; e++)
+                m = fmax(m, s[e]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (mine)
+            for (uint e = member; e < E; e += team)
+                s[e] = sig ? sigmoidf(s[e]) : exp(s[e] - m);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float sum = 0.0f;
+        if (mine && !sig)
+            for (uint e = 0; e < E; e++)
+                sum += s[e];
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (mine && !sig) {
+            const float inv_sum = 1.0f / sum;
+            for (uint e = member; e < E; e += team)
+                s[e] *= inv_sum;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* grouped top-k: group scores (G <= 64), then the topk_group best stay eligible */
+        if (mine && G > 1)
+            for (uint g = member; g < G; g += team)
+                gscore[tm * 64 + g] = group_score(s, score_bias, use_sb, g, per);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (mine && G > 1)
+            for (uint g = member; g < G; g += team) {
+                const uint kg = order_key(gscore[tm * 64 + g]);
+                uint grank = 0;
+                for (uint h = 0; h < G; h++)
+                    grank += ranks_before(order_key(gscore[tm * 64 + h]), h, kg, g) ? 1u : 0u;
+                gok[tm * 64 + g] = grank < topk_group;
+            }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (mine)
+            for (uint e = member; e < E; e += team) {
+                if (G > 1 && !gok[tm * 64 + e / per])
+                    continue;
+                const uint ke = order_key(s[e] + (use_sb ? score_bias[e] : 0.0f));
+                uint rank = 0;
+                for (uint f = 0; f < E && rank < K; f++)
+                    if (G == 1 || gok[tm * 64 + f / per])
+                        rank += ranks_before(order_key(s[f] + (use_sb ? score_bias[f] : 0.0f)), f,
+                                             ke, e) ? 1u : 0u;
+                if (rank < K) {
+                    slot_id[tm * K + rank] = e;
+                    slot_w[tm * K + rank] = s[e];
+                    atomic_inc(&cnt[e]);
+                }
+            }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        /* weights: the chosen scores, renormalised (summed in k order) and scaled */
+        if (mine)
+            for (uint k = member; k < K; k += team) {
+                float wsum = 0.0f;
+                for (uint q = 0; q < K; q++)
+                    wsum += slot_w[tm * K + q];
+                const float w = slot_w[tm * K + k];
+                topk_ids[(size_t)t * K + k] = slot_id[tm * K + k];
+                topk_w[(size_t)t * K + k] = ((flags & F_RENORM) ? w / wsum : w) * scale;
+            }
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+    }
+
+    for (uint e = lid; e < E; e += ls) {
+        off[e] = cnt[e];
+        toff[e] = (cnt[e] + ZMOE_RMAX - 1u) / ZMOE_RMAX;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    wg_exclusive_scan(off, E, part, lid, ls);
+    const uint routed_tiles = wg_exclusive_scan(toff, E, part, lid, ls);
+    for (uint e = lid; e < E; e += ls) {
+        const uint c = cnt[e], o = off[e];
+        uint tb = toff[e];
+        for (uint r = 0; r < c; r += ZMOE_RMAX)
+            tiles[tb++] = (uint4)(e, o + r, min((uint)ZMOE_RMAX, c - r), 0u);
+        /* placement in (t,k) order inside the expert: deterministic, no atomics */
+        uint q = o;
+        for (uint p = 0; p < TK && q < o + c; p++)
+            if (topk_ids[p] == e) {
+                sorted[q] = p;
+                inv[p] = q;
+                q++;
+            }
+    }
+    const uint shared_tiles = (flags & F_SHARED) ? (T + ZMOE_RMAX - 1u) / ZMOE_RMAX : 0u;
+    for (uint i = lid; i < shared_tiles; i += ls)
+        tiles[routed_tiles + i] = (uint4)(E, i * ZMOE_RMAX, min((uint)ZMOE_RMAX, T - i * ZMOE_RMAX), 0u);
+    if (lid == 0) {
+        const uint nt = routed_tiles + shared_tiles;
         groups[0] = gx_up;
         groups[1] = nt;
         groups[2] = 1;
@@ -389,17 +510,6 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
         groups[6] = gx_combine;
         groups[7] = T;
         groups[8] = 1;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    /* Placement in (t,k) order inside each expert: deterministic, no atomics. */
-    for (uint e = lid; e < E; e += ls) {
-        uint q = off[e];
-        for (uint p = 0; p < TK; p++)
-            if (topk_ids[p] == e) {
-                sorted[q] = p;
-                inv[p] = q;
-                q++;
-            }
     }
 }
 
@@ -432,7 +542,7 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     __global const void *w = shared ? sw13 : w13;
     const size_t grow = ((shared ? 0 : (size_t)e * 2 * I) + col) * H;
     const size_t urow = grow + (size_t)n * H;
-    const uint H4 = H & ~3u;
+    const uint mode = pick_mode(lane_spans, H);
 
     /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
      * just read for row 0, come from cache for the other rows of the tile. */
@@ -450,17 +560,9 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
         const size_t xoff = (size_t)tok * H;
         float ag = 0.0f, au = 0.0f;
         if (active) {
-            const float2 gu =
-                lane_spans ? dot2_part(w, grow, urow, x, xoff, xs, H4, l, lanes, wdt, adt, 1u)
-                           : dot2_part(w, grow, urow, x, xoff, xs, H4, l, lanes, wdt, adt, 0u);
+            const float2 gu = DOT2(mode, w, grow, urow, x, xoff, xs, H, l, lanes, wdt, adt);
             ag = gu.x;
             au = gu.y;
-            if (l == 0)
-                for (uint c = H4; c < H; c++) {
-                    const float xv = ld1(x, xoff + c, adt) * xs;
-                    ag += ld1(w, grow + c, wdt) * xv;
-                    au += ld1(w, urow + c, wdt) * xv;
-                }
         }
         /* Partials meet in local memory once per row. The barrier sits inside the row
          * loop (cnt is uniform over the work-group): with the loop closed before the
@@ -500,18 +602,13 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     __global const void *w = shared ? sw2 : w2;
     __global const float *in = (shared ? a_sh : a) + (size_t)start * n;
     const size_t wrow = ((shared ? 0 : (size_t)e * H) + h) * n;
-    const uint n4 = n & ~3u;
+    const uint mode = pick_mode(lane_spans, n);
 
     for (uint r = 0; r < cnt; r++) {
         __global const float *ar = in + (size_t)r * n;
         float acc = 0.0f;
-        if (active) {
-            acc = lane_spans ? dot_part(w, wrow, ar, 0, n4, l, lanes, wdt, DT_F32, 1u)
-                             : dot_part(w, wrow, ar, 0, n4, l, lanes, wdt, DT_F32, 0u);
-            if (l == 0)
-                for (uint c = n4; c < n; c++)
-                    acc += ld1(w, wrow + c, wdt) * ar[c];
-        }
+        if (active)
+            acc = DOT(mode, w, wrow, ar, 0, n, l, lanes, wdt, DT_F32);
         red[r * ZMOE_WG + j * lanes + l] = acc;
     }
     barrier(CLK_LOCAL_MEM_FENCE);

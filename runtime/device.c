@@ -164,29 +164,17 @@ static enum zmoe_status read_device(struct zmoe_runtime *rt, struct zmoe_error *
     ze_device_compute_properties_t cp = {.stype = ZE_STRUCTURE_TYPE_DEVICE_COMPUTE_PROPERTIES};
     ZE_CHECK(zeDeviceGetComputeProperties(rt->device, &cp), "reading the compute properties of '%s'",
              rt->device_name);
-    if (cp.maxTotalGroupSize < ZMOE_KERNEL_WG || cp.maxSharedLocalMemory < 8192) {
+    if (cp.maxTotalGroupSize < ZMOE_KERNEL_WG || cp.maxSharedLocalMemory < ZMOE_KERNEL_LOCAL_BYTES) {
         zmoe_runtime_errorf(err, "device '%s': work-groups of %u items / %u bytes of local memory "
-                                 "are below the kernels' %u / 8192",
+                                 "are below the kernels' %u / %u",
                             rt->device_name, cp.maxTotalGroupSize, cp.maxSharedLocalMemory,
-                            ZMOE_KERNEL_WG);
+                            ZMOE_KERNEL_WG, ZMOE_KERNEL_LOCAL_BYTES);
         return ZMOE_ERR_NO_DEVICE;
     }
-    rt->align_wg = cp.maxTotalGroupSize >= ZMOE_ALIGN_WG && cp.maxGroupSizeX >= ZMOE_ALIGN_WG
-                       ? ZMOE_ALIGN_WG
-                       : ZMOE_KERNEL_WG;
-    /* GEMV shape: a GPU wants adjacent work-items on adjacent addresses (16 lanes per
-     * row, 64-byte segments). On hostdev (PoCL vectorizes across work-items) 8 lanes
-     * per row measured best: a sweep of 1..16 lanes on the expert kernels, see
-     * runtime/README.md. */
-    rt->lanes = rt->device_type == ZE_DEVICE_TYPE_GPU ? 16 : 8;
-    /* ZMOE_GEMV_LANES (a power of two <= 64) overrides, so hostdev can run the GPU shape. */
-    const char *lanes = getenv("ZMOE_GEMV_LANES");
-    if (lanes) {
-        unsigned long v = strtoul(lanes, NULL, 10);
-        if (v && v <= ZMOE_KERNEL_WG && (v & (v - 1)) == 0)
-            rt->lanes = (uint32_t)v;
-    }
-    rt->nout = ZMOE_KERNEL_WG / rt->lanes;
+    const uint32_t max_group = cp.maxTotalGroupSize < cp.maxGroupSizeX ? cp.maxTotalGroupSize
+                                                                        : cp.maxGroupSizeX;
+    const struct zmoe_device_shape shape = zmoe_runtime_device_shape(rt->device_type, max_group);
+    zmoe_runtime_launch_plan(&rt->cfg, &shape, &rt->launch);
     return ZMOE_OK;
 }
 
@@ -309,11 +297,6 @@ static ze_result_t try_module(struct zmoe_runtime *rt, ze_module_format_t fmt, c
     return zeModuleCreate(rt->context, rt->device, &md, &rt->module, log);
 }
 
-static const char *dtype_tag(enum zmoe_dtype d)
-{
-    return d == ZMOE_DTYPE_F16 ? "f16" : d == ZMOE_DTYPE_BF16 ? "bf16" : "f32";
-}
-
 enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
     const struct zmoe_kernel_module *m = zmoe_kernels_find("moe");
@@ -365,27 +348,14 @@ enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe
             zeModuleBuildLogDestroy(log);
     }
 
-    const char *wt = dtype_tag(rt->cfg.dtype.weights), *at = dtype_tag(rt->cfg.dtype.activations);
-    char names[ZMOE_K_COUNT][64];
-    snprintf(names[ZMOE_K_ROUTER], 64, "router_w%s_a%s", wt, at);
-    snprintf(names[ZMOE_K_ALIGN], 64, "align");
-    snprintf(names[ZMOE_K_UP], 64, "expert_up_w%s_a%s", wt, at);
-    snprintf(names[ZMOE_K_DOWN], 64, "expert_down_w%s", wt);
-    snprintf(names[ZMOE_K_COMBINE], 64, "combine_a%s", at);
     for (int k = 0; k < ZMOE_K_COUNT; k++) {
-        ze_kernel_desc_t kd = {.stype = ZE_STRUCTURE_TYPE_KERNEL_DESC, .pKernelName = names[k]};
-        ZE_CHECK(zeKernelCreate(rt->module, &kd, &rt->kernel[k]), "creating kernel '%s'", names[k]);
-        uint32_t gx = rt->lanes, gy = rt->nout;
-        if (k == ZMOE_K_ALIGN) {
-            gx = rt->align_wg;
-            gy = 1;
-        } else if (k == ZMOE_K_COMBINE) {
-            gx = ZMOE_KERNEL_WG;
-            gy = 1;
-        }
+        const char *name = rt->launch.kernel[k].name;
+        const uint32_t gx = rt->launch.kernel[k].local[0], gy = rt->launch.kernel[k].local[1];
+        ze_kernel_desc_t kd = {.stype = ZE_STRUCTURE_TYPE_KERNEL_DESC, .pKernelName = name};
+        ZE_CHECK(zeKernelCreate(rt->module, &kd, &rt->kernel[k]), "creating kernel '%s'", name);
         /* Each kernel keeps one group size for its whole life, set once here. */
         ZE_CHECK(zeKernelSetGroupSize(rt->kernel[k], gx, gy, 1), "setting the group size %ux%u of '%s'",
-                 gx, gy, names[k]);
+                 gx, gy, name);
     }
     return ZMOE_OK;
 }

@@ -1,10 +1,9 @@
-/* layer.c — recording one MoE layer call: five launches (router, align, then expert_up,
- * expert_down and combine launched indirectly with group counts align wrote), and the
- * ring of pre-recorded lists (input copy, the stages, routing readback and output
- * copies) per (slot, layer). */
+/* layer.c — recording one MoE layer call from its launch plan (launch.c: router, align,
+ * then the stages launched indirectly with group counts align wrote), and the ring of
+ * pre-recorded lists (input copy, the stages, routing readback and output copies) per
+ * (slot, layer). */
 #include "runtime/runtime.h"
 
-#include <stdlib.h>
 #include <string.h>
 
 #define ZE_CHECK(call, ...)                                                                        \
@@ -14,214 +13,61 @@
             return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
     } while (0)
 
-struct argset {
-    struct zmoe_runtime *rt;
-    ze_kernel_handle_t k;
-    const char *name;
-    uint32_t i;
-    struct zmoe_error *err;
-    enum zmoe_status st;
+/* Where a launch-plan argument points for this layer call. */
+struct resolve {
+    void *act[ZMOE_ACT_COUNT];
+    void *weight[ZMOE_TENSOR_COUNT];
+    const void *io[ZMOE_IO_COUNT];
 };
-
-static void arg(struct argset *a, size_t size, const void *value)
-{
-    if (a->st)
-        return;
-    ze_result_t r = zeKernelSetArgumentValue(a->k, a->i, size, value);
-    if (r != ZE_RESULT_SUCCESS)
-        a->st = zmoe_runtime_ze_error(a->err, r, "zeKernelSetArgumentValue",
-                                      "setting argument %u of kernel '%s'", a->i, a->name);
-    a->i++;
-}
-
-static void argp(struct argset *a, const void *p)
-{
-    arg(a, sizeof p, &p);
-}
-
-static void argu(struct argset *a, uint32_t v)
-{
-    arg(a, sizeof v, &v);
-}
-
-static uint32_t div_up(uint32_t a, uint32_t b)
-{
-    return (a + b - 1) / b;
-}
-
-/* The `lane_spans` argument of the GEMV kernels (router, expert_up, expert_down): how
- * the LANES work-items of an output row split its reduction (kernels/moe.cl,
- * lane_split). A CPU device (hostdev) streams one contiguous span per lane; anything
- * else keeps the interleaved split a GPU needs to coalesce. Baked at record time, like
- * the work-group shape. ZMOE_GEMV_SPANS=0/1 overrides (tests run the interleaved split
- * on hostdev, so the GPU's path is checked against the reference there too). */
-uint32_t zmoe_runtime_gemv_lane_spans(const struct zmoe_runtime *rt)
-{
-    const char *v = getenv("ZMOE_GEMV_SPANS");
-    if (v && (v[0] == '0' || v[0] == '1') && v[1] == '\0')
-        return (uint32_t)(v[0] - '0');
-    return rt->device_type == ZE_DEVICE_TYPE_CPU ? 1u : 0u;
-}
 
 enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
                                            uint32_t layer, const void *x, void *y,
                                            const uint32_t *tokens, const struct zmoe_params *params,
                                            ze_event_handle_t *ev, struct zmoe_error *err)
 {
-    const struct zmoe_config *c = &rt->cfg;
-    const uint32_t H = c->model.hidden, I = c->model.intermediate, E = c->model.experts;
-    const uint32_t K = c->model.top_k;
-    const uint32_t S = c->model.shared_experts * c->model.shared_intermediate;
-    const uint32_t G = c->router.groups ? c->router.groups : 1;
-    void *act[ZMOE_ACT_COUNT];
+    const struct zmoe_launch_plan *p = &rt->launch;
+    struct resolve r = {.io = {x, y, tokens, params}};
     for (int i = 0; i < ZMOE_ACT_COUNT; i++)
-        act[i] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[i]);
-    void *w[ZMOE_TENSOR_COUNT];
+        r.act[i] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[i]);
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
         uint32_t b = zmoe_runtime_weight_buffer(&rt->ids, layer, (enum zmoe_tensor)t);
         /* absent tensors: any valid pointer; the kernels never read it (flags) */
-        w[t] = b == ZMOE_NO_BUFFER ? act[ZMOE_ACT_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
+        r.weight[t] = b == ZMOE_NO_BUFFER ? r.act[ZMOE_ACT_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
     }
-    const ze_group_count_t *groups = act[ZMOE_ACT_GROUPS];
-    const uint32_t gx_up = div_up(I > S ? I : S, rt->nout), gx_down = div_up(H, rt->nout);
-    const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
-    const uint32_t spans = zmoe_runtime_gemv_lane_spans(rt);
+    const ze_group_count_t *groups = r.act[ZMOE_ACT_GROUPS];
 
-    /* router */
-    struct argset a = {rt, rt->kernel[ZMOE_K_ROUTER], "router", 0, err, ZMOE_OK};
-    argp(&a, tokens);
-    argp(&a, params);
-    argp(&a, x);
-    argp(&a, w[ZMOE_TENSOR_ROUTER_W]);
-    argp(&a, w[ZMOE_TENSOR_ROUTER_B]);
-    argp(&a, w[ZMOE_TENSOR_SHARED_GATE]);
-    argp(&a, act[ZMOE_ACT_LOGITS]);
-    argu(&a, H);
-    argu(&a, E);
-    argu(&a, spans);
-    if (a.st)
-        return a.st;
-    ze_group_count_t rg = {div_up(E + 1, rt->nout), 1, 1};
-    if (ev) {
-        ZE_CHECK(zeCommandListAppendLaunchKernel(list, a.k, &rg, ev[ZMOE_STAGE_ROUTER], 0, NULL),
-                 "recording the router of layer %u", layer);
-    } else {
-        ZE_CHECK(zeCommandListAppendLaunchKernel(list, a.k, &rg, NULL, 0, NULL),
-                 "recording the router of layer %u", layer);
-        ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL), "recording a barrier after the router");
-    }
-
-    /* align */
-    a = (struct argset){rt, rt->kernel[ZMOE_K_ALIGN], "align", 0, err, ZMOE_OK};
-    argp(&a, tokens);
-    argp(&a, params);
-    argp(&a, act[ZMOE_ACT_LOGITS]);
-    argp(&a, w[ZMOE_TENSOR_SCORE_BIAS]);
-    argp(&a, act[ZMOE_ACT_TOPK_IDS]);
-    argp(&a, act[ZMOE_ACT_TOPK_W]);
-    argp(&a, act[ZMOE_ACT_GATE]);
-    argp(&a, act[ZMOE_ACT_SORTED]);
-    argp(&a, act[ZMOE_ACT_INV]);
-    argp(&a, act[ZMOE_ACT_TILES]);
-    argp(&a, act[ZMOE_ACT_GROUPS]);
-    argu(&a, E);
-    argu(&a, K);
-    argu(&a, G);
-    argu(&a, G > 1 ? c->router.topk_group : 1);
-    argu(&a, gx_up);
-    argu(&a, gx_down);
-    argu(&a, gx_combine);
-    if (a.st)
-        return a.st;
-    ze_group_count_t one = {1, 1, 1};
-    if (ev) {
-        ZE_CHECK(zeCommandListAppendLaunchKernel(list, a.k, &one, ev[ZMOE_STAGE_ALIGN], 1,
-                                                 &ev[ZMOE_STAGE_ROUTER]),
-                 "recording the align stage of layer %u", layer);
-    } else {
-        ZE_CHECK(zeCommandListAppendLaunchKernel(list, a.k, &one, NULL, 0, NULL),
-                 "recording the align stage of layer %u", layer);
-        ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL), "recording a barrier after align");
-    }
-
-    /* expert up */
-    a = (struct argset){rt, rt->kernel[ZMOE_K_UP], "expert_up", 0, err, ZMOE_OK};
-    argp(&a, params);
-    argp(&a, x);
-    argp(&a, w[ZMOE_TENSOR_W13]);
-    argp(&a, w[ZMOE_TENSOR_B13]);
-    argp(&a, w[ZMOE_TENSOR_SHARED_W13]);
-    argp(&a, act[ZMOE_ACT_TOPK_W]);
-    argp(&a, act[ZMOE_ACT_SORTED]);
-    argp(&a, act[ZMOE_ACT_TILES]);
-    argp(&a, act[ZMOE_ACT_A]);
-    argp(&a, act[ZMOE_ACT_A_SHARED]);
-    argu(&a, H);
-    argu(&a, I);
-    argu(&a, S);
-    argu(&a, E);
-    argu(&a, K);
-    argu(&a, spans);
-    if (a.st)
-        return a.st;
-    if (ev) {
-        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(list, a.k, &groups[0], ev[ZMOE_STAGE_EXPERT_UP],
-                                                         1, &ev[ZMOE_STAGE_ALIGN]),
-                 "recording expert_up of layer %u", layer);
-    } else {
-        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(list, a.k, &groups[0], NULL, 0, NULL),
-                 "recording expert_up of layer %u", layer);
-        ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL), "recording a barrier after expert_up");
-    }
-
-    /* expert down */
-    a = (struct argset){rt, rt->kernel[ZMOE_K_DOWN], "expert_down", 0, err, ZMOE_OK};
-    argp(&a, params);
-    argp(&a, act[ZMOE_ACT_A]);
-    argp(&a, act[ZMOE_ACT_A_SHARED]);
-    argp(&a, w[ZMOE_TENSOR_W2]);
-    argp(&a, w[ZMOE_TENSOR_B2]);
-    argp(&a, w[ZMOE_TENSOR_SHARED_W2]);
-    argp(&a, act[ZMOE_ACT_TILES]);
-    argp(&a, act[ZMOE_ACT_O]);
-    argp(&a, act[ZMOE_ACT_O_SHARED]);
-    argu(&a, H);
-    argu(&a, I);
-    argu(&a, S);
-    argu(&a, E);
-    argu(&a, spans);
-    if (a.st)
-        return a.st;
-    if (ev) {
-        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(list, a.k, &groups[1], ev[ZMOE_STAGE_EXPERT_DOWN],
-                                                         1, &ev[ZMOE_STAGE_EXPERT_UP]),
-                 "recording expert_down of layer %u", layer);
-    } else {
-        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(list, a.k, &groups[1], NULL, 0, NULL),
-                 "recording expert_down of layer %u", layer);
-        ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL), "recording a barrier after expert_down");
-    }
-
-    /* combine */
-    a = (struct argset){rt, rt->kernel[ZMOE_K_COMBINE], "combine", 0, err, ZMOE_OK};
-    argp(&a, params);
-    argp(&a, act[ZMOE_ACT_O]);
-    argp(&a, act[ZMOE_ACT_O_SHARED]);
-    argp(&a, act[ZMOE_ACT_TOPK_W]);
-    argp(&a, act[ZMOE_ACT_GATE]);
-    argp(&a, act[ZMOE_ACT_INV]);
-    argp(&a, y);
-    argu(&a, H);
-    argu(&a, K);
-    if (a.st)
-        return a.st;
-    if (ev) {
-        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(list, a.k, &groups[2], ev[ZMOE_STAGE_COMBINE],
-                                                         1, &ev[ZMOE_STAGE_EXPERT_DOWN]),
-                 "recording combine of layer %u", layer);
-    } else {
-        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(list, a.k, &groups[2], NULL, 0, NULL),
-                 "recording combine of layer %u", layer);
+    for (uint32_t i = 0; i < p->count; i++) {
+        const struct zmoe_launch *l = &p->launch[i];
+        ze_kernel_handle_t k = rt->kernel[l->kernel];
+        const char *name = p->kernel[l->kernel].name;
+        for (uint32_t j = 0; j < l->nargs; j++) {
+            const struct zmoe_launch_arg *a = &l->arg[j];
+            const void *ptr = a->kind == ZMOE_ARG_ACT      ? r.act[a->value]
+                              : a->kind == ZMOE_ARG_WEIGHT ? r.weight[a->value]
+                                                           : r.io[a->value];
+            ze_result_t res = a->kind == ZMOE_ARG_U32
+                                  ? zeKernelSetArgumentValue(k, j, sizeof a->value, &a->value)
+                                  : zeKernelSetArgumentValue(k, j, sizeof ptr, &ptr);
+            if (res != ZE_RESULT_SUCCESS)
+                return zmoe_runtime_ze_error(err, res, "zeKernelSetArgumentValue",
+                                             "setting argument %u of kernel '%s'", j, name);
+        }
+        /* With events (ring lists) each stage signals its event and waits for the one
+         * before it; without (zmoe_record), barriers order the stages. */
+        ze_event_handle_t signal = ev ? ev[l->stage] : NULL;
+        ze_event_handle_t *wait = ev && l->wait >= 0 ? &ev[p->launch[l->wait].stage] : NULL;
+        const ze_group_count_t direct = {l->groups[0], l->groups[1], l->groups[2]};
+        ze_result_t res =
+            l->indirect < 0
+                ? zeCommandListAppendLaunchKernel(list, k, &direct, signal, wait ? 1 : 0, wait)
+                : zeCommandListAppendLaunchKernelIndirect(list, k, &groups[l->indirect], signal,
+                                                          wait ? 1 : 0, wait);
+        if (res != ZE_RESULT_SUCCESS)
+            return zmoe_runtime_ze_error(err, res, l->indirect < 0 ? "zeCommandListAppendLaunchKernel"
+                                                                   : "zeCommandListAppendLaunchKernelIndirect",
+                                         "recording %s of layer %u", name, layer);
+        if (!ev && i + 1 < p->count)
+            ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL), "recording a barrier after %s", name);
     }
     return ZMOE_OK;
 }

@@ -23,7 +23,8 @@
 #define ZMOE_KERNEL_RMAX 8u      /* token rows per expert tile */
 #define ZMOE_KERNEL_EMAX 512u    /* most routed experts the align kernel handles */
 #define ZMOE_KERNEL_GROUPS_MAX 64u /* most router groups (a 64-bit mask in the kernel) */
-#define ZMOE_ALIGN_WG 256u       /* work-items of the one align work-group */
+#define ZMOE_ALIGN_WG 256u       /* work-items of the one align work-group (at most) */
+#define ZMOE_KERNEL_LOCAL_BYTES 32768u /* local memory of the align kernel */
 
 /* The per-slot parameter block, read by the kernels from host-visible memory when they
  * execute (so one recorded list serves every token count). Word layout = moe.cl P_*. */
@@ -118,7 +119,7 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
 /* Bytes of the host block zmoe_create() needs for `cfg` (runtime structures). */
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg);
 
-/* ---------------------------------------------------------------- internals */
+/* --------------------------------------------------------- the launch plan */
 
 enum zmoe_kernel_id {
     ZMOE_K_ROUTER = 0,
@@ -128,6 +129,78 @@ enum zmoe_kernel_id {
     ZMOE_K_COMBINE,
     ZMOE_K_COUNT
 };
+
+/* How a device runs the GEMV kernels: the work-group shape (lanes x nout = ZMOE_KERNEL_WG)
+ * and the reduction split (kernels/moe.cl, lane_split). One row per device kind in
+ * launch.c's table, chosen by measurement (kernels/README.md). */
+struct zmoe_device_shape {
+    uint32_t lanes, nout;   /* lanes split a row's dot product; nout rows per group */
+    uint32_t align_wg;      /* work-items of the one align work-group */
+    uint32_t lane_spans;    /* 1: one contiguous span per lane (CPUs); 0: interleaved */
+};
+/* The shape for a device of this type whose work-groups hold up to max_group items.
+ * ZMOE_GEMV_LANES (power of two <= 64) and ZMOE_GEMV_SPANS (0|1) override, so hostdev
+ * can run a GPU's shape. */
+struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group);
+
+/* What a kernel argument is. Pointers are named, not given: the Level Zero recorder
+ * resolves them into the arena (or the caller's pointers for zmoe_record), the GPU
+ * benchmark into its OpenCL buffers. */
+enum zmoe_arg_kind {
+    ZMOE_ARG_U32 = 0, /* by value: `value` */
+    ZMOE_ARG_ACT,     /* activation buffer `value` (enum zmoe_act) */
+    ZMOE_ARG_WEIGHT,  /* tensor `value` (enum zmoe_tensor) of the layer; an absent tensor
+                         may be any valid buffer: the kernels never read it (flags) */
+    ZMOE_ARG_IO,      /* the call's `value` (enum zmoe_io) */
+};
+enum zmoe_io {
+    ZMOE_IO_X = 0, /* x [T][H], activation dtype */
+    ZMOE_IO_Y,     /* y [T][H], activation dtype */
+    ZMOE_IO_TOKENS,/* u32 token count, read when the kernels execute */
+    ZMOE_IO_PARAMS,/* struct zmoe_params */
+    ZMOE_IO_COUNT
+};
+struct zmoe_launch_arg {
+    uint32_t kind; /* enum zmoe_arg_kind */
+    uint32_t value;
+};
+
+#define ZMOE_LAUNCH_ARGS_MAX 20u
+#define ZMOE_LAUNCHES_MAX 6u
+
+/* One launch. It waits for launch `wait` (-1: for nothing before it in the layer) and
+ * signals the timestamp event of `stage`. Group counts are direct (`groups`) or read at
+ * execution from act.groups[indirect] (a ze_group_count_t an earlier launch wrote). */
+struct zmoe_launch {
+    uint32_t kernel; /* enum zmoe_kernel_id */
+    uint32_t stage;  /* enum zmoe_stage */
+    int32_t wait;
+    int32_t indirect; /* -1: direct */
+    uint32_t groups[3];
+    uint32_t nargs;
+    struct zmoe_launch_arg arg[ZMOE_LAUNCH_ARGS_MAX];
+};
+
+/* One layer call, as data: kernels (name and work-group shape, fixed for a kernel's
+ * life) and the launches in order. A pure function of the config and the device shape,
+ * the same for every layer and slot. Consumed by layer.c (Level Zero) and by the GPU
+ * benchmark (bench/gpu.c, OpenCL): nothing else knows kernel argument orders. */
+struct zmoe_launch_plan {
+    struct {
+        char name[48];
+        uint32_t local[2];
+    } kernel[ZMOE_K_COUNT];
+    uint32_t count;
+    struct zmoe_launch launch[ZMOE_LAUNCHES_MAX];
+    struct zmoe_device_shape shape;
+};
+/* expert_up's argument that says how many routed copies share one row of x (top_k): the
+ * baseline of bench/ feeds it pre-scaled copies, one row each. */
+#define ZMOE_UP_ARG_K 14u
+void zmoe_runtime_launch_plan(const struct zmoe_config *cfg, const struct zmoe_device_shape *shape,
+                              struct zmoe_launch_plan *out);
+
+/* ---------------------------------------------------------------- internals */
 
 enum zmoe_slot_state { ZMOE_SLOT_FREE = 0, ZMOE_SLOT_ACQUIRED, ZMOE_SLOT_SUBMITTED };
 
@@ -166,8 +239,7 @@ struct zmoe_runtime {
 
     ze_module_handle_t module;
     ze_kernel_handle_t kernel[ZMOE_K_COUNT];
-    uint32_t lanes, nout;     /* GEMV work-group shape */
-    uint32_t align_wg;
+    struct zmoe_launch_plan launch; /* what every layer call records (launch.c) */
 
     ze_event_pool_handle_t event_pool;
     ze_command_list_handle_t upload_list;
@@ -189,11 +261,6 @@ void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
 enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, const char *call,
                                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
-
-/* layer.c */
-/* The `lane_spans` argument of the GEMV kernels for this runtime's device (kernels/moe.cl):
- * 1 = one contiguous span per lane (CPUs), 0 = interleaved (GPUs); ZMOE_GEMV_SPANS overrides. */
-uint32_t zmoe_runtime_gemv_lane_spans(const struct zmoe_runtime *rt);
 
 /* device.c */
 /* Where hostdev is: $ZMOE_HOSTDEV, the build tree, else the install libdir (*why says). */

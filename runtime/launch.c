@@ -1,0 +1,190 @@
+/* launch.c — the launch plan of one layer call, as data (runtime.h, struct
+ * zmoe_launch_plan): which kernels, with which arguments in which order, on which grids.
+ * layer.c records it into Level Zero lists; bench/gpu.c runs it through OpenCL. Only
+ * this file knows the kernels' argument orders (kernels/moe.cl, kernels/README.md). */
+#include "runtime/runtime.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* GEMV work-group shape and reduction split per device kind. GPUs: 32 lanes x 2 rows,
+ * interleaved 16-byte loads (measured on an NVIDIA H200 through OpenCL: 32 lanes best
+ * or within 7% of best on every geometry, 16 lanes 2-24% behind; the contiguous split
+ * 2-8x slower there). CPUs (hostdev / PoCL): 8 lanes x 8 rows, one contiguous span per
+ * lane (a sweep of 1..16 lanes, kernels/README.md "GEMV work split"). */
+static const struct {
+    ze_device_type_t type;
+    struct zmoe_device_shape shape;
+} shape_table[] = {
+    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0}},
+    {ZE_DEVICE_TYPE_CPU, {8, 8, 256, 1}},
+};
+
+struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group)
+{
+    struct zmoe_device_shape s = shape_table[0].shape; /* unknown kinds: the GPU shape */
+    for (size_t i = 0; i < sizeof shape_table / sizeof shape_table[0]; i++)
+        if (shape_table[i].type == type)
+            s = shape_table[i].shape;
+    const char *lanes = getenv("ZMOE_GEMV_LANES");
+    if (lanes) {
+        unsigned long v = strtoul(lanes, NULL, 10);
+        if (v && v <= ZMOE_KERNEL_WG && (v & (v - 1)) == 0)
+            s.lanes = (uint32_t)v;
+    }
+    s.nout = ZMOE_KERNEL_WG / s.lanes;
+    const char *spans = getenv("ZMOE_GEMV_SPANS");
+    if (spans && (spans[0] == '0' || spans[0] == '1') && spans[1] == '\0')
+        s.lane_spans = (uint32_t)(spans[0] - '0');
+    if (max_group < s.align_wg)
+        s.align_wg = ZMOE_KERNEL_WG;
+    return s;
+}
+
+static uint32_t div_up(uint32_t a, uint32_t b)
+{
+    return (a + b - 1) / b;
+}
+
+/* Builds one launch argument by argument. */
+struct builder {
+    struct zmoe_launch *l;
+};
+
+static void put(struct builder *b, uint32_t kind, uint32_t value)
+{
+    /* capacity is sized for the kernels below; a kernel with more is caught by the
+     * launch-plan test (arguments counted against the SPIR-V) */
+    if (b->l->nargs < ZMOE_LAUNCH_ARGS_MAX)
+        b->l->arg[b->l->nargs++] = (struct zmoe_launch_arg){kind, value};
+}
+static void act(struct builder *b, enum zmoe_act a) { put(b, ZMOE_ARG_ACT, (uint32_t)a); }
+static void wt(struct builder *b, enum zmoe_tensor t) { put(b, ZMOE_ARG_WEIGHT, (uint32_t)t); }
+static void io(struct builder *b, enum zmoe_io i) { put(b, ZMOE_ARG_IO, (uint32_t)i); }
+static void u32(struct builder *b, uint32_t v) { put(b, ZMOE_ARG_U32, v); }
+
+static struct builder begin(struct zmoe_launch_plan *p, enum zmoe_kernel_id k, enum zmoe_stage stage,
+                            int32_t indirect, uint32_t gx, uint32_t gy)
+{
+    struct zmoe_launch *l = &p->launch[p->count];
+    *l = (struct zmoe_launch){
+        .kernel = (uint32_t)k,
+        .stage = (uint32_t)stage,
+        .wait = (int32_t)p->count - 1,
+        .indirect = indirect,
+        .groups = {gx, gy, 1},
+    };
+    p->count++;
+    return (struct builder){l};
+}
+
+void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
+                              struct zmoe_launch_plan *p)
+{
+    memset(p, 0, sizeof *p);
+    p->shape = *shape;
+    const uint32_t H = c->model.hidden, I = c->model.intermediate, E = c->model.experts;
+    const uint32_t K = c->model.top_k;
+    const uint32_t S = c->model.shared_experts * c->model.shared_intermediate;
+    const uint32_t G = c->router.groups ? c->router.groups : 1;
+    const uint32_t nout = shape->nout, spans = shape->lane_spans;
+    const char *w = zmoe_dtype_name(c->dtype.weights), *a = zmoe_dtype_name(c->dtype.activations);
+
+    snprintf(p->kernel[ZMOE_K_ROUTER].name, sizeof p->kernel[0].name, "router_w%s_a%s", w, a);
+    snprintf(p->kernel[ZMOE_K_ALIGN].name, sizeof p->kernel[0].name, "align");
+    snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up_w%s_a%s", w, a);
+    snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down_w%s", w);
+    snprintf(p->kernel[ZMOE_K_COMBINE].name, sizeof p->kernel[0].name, "combine_a%s", a);
+    for (int k = 0; k < ZMOE_K_COUNT; k++) {
+        p->kernel[k].local[0] = shape->lanes;
+        p->kernel[k].local[1] = nout;
+    }
+    p->kernel[ZMOE_K_ALIGN].local[0] = shape->align_wg;
+    p->kernel[ZMOE_K_ALIGN].local[1] = 1;
+    p->kernel[ZMOE_K_COMBINE].local[0] = ZMOE_KERNEL_WG;
+    p->kernel[ZMOE_K_COMBINE].local[1] = 1;
+
+    const uint32_t gx_up = div_up(I > S ? I : S, nout), gx_down = div_up(H, nout);
+    const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
+
+    /* router: rows of [Wr; shared_gate] x token tiles of RMAX (tiles past T exit) */
+    struct builder b = begin(p, ZMOE_K_ROUTER, ZMOE_STAGE_ROUTER, -1, div_up(E + 1, nout),
+                             div_up(c->runtime.max_tokens, ZMOE_KERNEL_RMAX));
+    io(&b, ZMOE_IO_TOKENS);
+    io(&b, ZMOE_IO_PARAMS);
+    io(&b, ZMOE_IO_X);
+    wt(&b, ZMOE_TENSOR_ROUTER_W);
+    wt(&b, ZMOE_TENSOR_ROUTER_B);
+    wt(&b, ZMOE_TENSOR_SHARED_GATE);
+    act(&b, ZMOE_ACT_LOGITS);
+    u32(&b, H);
+    u32(&b, E);
+    u32(&b, spans);
+
+    /* align: one work-group; writes the group counts of the three launches after it */
+    b = begin(p, ZMOE_K_ALIGN, ZMOE_STAGE_ALIGN, -1, 1, 1);
+    io(&b, ZMOE_IO_TOKENS);
+    io(&b, ZMOE_IO_PARAMS);
+    act(&b, ZMOE_ACT_LOGITS);
+    wt(&b, ZMOE_TENSOR_SCORE_BIAS);
+    act(&b, ZMOE_ACT_TOPK_IDS);
+    act(&b, ZMOE_ACT_TOPK_W);
+    act(&b, ZMOE_ACT_GATE);
+    act(&b, ZMOE_ACT_SORTED);
+    act(&b, ZMOE_ACT_INV);
+    act(&b, ZMOE_ACT_TILES);
+    act(&b, ZMOE_ACT_GROUPS);
+    u32(&b, E);
+    u32(&b, K);
+    u32(&b, G);
+    u32(&b, G > 1 ? c->router.topk_group : 1);
+    u32(&b, gx_up);
+    u32(&b, gx_down);
+    u32(&b, gx_combine);
+
+    b = begin(p, ZMOE_K_UP, ZMOE_STAGE_EXPERT_UP, 0, 0, 0);
+    io(&b, ZMOE_IO_PARAMS);
+    io(&b, ZMOE_IO_X);
+    wt(&b, ZMOE_TENSOR_W13);
+    wt(&b, ZMOE_TENSOR_B13);
+    wt(&b, ZMOE_TENSOR_SHARED_W13);
+    act(&b, ZMOE_ACT_TOPK_W);
+    act(&b, ZMOE_ACT_SORTED);
+    act(&b, ZMOE_ACT_TILES);
+    act(&b, ZMOE_ACT_A);
+    act(&b, ZMOE_ACT_A_SHARED);
+    u32(&b, H);
+    u32(&b, I);
+    u32(&b, S);
+    u32(&b, E);
+    u32(&b, K);
+    u32(&b, spans);
+
+    b = begin(p, ZMOE_K_DOWN, ZMOE_STAGE_EXPERT_DOWN, 1, 0, 0);
+    io(&b, ZMOE_IO_PARAMS);
+    act(&b, ZMOE_ACT_A);
+    act(&b, ZMOE_ACT_A_SHARED);
+    wt(&b, ZMOE_TENSOR_W2);
+    wt(&b, ZMOE_TENSOR_B2);
+    wt(&b, ZMOE_TENSOR_SHARED_W2);
+    act(&b, ZMOE_ACT_TILES);
+    act(&b, ZMOE_ACT_O);
+    act(&b, ZMOE_ACT_O_SHARED);
+    u32(&b, H);
+    u32(&b, I);
+    u32(&b, S);
+    u32(&b, E);
+    u32(&b, spans);
+
+    b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
+    io(&b, ZMOE_IO_PARAMS);
+    act(&b, ZMOE_ACT_O);
+    act(&b, ZMOE_ACT_O_SHARED);
+    act(&b, ZMOE_ACT_TOPK_W);
+    act(&b, ZMOE_ACT_GATE);
+    act(&b, ZMOE_ACT_INV);
+    io(&b, ZMOE_IO_Y);
+    u32(&b, H);
+    u32(&b, K);
+}
