@@ -234,14 +234,26 @@ INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
 }
 
 /* One specialised copy per mode, chosen by a uniform value outside the loop. */
-#define DOT(mode, ...)                                                                      \
-    ((mode) == MODE_SPANS  ? dot_part(__VA_ARGS__, MODE_SPANS)                              \
-     : (mode) == MODE_WIDE ? dot_part(__VA_ARGS__, MODE_WIDE)                               \
-                           : dot_part(__VA_ARGS__, MODE_NARROW))
-#define DOT2(mode, ...)                                                                     \
-    ((mode) == MODE_SPANS  ? dot2_part(__VA_ARGS__, MODE_SPANS)                             \
-     : (mode) == MODE_WIDE ? dot2_part(__VA_ARGS__, MODE_WIDE)                              \
-                           : dot2_part(__VA_ARGS__, MODE_NARROW))
+INLINE float dot_mode(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
+                      uint n, uint l, uint lanes, const uint wdt, const uint adt, uint mode)
+{
+    if (mode == MODE_SPANS)
+        return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_SPANS);
+    if (mode == MODE_WIDE)
+        return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE);
+    return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_NARROW);
+}
+
+INLINE float2 dot2_mode(__global const void *w, size_t grow, size_t urow, __global const void *x,
+                        size_t xoff, float xs, uint n, uint l, uint lanes, const uint wdt,
+                        const uint adt, uint mode)
+{
+    if (mode == MODE_SPANS)
+        return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_SPANS);
+    if (mode == MODE_WIDE)
+        return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE);
+    return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW);
+}
 
 /* Sums the LANES partials of (row r, column j) written to red[r][j*lanes + l]. */
 INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
@@ -280,7 +292,7 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
     for (uint r = 0; r < cnt; r++) {
         const size_t xoff = (size_t)(t0 + r) * H;
         red[r * ZMOE_WG + j * lanes + l] =
-            active ? DOT(mode, w, wrow, x, xoff, H, l, lanes, wdt, adt) : 0.0f;
+            active ? dot_mode(w, wrow, x, xoff, H, l, lanes, wdt, adt, mode) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (active && l == 0) {
@@ -560,7 +572,7 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
         const size_t xoff = (size_t)tok * H;
         float ag = 0.0f, au = 0.0f;
         if (active) {
-            const float2 gu = DOT2(mode, w, grow, urow, x, xoff, xs, H, l, lanes, wdt, adt);
+            const float2 gu = dot2_mode(w, grow, urow, x, xoff, xs, H, l, lanes, wdt, adt, mode);
             ag = gu.x;
             au = gu.y;
         }
@@ -608,7 +620,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
         __global const float *ar = in + (size_t)r * n;
         float acc = 0.0f;
         if (active)
-            acc = DOT(mode, w, wrow, ar, 0, n, l, lanes, wdt, DT_F32);
+            acc = dot_mode(w, wrow, ar, 0, n, l, lanes, wdt, DT_F32, mode);
         red[r * ZMOE_WG + j * lanes + l] = acc;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
