@@ -375,6 +375,19 @@ static void binary_errors(void)
                cli_has(r.err, "field 'num_hidden_layers'"),
            "run --model on it: exit 2 with the same message");
     cli_result_free(&r);
+    r = CLI_RUN((char *)exe, "run", "--steps", "1");
+    TAP_OK(r.status == 2 && cli_has(r.err, "missing CONFIG or --model DIR"),
+           "run without CONFIG or --model: exit 2 naming both");
+    cli_result_free(&r);
+    char conf[600];
+    snprintf(conf, sizeof conf, "%s/default.conf", examples);
+    r = CLI_RUN((char *)exe, "forward", conf, "--input", "x.safetensors", "--output",
+                "y.safetensors", "--hf-layer", "1");
+    TAP_OK(r.status == 2 && cli_has(r.err, "--hf-layer: ") &&
+               cli_has(r.err, "has synthetic weights, which have no checkpoint layer numbers; "
+                              "use --layer"),
+           "forward --hf-layer on synthetic weights: exit 2, use --layer");
+    cli_result_free(&r);
     r = CLI_RUN((char *)exe, "import", "--help");
     TAP_OK(r.status == 0 && cli_has(r.out, "usage: zmoe import MODEL_DIR [--output FILE]"),
            "import --help");
