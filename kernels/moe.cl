@@ -31,6 +31,7 @@
 
 #define ZMOE_WG 64
 #define ZMOE_RMAX 8
+#define ZMOE_ROUTER_TOKENS 1 /* tokens per router work-group (runtime: grid y) */
 #define ZMOE_EMAX 512
 
 #define DT_F32 0u
@@ -267,9 +268,11 @@ INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
 /* ------------------------------------------------------------------ router */
 
 /* Work-group (i, t): rows [i*NOUT, (i+1)*NOUT) of the virtual matrix [Wr; shared_gate]
- * (E + 1 rows) for token tile t (RMAX tokens; tiles past T exit at once, uniformly):
- * many work-groups at any T (the grid's second dimension covers max_tokens), rather
- * than ceil((E+1)/NOUT) work-groups walking all tokens. */
+ * (E + 1 rows) for token tile t (ROUTER_TOKENS tokens; tiles past T have none): many
+ * work-groups at any T (the grid's second dimension covers max_tokens), rather than
+ * ceil((E+1)/NOUT) work-groups walking all tokens (25-30% of a T=8 layer on an H200).
+ * One token per work-group measured best there: the router's weights are small and
+ * come from L2 for the other tokens; parallelism is what the router lacked. */
 INLINE void router_body(__global const uint *tokens, __global const uint *prm,
                         __global const void *x, __global const void *wr,
                         __global const float *br, __global const void *wgate,
@@ -282,8 +285,8 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
     const uint T = tokens[0], flags = prm[P_FLAGS];
     /* tiles past T have no rows (uniform over the work-group; no early return before
      * the barrier: PoCL 3.1 then carried `active` across it wrongly) */
-    const uint t0 = get_group_id(1) * ZMOE_RMAX;
-    const uint cnt = t0 < T ? min((uint)ZMOE_RMAX, T - t0) : 0u;
+    const uint t0 = get_group_id(1) * ZMOE_ROUTER_TOKENS;
+    const uint cnt = t0 < T ? min((uint)ZMOE_ROUTER_TOKENS, T - t0) : 0u;
     const bool active = row < E || (row == E && (flags & F_SHARED_GATE));
     __global const void *w = row < E ? wr : wgate;
     const size_t wrow = row < E ? (size_t)row * H : 0;
@@ -351,9 +354,11 @@ INLINE uint wg_exclusive_scan(__local uint *v, uint n, __local uint *part, uint 
     return total;
 }
 
-/* Tokens routed at once (one team of align work-items each) and the top-k slots they
- * hold in local memory (P * K <= ALIGN_SLOTS). */
+/* Tokens routed at once (one team of align work-items each), bounded by the scores and
+ * keys they hold in local memory (P * E <= ALIGN_SCORES) and their top-k slots
+ * (P * K <= ALIGN_SLOTS). */
 #define ALIGN_TEAMS 8u
+#define ALIGN_SCORES 2048u
 #define ALIGN_SLOTS 512u
 #define ALIGN_WG_MAX 256u
 
@@ -391,10 +396,11 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
                     __global uint *groups, uint E, uint K, uint G, uint topk_group,
                     uint gx_up, uint gx_down, uint gx_combine)
 {
-    __local float score[ALIGN_TEAMS * ZMOE_EMAX];
+    __local float score[ALIGN_SCORES];
+    __local uint key[ALIGN_SCORES];
     __local float gscore[ALIGN_TEAMS * 64];
     __local uint gok[ALIGN_TEAMS * 64];
-    __local uint slot_id[ALIGN_SLOTS];
+    __local uint slot_id[ALIGN_SLOTS], slot_pos[ALIGN_SLOTS];
     __local float slot_w[ALIGN_SLOTS];
     __local uint cnt[ZMOE_EMAX], off[ZMOE_EMAX], toff[ZMOE_EMAX];
     __local uint part[2 * ALIGN_WG_MAX];
@@ -404,7 +410,7 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
     const bool use_sb = (flags & F_SCORE_BIAS) != 0, sig = (flags & F_SIGMOID) != 0;
     const uint per = E / G;
     const float scale = as_float(prm[P_SCALING]);
-    const uint P = max(1u, min(min(T, ALIGN_TEAMS), ALIGN_SLOTS / K));
+    const uint P = max(1u, min(min(T, ALIGN_TEAMS), min(ALIGN_SLOTS / K, ALIGN_SCORES / E)));
     const uint team = ls / P, tm = lid / team, member = lid % team;
 
     for (uint e = lid; e < E; e += ls)
@@ -412,7 +418,8 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
     for (uint t0 = 0; t0 < T; t0 += P) {
         const uint t = t0 + tm;
         const bool mine = tm < P && t < T;
-        __local float *s = score + (mine ? tm : 0u) * ZMOE_EMAX;
+        __local float *s = score + (mine ? tm : 0u) * E;
+        __local uint *ky = key + (mine ? tm : 0u) * E;
         __global const float *lg = logits + (size_t)(mine ? t : 0u) * (E + 1);
         if (mine) {
             if (member == 0)
@@ -457,24 +464,31 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
                 gok[tm * 64 + g] = grank < topk_group;
             }
         barrier(CLK_LOCAL_MEM_FENCE);
+        /* each expert's key once: its choice (score + score bias) in the total order */
+        if (mine)
+            for (uint e = member; e < E; e += team)
+                ky[e] = order_key(s[e] + (use_sb ? score_bias[e] : 0.0f));
+        barrier(CLK_LOCAL_MEM_FENCE);
         if (mine)
             for (uint e = member; e < E; e += team) {
                 if (G > 1 && !gok[tm * 64 + e / per])
                     continue;
-                const uint ke = order_key(s[e] + (use_sb ? score_bias[e] : 0.0f));
+                const uint ke = ky[e];
                 uint rank = 0;
                 for (uint f = 0; f < E && rank < K; f++)
                     if (G == 1 || gok[tm * 64 + f / per])
-                        rank += ranks_before(order_key(s[f] + (use_sb ? score_bias[f] : 0.0f)), f,
-                                             ke, e) ? 1u : 0u;
+                        rank += ranks_before(ky[f], f, ke, e) ? 1u : 0u;
                 if (rank < K) {
                     slot_id[tm * K + rank] = e;
                     slot_w[tm * K + rank] = s[e];
-                    atomic_inc(&cnt[e]);
+                    /* row position inside the expert: any order gives the same y (rows
+                     * are computed independently; combine sums each token's k in order) */
+                    slot_pos[tm * K + rank] = atomic_inc(&cnt[e]);
                 }
             }
         barrier(CLK_LOCAL_MEM_FENCE);
-        /* weights: the chosen scores, renormalised (summed in k order) and scaled */
+        /* weights: the chosen scores, renormalised (summed in k order) and scaled; inv
+         * holds the within-expert position until the offsets are known */
         if (mine)
             for (uint k = member; k < K; k += team) {
                 float wsum = 0.0f;
@@ -483,6 +497,7 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
                 const float w = slot_w[tm * K + k];
                 topk_ids[(size_t)t * K + k] = slot_id[tm * K + k];
                 topk_w[(size_t)t * K + k] = ((flags & F_RENORM) ? w / wsum : w) * scale;
+                inv[(size_t)t * K + k] = slot_pos[tm * K + k];
             }
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     }
@@ -499,14 +514,12 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
         uint tb = toff[e];
         for (uint r = 0; r < c; r += ZMOE_RMAX)
             tiles[tb++] = (uint4)(e, o + r, min((uint)ZMOE_RMAX, c - r), 0u);
-        /* placement in (t,k) order inside the expert: deterministic, no atomics */
-        uint q = o;
-        for (uint p = 0; p < TK && q < o + c; p++)
-            if (topk_ids[p] == e) {
-                sorted[q] = p;
-                inv[p] = q;
-                q++;
-            }
+    }
+    /* placement: row = the expert's offset + the position taken above */
+    for (uint p = lid; p < TK; p += ls) {
+        const uint q = off[topk_ids[p]] + inv[p];
+        sorted[q] = p;
+        inv[p] = q;
     }
     const uint shared_tiles = (flags & F_SHARED) ? (T + ZMOE_RMAX - 1u) / ZMOE_RMAX : 0u;
     for (uint i = lid; i < shared_tiles; i += ls)
@@ -665,7 +678,7 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
                                        __global float *logits, uint H, uint E,              \
                                        uint lane_spans)                                     \
     {                                                                                       \
-        __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
+        __local float red[ZMOE_ROUTER_TOKENS * ZMOE_WG];                                    \
         router_body(tokens, prm, x, wr, br, wgate, logits, H, E, lane_spans, red, WD, AD);  \
     }
 

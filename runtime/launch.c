@@ -108,9 +108,9 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     const uint32_t gx_up = div_up(I > S ? I : S, nout), gx_down = div_up(H, nout);
     const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
 
-    /* router: rows of [Wr; shared_gate] x token tiles of RMAX (tiles past T exit) */
+    /* router: rows of [Wr; shared_gate] x token tiles (tiles past T have no rows) */
     struct builder b = begin(p, ZMOE_K_ROUTER, ZMOE_STAGE_ROUTER, -1, div_up(E + 1, nout),
-                             div_up(c->runtime.max_tokens, ZMOE_KERNEL_RMAX));
+                             div_up(c->runtime.max_tokens, ZMOE_KERNEL_ROUTER_TOKENS));
     io(&b, ZMOE_IO_TOKENS);
     io(&b, ZMOE_IO_PARAMS);
     io(&b, ZMOE_IO_X);

@@ -18,9 +18,10 @@
 
 /* ----------------------------------------------------------- kernel contract */
 
-/* Mirrors kernels/moe.cl (ZMOE_WG, ZMOE_RMAX, ZMOE_EMAX). */
+/* Mirrors kernels/moe.cl (ZMOE_WG, ZMOE_RMAX, ZMOE_ROUTER_TOKENS, ZMOE_EMAX). */
 #define ZMOE_KERNEL_WG 64u       /* work-items of a GEMV work-group (LANES * NOUT) */
 #define ZMOE_KERNEL_RMAX 8u      /* token rows per expert tile */
+#define ZMOE_KERNEL_ROUTER_TOKENS 1u /* tokens per router work-group (grid y) */
 #define ZMOE_KERNEL_EMAX 512u    /* most routed experts the align kernel handles */
 #define ZMOE_KERNEL_GROUPS_MAX 64u /* most router groups (a 64-bit mask in the kernel) */
 #define ZMOE_ALIGN_WG 256u       /* work-items of the one align work-group (at most) */
