@@ -256,131 +256,6 @@ INLINE float2 dot2_mode(__global const void *w, size_t grow, size_t urow, __glob
     return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW);
 }
 
-/* Register tiling for the interleaved (GPU) splits: up to RTILE token rows of a tile
- * against one weight row, each weight chunk loaded once for all of them, so at T > 1 a
- * weight row is read from memory once per block of rows, not once per token row (the
- * rows-outer loop re-read it from DRAM on an H200: Mixtral's T=8 expert_up took 6.8x
- * its T=1 time for 3.5x the bytes). Rows travel as vectors (offsets in a uint4, 32-bit
- * as zmoe_runtime_check_config bounds them; results in a float4), not as private arrays
- * behind pointers. R (1 or RTILE) is a compile-time row count, cnt <= R the live rows.
- * The CPU split keeps the rows-outer loop: its rows come from cache. */
-#define ZMOE_RTILE 4u
-
-INLINE uint pick_u(uint4 v, uint r)
-{
-    return r == 0 ? v.s0 : r == 1 ? v.s1 : r == 2 ? v.s2 : v.s3;
-}
-
-INLINE float pick_f(float4 v, uint r)
-{
-    return r == 0 ? v.s0 : r == 1 ? v.s1 : r == 2 ? v.s2 : v.s3;
-}
-
-INLINE float4 dot_rows(__global const void *w, size_t wrow, __global const void *x, uint4 xoff,
-                       float4 xs, uint cnt, uint n, uint l, uint lanes, const uint wdt,
-                       const uint adt, const uint mode, const uint R)
-{
-    const uint3 p = lane_split(n, l, lanes, mode);
-    float4 acc[ZMOE_RTILE];
-    for (uint r = 0; r < ZMOE_RTILE; r++)
-        acc[r] = (float4)(0.0f);
-    for (uint c = p.x; c < p.y; c += p.z) {
-        if (mode == MODE_WIDE) {
-            const float8 wv = ld8(w, wrow + c, wdt);
-            for (uint r = 0; r < R; r++)
-                if (r < cnt) {
-                    const float8 xv = ld8(x, (size_t)pick_u(xoff, r) + c, adt) * pick_f(xs, r);
-                    acc[r] = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc[r]));
-                }
-        } else {
-            const float4 wv = ld4(w, wrow + c, wdt);
-            for (uint r = 0; r < R; r++)
-                if (r < cnt)
-                    acc[r] = mad(wv, ld4(x, (size_t)pick_u(xoff, r) + c, adt) * pick_f(xs, r), acc[r]);
-        }
-    }
-    float4 out = (float4)(hsum4(acc[0]), hsum4(acc[1]), hsum4(acc[2]), hsum4(acc[3]));
-    if (l == 0)
-        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
-            const float wc = ld1(w, wrow + c, wdt);
-            out.s0 += wc * (ld1(x, (size_t)xoff.s0 + c, adt) * xs.s0);
-            if (R > 1) {
-                out.s1 += cnt > 1 ? wc * (ld1(x, (size_t)xoff.s1 + c, adt) * xs.s1) : 0.0f;
-                out.s2 += cnt > 2 ? wc * (ld1(x, (size_t)xoff.s2 + c, adt) * xs.s2) : 0.0f;
-                out.s3 += cnt > 3 ? wc * (ld1(x, (size_t)xoff.s3 + c, adt) * xs.s3) : 0.0f;
-            }
-        }
-    return out;
-}
-
-/* expert_up's pair over a block of rows: (gate rows 0..3, up rows 0..3). */
-INLINE float8 dot2_rows(__global const void *w, size_t grow, size_t urow, __global const void *x,
-                        uint4 xoff, float4 xs, uint cnt, uint n, uint l, uint lanes,
-                        const uint wdt, const uint adt, const uint mode, const uint R)
-{
-    const uint3 p = lane_split(n, l, lanes, mode);
-    float4 g[ZMOE_RTILE], u[ZMOE_RTILE];
-    for (uint r = 0; r < ZMOE_RTILE; r++)
-        g[r] = u[r] = (float4)(0.0f);
-    for (uint c = p.x; c < p.y; c += p.z) {
-        if (mode == MODE_WIDE) {
-            const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
-            for (uint r = 0; r < R; r++)
-                if (r < cnt) {
-                    const float8 xv = ld8(x, (size_t)pick_u(xoff, r) + c, adt) * pick_f(xs, r);
-                    g[r] = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g[r]));
-                    u[r] = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u[r]));
-                }
-        } else {
-            const float4 gv = ld4(w, grow + c, wdt), uv = ld4(w, urow + c, wdt);
-            for (uint r = 0; r < R; r++)
-                if (r < cnt) {
-                    const float4 xv = ld4(x, (size_t)pick_u(xoff, r) + c, adt) * pick_f(xs, r);
-                    g[r] = mad(gv, xv, g[r]);
-                    u[r] = mad(uv, xv, u[r]);
-                }
-        }
-    }
-    float8 out = (float8)(hsum4(g[0]), hsum4(g[1]), hsum4(g[2]), hsum4(g[3]), hsum4(u[0]),
-                          hsum4(u[1]), hsum4(u[2]), hsum4(u[3]));
-    if (l == 0)
-        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
-            const float wg = ld1(w, grow + c, wdt), wu = ld1(w, urow + c, wdt);
-            float4 xv = (float4)(ld1(x, (size_t)xoff.s0 + c, adt) * xs.s0, 0.0f, 0.0f, 0.0f);
-            if (R > 1) {
-                xv.s1 = cnt > 1 ? ld1(x, (size_t)xoff.s1 + c, adt) * xs.s1 : 0.0f;
-                xv.s2 = cnt > 2 ? ld1(x, (size_t)xoff.s2 + c, adt) * xs.s2 : 0.0f;
-                xv.s3 = cnt > 3 ? ld1(x, (size_t)xoff.s3 + c, adt) * xs.s3 : 0.0f;
-            }
-            out.lo += wg * xv;
-            out.hi += wu * xv;
-        }
-    return out;
-}
-
-/* The interleaved mode and the row count as compile-time constants of one copy each. */
-INLINE float4 dot_rows_mode(__global const void *w, size_t wrow, __global const void *x, uint4 xoff,
-                            float4 xs, uint cnt, uint n, uint l, uint lanes, const uint wdt,
-                            const uint adt, uint mode)
-{
-    if (mode == MODE_WIDE)
-        return cnt == 1 ? dot_rows(w, wrow, x, xoff, xs, 1, n, l, lanes, wdt, adt, MODE_WIDE, 1u)
-                        : dot_rows(w, wrow, x, xoff, xs, cnt, n, l, lanes, wdt, adt, MODE_WIDE, ZMOE_RTILE);
-    return cnt == 1 ? dot_rows(w, wrow, x, xoff, xs, 1, n, l, lanes, wdt, adt, MODE_NARROW, 1u)
-                    : dot_rows(w, wrow, x, xoff, xs, cnt, n, l, lanes, wdt, adt, MODE_NARROW, ZMOE_RTILE);
-}
-
-INLINE float8 dot2_rows_mode(__global const void *w, size_t grow, size_t urow, __global const void *x,
-                             uint4 xoff, float4 xs, uint cnt, uint n, uint l, uint lanes,
-                             const uint wdt, const uint adt, uint mode)
-{
-    if (mode == MODE_WIDE)
-        return cnt == 1 ? dot2_rows(w, grow, urow, x, xoff, xs, 1, n, l, lanes, wdt, adt, MODE_WIDE, 1u)
-                        : dot2_rows(w, grow, urow, x, xoff, xs, cnt, n, l, lanes, wdt, adt, MODE_WIDE, ZMOE_RTILE);
-    return cnt == 1 ? dot2_rows(w, grow, urow, x, xoff, xs, 1, n, l, lanes, wdt, adt, MODE_NARROW, 1u)
-                    : dot2_rows(w, grow, urow, x, xoff, xs, cnt, n, l, lanes, wdt, adt, MODE_NARROW, ZMOE_RTILE);
-}
-
 /* Sums the LANES partials of (row r, column j) written to red[r][j*lanes + l]. */
 INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
 {
@@ -673,8 +548,8 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
                            __global const void *sw13, __global const float *topk_w,
                            __global const uint *sorted, __global const uint4 *tiles,
                            __global float *a, __global float *a_sh, uint H, uint I, uint S,
-                           uint E, uint K, __local float *red, const uint wdt, const uint adt,
-                           const uint spans)
+                           uint E, uint K, uint lane_spans, __local float *red, const uint wdt,
+                           const uint adt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0), nout = get_local_size(1);
@@ -692,52 +567,10 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     __global const void *w = shared ? sw13 : w13;
     const size_t grow = ((shared ? 0 : (size_t)e * 2 * I) + col) * H;
     const size_t urow = grow + (size_t)n * H;
-    const uint mode = pick_mode(spans, H);
-    const bool bias = !shared && (flags & F_EXPERT_BIAS);
-    const float bg = bias && active ? b13[(size_t)e * 2 * I + col] : 0.0f;
-    const float bu = bias && active ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
-    __global float *out = shared ? a_sh : a;
+    const uint mode = pick_mode(lane_spans, H);
 
-    if (!spans) {
-        /* GPUs: blocks of RTILE rows, register-tiled (dot2_rows) */
-        for (uint b = 0; b < cnt; b += ZMOE_RTILE) {
-            const uint rows = min(ZMOE_RTILE, cnt - b);
-            uint4 xo;
-            float4 xs4;
-#define UP_ROW(i, comp)                                                                     \
-    {                                                                                       \
-        const uint rr = start + min(b + (i), cnt - 1u);                                     \
-        const uint tk = shared ? 0u : sorted[rr];                                           \
-        xo.comp = (shared ? rr : tk / K) * H;                                               \
-        xs4.comp = on_input ? topk_w[tk] : 1.0f;                                            \
-    }
-            UP_ROW(0, s0) UP_ROW(1, s1) UP_ROW(2, s2) UP_ROW(3, s3)
-#undef UP_ROW
-            float8 gu = (float8)(0.0f);
-            if (active)
-                gu = dot2_rows_mode(w, grow, urow, x, xo, xs4, rows, H, l, lanes, wdt, adt, mode);
-            /* all RTILE rows: a constant count before the barrier */
-            red[0 * ZMOE_WG + j * lanes + l] = gu.s0;
-            red[1 * ZMOE_WG + j * lanes + l] = gu.s1;
-            red[2 * ZMOE_WG + j * lanes + l] = gu.s2;
-            red[3 * ZMOE_WG + j * lanes + l] = gu.s3;
-            red[4 * ZMOE_WG + j * lanes + l] = gu.s4;
-            red[5 * ZMOE_WG + j * lanes + l] = gu.s5;
-            red[6 * ZMOE_WG + j * lanes + l] = gu.s6;
-            red[7 * ZMOE_WG + j * lanes + l] = gu.s7;
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (active && l == 0)
-                for (uint r = 0; r < rows; r++)
-                    out[(size_t)(start + b + r) * n + col] =
-                        activate(lane_sum(red, r, j, lanes) + bg, lane_sum(red, ZMOE_RTILE + r, j, lanes) + bu,
-                                 prm[P_ACTIVATION], as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        return;
-    }
-
-    /* CPUs: rows outer, reduction inner; the weight rows, just read for row 0, come from
-     * cache for the other rows of the tile. */
+    /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
+     * just read for row 0, come from cache for the other rows of the tile. */
     for (uint r = 0; r < cnt; r++) {
         uint tok;
         float xs = 1.0f;
@@ -763,6 +596,10 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
         red[ZMOE_WG + j * lanes + l] = au;
         barrier(CLK_LOCAL_MEM_FENCE);
         if (active && l == 0) {
+            const bool bias = !shared && (flags & F_EXPERT_BIAS);
+            const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
+            const float bu = bias ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
+            __global float *out = shared ? a_sh : a;
             out[(size_t)(start + r) * n + col] =
                 activate(lane_sum(red, 0, j, lanes) + bg, lane_sum(red, 1, j, lanes) + bu,
                          prm[P_ACTIVATION], as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
@@ -777,7 +614,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                              __global const float *b2, __global const void *sw2,
                              __global const uint4 *tiles, __global float *o,
                              __global float *o_sh, uint H, uint I, uint S, uint E,
-                             __local float *red, const uint wdt, const uint spans)
+                             uint lane_spans, __local float *red, const uint wdt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0), nout = get_local_size(1);
@@ -790,30 +627,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     __global const void *w = shared ? sw2 : w2;
     __global const float *in = (shared ? a_sh : a) + (size_t)start * n;
     const size_t wrow = ((shared ? 0 : (size_t)e * H) + h) * n;
-    const uint mode = pick_mode(spans, n);
-    const float bias = (active && !shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
-    __global float *out = shared ? o_sh : o;
-
-    if (!spans) {
-        /* GPUs: blocks of RTILE rows, register-tiled (dot_rows) */
-        for (uint b = 0; b < cnt; b += ZMOE_RTILE) {
-            const uint rows = min(ZMOE_RTILE, cnt - b);
-            const uint4 xo = min((uint4)(0, 1, 2, 3) + (uint4)(b), (uint4)(cnt - 1u)) * (uint4)(n);
-            float4 acc = (float4)(0.0f);
-            if (active)
-                acc = dot_rows_mode(w, wrow, in, xo, (float4)(1.0f), rows, n, l, lanes, wdt, DT_F32, mode);
-            red[0 * ZMOE_WG + j * lanes + l] = acc.s0;
-            red[1 * ZMOE_WG + j * lanes + l] = acc.s1;
-            red[2 * ZMOE_WG + j * lanes + l] = acc.s2;
-            red[3 * ZMOE_WG + j * lanes + l] = acc.s3;
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (active && l == 0)
-                for (uint r = 0; r < rows; r++)
-                    out[(size_t)(start + b + r) * H + h] = lane_sum(red, r, j, lanes) + bias;
-            barrier(CLK_LOCAL_MEM_FENCE);
-        }
-        return;
-    }
+    const uint mode = pick_mode(lane_spans, n);
 
     for (uint r = 0; r < cnt; r++) {
         __global const float *ar = in + (size_t)r * n;
@@ -824,6 +638,8 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     if (active && l == 0) {
+        const float bias = (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
+        __global float *out = shared ? o_sh : o;
         for (uint r = 0; r < cnt; r++)
             out[(size_t)(start + r) * H + h] = lane_sum(red, r, j, lanes) + bias;
     }
@@ -866,41 +682,30 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
         router_body(tokens, prm, x, wr, br, wgate, logits, H, E, lane_spans, red, WD, AD);  \
     }
 
-/* expert_up and expert_down exist per split: `expert_up_w..` (interleaved, GPUs) and
- * `expert_up_spans_w..` (contiguous spans, CPUs), the split a compile-time constant of
- * the body. With the split as a run-time branch around the two loop structures (each
- * with its barriers), PoCL 3.1 computed wrong rows on the branch not taken by the
- * previous launch; as separate kernels each is straight-line code around its barriers.
- * The runtime picks the pair by name from the device shape (runtime/launch.c). */
-#define EXPERT_UP_SPLIT(NAME, WN, WD, AN, AD, SPANS)                                        \
-    __kernel void NAME##_w##WN##_a##AN(                                                     \
+#define EXPERT_UP(WN, WD, AN, AD)                                                           \
+    __kernel void expert_up_w##WN##_a##AN(                                                  \
         __global const uint *prm, __global const void *x, __global const void *w13,         \
         __global const float *b13, __global const void *sw13, __global const float *topk_w, \
         __global const uint *sorted, __global const uint4 *tiles, __global float *a,        \
-        __global float *a_sh, uint H, uint I, uint S, uint E, uint K)                       \
+        __global float *a_sh, uint H, uint I, uint S, uint E, uint K, uint lane_spans)      \
     {                                                                                       \
         __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
         expert_up_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S, E,  \
-                       K, red, WD, AD, SPANS);                                              \
+                       K, lane_spans, red, WD, AD);                                         \
     }
-#define EXPERT_UP(WN, WD, AN, AD)                                                           \
-    EXPERT_UP_SPLIT(expert_up, WN, WD, AN, AD, 0u)                                          \
-    EXPERT_UP_SPLIT(expert_up_spans, WN, WD, AN, AD, 1u)
 
-#define EXPERT_DOWN_SPLIT(NAME, WN, WD, SPANS)                                              \
-    __kernel void NAME##_w##WN(__global const uint *prm, __global const float *a,           \
-                               __global const float *a_sh, __global const void *w2,         \
-                               __global const float *b2, __global const void *sw2,          \
-                               __global const uint4 *tiles, __global float *o,              \
-                               __global float *o_sh, uint H, uint I, uint S, uint E)        \
+#define EXPERT_DOWN(WN, WD)                                                                 \
+    __kernel void expert_down_w##WN(__global const uint *prm, __global const float *a,      \
+                                    __global const float *a_sh, __global const void *w2,    \
+                                    __global const float *b2, __global const void *sw2,     \
+                                    __global const uint4 *tiles, __global float *o,         \
+                                    __global float *o_sh, uint H, uint I, uint S, uint E,   \
+                                    uint lane_spans)                                        \
     {                                                                                       \
         __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
-        expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, red, WD,    \
-                         SPANS);                                                            \
+        expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
+                         red, WD);                                                          \
     }
-#define EXPERT_DOWN(WN, WD)                                                                 \
-    EXPERT_DOWN_SPLIT(expert_down, WN, WD, 0u)                                              \
-    EXPERT_DOWN_SPLIT(expert_down_spans, WN, WD, 1u)
 
 #define COMBINE(AN, AD)                                                                     \
     __kernel void combine_a##AN(__global const uint *prm, __global const float *o,          \

@@ -93,10 +93,8 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
 
     snprintf(p->kernel[ZMOE_K_ROUTER].name, sizeof p->kernel[0].name, "router_w%s_a%s", w, a);
     snprintf(p->kernel[ZMOE_K_ALIGN].name, sizeof p->kernel[0].name, "align");
-    /* the expert kernels exist per split (kernels/moe.cl, EXPERT_UP_SPLIT) */
-    const char *split = spans ? "_spans" : "";
-    snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up%s_w%s_a%s", split, w, a);
-    snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down%s_w%s", split, w);
+    snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up_w%s_a%s", w, a);
+    snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down_w%s", w);
     snprintf(p->kernel[ZMOE_K_COMBINE].name, sizeof p->kernel[0].name, "combine_a%s", a);
     for (int k = 0; k < ZMOE_K_COUNT; k++) {
         p->kernel[k].local[0] = shape->lanes;
@@ -161,6 +159,7 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     u32(&b, S);
     u32(&b, E);
     u32(&b, K);
+    u32(&b, spans);
 
     b = begin(p, ZMOE_K_DOWN, ZMOE_STAGE_EXPERT_DOWN, 1, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
@@ -176,6 +175,7 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     u32(&b, I);
     u32(&b, S);
     u32(&b, E);
+    u32(&b, spans);
 
     b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
