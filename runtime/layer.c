@@ -42,12 +42,15 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
         const char *name = p->kernel[l->kernel].name;
         for (uint32_t j = 0; j < l->nargs; j++) {
             const struct zmoe_launch_arg *a = &l->arg[j];
-            const void *ptr = a->kind == ZMOE_ARG_ACT      ? r.act[a->value]
-                              : a->kind == ZMOE_ARG_WEIGHT ? r.weight[a->value]
-                                                           : r.io[a->value];
-            ze_result_t res = a->kind == ZMOE_ARG_U32
-                                  ? zeKernelSetArgumentValue(k, j, sizeof a->value, &a->value)
-                                  : zeKernelSetArgumentValue(k, j, sizeof ptr, &ptr);
+            ze_result_t res;
+            if (a->kind == ZMOE_ARG_U32) {
+                res = zeKernelSetArgumentValue(k, j, sizeof a->value, &a->value);
+            } else {
+                const void *ptr = a->kind == ZMOE_ARG_ACT      ? r.act[a->value]
+                                  : a->kind == ZMOE_ARG_WEIGHT ? r.weight[a->value]
+                                                               : r.io[a->value];
+                res = zeKernelSetArgumentValue(k, j, sizeof ptr, &ptr);
+            }
             if (res != ZE_RESULT_SUCCESS)
                 return zmoe_runtime_ze_error(err, res, "zeKernelSetArgumentValue",
                                              "setting argument %u of kernel '%s'", j, name);
