@@ -394,6 +394,11 @@ ze_result_t ZE_APICALL hd_zeDriverGetProperties(ze_driver_handle_t h, ze_driver_
     memset(p->uuid.id, 0, sizeof p->uuid.id);
     memcpy(p->uuid.id, "zmoe-hostdev", 12);
     p->driverVersion = 1;   /* hostdev 0.1; bump when behaviour changes */
+    for (ze_base_properties_t *x = p->pNext; x; x = x->pNext)
+        if (x->stype == ZE_STRUCTURE_TYPE_DRIVER_MEMORY_FREE_EXT_PROPERTIES)
+            /* zeMemFreeExt: every policy waits for the work submitted so far. */
+            ((ze_driver_memory_free_ext_properties_t *)(void *)x)->freePolicies =
+                ZE_DRIVER_MEMORY_FREE_POLICY_EXT_FLAG_BLOCKING_FREE | ZE_DRIVER_MEMORY_FREE_POLICY_EXT_FLAG_DEFER_FREE;
     return ZE_RESULT_SUCCESS;
 }
 
@@ -410,12 +415,27 @@ ze_result_t ZE_APICALL hd_zeDriverGetIpcProperties(ze_driver_handle_t h, ze_driv
 ze_result_t ZE_APICALL hd_zeDriverGetExtensionProperties(ze_driver_handle_t h, uint32_t *pCount,
                                                          ze_driver_extension_properties_t *p)
 {
-    (void)p;
+    /* The extensions whose entry points hostdev implements. */
+    static const struct { const char *name; uint32_t version; } exts[] = {
+        { ZE_MEMORY_FREE_POLICIES_EXT_NAME, ZE_MEMORY_FREE_POLICIES_EXT_VERSION_CURRENT },
+        { ZE_EVENT_QUERY_TIMESTAMPS_EXP_NAME, ZE_EVENT_QUERY_TIMESTAMPS_EXP_VERSION_CURRENT },
+        { ZE_KERNEL_SCHEDULING_HINTS_EXP_NAME, ZE_SCHEDULING_HINTS_EXP_VERSION_CURRENT },
+    };
+    const uint32_t n = sizeof exts / sizeof *exts;
     HD_ENTRY();
     CHECK_DRIVER(h);
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    *pCount = 0;
+    if (*pCount == 0 || !p) {
+        *pCount = n;
+        return ZE_RESULT_SUCCESS;
+    }
+    if (*pCount > n)
+        *pCount = n;
+    for (uint32_t i = 0; i < *pCount; i++) {
+        snprintf(p[i].name, sizeof p[i].name, "%s", exts[i].name);
+        p[i].version = exts[i].version;
+    }
     return ZE_RESULT_SUCCESS;
 }
 
@@ -554,6 +574,12 @@ ze_result_t ZE_APICALL hd_zeDeviceGetModuleProperties(ze_device_handle_t h, ze_d
     p->maxArgumentsSize = (uint32_t)hd.max_param;
     p->printfBufferSize = 1u << 20;
     memset(p->nativeKernelSupported.id, 0, sizeof p->nativeKernelSupported.id);
+    for (ze_base_properties_t *x = p->pNext; x; x = x->pNext)
+        if (x->stype == ZE_STRUCTURE_TYPE_SCHEDULING_HINT_EXP_PROPERTIES)
+            /* Accepted as hints; PoCL schedules work-groups its own way. */
+            ((ze_scheduling_hint_exp_properties_t *)(void *)x)->schedulingHintFlags =
+                ZE_SCHEDULING_HINT_EXP_FLAG_OLDEST_FIRST | ZE_SCHEDULING_HINT_EXP_FLAG_ROUND_ROBIN |
+                ZE_SCHEDULING_HINT_EXP_FLAG_STALL_BASED_ROUND_ROBIN;
     return ZE_RESULT_SUCCESS;
 }
 

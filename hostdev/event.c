@@ -395,3 +395,30 @@ ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_ke
     pthread_mutex_unlock(&hd.lock);
     return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
 }
+
+/* One device, no sub-devices: the one timestamp result is the event's kernel
+ * timestamp (zeEventQueryKernelTimestamp). */
+ze_result_t ZE_APICALL hd_zeEventQueryTimestampsExp(ze_event_handle_t h, ze_device_handle_t dev, uint32_t *pCount,
+                                                    ze_kernel_timestamp_result_t *ts)
+{
+    HD_ENTRY();
+    struct hd_event *e = hd_event_of(h);
+    if (!e || !hd_device(dev))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!pCount)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (!(e->pool->flags & ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP))
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    if (*pCount == 0 || !ts) {
+        *pCount = 1;
+        return ZE_RESULT_SUCCESS;
+    }
+    *pCount = 1;
+    pthread_mutex_lock(&hd.lock);
+    event_poll_locked(e);
+    bool s = e->signalled;
+    ts->global.kernelStart = ts->context.kernelStart = e->ts_start;
+    ts->global.kernelEnd = ts->context.kernelEnd = e->ts_end;
+    pthread_mutex_unlock(&hd.lock);
+    return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+}

@@ -133,9 +133,8 @@ ze_result_t ZE_APICALL hd_zeMemAllocShared(ze_context_handle_t h, const ze_devic
     return alloc(c, ZE_MEMORY_TYPE_SHARED, d, size, align, pptr);
 }
 
-ze_result_t ZE_APICALL hd_zeMemFree(ze_context_handle_t h, void *ptr)
+static ze_result_t mem_free(ze_context_handle_t h, void *ptr)
 {
-    HD_ENTRY();
     struct hd_context *c = hd_context(h);
     if (!c) {
         /* zeContextDestroy freed what the context still owned: freeing it again
@@ -161,6 +160,24 @@ ze_result_t ZE_APICALL hd_zeMemFree(ze_context_handle_t h, void *ptr)
     pthread_mutex_unlock(&hd.mem_lock);
     clSVMFree(hd.clctx, a.raw);
     return ZE_RESULT_SUCCESS;
+}
+
+ze_result_t ZE_APICALL hd_zeMemFree(ze_context_handle_t h, void *ptr)
+{
+    HD_ENTRY();
+    return mem_free(h, ptr);
+}
+
+/* Every policy (immediate, blocking, deferred) frees once the work submitted so far
+ * is done, which is what zeMemFree does already. */
+ze_result_t ZE_APICALL hd_zeMemFreeExt(ze_context_handle_t h, const ze_memory_free_ext_desc_t *desc, void *ptr)
+{
+    HD_ENTRY();
+    if (!desc)
+        return hd_context(h) ? ZE_RESULT_ERROR_INVALID_NULL_POINTER : ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (desc->freePolicy > 0x3)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
+    return mem_free(h, ptr);
 }
 
 void hd_mem_release_context(struct hd_context *c)

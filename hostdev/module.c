@@ -1397,3 +1397,16 @@ ze_result_t ZE_APICALL hd_zeKernelGetSourceAttributes(ze_kernel_handle_t h, uint
     *pSize = n;
     return ZE_RESULT_SUCCESS;
 }
+
+/* Hints, accepted and without effect: PoCL schedules work-groups its own way. */
+ze_result_t ZE_APICALL hd_zeKernelSchedulingHintExp(ze_kernel_handle_t h, ze_scheduling_hint_exp_desc_t *hint)
+{
+    HD_ENTRY();
+    if (!hd_kernel_of(h))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    if (!hint)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (hint->flags > 0x7)
+        return ZE_RESULT_ERROR_INVALID_ENUMERATION;
+    return ZE_RESULT_SUCCESS;
+}

@@ -9,6 +9,8 @@
  *    allocation, with a signal event;
  *  - zeCommandListAppendLaunchMultipleKernelsIndirect (count and group counts read at
  *    execution), zeKernelGetSourceAttributes;
+ *  - the extensions hostdev advertises: memory free policies, event query
+ *    timestamps, scheduling hints;
  *  - specialization constants with any SpecId (0, 77, 4000000000) and type (bool,
  *    16- and 64-bit integers, every bit kept). */
 #include "hd_test.h"
@@ -148,6 +150,81 @@ static void multi_launch(struct hdt *t)
     ZE_CHECK(zeEventPoolDestroy(pool));
 }
 
+/* The extensions hostdev advertises, each used as its specification says. */
+static void extensions(struct hdt *t, ze_event_handle_t timed, ze_event_handle_t plain)
+{
+    uint32_t n = 0;
+    ZE_OK(zeDriverGetExtensionProperties(t->drv, &n, NULL), "extension count");
+    TAP_EQ_INT(n, 3, "three extensions");
+    ze_driver_extension_properties_t ex[4];
+    memset(ex, 0, sizeof ex);
+    n = 4;
+    ZE_OK(zeDriverGetExtensionProperties(t->drv, &n, ex), "extension properties");
+    int found = 0;
+    for (uint32_t i = 0; i < n; i++)
+        found += (!strcmp(ex[i].name, ZE_MEMORY_FREE_POLICIES_EXT_NAME) ||
+                  !strcmp(ex[i].name, ZE_EVENT_QUERY_TIMESTAMPS_EXP_NAME) ||
+                  !strcmp(ex[i].name, ZE_KERNEL_SCHEDULING_HINTS_EXP_NAME)) &&
+                 ex[i].version == ZE_MAKE_VERSION(1, 0);
+    TAP_EQ_INT(found, 3, "memory free policies, event query timestamps, scheduling hints (1.0)");
+
+    /* Memory free policies. */
+    ze_driver_memory_free_ext_properties_t fp = { .stype = ZE_STRUCTURE_TYPE_DRIVER_MEMORY_FREE_EXT_PROPERTIES };
+    ze_driver_properties_t dp = { .stype = ZE_STRUCTURE_TYPE_DRIVER_PROPERTIES, .pNext = &fp };
+    ZE_OK(zeDriverGetProperties(t->drv, &dp), "driver properties with the free-policy chain");
+    TAP_EQ_INT(fp.freePolicies,
+               ZE_DRIVER_MEMORY_FREE_POLICY_EXT_FLAG_BLOCKING_FREE | ZE_DRIVER_MEMORY_FREE_POLICY_EXT_FLAG_DEFER_FREE,
+               "blocking and deferred free supported");
+    uint32_t *busy = hdt_shared(t, 4096 * sizeof(uint32_t));
+    memset(busy, 0, 4096 * sizeof(uint32_t));
+    ze_kernel_handle_t k = hdt_kernel(t->mod, "inc");
+    ZE_CHECK(zeKernelSetArgumentValue(k, 0, sizeof busy, &busy));
+    ZE_CHECK(zeKernelSetGroupSize(k, 64, 1, 1));
+    ze_group_count_t gc = { 64, 1, 1 };
+    for (int i = 0; i < 4; i++)
+        ZE_CHECK(zeCommandListAppendLaunchKernel(t->list, k, &gc, NULL, 0, NULL));
+    ZE_CHECK(zeCommandListClose(t->list));
+    ZE_CHECK(zeCommandQueueExecuteCommandLists(t->q, 1, &t->list, NULL));
+    ze_memory_free_ext_desc_t fd = { .stype = ZE_STRUCTURE_TYPE_MEMORY_FREE_EXT_DESC,
+                                     .freePolicy = ZE_DRIVER_MEMORY_FREE_POLICY_EXT_FLAG_BLOCKING_FREE };
+    ZE_OK(zeMemFreeExt(t->ctx, &fd, busy), "blocking free of memory a running list uses");
+    ZE_CHECK(zeCommandQueueSynchronize(t->q, UINT64_MAX));
+    ZE_CHECK(zeCommandListReset(t->list));
+    void *p = hdt_device_mem(t, 64);
+    fd.freePolicy = ZE_DRIVER_MEMORY_FREE_POLICY_EXT_FLAG_DEFER_FREE;
+    ZE_OK(zeMemFreeExt(t->ctx, &fd, p), "deferred free");
+    TAP_EQ_INT(zeMemFreeExt(t->ctx, &fd, p), ZE_RESULT_ERROR_INVALID_ARGUMENT, "a second free is refused");
+    fd.freePolicy = 0x4;
+    p = hdt_device_mem(t, 64);
+    TAP_EQ_INT(zeMemFreeExt(t->ctx, &fd, p), ZE_RESULT_ERROR_INVALID_ENUMERATION, "an unknown policy");
+    fd.freePolicy = 0;
+    ZE_OK(zeMemFreeExt(t->ctx, &fd, p), "immediate free (policy 0)");
+
+    /* Scheduling hints. */
+    ze_scheduling_hint_exp_properties_t sp = { .stype = ZE_STRUCTURE_TYPE_SCHEDULING_HINT_EXP_PROPERTIES };
+    ze_device_module_properties_t mp = { .stype = ZE_STRUCTURE_TYPE_DEVICE_MODULE_PROPERTIES, .pNext = &sp };
+    ZE_OK(zeDeviceGetModuleProperties(t->dev, &mp), "module properties with the scheduling-hint chain");
+    TAP_EQ_INT(sp.schedulingHintFlags, 0x7, "all three hints accepted");
+    ze_scheduling_hint_exp_desc_t hint = { .stype = ZE_STRUCTURE_TYPE_SCHEDULING_HINT_EXP_DESC,
+                                           .flags = ZE_SCHEDULING_HINT_EXP_FLAG_ROUND_ROBIN };
+    ZE_OK(zeKernelSchedulingHintExp(k, &hint), "a round-robin hint");
+    hint.flags = 0x8;
+    TAP_EQ_INT(zeKernelSchedulingHintExp(k, &hint), ZE_RESULT_ERROR_INVALID_ENUMERATION, "an unknown hint");
+    ZE_CHECK(zeKernelDestroy(k));
+
+    /* Event query timestamps: one result (one device, no sub-devices). */
+    ze_kernel_timestamp_result_t r, q;
+    uint32_t cnt = 0;
+    ZE_OK(zeEventQueryTimestampsExp(timed, t->dev, &cnt, NULL), "timestamp count");
+    TAP_EQ_INT(cnt, 1, "one timestamp result");
+    cnt = 5;
+    ZE_OK(zeEventQueryTimestampsExp(timed, t->dev, &cnt, &r), "the timestamp result");
+    ZE_CHECK(zeEventQueryKernelTimestamp(timed, &q));
+    TAP_OK(cnt == 1 && !memcmp(&r, &q, sizeof r), "equal to zeEventQueryKernelTimestamp's, count lowered to 1");
+    TAP_EQ_INT(zeEventQueryTimestampsExp(plain, t->dev, &cnt, &r), ZE_RESULT_ERROR_INVALID_ARGUMENT,
+               "an event without the timestamp flag");
+}
+
 int main(void)
 {
     struct hdt t;
@@ -201,6 +278,7 @@ int main(void)
         untouched += spread[i] == 0xEE;
     TAP_EQ_INT(untouched, 1024 - 2 * sizeof s0, "nothing else was written");
     ZE_OK(zeEventQueryStatus(ev[2]), "the query signalled its event");
+    extensions(&t, ev[0], plain);
     TAP_EQ_INT(zeCommandListAppendQueryKernelTimestamps(t.list, 1, &plain, spread, NULL, NULL, 0, NULL),
                ZE_RESULT_ERROR_INVALID_ARGUMENT, "an event without the timestamp flag is refused");
     size_t odd = 6;
