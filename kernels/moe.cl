@@ -256,11 +256,28 @@ INLINE float2 dot2_mode(__global const void *w, size_t grow, size_t urow, __glob
     return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW);
 }
 
-/* Sums the LANES partials of (row r, column j) written to red[r][j*lanes + l]. */
+/* The LANES partials of (row r, column j) sit at red[r][j*lanes + l]. With 16 or more
+ * lanes (GPU shapes) they are folded in two steps: lanes/4 work-items each add a group
+ * of 4 in place (lane_fold, between two barriers), then lane_sum adds the lanes/4
+ * group sums: a serial chain of 8 local reads instead of 32 at 32 lanes. With fewer
+ * lanes (CPU shapes) lane_fold does nothing and lane_sum adds all partials. */
+#define ZMOE_FOLD_LANES 16u
+
+INLINE void lane_fold(__local float *red, uint rows, uint j, uint l, uint lanes)
+{
+    if (lanes < ZMOE_FOLD_LANES || l >= lanes / 4u)
+        return;
+    for (uint r = 0; r < rows; r++) {
+        __local float *g = red + r * ZMOE_WG + j * lanes + 4u * l;
+        g[0] = (g[0] + g[1]) + (g[2] + g[3]);
+    }
+}
+
 INLINE float lane_sum(__local const float *red, uint r, uint j, uint lanes)
 {
+    const uint step = lanes >= ZMOE_FOLD_LANES ? 4u : 1u;
     float s = 0.0f;
-    for (uint l = 0; l < lanes; l++)
+    for (uint l = 0; l < lanes; l += step)
         s += red[r * ZMOE_WG + j * lanes + l];
     return s;
 }
@@ -297,6 +314,8 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
         red[r * ZMOE_WG + j * lanes + l] =
             active ? dot_mode(w, wrow, x, xoff, H, l, lanes, wdt, adt, mode) : 0.0f;
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    lane_fold(red, cnt, j, l, lanes);
     barrier(CLK_LOCAL_MEM_FENCE);
     if (active && l == 0) {
         const float bias = (row < E && (flags & F_ROUTER_BIAS)) ? br[row] : 0.0f;
@@ -595,6 +614,8 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
         red[j * lanes + l] = ag;
         red[ZMOE_WG + j * lanes + l] = au;
         barrier(CLK_LOCAL_MEM_FENCE);
+        lane_fold(red, 2u, j, l, lanes);
+        barrier(CLK_LOCAL_MEM_FENCE);
         if (active && l == 0) {
             const bool bias = !shared && (flags & F_EXPERT_BIAS);
             const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
@@ -636,6 +657,8 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
             acc = dot_mode(w, wrow, ar, 0, n, l, lanes, wdt, DT_F32, mode);
         red[r * ZMOE_WG + j * lanes + l] = acc;
     }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    lane_fold(red, cnt, j, l, lanes);
     barrier(CLK_LOCAL_MEM_FENCE);
     if (active && l == 0) {
         const float bias = (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
