@@ -483,20 +483,24 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
                 gok[tm * 64 + g] = grank < topk_group;
             }
         barrier(CLK_LOCAL_MEM_FENCE);
-        /* each expert's key once: its choice (score + score bias) in the total order */
+        /* each expert's key once: its choice (score + score bias) in the total order,
+         * 0 for an expert of a group not kept; an eligible key is >= 1 (a NaN choice,
+         * key 0 in order_key, becomes 1), so ineligible experts rank after all
+         * eligible ones and the rank loop needs no group test */
         if (mine)
             for (uint e = member; e < E; e += team)
-                ky[e] = order_key(s[e] + (use_sb ? score_bias[e] : 0.0f));
+                ky[e] = G > 1 && !gok[tm * 64 + e / per]
+                            ? 0u
+                            : max(order_key(s[e] + (use_sb ? score_bias[e] : 0.0f)), 1u);
         barrier(CLK_LOCAL_MEM_FENCE);
         if (mine)
             for (uint e = member; e < E; e += team) {
-                if (G > 1 && !gok[tm * 64 + e / per])
-                    continue;
                 const uint ke = ky[e];
+                if (ke == 0)
+                    continue;
                 uint rank = 0;
                 for (uint f = 0; f < E && rank < K; f++)
-                    if (G == 1 || gok[tm * 64 + f / per])
-                        rank += ranks_before(ky[f], f, ke, e) ? 1u : 0u;
+                    rank += ranks_before(ky[f], f, ke, e) ? 1u : 0u;
                 if (rank < K) {
                     slot_id[tm * K + rank] = e;
                     slot_w[tm * K + rank] = s[e];
