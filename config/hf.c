@@ -567,7 +567,7 @@ static enum zmoe_status import_deepseek(struct hf *h, struct zmoe_config *c, boo
     enum zmoe_status st = basic_geometry(h, c, "n_routed_experts", "moe_intermediate_size", &n);
     if (st)
         return st;
-    uint32_t first_dense, freq, shared, groups, topk_group;
+    uint32_t first_dense = 0, freq = 0, shared = 0, groups = 0, topk_group = 0; /* set by get_u32; initialised for gcc -O3 */
     bool p_first, p_freq, p_shared, p_groups, p_tg, p_norm, p_rsf, p_score, p_method;
     bool norm;
     float rsf;
