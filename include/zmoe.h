@@ -45,6 +45,8 @@ enum zmoe_status {
     ZMOE_ERR_DEVICE_LOST, /* the device was lost; destroy the runtime */
     ZMOE_TIMEOUT,         /* a wait timed out; the work is still in flight */
     ZMOE_NOT_READY,       /* a poll found the work still in flight */
+    ZMOE_ERR_ROUTING,     /* the caller's routing named an expert that does not exist
+                             (zmoe_routing_status; the message names layer, token, k, id) */
 };
 
 const char *zmoe_status_str(enum zmoe_status status);
@@ -214,6 +216,49 @@ enum zmoe_status zmoe_poll(struct zmoe_runtime *rt, const struct zmoe_slot *slot
 enum zmoe_status zmoe_record(struct zmoe_runtime *rt, ze_command_list_handle_t list,
                              uint32_t layer, const void *x_device, void *y_device,
                              const uint32_t *tokens_device, struct zmoe_error *err);
+
+/* Experts-only layer call with the caller's routing (an engine that routes itself, e.g.
+ * sglang/vLLM's TopK output). Records into the caller's list, like zmoe_record, the
+ * routed experts of layer `layer` on the caller's routing instead of zmoe's router:
+ *   x_device             [T][hidden], activation dtype, row-major (row t = token t)
+ *   topk_ids_device      uint32_t [T][top_k], row-major: topk_ids[t*K + k] is the k-th
+ *                        expert of token t, 0 <= id < experts. Any order of k, repeats
+ *                        allowed. int32 ids (torch) can be passed as is: a negative id
+ *                        reads as >= 2^31 and is caught as a bad id (below).
+ *   topk_weights_device  float [T][top_k], row-major, used exactly as given (no
+ *                        renormalization, no routed_scaling_factor: the caller's router
+ *                        applied what it applies).
+ *   y_device             [T][hidden], activation dtype, written (every row < T).
+ *   tokens_device        the uint32_t token count T (1..max_tokens), read at execution.
+ * All device-visible memory the caller owns, read when the list executes, so one recorded
+ * list serves every T and every routing. Per token t:
+ *   y[t] = sum_k c_k * expert_{id[t][k]}(x[t] * s_k)
+ * with apply_router_weight_on_input (Llama 4, HF semantics for any top_k): s_k = w[t][k]
+ * (applied inside expert_up as x is loaded, in f32) and c_k = 1; otherwise s_k = 1 and
+ * c_k = w[t][k]. Expert biases and every activation/dtype of the config apply. Shared
+ * experts and the shared-expert gate are NOT part of this call: y is the routed experts
+ * only; an engine runs its shared expert itself (as sglang's fused_experts callers do).
+ * Bounds: ids are checked on the device. A pair whose id >= experts never indexes the
+ * weights: it runs as expert 0 with weight 0 (so it adds 0 to y when the weight is applied
+ * at combine; with apply_router_weight_on_input it adds expert 0's output at a zero input,
+ * which is 0 unless the experts have biases), y stays finite, the other pairs are
+ * unaffected, and the layer's status words (host-visible memory planned at create) record
+ * the bad pairs; zmoe_routing_status() reports them. Treat y of such a call as invalid.
+ * Init-time only, like zmoe_record: before the first submit. Nothing is allocated. */
+enum zmoe_status zmoe_record_experts(struct zmoe_runtime *rt, ze_command_list_handle_t list,
+                                     uint32_t layer, const void *x_device,
+                                     const uint32_t *topk_ids_device,
+                                     const float *topk_weights_device, void *y_device,
+                                     const uint32_t *tokens_device, struct zmoe_error *err);
+
+/* After the caller's list with experts-only calls has completed (the caller synchronized
+ * it): ZMOE_OK when no call since the last check named a bad expert id; otherwise
+ * ZMOE_ERR_ROUTING with a message naming the first flagged layer, its number of bad
+ * pairs and the first bad (token, k, id) of its first bad call ("layer 0: 2 routing pairs
+ * named an expert >= 8 ...; the first: token 3, k 1, id 11"). Clears every layer's flag.
+ * Reads host memory only: no Level Zero call, no allocation; allowed in any phase. */
+enum zmoe_status zmoe_routing_status(struct zmoe_runtime *rt, struct zmoe_error *err);
+#define ZMOE_HAVE_RECORD_EXPERTS 1
 
 enum zmoe_stage {
     ZMOE_STAGE_ROUTER = 0,

@@ -5,6 +5,8 @@
  *   align       scoring + (grouped) top-k + weights per token; per-expert counts, offsets,
  *               the sorted row <-> (t,k) maps, the tile list and the group counts of the
  *               three indirect launches that follow
+ *   align_routed the experts-only call: the caller's topk ids/weights instead (ids >= E
+ *               run as expert 0 with weight 0 and set the status words), then align's tail
  *   expert_up   a[row] = act(W13[e] . x[t] * w (on input), +B13)  (shared rows too)
  *   expert_down o[row] = W2[e] . a[row] (+B2)                       (shared rows too)
  *   combine     y[t] = sum_k c_k o[row(t,k)] + gate[t] o_shared[t]
@@ -397,6 +399,57 @@ INLINE float group_score(__local const float *s, __global const float *sb, bool 
     return use_sb ? b1 + (per > 1 ? b2 : 0.0f) : b1;
 }
 
+/* The tail both align kernels share, once every pair (t, k) of the T tokens has its
+ * expert in topk_ids[t*K+k] (global, written by this work-group before a global fence)
+ * and its position inside that expert in inv[t*K+k], cnt[e] holding each expert's
+ * pair count: row offsets and tile offsets (two work-group prefix sums), the tile list
+ * (routed experts in expert order, then the shared expert's tiles when F_SHARED), the
+ * placement sorted[row] = t*K+k / inv[t*K+k] = row, and the group counts of the three
+ * indirect launches (groups[0..2] expert_up, [3..5] expert_down, [6..8] combine).
+ * Every work-item calls it and reaches every barrier. */
+INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint *topk_ids,
+                        __global uint *sorted, __global uint *inv, __global uint4 *tiles,
+                        __global uint *groups, __local uint *cnt, __local uint *off,
+                        __local uint *toff, __local uint *part, uint lid, uint ls, uint gx_up,
+                        uint gx_down, uint gx_combine)
+{
+    const uint TK = T * K;
+    for (uint e = lid; e < E; e += ls) {
+        off[e] = cnt[e];
+        toff[e] = (cnt[e] + ZMOE_RMAX - 1u) / ZMOE_RMAX;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    wg_exclusive_scan(off, E, part, lid, ls);
+    const uint routed_tiles = wg_exclusive_scan(toff, E, part, lid, ls);
+    for (uint e = lid; e < E; e += ls) {
+        const uint c = cnt[e], o = off[e];
+        uint tb = toff[e];
+        for (uint r = 0; r < c; r += ZMOE_RMAX)
+            tiles[tb++] = (uint4)(e, o + r, min((uint)ZMOE_RMAX, c - r), 0u);
+    }
+    /* placement: row = the expert's offset + the position taken above */
+    for (uint p = lid; p < TK; p += ls) {
+        const uint q = off[topk_ids[p]] + inv[p];
+        sorted[q] = p;
+        inv[p] = q;
+    }
+    const uint shared_tiles = (flags & F_SHARED) ? (T + ZMOE_RMAX - 1u) / ZMOE_RMAX : 0u;
+    for (uint i = lid; i < shared_tiles; i += ls)
+        tiles[routed_tiles + i] = (uint4)(E, i * ZMOE_RMAX, min((uint)ZMOE_RMAX, T - i * ZMOE_RMAX), 0u);
+    if (lid == 0) {
+        const uint nt = routed_tiles + shared_tiles;
+        groups[0] = gx_up;
+        groups[1] = nt;
+        groups[2] = 1;
+        groups[3] = gx_down;
+        groups[4] = nt;
+        groups[5] = 1;
+        groups[6] = gx_combine;
+        groups[7] = T;
+        groups[8] = 1;
+    }
+}
+
 /* One work-group (at most ALIGN_WG_MAX items). Tokens are routed in parallel, one team
  * of work-items per token (up to ALIGN_TEAMS tokens at a time), each member owning
  * experts member, member + team, ...: scores (softmax | sigmoid) in local memory, group
@@ -424,7 +477,7 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
     __local uint cnt[ZMOE_EMAX], off[ZMOE_EMAX], toff[ZMOE_EMAX];
     __local uint part[2 * ALIGN_WG_MAX];
     const uint lid = get_local_id(0), ls = get_local_size(0);
-    const uint T = tokens[0], TK = T * K;
+    const uint T = tokens[0];
     const uint flags = prm[P_FLAGS];
     const bool use_sb = (flags & F_SCORE_BIAS) != 0, sig = (flags & F_SIGMOID) != 0;
     const uint per = E / G;
@@ -525,40 +578,65 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     }
 
-    for (uint e = lid; e < E; e += ls) {
-        off[e] = cnt[e];
-        toff[e] = (cnt[e] + ZMOE_RMAX - 1u) / ZMOE_RMAX;
+    align_place(T, K, E, flags, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
+                gx_up, gx_down, gx_combine);
+}
+
+/* The experts-only call (zmoe_record_experts): the caller's routing instead of the
+ * router's. One work-group, like align. Every pair p = t*K+k of the T tokens copies the
+ * caller's ids_in[p] (u32) and w_in[p] (f32) into topk_ids / topk_w, so expert_up,
+ * expert_down and combine run unchanged, and takes its row position inside its expert;
+ * then align's tail (align_place). Bounds: an id >= E is never used: the pair runs as
+ * expert 0 with weight 0, and the call's status words (host-visible, status[0..3]) say
+ * so: status[0] += bad pairs; when status[0] was 0, status[1..3] = the first bad pair's
+ * token, k and id (in t*K+k order). The host clears them (zmoe_routing_status). gate is
+ * not written: the experts-only call has no shared expert (F_SHARED is clear). */
+__kernel void align_routed(__global const uint *tokens, __global const uint *prm,
+                           __global const uint *ids_in, __global const float *w_in,
+                           __global uint *status, __global uint *topk_ids, __global float *topk_w,
+                           __global uint *sorted, __global uint *inv, __global uint4 *tiles,
+                           __global uint *groups, uint E, uint K, uint gx_up, uint gx_down,
+                           uint gx_combine)
+{
+    __local uint cnt[ZMOE_EMAX], off[ZMOE_EMAX], toff[ZMOE_EMAX];
+    __local uint part[2 * ALIGN_WG_MAX];
+    __local uint bad[2]; /* the first bad pair (t*K+k), the number of bad pairs */
+    const uint lid = get_local_id(0), ls = get_local_size(0);
+    const uint T = tokens[0], TK = T * K;
+    const uint flags = prm[P_FLAGS];
+
+    for (uint e = lid; e < E; e += ls)
+        cnt[e] = 0;
+    if (lid == 0) {
+        bad[0] = 0xffffffffu;
+        bad[1] = 0;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    wg_exclusive_scan(off, E, part, lid, ls);
-    const uint routed_tiles = wg_exclusive_scan(toff, E, part, lid, ls);
-    for (uint e = lid; e < E; e += ls) {
-        const uint c = cnt[e], o = off[e];
-        uint tb = toff[e];
-        for (uint r = 0; r < c; r += ZMOE_RMAX)
-            tiles[tb++] = (uint4)(e, o + r, min((uint)ZMOE_RMAX, c - r), 0u);
-    }
-    /* placement: row = the expert's offset + the position taken above */
     for (uint p = lid; p < TK; p += ls) {
-        const uint q = off[topk_ids[p]] + inv[p];
-        sorted[q] = p;
-        inv[p] = q;
+        uint id = ids_in[p];
+        float w = w_in[p];
+        if (id >= E) {
+            atomic_min(&bad[0], p);
+            atomic_inc(&bad[1]);
+            id = 0;
+            w = 0.0f;
+        }
+        topk_ids[p] = id;
+        topk_w[p] = w;
+        inv[p] = atomic_inc(&cnt[id]);
     }
-    const uint shared_tiles = (flags & F_SHARED) ? (T + ZMOE_RMAX - 1u) / ZMOE_RMAX : 0u;
-    for (uint i = lid; i < shared_tiles; i += ls)
-        tiles[routed_tiles + i] = (uint4)(E, i * ZMOE_RMAX, min((uint)ZMOE_RMAX, T - i * ZMOE_RMAX), 0u);
-    if (lid == 0) {
-        const uint nt = routed_tiles + shared_tiles;
-        groups[0] = gx_up;
-        groups[1] = nt;
-        groups[2] = 1;
-        groups[3] = gx_down;
-        groups[4] = nt;
-        groups[5] = 1;
-        groups[6] = gx_combine;
-        groups[7] = T;
-        groups[8] = 1;
+    barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+    if (lid == 0 && bad[1] != 0u) {
+        const uint first = bad[0], seen = status[0];
+        if (seen == 0u) {
+            status[1] = first / K;
+            status[2] = first % K;
+            status[3] = ids_in[first];
+        }
+        status[0] = min(seen, 0xffffffffu - bad[1]) + bad[1];
     }
+    align_place(T, K, E, flags, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
+                gx_up, gx_down, gx_combine);
 }
 
 /* ------------------------------------------------------------------ experts */

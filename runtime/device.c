@@ -175,6 +175,7 @@ static enum zmoe_status read_device(struct zmoe_runtime *rt, struct zmoe_error *
                                                                         : cp.maxGroupSizeX;
     const struct zmoe_device_shape shape = zmoe_runtime_device_shape(rt->device_type, max_group);
     zmoe_runtime_launch_plan(&rt->cfg, &shape, &rt->launch);
+    zmoe_runtime_launch_plan_experts(&rt->cfg, &shape, &rt->launch_experts);
     return ZMOE_OK;
 }
 

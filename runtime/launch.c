@@ -1,6 +1,8 @@
 /* launch.c — the launch plan of one layer call, as data (runtime.h, struct
  * zmoe_launch_plan): which kernels, with which arguments in which order, on which grids.
- * layer.c records it into Level Zero lists; bench/gpu.c runs it through OpenCL. Only
+ * layer.c records it into Level Zero lists; bench/gpu.c runs it through OpenCL. Two plans
+ * from the same tables: the layer call (router, align, experts) and the experts-only call
+ * with the caller's routing (align_routed, experts). Only
  * this file knows the kernels' argument orders (kernels/moe.cl, kernels/README.md). */
 #include "runtime/runtime.h"
 
@@ -79,16 +81,28 @@ static struct builder begin(struct zmoe_launch_plan *p, enum zmoe_kernel_id k, e
     return (struct builder){l};
 }
 
-void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
-                              struct zmoe_launch_plan *p)
+/* The tables both plans share: the geometry, the kernel table (names by dtype,
+ * work-group shapes) and the grid widths of the expert launches. */
+struct geometry {
+    uint32_t H, I, E, K, S, G, nout, spans;
+    uint32_t gx_up, gx_down, gx_combine;
+};
+
+static struct geometry plan_tables(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
+                                   struct zmoe_launch_plan *p)
 {
     memset(p, 0, sizeof *p);
     p->shape = *shape;
-    const uint32_t H = c->model.hidden, I = c->model.intermediate, E = c->model.experts;
-    const uint32_t K = c->model.top_k;
-    const uint32_t S = c->model.shared_experts * c->model.shared_intermediate;
-    const uint32_t G = c->router.groups ? c->router.groups : 1;
-    const uint32_t nout = shape->nout, spans = shape->lane_spans;
+    struct geometry g = {
+        .H = c->model.hidden,
+        .I = c->model.intermediate,
+        .E = c->model.experts,
+        .K = c->model.top_k,
+        .S = c->model.shared_experts * c->model.shared_intermediate,
+        .G = c->router.groups ? c->router.groups : 1,
+        .nout = shape->nout,
+        .spans = shape->lane_spans,
+    };
     const char *w = zmoe_dtype_name(c->dtype.weights), *a = zmoe_dtype_name(c->dtype.activations);
 
     snprintf(p->kernel[ZMOE_K_ROUTER].name, sizeof p->kernel[0].name, "router_w%s_a%s", w, a);
@@ -96,20 +110,81 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up_w%s_a%s", w, a);
     snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down_w%s", w);
     snprintf(p->kernel[ZMOE_K_COMBINE].name, sizeof p->kernel[0].name, "combine_a%s", a);
+    snprintf(p->kernel[ZMOE_K_ALIGN_ROUTED].name, sizeof p->kernel[0].name, "align_routed");
     for (int k = 0; k < ZMOE_K_COUNT; k++) {
         p->kernel[k].local[0] = shape->lanes;
-        p->kernel[k].local[1] = nout;
+        p->kernel[k].local[1] = g.nout;
     }
     p->kernel[ZMOE_K_ALIGN].local[0] = shape->align_wg;
     p->kernel[ZMOE_K_ALIGN].local[1] = 1;
+    p->kernel[ZMOE_K_ALIGN_ROUTED].local[0] = shape->align_wg;
+    p->kernel[ZMOE_K_ALIGN_ROUTED].local[1] = 1;
     p->kernel[ZMOE_K_COMBINE].local[0] = ZMOE_KERNEL_WG;
     p->kernel[ZMOE_K_COMBINE].local[1] = 1;
 
-    const uint32_t gx_up = div_up(I > S ? I : S, nout), gx_down = div_up(H, nout);
-    const uint32_t gx_combine = div_up(H, ZMOE_KERNEL_WG);
+    g.gx_up = div_up(g.I > g.S ? g.I : g.S, g.nout);
+    g.gx_down = div_up(g.H, g.nout);
+    g.gx_combine = div_up(g.H, ZMOE_KERNEL_WG);
+    return g;
+}
+
+/* The three launches after an align (either one): expert_up, expert_down and combine,
+ * each with the group counts the align wrote at act.groups[0], [1], [2]. */
+static void expert_launches(struct zmoe_launch_plan *p, const struct geometry *g)
+{
+    struct builder b = begin(p, ZMOE_K_UP, ZMOE_STAGE_EXPERT_UP, 0, 0, 0);
+    io(&b, ZMOE_IO_PARAMS);
+    io(&b, ZMOE_IO_X);
+    wt(&b, ZMOE_TENSOR_W13);
+    wt(&b, ZMOE_TENSOR_B13);
+    wt(&b, ZMOE_TENSOR_SHARED_W13);
+    act(&b, ZMOE_ACT_TOPK_W);
+    act(&b, ZMOE_ACT_SORTED);
+    act(&b, ZMOE_ACT_TILES);
+    act(&b, ZMOE_ACT_A);
+    act(&b, ZMOE_ACT_A_SHARED);
+    u32(&b, g->H);
+    u32(&b, g->I);
+    u32(&b, g->S);
+    u32(&b, g->E);
+    u32(&b, g->K);
+    u32(&b, g->spans);
+
+    b = begin(p, ZMOE_K_DOWN, ZMOE_STAGE_EXPERT_DOWN, 1, 0, 0);
+    io(&b, ZMOE_IO_PARAMS);
+    act(&b, ZMOE_ACT_A);
+    act(&b, ZMOE_ACT_A_SHARED);
+    wt(&b, ZMOE_TENSOR_W2);
+    wt(&b, ZMOE_TENSOR_B2);
+    wt(&b, ZMOE_TENSOR_SHARED_W2);
+    act(&b, ZMOE_ACT_TILES);
+    act(&b, ZMOE_ACT_O);
+    act(&b, ZMOE_ACT_O_SHARED);
+    u32(&b, g->H);
+    u32(&b, g->I);
+    u32(&b, g->S);
+    u32(&b, g->E);
+    u32(&b, g->spans);
+
+    b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
+    io(&b, ZMOE_IO_PARAMS);
+    act(&b, ZMOE_ACT_O);
+    act(&b, ZMOE_ACT_O_SHARED);
+    act(&b, ZMOE_ACT_TOPK_W);
+    act(&b, ZMOE_ACT_GATE);
+    act(&b, ZMOE_ACT_INV);
+    io(&b, ZMOE_IO_Y);
+    u32(&b, g->H);
+    u32(&b, g->K);
+}
+
+void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
+                              struct zmoe_launch_plan *p)
+{
+    const struct geometry g = plan_tables(c, shape, p);
 
     /* router: rows of [Wr; shared_gate] x token tiles (tiles past T have no rows) */
-    struct builder b = begin(p, ZMOE_K_ROUTER, ZMOE_STAGE_ROUTER, -1, div_up(E + 1, nout),
+    struct builder b = begin(p, ZMOE_K_ROUTER, ZMOE_STAGE_ROUTER, -1, div_up(g.E + 1, g.nout),
                              div_up(c->runtime.max_tokens, ZMOE_KERNEL_ROUTER_TOKENS));
     io(&b, ZMOE_IO_TOKENS);
     io(&b, ZMOE_IO_PARAMS);
@@ -118,9 +193,9 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     wt(&b, ZMOE_TENSOR_ROUTER_B);
     wt(&b, ZMOE_TENSOR_SHARED_GATE);
     act(&b, ZMOE_ACT_LOGITS);
-    u32(&b, H);
-    u32(&b, E);
-    u32(&b, spans);
+    u32(&b, g.H);
+    u32(&b, g.E);
+    u32(&b, g.spans);
 
     /* align: one work-group; writes the group counts of the three launches after it */
     b = begin(p, ZMOE_K_ALIGN, ZMOE_STAGE_ALIGN, -1, 1, 1);
@@ -135,56 +210,42 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     act(&b, ZMOE_ACT_INV);
     act(&b, ZMOE_ACT_TILES);
     act(&b, ZMOE_ACT_GROUPS);
-    u32(&b, E);
-    u32(&b, K);
-    u32(&b, G);
-    u32(&b, G > 1 ? c->router.topk_group : 1);
-    u32(&b, gx_up);
-    u32(&b, gx_down);
-    u32(&b, gx_combine);
+    u32(&b, g.E);
+    u32(&b, g.K);
+    u32(&b, g.G);
+    u32(&b, g.G > 1 ? c->router.topk_group : 1);
+    u32(&b, g.gx_up);
+    u32(&b, g.gx_down);
+    u32(&b, g.gx_combine);
 
-    b = begin(p, ZMOE_K_UP, ZMOE_STAGE_EXPERT_UP, 0, 0, 0);
+    expert_launches(p, &g);
+}
+
+void zmoe_runtime_launch_plan_experts(const struct zmoe_config *c,
+                                      const struct zmoe_device_shape *shape,
+                                      struct zmoe_launch_plan *p)
+{
+    const struct geometry g = plan_tables(c, shape, p);
+
+    /* align_routed: one work-group; the caller's ids and weights (bounds-checked into
+     * act.topk_ids / act.topk_w), then align's tail: the same group counts */
+    struct builder b = begin(p, ZMOE_K_ALIGN_ROUTED, ZMOE_STAGE_ALIGN, -1, 1, 1);
+    io(&b, ZMOE_IO_TOKENS);
     io(&b, ZMOE_IO_PARAMS);
-    io(&b, ZMOE_IO_X);
-    wt(&b, ZMOE_TENSOR_W13);
-    wt(&b, ZMOE_TENSOR_B13);
-    wt(&b, ZMOE_TENSOR_SHARED_W13);
+    io(&b, ZMOE_IO_TOPK_IDS);
+    io(&b, ZMOE_IO_TOPK_W);
+    io(&b, ZMOE_IO_ROUTING_STATUS);
+    act(&b, ZMOE_ACT_TOPK_IDS);
     act(&b, ZMOE_ACT_TOPK_W);
     act(&b, ZMOE_ACT_SORTED);
-    act(&b, ZMOE_ACT_TILES);
-    act(&b, ZMOE_ACT_A);
-    act(&b, ZMOE_ACT_A_SHARED);
-    u32(&b, H);
-    u32(&b, I);
-    u32(&b, S);
-    u32(&b, E);
-    u32(&b, K);
-    u32(&b, spans);
-
-    b = begin(p, ZMOE_K_DOWN, ZMOE_STAGE_EXPERT_DOWN, 1, 0, 0);
-    io(&b, ZMOE_IO_PARAMS);
-    act(&b, ZMOE_ACT_A);
-    act(&b, ZMOE_ACT_A_SHARED);
-    wt(&b, ZMOE_TENSOR_W2);
-    wt(&b, ZMOE_TENSOR_B2);
-    wt(&b, ZMOE_TENSOR_SHARED_W2);
-    act(&b, ZMOE_ACT_TILES);
-    act(&b, ZMOE_ACT_O);
-    act(&b, ZMOE_ACT_O_SHARED);
-    u32(&b, H);
-    u32(&b, I);
-    u32(&b, S);
-    u32(&b, E);
-    u32(&b, spans);
-
-    b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
-    io(&b, ZMOE_IO_PARAMS);
-    act(&b, ZMOE_ACT_O);
-    act(&b, ZMOE_ACT_O_SHARED);
-    act(&b, ZMOE_ACT_TOPK_W);
-    act(&b, ZMOE_ACT_GATE);
     act(&b, ZMOE_ACT_INV);
-    io(&b, ZMOE_IO_Y);
-    u32(&b, H);
-    u32(&b, K);
+    act(&b, ZMOE_ACT_TILES);
+    act(&b, ZMOE_ACT_GROUPS);
+    u32(&b, g.E);
+    u32(&b, g.K);
+    u32(&b, g.gx_up);
+    u32(&b, g.gx_down);
+    u32(&b, g.gx_combine);
+
+    expert_launches(p, &g);
 }

@@ -1,5 +1,6 @@
-/* layer.c — recording one MoE layer call from its launch plan (launch.c: router, align,
- * then the stages launched indirectly with group counts align wrote), and the ring of
+/* layer.c — recording one MoE layer call from a launch plan (launch.c: router, align,
+ * then the stages launched indirectly with group counts align wrote; or the experts-only
+ * plan, align_routed then the same stages: one loop records both), and the ring of
  * pre-recorded lists (input copy, the stages, routing readback and output copies) per
  * (slot, layer). */
 #include "runtime/runtime.h"
@@ -21,12 +22,12 @@ struct resolve {
 };
 
 enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
-                                           uint32_t layer, const void *x, void *y,
-                                           const uint32_t *tokens, const struct zmoe_params *params,
+                                           const struct zmoe_launch_plan *p, uint32_t layer,
+                                           const void *const io[ZMOE_IO_COUNT],
                                            ze_event_handle_t *ev, struct zmoe_error *err)
 {
-    const struct zmoe_launch_plan *p = &rt->launch;
-    struct resolve r = {.io = {x, y, tokens, params}};
+    struct resolve r;
+    memcpy(r.io, io, sizeof r.io);
     for (int i = 0; i < ZMOE_ACT_COUNT; i++)
         r.act[i] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[i]);
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
@@ -45,6 +46,11 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
             ze_result_t res;
             if (a->kind == ZMOE_ARG_U32) {
                 res = zeKernelSetArgumentValue(k, j, sizeof a->value, &a->value);
+            } else if (a->kind == ZMOE_ARG_IO && !r.io[a->value]) {
+                zmoe_runtime_errorf(err, "recording %s of layer %u: argument %u names an input "
+                                         "this call does not provide (io %u)",
+                                    name, layer, j, a->value);
+                return ZMOE_ERR_ARGUMENT;
             } else {
                 const void *ptr = a->kind == ZMOE_ARG_ACT      ? r.act[a->value]
                                   : a->kind == ZMOE_ARG_WEIGHT ? r.weight[a->value]
@@ -127,8 +133,13 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
                      "recording the input copy of slot %u layer %u", s, l);
             ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL),
                      "recording the barrier after the input copy (slot %u layer %u)", s, l);
-            enum zmoe_status st = zmoe_runtime_append_layer(rt, list, l, sl->x_dev, sl->y_dev,
-                                                            &sl->params->tokens, sl->params, sl->ev, err);
+            const void *io[ZMOE_IO_COUNT] = {
+                [ZMOE_IO_X] = sl->x_dev,
+                [ZMOE_IO_Y] = sl->y_dev,
+                [ZMOE_IO_TOKENS] = &sl->params->tokens,
+                [ZMOE_IO_PARAMS] = sl->params,
+            };
+            enum zmoe_status st = zmoe_runtime_append_layer(rt, list, &rt->launch, l, io, sl->ev, err);
             if (st)
                 return st;
             /* Routing readback: the router's choice as align left it. act.topk_ids and

@@ -129,7 +129,7 @@ uint32_t zmoe_runtime_max_buffers(const struct zmoe_config *cfg)
         cfg->runtime.ring_depth > ZMOE_RUNTIME_DEPTH_MAX)
         return 0;
     return cfg->model.layers * ZMOE_TENSOR_COUNT + ZMOE_ACT_COUNT +
-           cfg->runtime.ring_depth * ZMOE_SLOT_BUFFER_COUNT + 2;
+           cfg->runtime.ring_depth * ZMOE_SLOT_BUFFER_COUNT + 4;
 }
 
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg)
@@ -269,6 +269,18 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
     st = add(plan, "record.params", ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_PARAM,
              sizeof(struct zmoe_params), ZMOE_STAGE_ALWAYS_FIRST, ZMOE_STAGE_ALWAYS_LAST,
              &ids->record_params, err);
+    if (st)
+        return st;
+    /* The experts-only call (zmoe_record_experts): its own parameter block (no shared
+     * expert) and, per layer, the status words align_routed sets on a bad expert id. */
+    st = add(plan, "record.experts_params", ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_PARAM,
+             sizeof(struct zmoe_params), ZMOE_STAGE_ALWAYS_FIRST, ZMOE_STAGE_ALWAYS_LAST,
+             &ids->experts_params, err);
+    if (st)
+        return st;
+    st = add(plan, "record.routing_status", ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_PARAM,
+             (uint64_t)cfg->model.layers * ZMOE_ROUTING_STATUS_WORDS * 4, ZMOE_STAGE_ALWAYS_FIRST,
+             ZMOE_STAGE_ALWAYS_LAST, &ids->routing_status, err);
     if (st)
         return st;
     /* Staging: the largest tensor or STAGING_MAX, whichever is smaller — weights stream

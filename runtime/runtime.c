@@ -6,6 +6,7 @@
  * zmoe_submit exactly one (zeCommandQueueExecuteCommandLists); neither allocates. */
 #include "runtime/runtime.h"
 
+#include <stdio.h>
 #include <string.h>
 
 const char *zmoe_status_str(enum zmoe_status s)
@@ -25,6 +26,7 @@ const char *zmoe_status_str(enum zmoe_status s)
     case ZMOE_ERR_DEVICE_LOST: return "device lost";
     case ZMOE_TIMEOUT: return "timeout";
     case ZMOE_NOT_READY: return "not ready";
+    case ZMOE_ERR_ROUTING: return "bad routing";
     }
     return "unknown status";
 }
@@ -84,6 +86,12 @@ static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmo
         return zmoe_runtime_ze_error(err, r, "zeFenceCreate", "creating the upload fence");
     void *rp = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.record_params);
     zmoe_runtime_params(&rt->cfg, rp);
+    /* the experts-only call runs the routed experts alone: no shared expert, no gate */
+    struct zmoe_params *ep = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.experts_params);
+    zmoe_runtime_params(&rt->cfg, ep);
+    ep->flags &= ~(ZMOE_PF_SHARED | ZMOE_PF_SHARED_GATE);
+    memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
+           (size_t)rt->cfg.model.layers * ZMOE_ROUTING_STATUS_WORDS * 4);
     return zmoe_runtime_record_ring(rt, err);
 }
 
@@ -390,9 +398,88 @@ enum zmoe_status zmoe_record(struct zmoe_runtime *rt, ze_command_list_handle_t l
                             zmoe_phase_name(rt->phase));
         return ZMOE_ERR_STATE;
     }
-    const struct zmoe_params *params = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.record_params);
-    return zmoe_runtime_append_layer(rt, list, layer, x_device, y_device, tokens_device, params,
-                                     NULL, err);
+    const void *io[ZMOE_IO_COUNT] = {
+        [ZMOE_IO_X] = x_device,
+        [ZMOE_IO_Y] = y_device,
+        [ZMOE_IO_TOKENS] = tokens_device,
+        [ZMOE_IO_PARAMS] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.record_params),
+    };
+    return zmoe_runtime_append_layer(rt, list, &rt->launch, layer, io, NULL, err);
+}
+
+static uint32_t *routing_status(struct zmoe_runtime *rt, uint32_t layer)
+{
+    uint32_t *words = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status);
+    return words + (size_t)layer * ZMOE_ROUTING_STATUS_WORDS;
+}
+
+enum zmoe_status zmoe_record_experts(struct zmoe_runtime *rt, ze_command_list_handle_t list,
+                                     uint32_t layer, const void *x_device,
+                                     const uint32_t *topk_ids_device,
+                                     const float *topk_weights_device, void *y_device,
+                                     const uint32_t *tokens_device, struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    if (!rt || !list || !x_device || !topk_ids_device || !topk_weights_device || !y_device ||
+        !tokens_device) {
+        zmoe_runtime_errorf(err, "zmoe_record_experts: runtime, list, x, topk_ids, topk_weights, "
+                                 "y and tokens must not be NULL");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    enum zmoe_status st = check_usable(rt, "zmoe_record_experts", err);
+    if (st)
+        return st;
+    if (layer >= rt->cfg.model.layers) {
+        zmoe_runtime_errorf(err, "zmoe_record_experts: layer %u out of range (%u layers)", layer,
+                            rt->cfg.model.layers);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    if (rt->phase != ZMOE_PHASE_COMMITTED) {
+        zmoe_runtime_errorf(err, "zmoe_record_experts: recording is init-time only (runtime is %s)",
+                            zmoe_phase_name(rt->phase));
+        return ZMOE_ERR_STATE;
+    }
+    const void *io[ZMOE_IO_COUNT] = {
+        [ZMOE_IO_X] = x_device,
+        [ZMOE_IO_Y] = y_device,
+        [ZMOE_IO_TOKENS] = tokens_device,
+        [ZMOE_IO_PARAMS] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.experts_params),
+        [ZMOE_IO_TOPK_IDS] = topk_ids_device,
+        [ZMOE_IO_TOPK_W] = topk_weights_device,
+        [ZMOE_IO_ROUTING_STATUS] = routing_status(rt, layer),
+    };
+    return zmoe_runtime_append_layer(rt, list, &rt->launch_experts, layer, io, NULL, err);
+}
+
+enum zmoe_status zmoe_routing_status(struct zmoe_runtime *rt, struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    if (!rt) {
+        zmoe_runtime_errorf(err, "zmoe_routing_status: runtime is NULL");
+        return ZMOE_ERR_ARGUMENT;
+    }
+    err->msg[0] = '\0';
+    enum zmoe_status st = ZMOE_OK;
+    uint32_t flagged = 0;
+    for (uint32_t l = 0; l < rt->cfg.model.layers; l++) {
+        uint32_t *w = routing_status(rt, l);
+        if (w[0] == 0)
+            continue;
+        if (st == ZMOE_OK)
+            zmoe_runtime_errorf(err, "zmoe_routing_status: layer %u: %u routing pair%s named an "
+                                     "expert >= %u (experts 0..%u); the first: token %u, k %u, "
+                                     "id %u (run as expert 0 with weight 0)",
+                                l, w[0], w[0] == 1 ? "" : "s", rt->cfg.model.experts,
+                                rt->cfg.model.experts - 1, w[1], w[2], w[3]);
+        st = ZMOE_ERR_ROUTING;
+        flagged++;
+        memset(w, 0, ZMOE_ROUTING_STATUS_WORDS * sizeof *w);
+    }
+    if (flagged > 1) {
+        size_t n = strlen(err->msg);
+        snprintf(err->msg + n, sizeof err->msg - n, "; %u layers flagged in all", flagged);
+    }
+    return st;
 }
 
 /* -------------------------------------------------------------------- stats */

@@ -25,7 +25,11 @@
 #define ZMOE_KERNEL_EMAX 512u    /* most routed experts the align kernel handles */
 #define ZMOE_KERNEL_GROUPS_MAX 64u /* most router groups (a 64-bit mask in the kernel) */
 #define ZMOE_ALIGN_WG 256u       /* work-items of the one align work-group (at most) */
-#define ZMOE_KERNEL_LOCAL_BYTES 32768u /* local memory of the align kernel */
+/* Local memory of the align kernel, the largest user (kernels/moe.cl: score and key
+ * [2048] f32/u32, gscore and gok [8*64], slot_id, slot_pos, slot_w [512], cnt, off, toff
+ * [512], part [512]: 34,816 bytes); align_routed takes cnt, off, toff, part and 2 words
+ * (8,200 bytes), the GEMV kernels at most 4 KiB. */
+#define ZMOE_KERNEL_LOCAL_BYTES 34816u
 
 /* The per-slot parameter block, read by the kernels from host-visible memory when they
  * execute (so one recorded list serves every token count). Word layout = moe.cl P_*. */
@@ -91,6 +95,8 @@ struct zmoe_runtime_buffers {
     uint32_t act[ZMOE_ACT_COUNT];
     uint32_t slot_base; /* slot s, kind b: slot_base + s * ZMOE_SLOT_BUFFER_COUNT + b */
     uint32_t record_params;
+    uint32_t experts_params; /* the experts-only call's parameter block (no shared expert) */
+    uint32_t routing_status; /* u32 [layers][ZMOE_ROUTING_STATUS_WORDS], host-visible */
     uint32_t staging;
     uint32_t max_tiles;
     uint64_t staging_bytes;
@@ -128,6 +134,7 @@ enum zmoe_kernel_id {
     ZMOE_K_UP,
     ZMOE_K_DOWN,
     ZMOE_K_COMBINE,
+    ZMOE_K_ALIGN_ROUTED, /* the experts-only call's align: the caller's routing */
     ZMOE_K_COUNT
 };
 
@@ -159,6 +166,9 @@ enum zmoe_io {
     ZMOE_IO_Y,     /* y [T][H], activation dtype */
     ZMOE_IO_TOKENS,/* u32 token count, read when the kernels execute */
     ZMOE_IO_PARAMS,/* struct zmoe_params */
+    ZMOE_IO_TOPK_IDS, /* u32 [T][K]: the caller's routing (experts-only call) */
+    ZMOE_IO_TOPK_W,   /* f32 [T][K]: the caller's routing weights (experts-only call) */
+    ZMOE_IO_ROUTING_STATUS, /* u32 [ZMOE_ROUTING_STATUS_WORDS], host-visible: bad ids */
     ZMOE_IO_COUNT
 };
 struct zmoe_launch_arg {
@@ -200,6 +210,18 @@ struct zmoe_launch_plan {
 #define ZMOE_UP_ARG_K 14u
 void zmoe_runtime_launch_plan(const struct zmoe_config *cfg, const struct zmoe_device_shape *shape,
                               struct zmoe_launch_plan *out);
+/* The experts-only call (zmoe_record_experts), from the same tables (the same kernel
+ * table, the same expert launches): align_routed (the caller's topk ids and weights,
+ * bounds-checked) then expert_up, expert_down, combine launched indirectly. Recorded
+ * with the experts parameter block, whose flags have no shared expert. */
+void zmoe_runtime_launch_plan_experts(const struct zmoe_config *cfg,
+                                      const struct zmoe_device_shape *shape,
+                                      struct zmoe_launch_plan *out);
+
+/* The routing status words of one layer's experts-only call (align_routed writes them,
+ * zmoe_routing_status reads and clears them): [0] bad pairs since the last clear
+ * (saturating), [1..3] token, k and id of the first one. */
+#define ZMOE_ROUTING_STATUS_WORDS 4u
 
 /* ---------------------------------------------------------------- internals */
 
@@ -241,6 +263,7 @@ struct zmoe_runtime {
     ze_module_handle_t module;
     ze_kernel_handle_t kernel[ZMOE_K_COUNT];
     struct zmoe_launch_plan launch; /* what every layer call records (launch.c) */
+    struct zmoe_launch_plan launch_experts; /* zmoe_record_experts (launch.c) */
 
     ze_event_pool_handle_t event_pool;
     ze_command_list_handle_t upload_list;
@@ -274,11 +297,13 @@ enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmo
 enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err);
 void zmoe_runtime_tear_down(struct zmoe_runtime *rt);
 
-/* layer.c: appends the stages of `layer` to `list`. With events (ring lists) each stage
- * signals ev[stage] and waits for the previous one; without, barriers order them. */
+/* layer.c: appends the launches of `plan` (rt->launch or rt->launch_experts) for `layer`
+ * to `list`, the plan's ZMOE_ARG_IO arguments resolved through io[] (a NULL entry the
+ * plan names is an error). With events (ring lists) each stage signals ev[stage] and
+ * waits for the previous one; without, barriers order them. */
 enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
-                                           uint32_t layer, const void *x, void *y,
-                                           const uint32_t *tokens, const struct zmoe_params *params,
+                                           const struct zmoe_launch_plan *plan, uint32_t layer,
+                                           const void *const io[ZMOE_IO_COUNT],
                                            ze_event_handle_t *ev, struct zmoe_error *err);
 enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err);
 

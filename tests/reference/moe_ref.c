@@ -217,6 +217,42 @@ void zmoe_ref_forward(const struct zmoe_config *cfg, const struct zmoe_ref_weigh
     free(in);
 }
 
+void zmoe_ref_experts(const struct zmoe_config *cfg, const struct zmoe_ref_weights *w,
+                      const float *x, uint32_t tokens, const uint32_t *topk_ids,
+                      const float *topk_weights, float *y)
+{
+    const uint32_t E = cfg->model.experts, H = cfg->model.hidden, I = cfg->model.intermediate;
+    const uint32_t K = cfg->model.top_k;
+    const bool on_input = cfg->router.apply_router_weight_on_input;
+    const float *w13 = w->tensor[ZMOE_TENSOR_W13], *w2 = w->tensor[ZMOE_TENSOR_W2];
+    const float *b13 = cfg->experts.bias ? w->tensor[ZMOE_TENSOR_B13] : NULL;
+    const float *b2 = cfg->experts.bias ? w->tensor[ZMOE_TENSOR_B2] : NULL;
+    double *acc = calloc(H, sizeof *acc), *a = calloc(I, sizeof *a);
+    float *in = calloc(H, sizeof *in);
+    if (!acc || !a || !in)
+        abort(); /* test code: out of memory is fatal */
+    for (uint32_t t = 0; t < tokens; t++) {
+        const float *xt = &x[(size_t)t * H];
+        memset(acc, 0, H * sizeof *acc);
+        for (uint32_t k = 0; k < K; k++) {
+            const uint32_t e = topk_ids[(size_t)t * K + k];
+            const float wk = topk_weights[(size_t)t * K + k];
+            if (e >= E)
+                continue;
+            for (uint32_t h = 0; h < H; h++)
+                in[h] = on_input ? xt[h] * wk : xt[h];
+            mlp(cfg, in, &w13[(size_t)e * 2 * I * H], b13 ? &b13[(size_t)e * 2 * I] : NULL,
+                &w2[(size_t)e * H * I], b2 ? &b2[(size_t)e * H] : NULL, I,
+                on_input ? 1.0 : (double)wk, acc, a);
+        }
+        for (uint32_t h = 0; h < H; h++)
+            y[(size_t)t * H + h] = (float)acc[h];
+    }
+    free(acc);
+    free(a);
+    free(in);
+}
+
 int zmoe_ref_weights_synthetic(const struct zmoe_config *cfg, uint32_t layer,
                                struct zmoe_ref_weights *w)
 {

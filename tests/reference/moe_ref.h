@@ -48,6 +48,18 @@ void zmoe_ref_forward(const struct zmoe_config *cfg, const struct zmoe_ref_weigh
                       const float *x, uint32_t tokens, enum zmoe_ref_weighting weighting,
                       float *y, uint32_t *topk_ids, float *topk_weights);
 
+/* The routed experts alone on GIVEN routing (what zmoe_record_experts computes), from
+ * the definition, independent of the router above: for each token t,
+ *   y[t] = sum_k c_k * expert_{ids[t*K+k]}(x[t] * s_k)
+ * with s_k = w[t*K+k] (x times the weight in f32) and c_k = 1 when
+ * router.apply_router_weight_on_input, else s_k = 1 and c_k = w[t*K+k]; expert(in) is
+ * step 7 above (W13, biases, activation, W2). The weights are used as given: no
+ * renormalization, no routed scaling, no shared expert, no gate. A pair whose id >= E
+ * is skipped (contributes nothing). */
+void zmoe_ref_experts(const struct zmoe_config *cfg, const struct zmoe_ref_weights *w,
+                      const float *x, uint32_t tokens, const uint32_t *topk_ids,
+                      const float *topk_weights, float *y);
+
 /* Allocates and fills f32 copies of every present tensor of `layer` with
  * zmoe_weights_synthetic(); zmoe_ref_weights_free() releases them. Test-side only. */
 int zmoe_ref_weights_synthetic(const struct zmoe_config *cfg, uint32_t layer,

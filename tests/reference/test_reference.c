@@ -459,5 +459,49 @@ int main(void)
         zmoe_ref_weights_free(&w);
         TAP_OK(w.tensor[ZMOE_TENSOR_W13] == NULL, "free clears the pointers");
     }
+    /* the routed experts on GIVEN routing (zmoe_ref_experts): ids and weights as the
+     * caller gives them, no router, no renormalization, no shared expert */
+    {
+        struct zmoe_config c = base_cfg();
+        c.experts.bias = true;
+        c.model.shared_experts = 1; /* present, and not part of the experts-only call */
+        c.model.shared_intermediate = 1;
+        struct zmoe_ref_weights w = weights();
+        const float x2[2 * H] = {1.0f, 0.5f, -0.5f, 2.0f};
+        const uint32_t ids[4] = {2, 1, 3, 3}; /* token 1 names expert 3 twice */
+        const float wk[4] = {0.75f, 0.5f, 0.25f, 2.0f};
+        float y[2 * H];
+        zmoe_ref_experts(&c, &w, x2, 2, ids, wk, y);
+        double want[2][H] = {{0, 0}, {0, 0}};
+        for (int t = 0; t < 2; t++) {
+            double in[H] = {x2[t * H], x2[t * H + 1]};
+            for (int k = 0; k < 2; k++)
+                expert(&c, (int)ids[t * 2 + k], in, wk[t * 2 + k], want[t]);
+        }
+        TAP_NEAR(y[0], want[0][0], 1e-5, "given routing, at combine: token 0 y[0]");
+        TAP_NEAR(y[1], want[0][1], 1e-5, "given routing, at combine: token 0 y[1]");
+        TAP_NEAR(y[2], want[1][0], 1e-5, "given routing, repeated expert: token 1 y[0]");
+        TAP_NEAR(y[3], want[1][1], 1e-5, "given routing, repeated expert: token 1 y[1]");
+        /* on input: expert(x * w) with combine weight 1 (differs with a non-linear act) */
+        c.router.apply_router_weight_on_input = true;
+        zmoe_ref_experts(&c, &w, x2, 1, ids, wk, y);
+        double on[H] = {0, 0};
+        for (int k = 0; k < 2; k++) {
+            double in[H] = {x2[0] * wk[k], x2[1] * wk[k]};
+            expert(&c, (int)ids[k], in, 1.0, on);
+        }
+        TAP_NEAR(y[0], on[0], 1e-5, "given routing, on input: y[0]");
+        TAP_NEAR(y[1], on[1], 1e-5, "given routing, on input: y[1]");
+        TAP_OK(fabs(on[0] - want[0][0]) > 1e-3, "on input differs from at combine (%g vs %g)", on[0],
+               want[0][0]);
+        /* an id >= E contributes nothing */
+        c.router.apply_router_weight_on_input = false;
+        const uint32_t bad[2] = {2, 9};
+        zmoe_ref_experts(&c, &w, x2, 1, bad, wk, y);
+        double one[H] = {0, 0}, in0[H] = {x2[0], x2[1]};
+        expert(&c, 2, in0, wk[0], one);
+        TAP_NEAR(y[0], one[0], 1e-5, "given routing: an id >= E is skipped (y[0])");
+        TAP_NEAR(y[1], one[1], 1e-5, "given routing: an id >= E is skipped (y[1])");
+    }
     return tap_exit();
 }

@@ -1,4 +1,5 @@
-/* The launch plan (runtime/launch.c) against the kernels it names, on hostdev: every
+/* The launch plans (runtime/launch.c: the layer call and the experts-only call with the
+ * caller's routing) against the kernels they name, on hostdev: every
  * launch's arguments match its kernel's argument count as Level Zero reflects it from
  * the SPIR-V, work-group shapes fill ZMOE_KERNEL_WG, indirect launches read group
  * counts only after the launch that writes them, waits form one chain, and the router
@@ -16,14 +17,19 @@ static bool writes_groups(const struct zmoe_launch *l)
     return false;
 }
 
-static void check_plan(const struct zmoe_config *c, const char *what)
+static bool names_io(const struct zmoe_launch *l, enum zmoe_io io)
 {
-    struct zmoe_runtime *rt = rt_create(c, what);
-    if (!rt) {
-        TAP_OK(false, "%s: runtime created", what);
-        return;
-    }
-    const struct zmoe_launch_plan *p = &rt->launch;
+    for (uint32_t j = 0; j < l->nargs; j++)
+        if (l->arg[j].kind == ZMOE_ARG_IO && l->arg[j].value == (uint32_t)io)
+            return true;
+    return false;
+}
+
+/* What every plan must satisfy: arguments against the SPIR-V, names that exist, group
+ * shapes, one wait chain, indirect launches after the writer of act.groups. */
+static void check_launches(struct zmoe_runtime *rt, const struct zmoe_launch_plan *p,
+                           uint32_t count, const char *what)
+{
     bool args_ok = true, shape_ok = true, order_ok = true, ids_ok = true;
     bool groups_written = false;
     char why[256] = "";
@@ -44,7 +50,8 @@ static void check_plan(const struct zmoe_config *c, const char *what)
                 ids_ok = false;
         }
         const uint32_t *local = p->kernel[l->kernel].local;
-        if (l->kernel != ZMOE_K_ALIGN && local[0] * local[1] != ZMOE_KERNEL_WG)
+        if (l->kernel != ZMOE_K_ALIGN && l->kernel != ZMOE_K_ALIGN_ROUTED &&
+            local[0] * local[1] != ZMOE_KERNEL_WG)
             shape_ok = false;
         if (l->wait != (int32_t)i - 1 || l->stage >= ZMOE_STAGE_COUNT)
             order_ok = false;
@@ -52,24 +59,75 @@ static void check_plan(const struct zmoe_config *c, const char *what)
             order_ok = false;
         groups_written |= writes_groups(l);
     }
-    const struct zmoe_launch *router = &p->launch[0];
-    const bool router_ok = router->kernel == ZMOE_K_ROUTER && router->indirect < 0 &&
-                           router->groups[1] * ZMOE_KERNEL_ROUTER_TOKENS >= c->runtime.max_tokens &&
-                           router->groups[0] * p->kernel[ZMOE_K_ROUTER].local[1] >= c->model.experts + 1;
-    TAP_OK(p->count == 5 && args_ok, "%s: every launch's arguments match its kernel's (%s)", what,
-           why[0] ? why : "reflected from the SPIR-V");
+    TAP_OK(p->count == count && args_ok, "%s: %u launches; every launch's arguments match its kernel's (%s)",
+           what, p->count, why[0] ? why : "reflected from the SPIR-V");
     TAP_OK(ids_ok, "%s: every pointer argument names a buffer that exists", what);
-    TAP_OK(shape_ok && p->kernel[ZMOE_K_ALIGN].local[0] <= ZMOE_ALIGN_WG,
-           "%s: GEMV groups are %u x %u = %u items, align %u", what,
+    TAP_OK(shape_ok && p->kernel[ZMOE_K_ALIGN].local[0] <= ZMOE_ALIGN_WG &&
+               p->kernel[ZMOE_K_ALIGN_ROUTED].local[0] == p->kernel[ZMOE_K_ALIGN].local[0],
+           "%s: GEMV groups are %u x %u = %u items, align and align_routed %u", what,
            p->kernel[ZMOE_K_UP].local[0], p->kernel[ZMOE_K_UP].local[1], ZMOE_KERNEL_WG,
            p->kernel[ZMOE_K_ALIGN].local[0]);
     TAP_OK(order_ok, "%s: one chain of waits; indirect launches follow the one that writes act.groups",
            what);
+    /* the three expert launches after the align: expert_up's argument K is top_k */
+    const struct zmoe_launch *up = &p->launch[count - 3];
+    TAP_OK(up->kernel == ZMOE_K_UP && up->arg[ZMOE_UP_ARG_K].kind == ZMOE_ARG_U32 &&
+               up->arg[ZMOE_UP_ARG_K].value == rt->cfg.model.top_k,
+           "%s: expert_up's argument %u is top_k (the baseline's hook)", what, ZMOE_UP_ARG_K);
+}
+
+static void check_plan(const struct zmoe_config *c, const char *what)
+{
+    struct zmoe_runtime *rt = rt_create(c, what);
+    if (!rt) {
+        TAP_OK(false, "%s: runtime created", what);
+        return;
+    }
+    const struct zmoe_launch_plan *p = &rt->launch;
+    check_launches(rt, p, 5, what);
+    const struct zmoe_launch *router = &p->launch[0];
+    const bool router_ok = router->kernel == ZMOE_K_ROUTER && router->indirect < 0 &&
+                           router->groups[1] * ZMOE_KERNEL_ROUTER_TOKENS >= c->runtime.max_tokens &&
+                           router->groups[0] * p->kernel[ZMOE_K_ROUTER].local[1] >= c->model.experts + 1;
     TAP_OK(router_ok, "%s: router grid %u x %u covers E+1 = %u rows and %u tokens", what,
            router->groups[0], router->groups[1], c->model.experts + 1, c->runtime.max_tokens);
-    TAP_OK(p->launch[2].kernel == ZMOE_K_UP && p->launch[2].arg[ZMOE_UP_ARG_K].kind == ZMOE_ARG_U32 &&
-               p->launch[2].arg[ZMOE_UP_ARG_K].value == c->model.top_k,
-           "%s: expert_up's argument %u is top_k (the baseline's hook)", what, ZMOE_UP_ARG_K);
+
+    /* the experts-only plan: the same tables, align_routed instead of router + align */
+    const struct zmoe_launch_plan *x = &rt->launch_experts;
+    char xwhat[160];
+    snprintf(xwhat, sizeof xwhat, "experts plan, %s", what);
+    check_launches(rt, x, 4, xwhat);
+    const struct zmoe_launch *ar = &x->launch[0];
+    bool router_free = true;
+    for (uint32_t i = 0; i < x->count; i++)
+        for (uint32_t j = 0; j < x->launch[i].nargs; j++) {
+            const struct zmoe_launch_arg *a = &x->launch[i].arg[j];
+            router_free &= x->launch[i].kernel != ZMOE_K_ROUTER && x->launch[i].kernel != ZMOE_K_ALIGN &&
+                           !(a->kind == ZMOE_ARG_ACT && a->value == ZMOE_ACT_LOGITS) &&
+                           !(a->kind == ZMOE_ARG_WEIGHT && (a->value == ZMOE_TENSOR_ROUTER_W ||
+                                                            a->value == ZMOE_TENSOR_SCORE_BIAS));
+        }
+    TAP_OK(ar->kernel == ZMOE_K_ALIGN_ROUTED && ar->indirect < 0 && ar->groups[0] == 1 &&
+               ar->groups[1] == 1 && writes_groups(ar) && names_io(ar, ZMOE_IO_TOPK_IDS) &&
+               names_io(ar, ZMOE_IO_TOPK_W) && names_io(ar, ZMOE_IO_ROUTING_STATUS) &&
+               names_io(ar, ZMOE_IO_TOKENS) && router_free,
+           "%s: align_routed first (one work-group), reading the caller's ids, weights and the "
+           "status word; no router, no logits", xwhat);
+    /* align's and align_routed's group counts: the same by-value widths at the end */
+    const struct zmoe_launch *al = &p->launch[1];
+    bool same_widths = ar->nargs >= 3 && al->nargs >= 3;
+    for (uint32_t j = 1; same_widths && j <= 3; j++)
+        same_widths = ar->arg[ar->nargs - j].kind == ZMOE_ARG_U32 &&
+                      ar->arg[ar->nargs - j].value == al->arg[al->nargs - j].value;
+    bool same_experts = true;
+    for (uint32_t i = 0; i < 3; i++) {
+        struct zmoe_launch a = x->launch[1 + i], b = p->launch[2 + i];
+        same_experts &= a.wait == (int32_t)i && b.wait == (int32_t)i + 1;
+        a.wait = b.wait = 0; /* one launch earlier in the experts plan */
+        same_experts &= memcmp(&a, &b, sizeof a) == 0;
+    }
+    TAP_OK(same_widths && same_experts && memcmp(x->kernel, p->kernel, sizeof x->kernel) == 0,
+           "%s: the same kernel table, grid widths and expert launches as the layer plan", xwhat);
     zmoe_destroy(rt);
 }
 
