@@ -1,6 +1,7 @@
-/* weights/st_layouts.c: the Hugging Face MoE layouts: for each model family, which
- * checkpoint tensors make each kernel tensor of weights.h and how (a copy, a transpose,
- * a split of fused gate_up, de-interleaving), as pieces (st_priv.h). */
+/* weights/st_layouts.c: the Hugging Face MoE layouts as data: one row per (model
+ * family, kernel tensor of weights.h) naming the checkpoint tensor and how its pieces
+ * are read (a copy, a transpose, a split of fused gate_up, de-interleaving). A new
+ * family is rows; a new way of storing a tensor is a piece kind. */
 #include "weights/st_priv.h"
 
 #include <stdio.h>
@@ -24,237 +25,176 @@ const char *st_layout_name(enum zmoe_weights_layout l)
     }
 }
 
+/* How the pieces of one kernel tensor come out of its checkpoint tensors. */
+enum piece_kind {
+    PK_MATRIX,       /* one [rows][cols] tensor, copied as is */
+    PK_VECTOR,       /* one [E] tensor */
+    PK_EXPERT_PAIR,  /* per expert e, gate then up: two [I][H] tensors named with e and a word */
+    PK_EXPERT,       /* per expert e: one [H][I] tensor named with e */
+    PK_SHARED_PAIR,  /* gate then up: two [S][H] tensors named with a word */
+    PK_FUSED_GU,     /* [E][H][2I] gate_up: per expert, gate then up, each a transpose */
+    PK_FUSED_DOWN,   /* [E][I][H] down: per expert a transpose to [H][I] */
+    PK_FUSED_BIAS,   /* [E][2I] gate_up bias, interleaved: per expert gate then up */
+};
+
+/* Dimensions of a PK_MATRIX tensor. */
+enum dim { D_ONE, D_E, D_H, D_S };
+
+/* One row per (family, kernel tensor): the checkpoint name after "<prefix><layer>.",
+ * with %llu for the expert and %s for the word of a pair ({gate, up} tensor names). A
+ * (family, tensor) without a row is a tensor the family does not have. */
+struct layout_row {
+    enum zmoe_weights_layout layout;
+    enum zmoe_tensor tensor;
+    enum piece_kind kind;
+    const char *name;
+    const char *word[2];
+    enum dim rows, cols;
+    bool interleaved; /* PK_FUSED_GU: always interleaved (else per experts.gate_up) */
+};
+
+static const struct layout_row rows[] = {
+    /* Llama 4 (llama4 text model) */
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_ROUTER_W, PK_MATRIX, "feed_forward.router.weight", {0}, D_E, D_H, false},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_W13, PK_FUSED_GU, "feed_forward.experts.gate_up_proj", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_W2, PK_FUSED_DOWN, "feed_forward.experts.down_proj", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_SHARED_W13, PK_SHARED_PAIR, "feed_forward.shared_expert.%s_proj.weight", {"gate", "up"}, 0, 0, false},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_SHARED_W2, PK_MATRIX, "feed_forward.shared_expert.down_proj.weight", {0}, D_H, D_S, false},
+    /* GPT-OSS: fused and always interleaved, router and expert biases */
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_ROUTER_W, PK_MATRIX, "mlp.router.weight", {0}, D_E, D_H, false},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_ROUTER_B, PK_VECTOR, "mlp.router.bias", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_W13, PK_FUSED_GU, "mlp.experts.gate_up_proj", {0}, 0, 0, true},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_B13, PK_FUSED_BIAS, "mlp.experts.gate_up_proj_bias", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_W2, PK_FUSED_DOWN, "mlp.experts.down_proj", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_B2, PK_MATRIX, "mlp.experts.down_proj_bias", {0}, D_E, D_H, false},
+    /* Mixtral: per-expert w1 (gate), w3 (up), w2 (down) */
+    {ZMOE_LAYOUT_MIXTRAL, ZMOE_TENSOR_ROUTER_W, PK_MATRIX, "block_sparse_moe.gate.weight", {0}, D_E, D_H, false},
+    {ZMOE_LAYOUT_MIXTRAL, ZMOE_TENSOR_W13, PK_EXPERT_PAIR, "block_sparse_moe.experts.%llu.%s.weight", {"w1", "w3"}, 0, 0, false},
+    {ZMOE_LAYOUT_MIXTRAL, ZMOE_TENSOR_W2, PK_EXPERT, "block_sparse_moe.experts.%llu.w2.weight", {0}, 0, 0, false},
+    /* Qwen2/3-MoE: per-expert projections, one shared expert with its gate */
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_ROUTER_W, PK_MATRIX, "mlp.gate.weight", {0}, D_E, D_H, false},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_W13, PK_EXPERT_PAIR, "mlp.experts.%llu.%s_proj.weight", {"gate", "up"}, 0, 0, false},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_W2, PK_EXPERT, "mlp.experts.%llu.down_proj.weight", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_SHARED_W13, PK_SHARED_PAIR, "mlp.shared_expert.%s_proj.weight", {"gate", "up"}, 0, 0, false},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_SHARED_W2, PK_MATRIX, "mlp.shared_expert.down_proj.weight", {0}, D_H, D_S, false},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_SHARED_GATE, PK_MATRIX, "mlp.shared_expert_gate.weight", {0}, D_ONE, D_H, false},
+    /* DeepSeek-V2/V3: per-expert projections, shared experts fused, score correction bias */
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_ROUTER_W, PK_MATRIX, "mlp.gate.weight", {0}, D_E, D_H, false},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_SCORE_BIAS, PK_VECTOR, "mlp.gate.e_score_correction_bias", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_W13, PK_EXPERT_PAIR, "mlp.experts.%llu.%s_proj.weight", {"gate", "up"}, 0, 0, false},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_W2, PK_EXPERT, "mlp.experts.%llu.down_proj.weight", {0}, 0, 0, false},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_SHARED_W13, PK_SHARED_PAIR, "mlp.shared_experts.%s_proj.weight", {"gate", "up"}, 0, 0, false},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_SHARED_W2, PK_MATRIX, "mlp.shared_experts.down_proj.weight", {0}, D_H, D_S, false},
+};
+
+static const struct layout_row *find_row(enum zmoe_weights_layout l, enum zmoe_tensor t)
+{
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        if (rows[i].layout == l && rows[i].tensor == t)
+            return &rows[i];
+    return NULL;
+}
+
 const char *st_router_suffix(enum zmoe_weights_layout l)
 {
-    switch (l) {
-    case ZMOE_LAYOUT_LLAMA4:
-        return "feed_forward.router.weight";
-    case ZMOE_LAYOUT_MIXTRAL:
-        return "block_sparse_moe.gate.weight";
-    case ZMOE_LAYOUT_GPT_OSS:
-        return "mlp.router.weight";
-    default:
-        return "mlp.gate.weight";
-    }
+    const struct layout_row *r = find_row(l, ZMOE_TENSOR_ROUTER_W);
+    return r ? r->name : "mlp.gate.weight";
 }
 
-/* A checkpoint tensor [R][C] copied as is. */
-static void direct2(struct piece *p, uint64_t R, uint64_t C)
+static uint64_t dim_of(const struct lctx *c, enum dim d)
 {
-    p->ndim = 2;
-    p->shape[0] = R;
-    p->shape[1] = C;
-    p->base = 0;
-    p->nrows = R;
-    p->row_step = C;
-    p->ncols = C;
-    p->col_stride = 1;
+    return d == D_E ? c->E : d == D_H ? c->H : d == D_S ? c->S : 1;
 }
 
-static void direct1(struct piece *p, uint64_t N)
+/* Output rows [nrows][ncols] read as source element base + j*row_step + c*col_stride of a
+ * checkpoint tensor of shape `shape`. */
+static void set_piece(struct piece *p, unsigned ndim, const uint64_t *shape, uint64_t base,
+                      uint64_t nrows, uint64_t row_step, uint64_t ncols, uint64_t col_stride)
 {
-    p->ndim = 1;
-    p->shape[0] = N;
-    p->base = 0;
-    p->nrows = 1;
-    p->row_step = 0;
-    p->ncols = N;
-    p->col_stride = 1;
-}
-
-/* Fused [E][H][2I] gate_up (llama4, gpt_oss): half 0 = gate, 1 = up, as I kernel rows of
- * H, each a column of the checkpoint matrix (a transpose), concatenated or interleaved. */
-static void fused_gate_up(const struct lctx *c, struct piece *p, uint64_t e, unsigned half,
-                          bool interleaved)
-{
-    p->ndim = 3;
-    p->shape[0] = c->E;
-    p->shape[1] = c->H;
-    p->shape[2] = 2 * c->I;
-    p->base = e * c->H * 2 * c->I + (interleaved ? half : half * c->I);
-    p->nrows = c->I;
-    p->row_step = interleaved ? 2 : 1;
-    p->ncols = c->H;
-    p->col_stride = 2 * c->I;
-}
-
-/* Fused [E][I][H] down (llama4, gpt_oss) -> W2[e] = [H][I]: a transpose. */
-static void fused_down(const struct lctx *c, struct piece *p, uint64_t e)
-{
-    p->ndim = 3;
-    p->shape[0] = c->E;
-    p->shape[1] = c->I;
-    p->shape[2] = c->H;
-    p->base = e * c->I * c->H;
-    p->nrows = c->H;
-    p->row_step = 1;
-    p->ncols = c->I;
-    p->col_stride = c->H;
+    p->ndim = ndim;
+    for (unsigned d = 0; d < ndim; d++)
+        p->shape[d] = shape[d];
+    p->base = base;
+    p->nrows = nrows;
+    p->row_step = row_step;
+    p->ncols = ncols;
+    p->col_stride = col_stride;
 }
 
 int st_layout_piece(const struct lctx *c, uint32_t L, enum zmoe_tensor t, uint64_t idx,
-                        struct piece *p)
+                    struct piece *p)
 {
-    const char *P = c->prefix;
-    const char *sfx = NULL; /* per-layer suffix of a single-piece tensor */
-    char buf[96];
-    memset(p, 0, sizeof *p);
-    uint64_t e = idx / 2;
-    unsigned half = (unsigned)(idx % 2);
-    switch (c->layout) {
-    case ZMOE_LAYOUT_LLAMA4:
-    case ZMOE_LAYOUT_GPT_OSS: {
-        bool oss = c->layout == ZMOE_LAYOUT_GPT_OSS;
-        const char *ff = oss ? "mlp" : "feed_forward";
-        switch (t) {
-        case ZMOE_TENSOR_ROUTER_W:
-            if (idx)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.%s", P, L, st_router_suffix(c->layout));
-            direct2(p, c->E, c->H);
-            return 1;
-        case ZMOE_TENSOR_W13:
-            if (idx >= 2 * c->E)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.%s.experts.gate_up_proj", P, L, ff);
-            /* GPT-OSS checkpoints are always interleaved; Llama 4 per the config. */
-            fused_gate_up(c, p, e, half, oss || c->cfg->experts.gate_up_interleaved);
-            return 1;
-        case ZMOE_TENSOR_W2:
-            if (idx >= c->E)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.%s.experts.down_proj", P, L, ff);
-            fused_down(c, p, idx);
-            return 1;
-        default:
-            break;
-        }
-        if (oss) {
-            switch (t) {
-            case ZMOE_TENSOR_ROUTER_B:
-                if (idx)
-                    return 0;
-                snprintf(p->name, sizeof p->name, "%s%u.mlp.router.bias", P, L);
-                direct1(p, c->E);
-                return 1;
-            case ZMOE_TENSOR_B13: /* [E][2I] interleaved -> gate I then up I, per expert */
-                if (idx >= 2 * c->E)
-                    return 0;
-                snprintf(p->name, sizeof p->name, "%s%u.mlp.experts.gate_up_proj_bias", P, L);
-                p->ndim = 2;
-                p->shape[0] = c->E;
-                p->shape[1] = 2 * c->I;
-                p->base = e * 2 * c->I + half;
-                p->nrows = 1;
-                p->ncols = c->I;
-                p->col_stride = 2;
-                return 1;
-            case ZMOE_TENSOR_B2:
-                if (idx)
-                    return 0;
-                snprintf(p->name, sizeof p->name, "%s%u.mlp.experts.down_proj_bias", P, L);
-                direct2(p, c->E, c->H);
-                return 1;
-            default:
-                return -1;
-            }
-        }
-        switch (t) {
-        case ZMOE_TENSOR_SHARED_W13:
-            if (idx >= 2)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.feed_forward.shared_expert.%s_proj.weight",
-                     P, L, idx ? "up" : "gate");
-            direct2(p, c->S, c->H);
-            return 1;
-        case ZMOE_TENSOR_SHARED_W2:
-            sfx = "feed_forward.shared_expert.down_proj.weight";
-            break;
-        default:
-            return -1;
-        }
-        break;
-    }
-    case ZMOE_LAYOUT_MIXTRAL:
-    case ZMOE_LAYOUT_QWEN_MOE:
-    case ZMOE_LAYOUT_DEEPSEEK: {
-        bool mix = c->layout == ZMOE_LAYOUT_MIXTRAL;
-        const char *shared = c->layout == ZMOE_LAYOUT_DEEPSEEK ? "shared_experts" : "shared_expert";
-        switch (t) {
-        case ZMOE_TENSOR_ROUTER_W:
-            if (idx)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.%s", P, L, st_router_suffix(c->layout));
-            direct2(p, c->E, c->H);
-            return 1;
-        case ZMOE_TENSOR_W13: /* per expert: gate [I][H] then up [I][H] */
-            if (idx >= 2 * c->E)
-                return 0;
-            if (mix)
-                snprintf(p->name, sizeof p->name, "%s%u.block_sparse_moe.experts.%llu.%s.weight",
-                         P, L, (unsigned long long)e, half ? "w3" : "w1");
-            else
-                snprintf(p->name, sizeof p->name, "%s%u.mlp.experts.%llu.%s_proj.weight", P, L,
-                         (unsigned long long)e, half ? "up" : "gate");
-            direct2(p, c->I, c->H);
-            return 1;
-        case ZMOE_TENSOR_W2:
-            if (idx >= c->E)
-                return 0;
-            if (mix)
-                snprintf(p->name, sizeof p->name, "%s%u.block_sparse_moe.experts.%llu.w2.weight",
-                         P, L, (unsigned long long)idx);
-            else
-                snprintf(p->name, sizeof p->name, "%s%u.mlp.experts.%llu.down_proj.weight", P, L,
-                         (unsigned long long)idx);
-            direct2(p, c->H, c->I);
-            return 1;
-        default:
-            break;
-        }
-        if (mix)
-            return -1;
-        switch (t) {
-        case ZMOE_TENSOR_SCORE_BIAS:
-            if (c->layout != ZMOE_LAYOUT_DEEPSEEK)
-                return -1;
-            if (idx)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.mlp.gate.e_score_correction_bias", P, L);
-            direct1(p, c->E);
-            return 1;
-        case ZMOE_TENSOR_SHARED_W13:
-            if (idx >= 2)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.mlp.%s.%s_proj.weight", P, L, shared,
-                     idx ? "up" : "gate");
-            direct2(p, c->S, c->H);
-            return 1;
-        case ZMOE_TENSOR_SHARED_W2:
-            snprintf(buf, sizeof buf, "mlp.%s.down_proj.weight", shared);
-            sfx = buf;
-            break;
-        case ZMOE_TENSOR_SHARED_GATE:
-            if (c->layout != ZMOE_LAYOUT_QWEN_MOE)
-                return -1;
-            if (idx)
-                return 0;
-            snprintf(p->name, sizeof p->name, "%s%u.mlp.shared_expert_gate.weight", P, L);
-            direct2(p, 1, c->H);
-            return 1;
-        default:
-            return -1;
-        }
-        break;
-    }
-    default:
+    const struct layout_row *r = find_row(c->layout, t);
+    if (!r)
         return -1;
-    }
-    /* SHARED_W2 [H][S], the only single-piece tensor left */
-    if (idx)
+    memset(p, 0, sizeof *p);
+    const uint64_t E = c->E, H = c->H, I = c->I, S = c->S;
+    const uint64_t e = idx / 2;
+    const unsigned half = (unsigned)(idx % 2);
+    /* pieces of each kind: one, per expert, per expert and half, or a pair */
+    const uint64_t count = r->kind == PK_MATRIX || r->kind == PK_VECTOR   ? 1
+                           : r->kind == PK_EXPERT || r->kind == PK_FUSED_DOWN ? E
+                           : r->kind == PK_SHARED_PAIR                       ? 2
+                                                                             : 2 * E;
+    if (idx >= count)
         return 0;
-    snprintf(p->name, sizeof p->name, "%s%u.%s", P, L, sfx);
-    direct2(p, c->H, c->S);
+    const int n = snprintf(p->name, sizeof p->name, "%s%u.", c->prefix, L);
+    char *nm = p->name + (n > 0 ? n : 0);
+    const size_t room = sizeof p->name - (size_t)(n > 0 ? n : 0);
+    switch (r->kind) {
+    case PK_MATRIX: {
+        const uint64_t R = dim_of(c, r->rows), C = dim_of(c, r->cols), sh[2] = {R, C};
+        snprintf(nm, room, "%s", r->name);
+        set_piece(p, 2, sh, 0, R, C, C, 1);
+        break;
+    }
+    case PK_VECTOR: {
+        const uint64_t sh[1] = {E};
+        snprintf(nm, room, "%s", r->name);
+        set_piece(p, 1, sh, 0, 1, 0, E, 1);
+        break;
+    }
+    case PK_EXPERT_PAIR: {
+        const uint64_t sh[2] = {I, H};
+        snprintf(nm, room, r->name, (unsigned long long)e, r->word[half]);
+        set_piece(p, 2, sh, 0, I, H, H, 1);
+        break;
+    }
+    case PK_EXPERT: {
+        const uint64_t sh[2] = {H, I};
+        snprintf(nm, room, r->name, (unsigned long long)idx);
+        set_piece(p, 2, sh, 0, H, I, I, 1);
+        break;
+    }
+    case PK_SHARED_PAIR: {
+        const uint64_t sh[2] = {S, H};
+        snprintf(nm, room, r->name, r->word[idx]);
+        set_piece(p, 2, sh, 0, S, H, H, 1);
+        break;
+    }
+    case PK_FUSED_GU: {
+        /* gate (half 0) or up (half 1) as I kernel rows of H, each a column of the
+         * checkpoint's [H][2I] matrix of expert e: concatenated or interleaved halves */
+        const bool il = r->interleaved || c->cfg->experts.gate_up_interleaved;
+        const uint64_t sh[3] = {E, H, 2 * I};
+        snprintf(nm, room, "%s", r->name);
+        set_piece(p, 3, sh, e * H * 2 * I + (il ? half : half * I), I, il ? 2 : 1, H, 2 * I);
+        break;
+    }
+    case PK_FUSED_DOWN: {
+        const uint64_t sh[3] = {E, I, H};
+        snprintf(nm, room, "%s", r->name);
+        set_piece(p, 3, sh, idx * I * H, H, 1, I, H);
+        break;
+    }
+    case PK_FUSED_BIAS: {
+        /* [E][2I] interleaved -> gate I then up I, per expert */
+        const uint64_t sh[2] = {E, 2 * I};
+        snprintf(nm, room, "%s", r->name);
+        set_piece(p, 2, sh, e * 2 * I + half, 1, 0, I, 2);
+        break;
+    }
+    }
     return 1;
 }
 
