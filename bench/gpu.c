@@ -19,7 +19,7 @@
 
 #include "config/config.h"
 #include "runtime/runtime.h"
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,12 +1,11 @@
 /* `zmoe run --check`: device outputs against the plain-C reference MoE
- * (tests/reference/moe_ref.c, compiled into the binary when present). */
+ * (reference/moe_ref.h). */
 #ifndef ZMOE_CLI_CHECK_H
 #define ZMOE_CLI_CHECK_H
 
 #include "zmoe.h"
 
 struct cli_check_result {
-    bool available;          /* false: reference not built in; why says so */
     uint32_t layers_checked;
     uint32_t worst_layer;
     double max_abs;          /* max |y_dev - y_ref| */

@@ -3,7 +3,7 @@
  * chunking beyond max_tokens, f16 input, and malformed inputs. */
 #include "cli/st.h"
 #include "tests/cli/cli_test.h"
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 
 #include <math.h>
 

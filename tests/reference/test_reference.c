@@ -1,7 +1,7 @@
 /* Hand-checkable cases for the reference MoE (moe_ref.h). Geometry E=4, H=2, I=1 with
  * chosen weights: every expected number below is derived here from the formulas of the
  * semantics, and the expert ids from reading the logits by hand. */
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 #include "tests/tap.h"
 
 #include <string.h>

@@ -8,7 +8,7 @@
 #define ZMOE_TEST_RT_CKPT_H
 
 #include "tap.h"
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 #include "tests/weights/st_writer.h"
 #include "weights/weights.h"
 

@@ -7,7 +7,7 @@
 #include "config/config.h"
 #include "runtime/runtime.h"
 #include "tap.h"
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 #include "weights/weights.h"
 
 #include <math.h>

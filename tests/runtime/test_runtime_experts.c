@@ -1,7 +1,7 @@
 /* The experts-only call with the caller's routing (zmoe_record_experts) through the
  * public API on hostdev: the caller's context, queue and command list, topk_ids and
  * topk_weights in the caller's device-visible memory, y against the reference on the
- * same given routing (tests/reference zmoe_ref_experts) for Mixtral-like softmax routing
+ * same given routing (reference/ zmoe_ref_experts) for Mixtral-like softmax routing
  * (every weight/activation dtype pair), Llama 4 on input with K=1 and K=2, GPT-OSS
  * swiglu with expert biases, DeepSeek-like K=6 (with TK above the align work-group),
  * T in {1, 5, max_tokens} from one recorded list; shared experts configured but not part

@@ -1,4 +1,4 @@
-/* Device results against the reference MoE (tests/reference) on hostdev, through the
+/* Device results against the reference MoE (reference/) on hostdev, through the
  * public API: every router, activation, bias and on-input variant, shared experts with
  * and without gate, every weight/activation dtype pair, T = 1, T > experts, experts
  * without tokens, all tokens on one expert, and randomized geometries.

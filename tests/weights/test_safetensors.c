@@ -4,7 +4,7 @@
  * dtype conversion; every malformed-file class gives its precise error. */
 #include "weights/weights.h"
 #include "weights/safetensors.h"
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 #include "tests/weights/st_writer.h"
 #include "tests/tap.h"
 

@@ -1,6 +1,6 @@
 /* The reference MoE layer: moe_ref.h's semantics in straightforward loops with f64
  * accumulation. Test code: clarity over speed, malloc is fine here. */
-#include "tests/reference/moe_ref.h"
+#include "reference/moe_ref.h"
 
 #include <math.h>
 #include <stdlib.h>
