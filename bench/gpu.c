@@ -48,19 +48,6 @@
 #define GEOS_MAX 64u
 #define MIB (1024.0 * 1024.0)
 
-/* plan.c reports its errors through this; device.c (which defines it for the library)
- * is Level Zero code this program does not link. Weak: a definition linked from the
- * runtime's objects wins. */
-__attribute__((weak)) void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
 /* ------------------------------------------------------------------ options */
 
 struct options {

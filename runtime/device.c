@@ -22,16 +22,6 @@
 #define MAX_DRIVERS 8
 #define MAX_DEVICES 16
 
-void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->msg, sizeof err->msg, fmt, ap);
-    va_end(ap);
-}
-
 enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, const char *call,
                                        const char *fmt, ...)
 {
