@@ -376,6 +376,27 @@ enum zmoe_status zmoe_poll(struct zmoe_runtime *rt, const struct zmoe_slot *slot
 
 /* ------------------------------------------------------------------- record */
 
+/* What every recording entry point checks after its NULL arguments: a usable runtime,
+ * a layer that exists, and init time (recording never happens on the run path). */
+static enum zmoe_status check_recordable(struct zmoe_runtime *rt, uint32_t layer, const char *what,
+                                         struct zmoe_error *err)
+{
+    enum zmoe_status st = check_usable(rt, what, err);
+    if (st)
+        return st;
+    if (layer >= rt->cfg.model.layers) {
+        zmoe_runtime_errorf(err, "%s: layer %u out of range (%u layers)", what, layer,
+                            rt->cfg.model.layers);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    if (rt->phase != ZMOE_PHASE_COMMITTED) {
+        zmoe_runtime_errorf(err, "%s: recording is init-time only (runtime is %s)", what,
+                            zmoe_phase_name(rt->phase));
+        return ZMOE_ERR_STATE;
+    }
+    return ZMOE_OK;
+}
+
 enum zmoe_status zmoe_record(struct zmoe_runtime *rt, ze_command_list_handle_t list,
                              uint32_t layer, const void *x_device, void *y_device,
                              const uint32_t *tokens_device, struct zmoe_error *err)
@@ -385,19 +406,9 @@ enum zmoe_status zmoe_record(struct zmoe_runtime *rt, ze_command_list_handle_t l
         zmoe_runtime_errorf(err, "zmoe_record: runtime, list, x, y and tokens must not be NULL");
         return ZMOE_ERR_ARGUMENT;
     }
-    enum zmoe_status st = check_usable(rt, "zmoe_record", err);
+    enum zmoe_status st = check_recordable(rt, layer, "zmoe_record", err);
     if (st)
         return st;
-    if (layer >= rt->cfg.model.layers) {
-        zmoe_runtime_errorf(err, "zmoe_record: layer %u out of range (%u layers)", layer,
-                            rt->cfg.model.layers);
-        return ZMOE_ERR_ARGUMENT;
-    }
-    if (rt->phase != ZMOE_PHASE_COMMITTED) {
-        zmoe_runtime_errorf(err, "zmoe_record: recording is init-time only (runtime is %s)",
-                            zmoe_phase_name(rt->phase));
-        return ZMOE_ERR_STATE;
-    }
     const void *io[ZMOE_IO_COUNT] = {
         [ZMOE_IO_X] = x_device,
         [ZMOE_IO_Y] = y_device,
@@ -426,19 +437,9 @@ enum zmoe_status zmoe_record_experts(struct zmoe_runtime *rt, ze_command_list_ha
                                  "y and tokens must not be NULL");
         return ZMOE_ERR_ARGUMENT;
     }
-    enum zmoe_status st = check_usable(rt, "zmoe_record_experts", err);
+    enum zmoe_status st = check_recordable(rt, layer, "zmoe_record_experts", err);
     if (st)
         return st;
-    if (layer >= rt->cfg.model.layers) {
-        zmoe_runtime_errorf(err, "zmoe_record_experts: layer %u out of range (%u layers)", layer,
-                            rt->cfg.model.layers);
-        return ZMOE_ERR_ARGUMENT;
-    }
-    if (rt->phase != ZMOE_PHASE_COMMITTED) {
-        zmoe_runtime_errorf(err, "zmoe_record_experts: recording is init-time only (runtime is %s)",
-                            zmoe_phase_name(rt->phase));
-        return ZMOE_ERR_STATE;
-    }
     const void *io[ZMOE_IO_COUNT] = {
         [ZMOE_IO_X] = x_device,
         [ZMOE_IO_Y] = y_device,
