@@ -402,15 +402,21 @@ static enum zmoe_status take_workspace(void **ws, size_t ws_size, bool *owned,
                  ws_size, sizeof(struct st_ws));
             return ZMOE_ERR_ARGUMENT;
         }
-        return ZMOE_OK;
+    } else {
+        *ws = malloc(sizeof(struct st_ws)); /* the one fixed allocation (see safetensors.h) */
+        if (!*ws) {
+            errf(err, "weights: cannot allocate the %zu-byte safetensors workspace",
+                 sizeof(struct st_ws));
+            return ZMOE_ERR_NO_MEMORY;
+        }
+        *owned = true;
     }
-    *ws = malloc(sizeof(struct st_ws)); /* the one fixed allocation (see safetensors.h) */
-    if (!*ws) {
-        errf(err, "weights: cannot allocate the %zu-byte safetensors workspace",
-             sizeof(struct st_ws));
-        return ZMOE_ERR_NO_MEMORY;
-    }
-    *owned = true;
+    /* empty tables: whatever a caller's workspace held before */
+    struct st_ws *w = *ws;
+    w->nfiles = 0;
+    w->ntensors = 0;
+    w->nlayers = 0;
+    w->index_map = NULL;
     return ZMOE_OK;
 }
 
@@ -512,10 +518,6 @@ enum zmoe_status zmoe_safetensors_layers(const struct zmoe_config *cfg, char *pr
     if (st != ZMOE_OK)
         return st;
     struct st_ws *ws = workspace;
-    ws->nfiles = 0;
-    ws->ntensors = 0;
-    ws->nlayers = 0;
-    ws->index_map = NULL;
     struct lctx c = {.cfg = cfg, .layout = cfg->weights.layout};
     st = st_open_all(ws, cfg->weights.file, err);
     if (st == ZMOE_OK)
@@ -556,10 +558,6 @@ enum zmoe_status zmoe_safetensors_load(const struct zmoe_config *cfg, void *work
     if (st != ZMOE_OK)
         return st;
     struct st_ws *ws = workspace;
-    ws->nfiles = 0;
-    ws->ntensors = 0;
-    ws->nlayers = 0;
-    ws->index_map = NULL;
 
     struct lctx c = {
         .cfg = cfg,
