@@ -2,8 +2,8 @@
  * zmoe_launch_plan): which kernels, with which arguments in which order, on which grids.
  * layer.c records it into Level Zero lists; bench/gpu.c runs it through OpenCL. Two plans
  * from the same tables: the layer call (router, align, experts) and the experts-only call
- * with the caller's routing (align_routed, experts). Only
- * this file knows the kernels' argument orders (kernels/moe.cl, kernels/README.md). */
+ * with the caller's routing (align_routed, experts). Only this file knows the kernels'
+ * argument orders (kernels/moe.cl, kernels/README.md). */
 #include "runtime/runtime.h"
 
 #include <stdio.h>

@@ -5,7 +5,6 @@
  * (slot, layer). */
 #include "runtime/runtime.h"
 
-#include <string.h>
 
 #define ZE_CHECK(call, ...)                                                                        \
     do {                                                                                           \
@@ -14,28 +13,21 @@
             return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
     } while (0)
 
-/* Where a launch-plan argument points for this layer call. */
-struct resolve {
-    void *act[ZMOE_ACT_COUNT];
-    void *weight[ZMOE_TENSOR_COUNT];
-    const void *io[ZMOE_IO_COUNT];
-};
-
 enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
                                            const struct zmoe_launch_plan *p, uint32_t layer,
                                            const void *const io[ZMOE_IO_COUNT],
                                            ze_event_handle_t *ev, struct zmoe_error *err)
 {
-    struct resolve r;
-    memcpy(r.io, io, sizeof r.io);
+    /* where the plan's named buffers are for this layer */
+    void *act[ZMOE_ACT_COUNT], *weight[ZMOE_TENSOR_COUNT];
     for (int i = 0; i < ZMOE_ACT_COUNT; i++)
-        r.act[i] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[i]);
+        act[i] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[i]);
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
         uint32_t b = zmoe_runtime_weight_buffer(&rt->ids, layer, (enum zmoe_tensor)t);
         /* absent tensors: any valid pointer; the kernels never read it (flags) */
-        r.weight[t] = b == ZMOE_NO_BUFFER ? r.act[ZMOE_ACT_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
+        weight[t] = b == ZMOE_NO_BUFFER ? act[ZMOE_ACT_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
     }
-    const ze_group_count_t *groups = r.act[ZMOE_ACT_GROUPS];
+    const ze_group_count_t *groups = act[ZMOE_ACT_GROUPS];
 
     for (uint32_t i = 0; i < p->count; i++) {
         const struct zmoe_launch *l = &p->launch[i];
@@ -46,15 +38,15 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
             ze_result_t res;
             if (a->kind == ZMOE_ARG_U32) {
                 res = zeKernelSetArgumentValue(k, j, sizeof a->value, &a->value);
-            } else if (a->kind == ZMOE_ARG_IO && !r.io[a->value]) {
+            } else if (a->kind == ZMOE_ARG_IO && !io[a->value]) {
                 zmoe_runtime_errorf(err, "recording %s of layer %u: argument %u names an input "
                                          "this call does not provide (io %u)",
                                     name, layer, j, a->value);
                 return ZMOE_ERR_ARGUMENT;
             } else {
-                const void *ptr = a->kind == ZMOE_ARG_ACT      ? r.act[a->value]
-                                  : a->kind == ZMOE_ARG_WEIGHT ? r.weight[a->value]
-                                                               : r.io[a->value];
+                const void *ptr = a->kind == ZMOE_ARG_ACT      ? act[a->value]
+                                  : a->kind == ZMOE_ARG_WEIGHT ? weight[a->value]
+                                                               : io[a->value];
                 res = zeKernelSetArgumentValue(k, j, sizeof ptr, &ptr);
             }
             if (res != ZE_RESULT_SUCCESS)
