@@ -1327,13 +1327,13 @@ int main(int argc, char **argv)
         uint32_t calls = nc && atoi(nc) > 0 ? (uint32_t)atoi(nc) : 300;
         if (bench_dispatch_all(r, calls, 0))
             return 1;
-        printf("T  z_wall  z_dev  z_wall-dev  z_host  n_wall  n_wall_timed  n_dev  z/n_wall  "
+        printf("T  z_wall  z_dev  z_wall-dev  z_host  n_wall  n_wall_timed  n_dev  n_host  z/n_wall  "
                "mallocs/call(z thread, z proc, n thread, n proc)\n");
         for (int i = 0; i < 2; i++) {
             const struct bench_dispatch *d = &r->disp[i];
-            printf("%u  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.3f  %.1f %.1f %.1f %.1f\n", d->T,
+            printf("%u  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.3f  %.1f %.1f %.1f %.1f\n", d->T,
                    d->z_total_us, d->z_dev_us, d->z_total_us - d->z_dev_us, d->z_host_us, d->n_total_us,
-                   d->n_total_timed_us, d->n_dev_us, d->z_total_us / d->n_total_us, d->z_mallocs,
+                   d->n_total_timed_us, d->n_dev_us, d->n_host_us, d->z_total_us / d->n_total_us, d->z_mallocs,
                    d->z_mallocs_proc, d->n_mallocs, d->n_mallocs_proc);
         }
         free(r);
