@@ -241,6 +241,12 @@ enum runner { IN_WORKER, IN_CALLBACK };
 
 static void run(struct hd_queue *q, enum runner who);
 
+/* suspend() of this thread is registering a callback for this queue: a callback
+ * that PoCL runs at once (the command had completed already) only says so here,
+ * and the runner goes on in its own frame instead of one level deeper. */
+static __thread struct hd_queue *registering;
+static __thread bool completed_at_once;
+
 /* The PoCL command suspend() chose completed: so did everything before it on q's
  * in-order PoCL queue. Runs on the PoCL thread that completed it; PoCL calls it with
  * no lock held and allows enqueueing from it, so the next commands are enqueued here
@@ -250,6 +256,10 @@ static void CL_CALLBACK resume_cb(cl_event ev, cl_int status, void *arg)
     (void)status;   /* PoCL calls CL_COMPLETE callbacks only on success */
     struct hd_queue *q = arg;
     clReleaseEvent(ev);
+    if (registering == q) {
+        completed_at_once = true;
+        return;
+    }
     q->inflight = false;
     /* Every pending signal is complete; they are resolved once the next command is
      * enqueued (resolve_done), off the path from one kernel to the next. */
@@ -257,28 +267,40 @@ static void CL_CALLBACK resume_cb(cl_event ev, cl_int status, void *arg)
     run(q, IN_CALLBACK);
 }
 
+enum suspend_end {
+    SUSPENDED,   /* a callback continues: the caller touches nothing of q any more */
+    IDLE,        /* what was in flight had completed already: q is idle, go on */
+    NOT_SUSPENDED   /* PoCL could not take a marker or the callback: wait otherwise */
+};
+
 /* The next command must follow what q has in flight (an indirect launch reads its
  * group counts, a host-side command touches memory): instead of draining (clFinish,
  * which wakes this thread when PoCL is done, and then a PoCL thread for the next
- * command), continue in a completion callback of the last command enqueued. true:
- * suspended, and the callback (which may already be running) owns q's runner state;
- * false: PoCL could not take a marker or the callback, nothing is suspended and the
- * caller must wait. PoCL 3.1 calls CL_COMPLETE callbacks only for commands that
- * complete successfully; hostdev's commands (kernels, SVM copies and fills,
- * markers) have no failure path on PoCL's CPU device. */
-static bool suspend(struct hd_queue *q)
+ * command), continue in a completion callback of the last command enqueued. PoCL 3.1
+ * calls CL_COMPLETE callbacks only for commands that complete successfully;
+ * hostdev's commands (kernels, SVM copies and fills, markers) have no failure path
+ * on PoCL's CPU device. */
+static enum suspend_end suspend(struct hd_queue *q)
 {
     /* The last command's own event serves when q has it (every enqueue asks PoCL
      * for it): a marker would be one more PoCL command to create and schedule. */
     cl_event m = q->last_ev;
     q->last_ev = NULL;
     if (!m && clEnqueueMarkerWithWaitList(q->clq, 0, NULL, &m) != CL_SUCCESS)
-        return false;
-    if (clSetEventCallback(m, CL_COMPLETE, resume_cb, q) != CL_SUCCESS) {
+        return NOT_SUSPENDED;
+    registering = q;
+    completed_at_once = false;
+    cl_int err = clSetEventCallback(m, CL_COMPLETE, resume_cb, q);
+    registering = NULL;
+    if (err != CL_SUCCESS) {
         clReleaseEvent(m);
-        return false;
+        return NOT_SUSPENDED;
     }
-    return true;
+    if (!completed_at_once)
+        return SUSPENDED;
+    q->inflight = false;
+    q->done_pend = q->npend;
+    return IDLE;
 }
 
 static bool fill_on_pocl(const struct hd_cmd *c)
@@ -333,13 +355,16 @@ static enum run_end run_cmd(struct hd_queue *q, const struct hd_list *l, const s
             return RUN_STOPPED;
     }
     if (q->inflight && (q->resume >= l->host_tail || needs_idle(c))) {
-        if (suspend(q))
+        enum suspend_end se = suspend(q);
+        if (se == SUSPENDED)
             return RUN_SUSPENDED;
-        if (who != IN_WORKER)
-            return RUN_TO_WORKER;
-        cl_int e2 = drain(q);
-        if (err == CL_SUCCESS)
-            err = e2;
+        if (se == NOT_SUSPENDED) {
+            if (who != IN_WORKER)
+                return RUN_TO_WORKER;
+            cl_int e2 = drain(q);
+            if (err == CL_SUCCESS)
+                err = e2;
+        }
     }
     if (q->done_pend && c->kind != HD_CMD_LAUNCH && c->kind != HD_CMD_LAUNCH_INDIRECT)
         resolve_done(q);   /* before anything that observes events */
@@ -472,11 +497,10 @@ static enum run_end run_job(struct hd_queue *q, const struct hd_list *l, enum ru
         if (e != RUN_DONE)
             return e;
     }
-    if (q->done_pend)
-        resolve_done(q);
-    if (q->inflight) {
-        if (suspend(q))
-            return RUN_SUSPENDED;
+    enum suspend_end se = q->inflight ? suspend(q) : IDLE;
+    if (se == SUSPENDED)
+        return RUN_SUSPENDED;
+    if (se == NOT_SUSPENDED) {
         if (who != IN_WORKER)
             return RUN_TO_WORKER;
         cl_int err = drain(q);
@@ -487,6 +511,8 @@ static enum run_end run_job(struct hd_queue *q, const struct hd_list *l, enum ru
             pthread_mutex_unlock(&hd.lock);
         }
     }
+    if (q->done_pend)
+        resolve_done(q);
     return RUN_DONE;
 }
 

@@ -98,6 +98,39 @@ static void chained_indirect(struct hdt *t, ze_kernel_handle_t inc, ze_kernel_ha
     ZE_CHECK(zeMemFree(t->ctx, out));
 }
 
+/* Thousands of tiny chained indirect launches: PoCL often completes the command a
+ * continuation waits for before its callback is registered (then PoCL calls it at
+ * once, in the registering thread); the runner must go on without nesting a level
+ * per launch (a stack overflow) and without losing a launch. */
+static void many_tiny(struct hdt *t, ze_kernel_handle_t inc, ze_kernel_handle_t wc)
+{
+    enum { PAIRS = 3000 };
+    ze_group_count_t *gc = hdt_shared(t, PAIRS * sizeof *gc);
+    uint32_t *data = hdt_shared(t, sizeof(uint32_t));
+    memset(gc, 0, PAIRS * sizeof *gc);
+    *data = 0;
+    ZE_CHECK(zeKernelSetGroupSize(inc, 1, 1, 1));
+    ZE_CHECK(zeKernelSetGroupSize(wc, 1, 1, 1));
+    ZE_CHECK(zeKernelSetArgumentValue(inc, 0, sizeof data, &data));
+    uint32_t x = 1;
+    ZE_CHECK(zeKernelSetArgumentValue(wc, 1, sizeof x, &x));
+    ze_command_list_handle_t l = new_list(t);
+    ze_group_count_t one = { 1, 1, 1 };
+    for (uint32_t i = 0; i < PAIRS; i++) {
+        ze_group_count_t *g = &gc[i];
+        ZE_CHECK(zeKernelSetArgumentValue(wc, 0, sizeof g, &g));
+        ZE_CHECK(zeCommandListAppendLaunchKernel(l, wc, &one, NULL, 0, NULL));
+        ZE_CHECK(zeCommandListAppendLaunchKernelIndirect(l, inc, g, NULL, 0, NULL));
+    }
+    ZE_CHECK(zeCommandListClose(l));
+    ZE_OK(zeCommandQueueExecuteCommandLists(t->q, 1, &l, NULL), "execute %d pairs of tiny launches", PAIRS);
+    ZE_OK(zeCommandQueueSynchronize(t->q, UINT64_MAX), "and complete");
+    TAP_EQ_INT(*data, PAIRS, "every indirect launch ran once");
+    ZE_CHECK(zeCommandListDestroy(l));
+    ZE_CHECK(zeMemFree(t->ctx, gc));
+    ZE_CHECK(zeMemFree(t->ctx, data));
+}
+
 /* One kernel recorded with different arguments in two lists, and twice in one list:
  * run alternately, each launch must see its own values (hostdev keeps what PoCL has
  * and sets only what changed). */
@@ -392,6 +425,7 @@ int main(void)
     hdt_init(&t, 1, 1);
     ze_kernel_handle_t inc = hdt_kernel(t.mod, "inc"), wc = hdt_kernel(t.mod, "write_counts");
     chained_indirect(&t, inc, wc);
+    many_tiny(&t, inc, wc);
     argument_changes(&t);
     host_wait_after_callback(&t, inc, wc);
     cross_queue_wait(&t, inc, wc);
