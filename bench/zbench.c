@@ -1316,6 +1316,29 @@ int main(int argc, char **argv)
         free(r);
         return 0;
     }
+    if (strcmp(mode, "dispatch") == 0) {
+        /* the dispatch figures alone (T=1 and 8), for iterating on driver cost;
+         * ZBENCH_CALLS samples per side (default 300) */
+        if (layer_loaded) {
+            fprintf(stderr, "zbench dispatch: unset ZE_ENABLE_TRACING_LAYER\n");
+            return 1;
+        }
+        const char *nc = getenv("ZBENCH_CALLS");
+        uint32_t calls = nc && atoi(nc) > 0 ? (uint32_t)atoi(nc) : 300;
+        if (bench_dispatch_all(r, calls, 0))
+            return 1;
+        printf("T  z_wall  z_dev  z_wall-dev  z_host  n_wall  n_wall_timed  n_dev  n_host  z/n_wall  "
+               "mallocs/call(z thread, z proc, n thread, n proc)\n");
+        for (int i = 0; i < 2; i++) {
+            const struct bench_dispatch *d = &r->disp[i];
+            printf("%u  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.3f  %.1f %.1f %.1f %.1f\n", d->T,
+                   d->z_total_us, d->z_dev_us, d->z_total_us - d->z_dev_us, d->z_host_us, d->n_total_us,
+                   d->n_total_timed_us, d->n_dev_us, d->n_host_us, d->z_total_us / d->n_total_us, d->z_mallocs,
+                   d->z_mallocs_proc, d->n_mallocs, d->n_mallocs_proc);
+        }
+        free(r);
+        return 0;
+    }
     if (strcmp(mode, "kernel-ab") == 0) {
         free(r);
         return kernel_ab(quick ? 5 : 20);
@@ -1337,7 +1360,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(mode, "all") != 0) {
-        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|bw|kernel-ab|smoke [--quick] [--out DIR] "
+        fprintf(stderr, "usage: zbench all|calls|mallocs|dispatch|callgrind|bw|kernel-ab|smoke [--quick] [--out DIR] "
                         "[--calls FILE] [--mallocs1 FILE] [--callgrind FILE] [--commit ID] "
                         "[--examples DIR]\n");
         return 2;
