@@ -216,6 +216,9 @@ const char *zmoe_config_activation_name(enum zmoe_activation v) { return enum_na
 const char *zmoe_config_dtype_name(enum zmoe_dtype v) { return enum_name(&enum_dtype, (int)v); }
 const char *zmoe_config_device_name(enum zmoe_device_choice v) { return enum_name(&enum_device, (int)v); }
 const char *zmoe_config_layout_name(enum zmoe_weights_layout v) { return enum_name(&enum_layout, (int)v); }
+const char *zmoe_config_quant_format_name(enum zmoe_quant_format v) { return enum_name(&enum_qformat, (int)v); }
+const char *zmoe_config_quant_packing_name(enum zmoe_quant_packing v) { return enum_name(&enum_packing, (int)v); }
+const char *zmoe_config_scale_dtype_name(enum zmoe_scale_dtype v) { return enum_name(&enum_scale, (int)v); }
 
 /* ------------------------------------------------------------------ defaults */
 
