@@ -532,9 +532,14 @@ static enum zmoe_status validate_quant(const struct zmoe_config *c, const struct
                    qformat_names[f]);
     if (pk == ZMOE_PACK_AWQ && !c->quant.zero_points)
         return bad(err, w, c, K_Q_ZEROS, "true with packing awq (AutoAWQ GEMM is asymmetric)");
-    if (c->quant.act_order && !(is_int && (pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_NONE)))
+    /* g_idx lives in GPTQ checkpoints and in compressed-tensors ones quantized with
+     * actorder = group (weight_g_idx); synthetic weights get a generated permutation. */
+    if (c->quant.act_order &&
+        !(is_int && (pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_COMPRESSED_TENSORS ||
+                     pk == ZMOE_PACK_NONE)))
         return bad(err, w, c, K_Q_ACT_ORDER,
-                   "false unless format is int4/int8 with packing gptq (g_idx) or synthetic");
+                   "false unless format is int4/int8 with packing gptq (g_idx), "
+                   "compressed_tensors (weight_g_idx) or synthetic");
     if (c->quant.act_order && g == 0)
         return bad(err, w, c, K_Q_ACT_ORDER, "false with per-channel scales (group_size 0: "
                                              "act-order only reorders groups)");

@@ -951,10 +951,12 @@ static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
     if ((st = q_int(h, w, gpre, "group_size", &gs, &has_gs)) ||
         (st = get_str(h, w, gpre, "actorder", order, sizeof order, &p)))
         return st;
-    if (p)
-        return fail(h, "field '%sactorder': \"%s\": compressed-tensors act-order (weight_g_idx) "
-                       "is not a layout zmoe reads; quantize without actorder, or use GPTQ's "
-                       "desc_act", gpre, order);
+    /* actorder: group stores weight_g_idx (each column's group: act_order); weight and
+     * its alias static reorder only while quantizing and store groups in column order. */
+    bool ct_act = p && !strcmp(order, "group");
+    if (p && !ct_act && strcmp(order, "weight") != 0 && strcmp(order, "static") != 0)
+        return fail(h, "field '%sactorder': \"%s\" (expected null, group, weight or static)",
+                    gpre, order);
     if ((st = q_bool(h, w, gpre, "dynamic", false, &v, &p)))
         return st;
     if (v)
@@ -1021,7 +1023,13 @@ static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
     c->quant.zero_points = !v;
     set_why(h, "quant.zero_points", "%ssymmetric = %s%s", gpre, v ? "true" : "false",
             v ? "" : " (weight_zero_point)");
-    set_why(h, "quant.act_order", "%sactorder absent: columns in order", gpre);
+    c->quant.act_order = ct_act;
+    if (!p)
+        set_why(h, "quant.act_order", "%sactorder absent: columns in order", gpre);
+    else
+        set_why(h, "quant.act_order", "%sactorder = \"%s\"%s", gpre, order,
+                ct_act ? " (weight_g_idx gives each column's group)"
+                       : " (no g_idx stored: groups in column order)");
     c->quant.packing = ZMOE_PACK_COMPRESSED_TENSORS;
     set_why(h, "quant.packing", "%squant_method = \"compressed-tensors\", format = \"%s\"", pre,
             fmt);

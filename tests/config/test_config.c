@@ -271,6 +271,8 @@ static void test_quant(void)
          "[weights]\nfile = m.safetensors\nlayout = mixtral\n"},
         {"format = int4\npacking = compressed_tensors\ngroup_size = 32\nscale_dtype = bf16\n",
          "[weights]\nfile = m.safetensors\nlayout = llama4\n"},
+        {"format = int4\npacking = compressed_tensors\nact_order = true\n",
+         "[weights]\nfile = m.safetensors\nlayout = qwen_moe\n"},
         {"format = int8\npacking = gptq\ngroup_size = 0\n",
          "[weights]\nfile = m.safetensors\nlayout = deepseek\n"},
         {"format = int8\npacking = compressed_tensors\ngroup_size = 0\nscale_dtype = f32\n",

@@ -418,6 +418,16 @@ static void quant_imports(void)
             "\"strategy\": \"group\", \"group_size\": 32", ""),
          ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 32, true, false, true, ZMOE_SCALE_BF16,
          "quant.zero_points", "weights.symmetric = false"},
+        {"compressed-tensors actorder group (weight_g_idx)", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": true, "
+            "\"strategy\": \"group\", \"group_size\": 64, \"actorder\": \"group\"", ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 64, false, true, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "actorder = \"group\" (weight_g_idx"},
+        {"compressed-tensors actorder weight (no g_idx)", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": true, "
+            "\"strategy\": \"group\", \"group_size\": 64, \"actorder\": \"weight\"", ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 64, false, false, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "actorder = \"weight\" (no g_idx stored"},
         {"compressed-tensors W8A16 int-quantized channel", qwen3q,
          CT("int-quantized", "\"num_bits\": 8, \"type\": \"int\", \"symmetric\": true, "
             "\"strategy\": \"channel\"", ""),
@@ -513,10 +523,10 @@ static void quant_imports(void)
         {"compressed-tensors int4 as int-quantized", qwen3q,
          CT("int-quantized", CTW4, ""),
          "field 'quantization_config.format': \"int-quantized\" with 4-bit int weights (expected pack-quantized)"},
-        {"compressed-tensors act-order", qwen3q,
+        {"compressed-tensors unknown actorder", qwen3q,
          CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"strategy\": \"group\", "
-            "\"group_size\": 128, \"actorder\": \"group\"", ""),
-         "field 'quantization_config.config_groups.group_0.weights.actorder': \"group\""},
+            "\"group_size\": 128, \"actorder\": \"dynamic\"", ""),
+         "field 'quantization_config.config_groups.group_0.weights.actorder': \"dynamic\" (expected null, group, weight or static)"},
         {"compressed-tensors tensor strategy", qwen3q,
          CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"strategy\": \"tensor\"", ""),
          "field 'quantization_config.config_groups.group_0.weights.strategy': \"tensor\" is not a scale layout"},
