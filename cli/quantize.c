@@ -40,19 +40,22 @@
 #include <unistd.h>
 
 static const char quantize_usage[] =
-    "usage: zmoe quantize CONFIG --format int4|int8 [--group N] [--sym] --output FILE\n"
+    "usage: zmoe quantize CONFIG --format int4|int8|fp8 [--group N] [--sym] --output FILE\n"
     "                     [--layout qwen_moe|deepseek|mixtral|llama4]\n"
     "\n"
     "Quantizes the expert weights of CONFIG (its checkpoint, or its synthetic weights when\n"
     "it has none) to round-to-nearest int4 or int8 and writes them as a compressed-tensors\n"
     "\"pack-quantized\" safetensors file (llm-compressor's W4A16/W8A16 format: per-expert\n"
-    "linears with weight_packed, weight_scale, weight_zero_point, weight_shape; the\n"
+    "linears with weight_packed, weight_scale, weight_zero_point, weight_shape; fp8:\n"
+    "\"float-quantized\", weight F8_E4M3 + weight_scale per row or 128x128 block; the\n"
     "quantization_config in the file's __metadata__). The router, the score bias and the\n"
     "shared-expert gate stay in dtype.weights. Prints the zmoe config that loads FILE.\n"
     "\n"
-    "  --format F    int4 or int8\n"
-    "  --group N     values per scale along the input dim (default 128; 0 = per channel)\n"
+    "  --format F    int4, int8 or fp8 (e4m3)\n"
+    "  --group N     values per scale along the input dim (default 128; 0 = per channel);\n"
+    "                fp8: 0 (per channel) or 128 (128x128 blocks)\n"
     "  --sym         symmetric (no zero points); default: asymmetric with zero points\n"
+    "                (fp8 is always symmetric)\n"
     "  --output FILE the .safetensors file to write\n"
     "  --layout L    the tensor names to write (default: the config's layout; for\n"
     "                synthetic weights the family its router matches: llama4 for\n"
@@ -61,7 +64,7 @@ static const char quantize_usage[] =
 
 /* ------------------------------------------------------------------ output tensors */
 
-enum piece { P_RAW = 0, P_PACKED, P_SCALE, P_ZERO, P_SHAPE };
+enum piece { P_RAW = 0, P_PACKED, P_SCALE, P_ZERO, P_SHAPE, P_FP8, P_FP8_SCALE };
 
 /* One tensor of the output file: where its values come from and where they go. */
 struct otensor {
@@ -81,7 +84,7 @@ struct qz {
     const struct zmoe_config *cfg; /* the float source */
     enum zmoe_weights_layout layout;
     uint32_t bits, group;
-    bool sym;
+    bool sym, fp8; /* fp8: compressed-tensors float-quantized e4m3 (symmetric) */
     enum zmoe_dtype scale_dt;
     struct otensor *t;
     size_t n, cap;
@@ -165,6 +168,17 @@ static int add_linear(struct qz *q, const char *base, uint32_t layer, enum zmoe_
 {
     char name[300];
     const uint64_t per_word = 32 / q->bits, ng = q->group ? in / q->group : 1;
+    if (q->fp8) {
+        /* float-quantized: the e4m3 bytes as "weight", scales per row (channel) or per
+         * 128x128 block */
+        snprintf(name, sizeof name, "%s.weight", base);
+        if (add(q, name, "F8_E4M3", 2, out, in, 1, layer, src, P_FP8, row0, out, in))
+            return -1;
+        snprintf(name, sizeof name, "%s.weight_scale", base);
+        return add(q, name, st_dtype(q->scale_dt), 2, q->group ? out / q->group : out,
+                   q->group ? in / q->group : 1, zmoe_dtype_size(q->scale_dt), layer, src,
+                   P_FP8_SCALE, row0, out, in);
+    }
     snprintf(name, sizeof name, "%s.weight_packed", base);
     if (add(q, name, "I32", 2, out, in / per_word, 4, layer, src, P_PACKED, row0, out, in))
         return -1;
@@ -258,6 +272,76 @@ static float round_up(float s, enum zmoe_dtype dt, uint8_t out[4])
     return back;
 }
 
+/* float8_e4m3fn of x (|x| <= 448 after the caller's clamp), round to nearest even:
+ * subnormals are multiples of 2^-9, normals 1.mmm x 2^(e-7) for e in 1..15 (S.1111.111
+ * is NaN, so 448 = 0x7E is the largest). */
+static uint8_t e4m3(float x)
+{
+    uint8_t sign = signbit(x) ? 0x80 : 0;
+    float a = fminf(fabsf(x), 448.0f);
+    int code;
+    if (a < 0.015625f) { /* below 2^-6: subnormal (8 rounds up to the first normal) */
+        code = (int)rintf(a * 512.0f);
+    } else {
+        int k;
+        frexpf(a, &k); /* a = f * 2^k, f in [0.5, 1): a = (2f) * 2^(k-1) */
+        int e = k - 1;
+        int m = (int)rintf((ldexpf(a, -e) - 1.0f) * 8.0f);
+        if (m == 8)
+            m = 0, e++;
+        code = ((e + 7) << 3) | m;
+        if (code > 0x7E)
+            code = 0x7E;
+    }
+    return (uint8_t)(sign | code);
+}
+
+static float e4m3_value(uint8_t b)
+{
+    int e = (b >> 3) & 15, m = b & 7;
+    float v = e ? ldexpf(1.0f + (float)m / 8.0f, e - 7) : ldexpf((float)m, -9);
+    return b & 0x80 ? -v : v;
+}
+
+/* fp8 pieces of one linear: scale = max|w| / 448 per row (channel) or 128x128 block
+ * (compressed-tensors: bit_range / 2 with the e4m3 range [-448, 448]), rounded up to
+ * the scale dtype; the weight = e4m3(w / scale). */
+static void fp8_piece(struct qz *q, const struct otensor *o, uint8_t *dst)
+{
+    const enum zmoe_dtype wd = zmoe_tensor_dtype(q->cfg, o->src);
+    const uint8_t *w = q->buf[o->src];
+    const uint64_t in = o->cols, out = o->rows;
+    const uint64_t B = q->group ? q->group : 0; /* block edge; 0 = per row, whole row */
+    const uint64_t brows = B ? B : 1, bcols = B ? B : in;
+    const size_t ss = zmoe_dtype_size(q->scale_dt);
+    for (uint64_t r0 = 0; r0 < out; r0 += brows)
+        for (uint64_t c0 = 0; c0 < in; c0 += bcols) {
+            float amax = 0;
+            for (uint64_t r = r0; r < r0 + brows; r++)
+                for (uint64_t c = c0; c < c0 + bcols; c++)
+                    amax = fmaxf(amax, fabsf(to_f32(w, wd, (o->row0 + r) * in + c)));
+            uint8_t sbytes[4];
+            float s = round_up(fmaxf(amax / 448.0f, FLT_EPSILON), q->scale_dt, sbytes);
+            if (o->piece == P_FP8_SCALE) {
+                memcpy(dst + ((r0 / brows) * (in / bcols) + c0 / bcols) * ss, sbytes, ss);
+                continue;
+            }
+            for (uint64_t r = r0; r < r0 + brows; r++)
+                for (uint64_t c = c0; c < c0 + bcols; c++) {
+                    float v = to_f32(w, wd, (o->row0 + r) * in + c);
+                    uint8_t b = e4m3(v / s);
+                    dst[r * in + c] = b;
+                    /* error in units of the value's own half step (2^-4 relative, or
+                     * 2^-10 of the scale among subnormals) */
+                    double err = fabs((double)v - (double)e4m3_value(b) * s);
+                    double half = fmax(fabs((double)v) / 16.0, (double)s / 1024.0);
+                    if (err / half / 2.0 > q->max_err_steps)
+                        q->max_err_steps = err / half / 2.0;
+                    q->values++;
+                }
+        }
+}
+
 /* Quantizes one linear (kernel rows [row0, row0 + out) of tensor src, `in` wide) and
  * writes the requested piece into dst (the piece's bytes). */
 static void quantize_piece(struct qz *q, const struct otensor *o, uint8_t *dst)
@@ -269,6 +353,10 @@ static void quantize_piece(struct qz *q, const struct otensor *o, uint8_t *dst)
     const int qmin = -(1 << (bits - 1)), qmax = (1 << (bits - 1)) - 1, range = qmax - qmin;
     const size_t ss = zmoe_dtype_size(q->scale_dt);
     memset(dst, 0, o->bytes);
+    if (o->piece == P_FP8 || o->piece == P_FP8_SCALE) {
+        fp8_piece(q, o, dst);
+        return;
+    }
     if (o->piece == P_SHAPE) {
         int64_t shape[2] = {(int64_t)out, (int64_t)in};
         memcpy(dst, shape, sizeof shape);
@@ -406,6 +494,22 @@ static void json_escaped(FILE *f, const char *s)
 /* compressed-tensors' quantization_config for this file, as config.json would hold it. */
 static void quantization_config(const struct qz *q, const struct names *nm, FILE *f)
 {
+    if (q->fp8) {
+        fprintf(f, "{\"quant_method\": \"compressed-tensors\", \"format\": \"float-quantized\", "
+                   "\"quantization_status\": \"compressed\", \"config_groups\": {\"group_0\": "
+                   "{\"targets\": [\"Linear\"], \"weights\": {\"num_bits\": 8, \"type\": \"float\", "
+                   "\"symmetric\": true, \"strategy\": \"%s\", \"group_size\": null, "
+                   "\"block_structure\": %s, \"actorder\": null, \"dynamic\": false, "
+                   "\"observer\": \"minmax\"}, \"input_activations\": null, "
+                   "\"output_activations\": null}}, \"ignore\": [\"re:.*%.*s$\"",
+                q->group ? "block" : "channel", q->group ? "[128, 128]" : "null",
+                (int)(strlen(nm->router) - strlen(".weight")), nm->router);
+        if (nm->shared_gate && zmoe_tensor_present(q->cfg, ZMOE_TENSOR_SHARED_GATE))
+            fprintf(f, ", \"re:.*%.*s$\"", (int)(strlen(nm->shared_gate) - strlen(".weight")),
+                    nm->shared_gate);
+        fprintf(f, "]}");
+        return;
+    }
     fprintf(f, "{\"quant_method\": \"compressed-tensors\", \"format\": \"pack-quantized\", "
                "\"quantization_status\": \"compressed\", \"config_groups\": {\"group_0\": "
                "{\"targets\": [\"Linear\"], \"weights\": {\"num_bits\": %u, \"type\": \"int\", "
@@ -428,11 +532,13 @@ static void quantization_config(const struct qz *q, const struct names *nm, FILE
 
 static int sort_by_esize(const void *a, const void *b)
 {
-    /* 8-byte, then 4-byte, then 2-byte elements: each tensor starts aligned to its own
+    /* 8-byte, then 4-, 2-, 1-byte elements: each tensor starts aligned to its own
      * element size without padding (safetensors allows no holes between tensors). */
     const struct otensor *x = a, *y = b;
-    size_t ex = strcmp(x->dtype, "I64") == 0 ? 8 : (!strcmp(x->dtype, "I32") || !strcmp(x->dtype, "F32")) ? 4 : 2;
-    size_t ey = strcmp(y->dtype, "I64") == 0 ? 8 : (!strcmp(y->dtype, "I32") || !strcmp(y->dtype, "F32")) ? 4 : 2;
+    size_t ex = strcmp(x->dtype, "I64") == 0 ? 8 : (!strcmp(x->dtype, "I32") || !strcmp(x->dtype, "F32")) ? 4
+                : !strcmp(x->dtype, "F8_E4M3") ? 1 : 2;
+    size_t ey = strcmp(y->dtype, "I64") == 0 ? 8 : (!strcmp(y->dtype, "I32") || !strcmp(y->dtype, "F32")) ? 4
+                : !strcmp(y->dtype, "F8_E4M3") ? 1 : 2;
     if (ex != ey)
         return ex > ey ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq; /* stable: by position in the plan */
@@ -523,12 +629,14 @@ int cli_cmd_quantize(int argc, char **argv)
         q.bits = 4;
     else if (!strcmp(opts[0].string, "int8"))
         q.bits = 8;
+    else if (!strcmp(opts[0].string, "fp8"))
+        q.bits = 8, q.fp8 = true;
     else {
-        cli_error("quantize", "--format: expected int4 or int8, found '%s'", opts[0].string);
+        cli_error("quantize", "--format: expected int4, int8 or fp8, found '%s'", opts[0].string);
         return CLI_EXIT_USAGE;
     }
     q.group = opts[1].seen ? opts[1].u32 : 128;
-    q.sym = opts[2].flag;
+    q.sym = opts[2].flag || q.fp8; /* fp8 has no zero point */
     struct zmoe_config cfg;
     rc = cli_load_config("quantize", pos[0], &cfg);
     if (rc)
@@ -581,7 +689,7 @@ int cli_cmd_quantize(int argc, char **argv)
     /* The config that loads the output: checked before any work, so a group size that
      * does not divide the geometry is reported as the [quant] rule it breaks. */
     struct zmoe_config out = cfg;
-    out.quant.format = q.bits == 4 ? ZMOE_QUANT_INT4 : ZMOE_QUANT_INT8;
+    out.quant.format = q.fp8 ? ZMOE_QUANT_FP8 : q.bits == 4 ? ZMOE_QUANT_INT4 : ZMOE_QUANT_INT8;
     out.quant.packing = ZMOE_PACK_COMPRESSED_TENSORS;
     out.quant.group_size = q.group;
     out.quant.zero_points = !q.sym;
@@ -607,7 +715,7 @@ int cli_cmd_quantize(int argc, char **argv)
     struct zmoe_error err = {{0}};
     if (zmoe_config_validate(&out, &err) != ZMOE_OK) {
         cli_error("quantize", "%s: --format %s --group %u%s gives a config zmoe refuses: %s",
-                  pos[0], opts[0].string, q.group, q.sym ? " --sym" : "", err.msg);
+                  pos[0], opts[0].string, q.group, q.sym && !q.fp8 ? " --sym" : "", err.msg);
         return CLI_EXIT_USAGE;
     }
     q.cfg = &cfg;
@@ -663,15 +771,16 @@ int cli_cmd_quantize(int argc, char **argv)
     q.fd = -1;
     char a[32];
     fprintf(stderr, "zmoe quantize: %s: %zu tensors, %s, %s %s group %u, %llu values; largest "
-                    "rounding error %.4f of a scale step (<= 0.5)\n",
+                    "rounding error %.4f of a %s step (<= 0.5)\n",
             opts[3].string, q.n, cli_human_bytes(q.data_start + off, a, sizeof a), opts[0].string,
             q.sym ? "symmetric" : "asymmetric", q.group, (unsigned long long)q.values,
-            q.max_err_steps);
+            q.max_err_steps, q.fp8 ? "e4m3" : "scale");
     char header[600];
     snprintf(header, sizeof header,
              "zmoe config for %s, written by `zmoe quantize %s --format %s --group %u%s`:\n"
-             "round-to-nearest compressed-tensors pack-quantized experts, layout %s.",
-             opts[3].string, pos[0], opts[0].string, q.group, q.sym ? " --sym" : "",
+             "round-to-nearest compressed-tensors %s experts, layout %s.",
+             opts[3].string, pos[0], opts[0].string, q.group, q.sym && !q.fp8 ? " --sym" : "",
+             q.fp8 ? "float-quantized" : "pack-quantized",
              zmoe_config_layout_name(q.layout));
     if (zmoe_config_print_commented(&out, stdout, header, NULL, NULL, &err) != ZMOE_OK) {
         cli_error("quantize", "printing the config: %s", err.msg);

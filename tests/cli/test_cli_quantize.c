@@ -108,6 +108,59 @@ static void check_linear(const struct st_file *f, const char *base, const float 
         }
 }
 
+/* float8_e4m3fn from its definition: bias 7, 3 mantissa bits, exponent 0 subnormal. */
+static float e4m3_decode(uint8_t b)
+{
+    int e = (b >> 3) & 15, m = b & 7;
+    float v = e ? ldexpf(1.0f + (float)m / 8.0f, e - 7) : ldexpf((float)m, -9);
+    return b & 0x80 ? -v : v;
+}
+
+/* fp8 linear: `base`.weight F8_E4M3 [out, in] and .weight_scale [out, 1] (channel) or
+ * [out/128, in/128]; every weight within half an e4m3 step (|w|/16, or 2^-10 of the
+ * scale among subnormals) of its float value. */
+static void check_fp8(const struct st_file *f, const char *base, const float *w, uint64_t row0,
+                      uint64_t out, uint64_t in, uint64_t block, const char *scale_dtype,
+                      struct check *k)
+{
+    char name[320], msg[256];
+    struct st_tensor wt, scale;
+    snprintf(name, sizeof name, "%s.weight", base);
+    int r0 = st_find(f, name, &wt, msg, sizeof msg);
+    snprintf(name, sizeof name, "%s.weight_scale", base);
+    int r1 = st_find(f, name, &scale, msg, sizeof msg);
+    if (r0 || r1) {
+        k->missing++;
+        note(k, "%s: weight or weight_scale missing", base);
+        return;
+    }
+    const uint64_t br = block ? block : 1, bc = block ? block : in;
+    if (strcmp(wt.dtype, "F8_E4M3") || wt.ndim != 2 || wt.shape[0] != out || wt.shape[1] != in ||
+        strcmp(scale.dtype, scale_dtype) || scale.ndim != 2 || scale.shape[0] != out / br ||
+        scale.shape[1] != in / bc) {
+        k->bad_shape++;
+        note(k, "%s: a piece has the wrong dtype or shape", base);
+        return;
+    }
+    for (uint64_t o = 0; o < out; o++)
+        for (uint64_t c = 0; c < in; c++) {
+            float s = scale_at(&scale, (o / br) * (in / bc) + c / bc);
+            float deq = e4m3_decode(((const uint8_t *)wt.data)[o * in + c]) * s;
+            float v = w[(row0 + o) * in + c];
+            double half = fmax(fabs((double)v) / 16.0, (double)s / 1024.0);
+            double e = fabs((double)v - (double)deq) / half;
+            if (e > k->worst)
+                k->worst = e;
+            if (!(s > 0) || e > 1.0 + 1e-5) {
+                k->bad_value++;
+                if (!k->first[0])
+                    snprintf(k->first, sizeof k->first, "%s [%llu][%llu]: float %g, scale %g -> %g",
+                             base, (unsigned long long)o, (unsigned long long)c, (double)v,
+                             (double)s, (double)deq);
+            }
+        }
+}
+
 /* A float tensor written as is: same values as the kernel tensor. */
 static void check_raw(const struct st_file *f, const char *name, const float *w, uint64_t n,
                       struct check *k)
@@ -167,23 +220,27 @@ static void quantize_case(const struct qcase *qc, int idx)
     struct zmoe_config out;
     bool parsed = zmoe_config_parse(r.out, strlen(r.out), "printed", &out, &err) == ZMOE_OK;
     const unsigned bits = !strcmp(qc->format, "int4") ? 4 : 8;
+    const bool fp8 = !strcmp(qc->format, "fp8");
     const uint32_t group = (uint32_t)atoi(qc->group);
     enum zmoe_scale_dtype want_sd = cfg.dtype.weights == ZMOE_DTYPE_F32   ? ZMOE_SCALE_F32
                                     : cfg.dtype.weights == ZMOE_DTYPE_F16 ? ZMOE_SCALE_F16
                                                                           : ZMOE_SCALE_BF16;
     if (!TAP_OK(parsed && !strcmp(out.weights.file, file) &&
-                    out.quant.format == (bits == 4 ? ZMOE_QUANT_INT4 : ZMOE_QUANT_INT8) &&
+                    out.quant.format == (fp8 ? ZMOE_QUANT_FP8 : bits == 4 ? ZMOE_QUANT_INT4 : ZMOE_QUANT_INT8) &&
                     out.quant.packing == ZMOE_PACK_COMPRESSED_TENSORS &&
-                    out.quant.group_size == group && out.quant.zero_points == !qc->sym &&
+                    out.quant.group_size == group && out.quant.zero_points == !(qc->sym || fp8) &&
                     out.quant.scale_dtype == want_sd && !strcmp(zmoe_config_layout_name(out.weights.layout), qc->names) &&
                     out.model.hidden == cfg.model.hidden && out.model.experts == cfg.model.experts,
                 "%s: the printed config parses: file, layout %s, [quant] %s compressed_tensors "
-                "group %u %s", what, qc->names, qc->format, group, qc->sym ? "sym" : "zero points"))
+                "group %u %s", what, qc->names, qc->format, group,
+                qc->sym || fp8 ? "sym" : "zero points"))
         tap_diag("%s\n%s", err.msg, r.out);
     cli_write_file(cli_tmp_path(cname), r.out, strlen(r.out));
     cli_result_free(&r);
     r = CLI_RUN((char *)exe, "plan", cli_tmp_path(cname));
-    if (!TAP_OK(r.status == 0 && cli_has(r.out, "quantized experts: int"),
+    char qline[64];
+    snprintf(qline, sizeof qline, "quantized experts: %s, packing compressed_tensors", qc->format);
+    if (!TAP_OK(r.status == 0 && cli_has(r.out, qline),
                 "%s: zmoe plan of the printed config", what))
         cli_diag(&r);
     cli_result_free(&r);
@@ -194,7 +251,7 @@ static void quantize_case(const struct qcase *qc, int idx)
                 what, msg))
         return;
     TAP_OK(strstr(f.json, "\"__metadata__\"") && strstr(f.json, "compressed-tensors") &&
-               strstr(f.json, "pack-quantized"),
+               strstr(f.json, fp8 ? "float-quantized" : "pack-quantized"),
            "%s: __metadata__ holds the compressed-tensors quantization_config", what);
     const char *prefix = !strcmp(qc->names, "llama4") ? "language_model.model.layers." : "model.layers.";
     const char *experts = !strcmp(qc->names, "llama4")    ? "feed_forward.experts"
@@ -228,7 +285,12 @@ static void quantize_case(const struct qcase *qc, int idx)
             for (int p = 0; p < 3; p++, linears++) {
                 snprintf(base, sizeof base, "%s%u.%s.%llu.%s", prefix, l, experts,
                          (unsigned long long)e, proj[p]);
-                if (p < 2)
+                if (fp8 && p < 2)
+                    check_fp8(&f, base, t[ZMOE_TENSOR_W13], e * 2 * I + (uint64_t)p * I, I, H,
+                              group, sdt, &k);
+                else if (fp8)
+                    check_fp8(&f, base, t[ZMOE_TENSOR_W2], e * H, H, I, group, sdt, &k);
+                else if (p < 2)
                     check_linear(&f, base, t[ZMOE_TENSOR_W13], e * 2 * I + (uint64_t)p * I, I, H,
                                  bits, group, qc->sym, sdt, &k);
                 else
@@ -237,7 +299,10 @@ static void quantize_case(const struct qcase *qc, int idx)
             }
         for (int p = 0; S && p < 3; p++, linears++) {
             snprintf(base, sizeof base, "%s%u.%s.%s", prefix, l, shared, gud[p]);
-            if (p < 2)
+            if (fp8)
+                check_fp8(&f, base, p < 2 ? t[ZMOE_TENSOR_SHARED_W13] : t[ZMOE_TENSOR_SHARED_W2],
+                          p < 2 ? (uint64_t)p * S : 0, p < 2 ? S : H, p < 2 ? H : S, group, sdt, &k);
+            else if (p < 2)
                 check_linear(&f, base, t[ZMOE_TENSOR_SHARED_W13], (uint64_t)p * S, S, H, bits,
                              group, qc->sym, sdt, &k);
             else
@@ -258,7 +323,7 @@ static void quantize_case(const struct qcase *qc, int idx)
             free(t[i]);
     }
     /* The whole header: exactly the tensors checked above and nothing else. */
-    uint64_t pieces = qc->sym ? 3 : 4;
+    uint64_t pieces = fp8 ? 2 : qc->sym ? 3 : 4;
     uint64_t want = cfg.model.layers * (linears / cfg.model.layers * pieces + 1 +
                                         (zmoe_tensor_present(&cfg, ZMOE_TENSOR_SCORE_BIAS) ? 1 : 0) +
                                         (zmoe_tensor_present(&cfg, ZMOE_TENSOR_SHARED_GATE) ? 1 : 0));
@@ -270,8 +335,8 @@ static void quantize_case(const struct qcase *qc, int idx)
            "the file, %llu expected (%s)", what, linears, qc->names, count,
            (unsigned long long)want, k.first[0] ? k.first : "ok");
     TAP_OK(k.bad_value == 0 && k.worst > 0.5,
-           "%s: every weight dequantizes within scale/2 of its float value (worst %.6f of "
-           "scale/2; %s); router and biases unchanged", what, k.worst,
+           "%s: every weight dequantizes within half a step (%s) of its float value (worst "
+           "%.6f of it; %s); router and biases unchanged", what, fp8 ? "e4m3" : "scale/2", k.worst,
            k.first[0] ? k.first : "ok");
     st_free(&f);
 }
@@ -282,7 +347,7 @@ static void errors(void)
     snprintf(conf, sizeof conf, "%s/qwen3-30b-a3b-mini.conf", examples);
     const char *file = cli_tmp_path("err.safetensors");
     struct cli_result r = CLI_RUN((char *)exe, "quantize", conf, "--format", "int3", "--output", (char *)file);
-    TAP_OK(r.status == 2 && cli_has(r.err, "--format: expected int4 or int8, found 'int3'"),
+    TAP_OK(r.status == 2 && cli_has(r.err, "--format: expected int4, int8 or fp8, found 'int3'"),
            "--format int3: exit 2 naming the flag and value");
     cli_result_free(&r);
     r = CLI_RUN((char *)exe, "quantize", conf, "--format", "int4", "--group", "48", "--output", (char *)file);
@@ -313,7 +378,7 @@ static void errors(void)
            "an unwritable output: exit 2 naming it");
     cli_result_free(&r);
     r = CLI_RUN((char *)exe, "quantize", "--help");
-    TAP_OK(r.status == 0 && cli_has(r.out, "usage: zmoe quantize CONFIG --format int4|int8"),
+    TAP_OK(r.status == 0 && cli_has(r.out, "usage: zmoe quantize CONFIG --format int4|int8|fp8"),
            "quantize --help");
     cli_result_free(&r);
 }
@@ -330,6 +395,8 @@ int main(int argc, char **argv)
         {"deepseek-v3-mini.conf", "int8", "0", NULL, true, "deepseek"},
         {"mixtral-8x7b-mini.conf", "int4", "32", "mixtral", false, "mixtral"},
         {"qwen2-moe-mini.conf", "int8", "32", NULL, false, "qwen_moe"},
+        {"llama4-scout-mini.conf", "fp8", "128", NULL, false, "llama4"},
+        {"qwen3-30b-a3b-mini.conf", "fp8", "0", NULL, false, "qwen_moe"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         quantize_case(&cases[i], (int)i);

@@ -66,7 +66,18 @@ static long check_device(const struct zmoe_config *q, const struct zmoe_config *
             float s = scale_of(dev + m.scales_offset + g * ss, m.scale_dtype);
             uint32_t z = m.has_zeros ? dev[m.zeros_offset + r * m.groups_per_row + c / m.group]
                                      : 1u << (m.bits - 1);
-            double e = fabs((double)w[r * m.cols + c] - ((double)code - z) * s) / s;
+            double v = w[r * m.cols + c], e;
+            if (m.format == ZMOE_QUANT_FP8) {
+                /* e4m3fn: bias 7, 3 mantissa bits; half a step is |v|/16 (2^-10 of the
+                 * scale among subnormals), expressed here as a fraction of 2 x that */
+                int ex = (code >> 3) & 15, mt = code & 7;
+                double x = ex ? ldexp(1.0 + mt / 8.0, ex - 7) : ldexp(mt, -9);
+                if (code & 0x80)
+                    x = -x;
+                e = fabs(v - x * s) / (2 * fmax(fabs(v) / 16.0, s / 1024.0));
+            } else {
+                e = fabs(v - ((double)code - z) * s) / s;
+            }
             if (e > *worst)
                 *worst = e;
             bad += !(s > 0) || e > 0.5 * (1 + 1e-5);
@@ -91,6 +102,7 @@ int main(int argc, char **argv)
         {"llama4-scout-mini.conf", "int4", "128", true},
         {"deepseek-v3-mini.conf", "int8", "0", true},
         {"qwen2-moe-mini.conf", "int8", "32", false},
+        {"llama4-scout-mini.conf", "fp8", "128", false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char conf[600], fname[64], cname[64];
