@@ -641,7 +641,7 @@ static uint32_t rnd(uint32_t n)
 static void test_random_round_trips(void)
 {
     static const float floats[] = {1.0f, 2.5f, 0.1f, 1.702f, 7.0f, 1e-3f, 16.0f, 3.4e38f, 0.0f, -1.0f};
-    int valid = 0, refused = 0, bad = 0;
+    int valid = 0, refused = 0, bad = 0, quantized = 0;
     for (int i = 0; i < 3000; i++) {
         struct zmoe_config c;
         struct zmoe_error err;
@@ -683,6 +683,22 @@ static void test_random_round_trips(void)
             if (rnd(2))
                 snprintf(c.weights.prefix, sizeof c.weights.prefix, "model.layers.%u.", rnd(9));
         }
+        /* [quant] on a third of them, geometries the formats take on half of those. */
+        if (rnd(3) == 0) {
+            static const uint32_t groups[] = {0, 32, 64, 128, 48};
+            c.quant.format = (enum zmoe_quant_format)(1 + rnd(4));
+            c.quant.packing = c.weights.file[0] ? (enum zmoe_quant_packing)rnd(5) : ZMOE_PACK_NONE;
+            c.quant.group_size = groups[rnd(5)];
+            c.quant.zero_points = rnd(3) == 0;
+            c.quant.act_order = rnd(4) == 0;
+            c.quant.scale_dtype = (enum zmoe_scale_dtype)rnd(4);
+            c.quant.shared_experts = rnd(4) != 0;
+            if (rnd(2)) {
+                c.model.hidden = 128 * (1 + rnd(4));
+                c.model.intermediate = 128 * (1 + rnd(4));
+                c.model.shared_intermediate = c.model.shared_experts ? 128 * (1 + rnd(2)) : 0;
+            }
+        }
         /* The seed only exists for synthetic weights: with a file it is not printed, and
          * parsing gives the default back. */
         c.weights.seed = c.weights.file[0] ? 1 : ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
@@ -698,6 +714,7 @@ static void test_random_round_trips(void)
             continue;
         }
         valid++;
+        quantized += c.quant.format != ZMOE_QUANT_NONE;
         struct zmoe_config back;
         if (pst != ZMOE_OK || zmoe_config_parse(text, len, "rnd", &back, &err) != ZMOE_OK ||
             zmoe_config_diff(&c, &back) != NULL) {
@@ -714,7 +731,9 @@ static void test_random_round_trips(void)
         fclose(f);
         free(h);
     }
-    TAP_OK(valid > 300 && refused > 300, "random structs: %d valid, %d refused", valid, refused);
+    TAP_OK(valid > 300 && refused > 300 && quantized > 20,
+           "random structs: %d valid (%d with quantized experts), %d refused", valid, quantized,
+           refused);
     TAP_EQ_INT(bad, 0, "every valid random struct round-trips; every invalid one is refused");
 }
 
