@@ -100,6 +100,49 @@ static void gptq_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t
     }
 }
 
+/* g_idx (GPTQ `g_idx`, compressed-tensors `weight_g_idx`, I32 [in]): every value a group,
+ * i / group unless act-order, and with act-order exactly `group` columns per group (the
+ * device keeps a group contiguous after the sort). */
+static enum zmoe_status check_gidx(const struct st_qlinear *l, struct zmoe_error *err)
+{
+    const char *suffix = l->fmt->piece[QR_GIDX].suffix;
+    if (!l->data[QR_GIDX]) {
+        if (l->act_order) {
+            errf(err, "weights: %s: linear '%s': quant.act_order = true but the checkpoint has "
+                      "no '%s%s'", l->file, l->base, l->base, suffix);
+            return ZMOE_ERR_WEIGHTS;
+        }
+        return ZMOE_OK;
+    }
+    uint32_t *count = l->scratch; /* ngroups <= in / 32 <= ZMOE_ST_MAX_COLS */
+    memset(count, 0, l->ngroups * sizeof *count);
+    for (uint64_t i = 0; i < l->in; i++) {
+        const uint32_t g = rd32(l->data[QR_GIDX], i);
+        if (g >= l->ngroups) {
+            errf(err, "weights: %s: tensor '%s%s': g_idx[%llu] = %u, expected a group "
+                      "< %u (%llu columns / group_size %u)", l->file, l->base, suffix,
+                 (unsigned long long)i, g, l->ngroups, (unsigned long long)l->in, l->group);
+            return ZMOE_ERR_WEIGHTS;
+        }
+        if (!l->act_order && g != i / l->group) {
+            errf(err, "weights: %s: tensor '%s%s': g_idx[%llu] = %u, expected %llu: the "
+                      "checkpoint is act-order (desc_act) but quant.act_order = false",
+                 l->file, l->base, suffix, (unsigned long long)i, g,
+                 (unsigned long long)(i / l->group));
+            return ZMOE_ERR_WEIGHTS;
+        }
+        count[g]++;
+    }
+    for (uint32_t g = 0; g < l->ngroups; g++)
+        if (count[g] != l->group) {
+            errf(err, "weights: %s: tensor '%s%s': group %u has %u columns, expected "
+                      "group_size %u (the device keeps every group contiguous)", l->file,
+                 l->base, suffix, g, count[g], l->group);
+            return ZMOE_ERR_WEIGHTS;
+        }
+    return ZMOE_OK;
+}
+
 static enum zmoe_status gptq_check(const struct st_qlinear *l, struct zmoe_error *err)
 {
     const uint32_t b = l->bits, per = 32 / b, mask = (1u << b) - 1u;
@@ -115,47 +158,13 @@ static enum zmoe_status gptq_check(const struct st_qlinear *l, struct zmoe_error
                          (unsigned long long)((i % (l->out / per)) * per + k), mask, mask + 1);
                     return ZMOE_ERR_WEIGHTS;
                 }
-    if (!l->data[QR_GIDX]) {
-        if (l->act_order) {
-            errf(err, "weights: %s: linear '%s': quant.act_order = true but the checkpoint has "
-                      "no '%s.g_idx'", l->file, l->base, l->base);
-            return ZMOE_ERR_WEIGHTS;
-        }
-        return ZMOE_OK;
-    }
-    uint32_t *count = l->scratch; /* ngroups <= in / 32 <= ZMOE_ST_MAX_COLS */
-    memset(count, 0, l->ngroups * sizeof *count);
-    for (uint64_t i = 0; i < l->in; i++) {
-        const uint32_t g = rd32(l->data[QR_GIDX], i);
-        if (g >= l->ngroups) {
-            errf(err, "weights: %s: tensor '%s.g_idx': g_idx[%llu] = %u, expected a group "
-                      "< %u (%llu columns / group_size %u)", l->file, l->base,
-                 (unsigned long long)i, g, l->ngroups, (unsigned long long)l->in, l->group);
-            return ZMOE_ERR_WEIGHTS;
-        }
-        if (!l->act_order && g != i / l->group) {
-            errf(err, "weights: %s: tensor '%s.g_idx': g_idx[%llu] = %u, expected %llu: the "
-                      "checkpoint is act-order (desc_act) but quant.act_order = false",
-                 l->file, l->base, (unsigned long long)i, g,
-                 (unsigned long long)(i / l->group));
-            return ZMOE_ERR_WEIGHTS;
-        }
-        count[g]++;
-    }
-    for (uint32_t g = 0; g < l->ngroups; g++)
-        if (count[g] != l->group) {
-            errf(err, "weights: %s: tensor '%s.g_idx': group %u has %u columns, expected "
-                      "group_size %u (the device keeps every group contiguous)", l->file,
-                 l->base, g, count[g], l->group);
-            return ZMOE_ERR_WEIGHTS;
-        }
-    return ZMOE_OK;
+    return check_gidx(l, err);
 }
 
 void st_qperm_build(const struct st_qlinear *l, uint32_t *perm)
 {
     /* Counting sort by g_idx: stable, so columns keep their order inside a group; after
-     * gptq_check every group has exactly `group` columns, so group g starts at g*group. */
+     * check_gidx every group has exactly `group` columns, so group g starts at g*group. */
     uint32_t *next = l->scratch;
     for (uint32_t g = 0; g < l->ngroups; g++)
         next[g] = g * l->group;
@@ -198,7 +207,8 @@ static void awq_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t 
 /* ------------------------------------------------------------------ compressed-tensors */
 
 /* pack-quantized: weight_packed [out, in*b/32], element c of row o at bits b*(c % per) of
- * word c / per, stored as the signed value + 2^(b-1): the device's codes row as is;
+ * word c / per, stored as the signed value + 2^(b-1): the device's codes row as is (with
+ * act-order, weight_g_idx, the sorted columns gathered as for GPTQ);
  * weight_scale [out, ngroups]; weight_zero_point (asymmetric only) [out*b/32, ngroups],
  * packed along dim 0 with the same offset (so field o % per of word [o/per][g] is the
  * zero in code units). */
@@ -208,7 +218,19 @@ static void ct_packed_repack(const struct st_qlinear *l, enum st_qpart part, uin
     const uint32_t per = 32 / l->bits;
     switch (part) {
     case QP_CODES:
-        copy_row(dst, l->data[QR_CODES], 4, l->in / per, o, first, count);
+        if (!l->perm) {
+            copy_row(dst, l->data[QR_CODES], 4, l->in / per, o, first, count);
+            break;
+        }
+        for (uint64_t k = 0; k < count; k++) { /* act-order: gather the sorted columns */
+            uint32_t word = 0;
+            for (uint32_t j = 0; j < per; j++) {
+                const uint64_t i = l->perm[(first + k) * per + j];
+                word |= field(rd32(l->data[QR_CODES], o * (l->in / per) + i / per), l->bits,
+                              (uint32_t)(i % per)) << (l->bits * j);
+            }
+            memcpy(dst + k * 4, &word, 4);
+        }
         break;
     case QP_SCALES:
         copy_row(dst, l->data[QR_SCALES], scale_size(l), l->ngroups, o, first, count);
@@ -221,7 +243,8 @@ static void ct_packed_repack(const struct st_qlinear *l, enum st_qpart part, uin
     }
 }
 
-/* weight_shape (I64, or I32) must say {out, in}: the packed shape's unpadded size. */
+/* weight_shape (I64, or I32) must say {out, in}: the packed shape's unpadded size; an
+ * act-order (actorder = group) checkpoint's weight_g_idx is GPTQ's g_idx. */
 static enum zmoe_status ct_packed_check(const struct st_qlinear *l, struct zmoe_error *err)
 {
     const unsigned char *p = l->data[QR_SHAPE];
@@ -234,7 +257,7 @@ static enum zmoe_status ct_packed_check(const struct st_qlinear *l, struct zmoe_
              (unsigned long long)l->in);
         return ZMOE_ERR_WEIGHTS;
     }
-    return ZMOE_OK;
+    return check_gidx(l, err);
 }
 
 /* int-quantized: weight I8 [out, in] signed (code = value + 128, i.e. the byte ^ 0x80),
@@ -318,6 +341,7 @@ static const struct st_qformat formats[] = {
      {[QR_CODES] = PIECE(".weight_packed", M(ST_I32), 2, QN_ALWAYS, QD_OUT, QD_IN_PACK),
       [QR_SCALES] = PIECE(".weight_scale", QD_SCALE_DTYPE, 2, QN_ALWAYS, QD_OUT, QD_GROUPS),
       [QR_ZEROS] = PIECE(".weight_zero_point", M(ST_I32), 2, QN_ZEROS, QD_OUT_PACK, QD_GROUPS),
+      [QR_GIDX] = PIECE(".weight_g_idx", M(ST_I32), 1, QN_OPTIONAL, QD_IN),
       [QR_SHAPE] = PIECE(".weight_shape", M(ST_I64) | M(ST_I32), 1, QN_ALWAYS, QD_TWO)},
      ct_packed_check, ct_packed_repack},
     {"compressed-tensors pack-quantized int8", ZMOE_QUANT_INT8, ZMOE_PACK_COMPRESSED_TENSORS, 8,
@@ -325,6 +349,7 @@ static const struct st_qformat formats[] = {
      {[QR_CODES] = PIECE(".weight_packed", M(ST_I32), 2, QN_ALWAYS, QD_OUT, QD_IN_PACK),
       [QR_SCALES] = PIECE(".weight_scale", QD_SCALE_DTYPE, 2, QN_ALWAYS, QD_OUT, QD_GROUPS),
       [QR_ZEROS] = PIECE(".weight_zero_point", M(ST_I32), 2, QN_ZEROS, QD_OUT_PACK, QD_GROUPS),
+      [QR_GIDX] = PIECE(".weight_g_idx", M(ST_I32), 1, QN_OPTIONAL, QD_IN),
       [QR_SHAPE] = PIECE(".weight_shape", M(ST_I64) | M(ST_I32), 1, QN_ALWAYS, QD_TWO)},
      ct_packed_check, ct_packed_repack},
     {"compressed-tensors int-quantized int8", ZMOE_QUANT_INT8, ZMOE_PACK_COMPRESSED_TENSORS, 8,

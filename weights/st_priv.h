@@ -168,7 +168,8 @@ struct st_qformat {
 };
 const struct st_qformat *st_qformat_at(size_t i); /* NULL past the table */
 uint64_t st_qdim(enum st_qdim d, const struct st_qlinear *l, uint64_t experts);
-/* GPTQ act-order: perm[c'] = checkpoint column of kernel column c' (stable by g_idx). */
+/* Act-order (GPTQ g_idx, compressed-tensors weight_g_idx): perm[c'] = checkpoint column of
+ * kernel column c' (stable by g_idx). */
 void st_qperm_build(const struct st_qlinear *l, uint32_t *perm);
 const char *st_packing_name(enum zmoe_quant_packing p);
 

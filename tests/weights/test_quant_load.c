@@ -132,6 +132,37 @@ static const char *router_name(enum zmoe_weights_layout lay)
     }
 }
 
+/* Random codes for one linear. Compressed-tensors act-order (actorder = group) codes
+ * come with a g_idx like GPTQ's, so they are chosen under the GPTQ spec (without zeros
+ * when symmetric: compressed-tensors stores none then). */
+static void rand_mat(const struct model *m, struct qck_mat *x, uint64_t out, uint64_t in)
+{
+    if (m->sp.format != QCK_CT_PACKED || !m->sp.act_order) {
+        qck_mat_random(x, &m->sp, out, in, &seed_state);
+        return;
+    }
+    struct qck_spec g = m->sp;
+    g.format = QCK_GPTQ;
+    qck_mat_random(x, &g, out, in, &seed_state);
+    if (!m->sp.zero_points) {
+        free(x->z);
+        x->z = NULL;
+    }
+}
+
+/* Packs one linear; compressed-tensors act-order adds weight_g_idx (I32 [in]). */
+static void add_lin(struct model *m, const char *base, const struct qck_mat *x)
+{
+    qck_add_linear(&m->ck, base, &m->sp, x);
+    if (m->sp.format != QCK_CT_PACKED || !m->sp.act_order)
+        return;
+    char nm[400];
+    snprintf(nm, sizeof nm, "%s.weight_g_idx", base);
+    unsigned char *g = (void *)qck_add(&m->ck, nm, "I32", 1, x->in, 0, 0, 0, x->in * 4)->data;
+    for (uint64_t i = 0; i < x->in; i++)
+        memcpy(g + 4 * i, &x->g_idx[i], 4);
+}
+
 /* Builds the checkpoint of m->cfg (layers under "model.layers.", checkpoint layer L = 2l+1
  * so the loader's layer discovery is exercised) with the experts quantized as m->sp. */
 static void build(struct model *m)
@@ -179,14 +210,14 @@ static void build(struct model *m)
         }
         /* experts in reverse order: the loader must not depend on file order */
         for (uint64_t e = E; e-- > 0;) {
-            qck_mat_random(&y->gate[e], &m->sp, I, H, &seed_state);
-            qck_mat_random(&y->up[e], &m->sp, I, H, &seed_state);
-            qck_mat_random(&y->down[e], &m->sp, H, I, &seed_state);
+            rand_mat(m, &y->gate[e], I, H);
+            rand_mat(m, &y->up[e], I, H);
+            rand_mat(m, &y->down[e], H, I);
             if (m->sp.act_order) /* one permutation per expert: up shares gate's g_idx */
                 memcpy(y->up[e].g_idx, y->gate[e].g_idx, H * sizeof *y->up[e].g_idx);
             for (int w = 0; w < 3; w++)
-                qck_add_linear(&m->ck, qck_expert_base(base, sizeof base, lay, P, L, (uint32_t)e, w),
-                               &m->sp, w == 0 ? &y->gate[e] : w == 1 ? &y->up[e] : &y->down[e]);
+                add_lin(m, qck_expert_base(base, sizeof base, lay, P, L, (uint32_t)e, w),
+                        w == 0 ? &y->gate[e] : w == 1 ? &y->up[e] : &y->down[e]);
         }
         for (int w = 0; S && w < 3; w++) {
             const uint64_t out = w == 2 ? H : S, in = w == 2 ? S : H;
@@ -196,10 +227,10 @@ static void build(struct model *m)
                 snprintf(nm, sizeof nm, "%s.weight", base);
                 qck_add_float(&m->ck, nm, dt, y->shared[w], 2, out, in);
             } else {
-                qck_mat_random(&y->sq[w], &m->sp, out, in, &seed_state);
+                rand_mat(m, &y->sq[w], out, in);
                 if (w == 1 && m->sp.act_order)
                     memcpy(y->sq[1].g_idx, y->sq[0].g_idx, H * sizeof *y->sq[1].g_idx);
-                qck_add_linear(&m->ck, base, &m->sp, &y->sq[w]);
+                add_lin(m, base, &y->sq[w]);
             }
         }
     }
@@ -488,6 +519,8 @@ static void roundtrips(void)
         {"ct int4 per-channel asym mixtral", MX, {QCK_CT_PACKED, 4, 0, true, false, "BF16", false}, 4, 64, 32, 0, 1, 1, 64},
         {"ct int4 g64 sym deepseek, float shared", DS, {QCK_CT_PACKED, 4, 64, false, false, NULL, true}, 4, 128, 64, 64, 2, 2, 1000},
         {"ct int4 g32 asym llama4 (llm-compressor)", L4, {QCK_CT_PACKED, 4, 32, true, false, "F32", false}, 4, 64, 64, 32, 1, 1, 65536},
+        {"ct int4 g32 sym act-order (weight_g_idx) qwen_moe", QW, {QCK_CT_PACKED, 4, 32, false, true, NULL, false}, 2, 128, 64, 64, 1, 1, 4096},
+        {"ct int4 g32 asym act-order (weight_g_idx) llama4, sharded", L4, {QCK_CT_PACKED, 4, 32, true, true, NULL, false}, 2, 64, 64, 32, 1, 2, 64},
         {"ct int8 pack-quantized asym qwen_moe", QW, {QCK_CT_PACKED, 8, 32, true, false, NULL, false}, 2, 64, 32, 32, 1, 1, 200},
         {"ct int8 int-quantized per-channel sym mixtral", MX, {QCK_CT_INT8, 8, 0, false, false, NULL, false}, 4, 64, 32, 0, 1, 2, 4096},
         {"ct int8 int-quantized g32 asym deepseek", DS, {QCK_CT_INT8, 8, 32, true, false, NULL, false}, 2, 64, 32, 64, 1, 1, 64},
@@ -651,6 +684,11 @@ static void malformed(void)
     m.cfg.quant.act_order = false;
     expect_fail("act-order file, act_order = false", &m, ZMOE_ERR_WEIGHTS,
                 "the checkpoint is act-order (desc_act) but quant.act_order = false");
+    model_free(&m);
+    fresh(&m, (struct qck_spec){QCK_CT_PACKED, 4, 32, false, true, NULL, false});
+    m.cfg.quant.act_order = false;
+    expect_fail("ct weight_g_idx, act_order = false", &m, ZMOE_ERR_WEIGHTS,
+                "weight_g_idx': g_idx[");
     model_free(&m);
     fresh(&m, gq);
     m.cfg.quant.act_order = true;
