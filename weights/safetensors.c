@@ -79,8 +79,9 @@ static bool quantized_instead(const struct st_ws *ws, const struct lctx *c, uint
         snprintf(where, sizeof where, "%s", q.base);
     if (!f)
         return false;
-    errf(err, "weights: %s: '%s' is stored as %s, but the config has %s for %s ([quant] format "
-              "and packing; float experts are dtype.weights %s)", file_of(ws), where, f->name,
+    errf(err, "weights: %s: '%s' is stored as %s ('%s%s'), but the config has %s for %s "
+              "([quant] format and packing; float experts are dtype.weights %s)", file_of(ws),
+         where, f->name, where, f->piece[QR_CODES].suffix,
          c->cfg->quant.format ? "float shared experts (quant.shared_experts = false)"
                               : "no [quant] format",
          zmoe_tensor_name(t), zmoe_dtype_name(c->cfg->dtype.weights));

@@ -171,6 +171,57 @@ static enum zmoe_status mismatch(const struct st_ws *ws, const struct lctx *c, u
     return ZMOE_ERR_WEIGHTS;
 }
 
+/* Whether every piece format f always has is in the file with a dtype f allows and the
+ * shape f gives for this linear (bits of f, the config's group and row block): the test
+ * that tells GPTQ from AWQ (same names, transposed shapes) or native fp8 from
+ * compressed-tensors fp8. */
+static bool fits(const struct st_ws *ws, const struct st_qformat *f, const struct st_qpiece *p,
+                 const struct st_qlinear *geo)
+{
+    char nm[ZMOE_PREFIX_MAX + 200];
+    struct st_qlinear l = *geo;
+    l.bits = f->bits;
+    if (f->fused != (p->experts != 0))
+        return false;
+    for (int r = 0; r < QR_NROLES; r++) {
+        const struct st_qpiece_def *d = &f->piece[r];
+        if (!d->suffix || d->need != QN_ALWAYS)
+            continue;
+        name_of(nm, sizeof nm, p->base, d->suffix);
+        const struct st_tensor *t = st_find_tensor(ws, nm);
+        const uint32_t mask = d->dtypes == QD_SCALE_DTYPE
+                                  ? (1u << ST_F32) | (1u << ST_F16) | (1u << ST_BF16) | (1u << ST_U8)
+                                  : d->dtypes;
+        if (!t || !(mask & (1u << t->dtype)) || t->ndim != d->ndim)
+            return false;
+        for (unsigned k = 0; k < d->ndim; k++)
+            if (t->shape[k] != st_qdim(d->dim[k], &l, p->experts))
+                return false;
+    }
+    return true;
+}
+
+/* The configured row does not fit the file: a row of another format or packing that
+ * does names what the file is. */
+static bool other_format(const struct st_ws *ws, const struct lctx *c, const struct st_qpiece *p,
+                         const struct st_qlinear *geo, const struct st_qformat *want,
+                         struct zmoe_error *err)
+{
+    for (size_t i = 0; st_qformat_at(i); i++) {
+        const struct st_qformat *f = st_qformat_at(i);
+        if (f == want || (f->format == want->format && f->packing == want->packing) ||
+            !fits(ws, f, p, geo))
+            continue;
+        char cf[64];
+        config_format(cf, sizeof cf, c->cfg);
+        errf(err, "weights: %s: linear '%s' is stored as %s ('%s%s'), but the config says %s "
+                  "(%s; [quant] format and packing)", file_of(ws), p->base, f->name, p->base,
+             f->piece[QR_CODES].suffix, cf, want->name);
+        return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ one linear */
 
 /* Resolves piece p's linear against the file: its format row, every piece present with
@@ -211,6 +262,8 @@ static enum zmoe_status resolve(struct st_ws *ws, const struct lctx *c, uint32_t
         const struct st_tensor *t = st_find_tensor(ws, nm);
         if (!t) {
             if (d->need == QN_ALWAYS || (d->need == QN_ZEROS && m->has_zeros)) {
+                if (other_format(ws, c, p, l, f, err))
+                    return ZMOE_ERR_WEIGHTS;
                 errf(err, "weights: %s: missing tensor '%s' (%s%s)", file_of(ws), nm, f->name,
                      d->need == QN_ZEROS ? ", quant.zero_points = true" : "");
                 return ZMOE_ERR_WEIGHTS;
@@ -238,6 +291,8 @@ static enum zmoe_status resolve(struct st_ws *ws, const struct lctx *c, uint32_t
             ok = ok && t->shape[k] == want[k];
         }
         if (!ok) {
+            if (other_format(ws, c, p, l, f, err))
+                return ZMOE_ERR_WEIGHTS;
             char ws_[96], got[96];
             st_fmt_shape(ws_, sizeof ws_, want, d->ndim);
             st_fmt_shape(got, sizeof got, t->shape, t->ndim < ST_KEPT_RANK ? t->ndim : ST_KEPT_RANK);

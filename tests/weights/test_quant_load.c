@@ -4,7 +4,9 @@
  * with a memory sink, and every kernel tensor's bytes are compared with the device
  * layout built here straight from the chosen values by weights/quant.h's definition
  * (codes words, scales, zeros, act-order perm; never through the loader's repack code).
- * Then every malformed-file class, each with its message and no sink call. */
+ * Whole MoE checkpoints from qck_build_moe, dequantized from the loaded bytes by quant.h,
+ * against reference/quant_ref's weights. Then every malformed-file class, each with its
+ * message and no sink call. */
 #include "weights/quant.h"
 #include "weights/safetensors.h"
 #include "weights/weights.h"
@@ -556,6 +558,117 @@ static void roundtrips(void)
     }
 }
 
+/* ------------------------------------------------------------------ against the reference */
+
+/* Value (r, c) of the device matrix by weights/quant.h: column c' of expert p reads
+ * checkpoint column perm[c'] (returned in *col). */
+static float device_value(const unsigned char *buf, const struct zmoe_qmatrix *q, uint64_t r,
+                          uint64_t c, uint64_t *col)
+{
+    const uint64_t per = 32 / q->bits, ng = q->groups_per_row, n = q->cols;
+    uint32_t w;
+    memcpy(&w, buf + q->codes_offset + (r * (n / per) + c / per) * 4, 4);
+    const uint32_t code = (w >> ((c % per) * q->bits)) & ((1u << q->bits) - 1u);
+    const uint64_t si = (r / q->row_block) * ng + c / q->group;
+    const unsigned char *sp = buf + q->scales_offset + si * zmoe_scale_size(q->scale_dtype);
+    *col = c;
+    if (q->has_perm) {
+        uint32_t pc;
+        memcpy(&pc, buf + q->perm_offset + ((r / (q->rows / q->perm_sets)) * n + c) * 4, 4);
+        *col = pc;
+    }
+    if (q->format == ZMOE_QUANT_MXFP4)
+        return zmoe_qref_e2m1((uint8_t)code) * zmoe_qref_e8m0(*sp);
+    float s;
+    uint16_t h;
+    switch (q->scale_dtype) {
+    case ZMOE_SCALE_F32: memcpy(&s, sp, 4); break;
+    case ZMOE_SCALE_F16: memcpy(&h, sp, 2); s = zmoe_f16_to_f32(h); break;
+    default: memcpy(&h, sp, 2); s = zmoe_bf16_to_f32(h); break;
+    }
+    if (q->format == ZMOE_QUANT_FP8)
+        return zmoe_qref_e4m3((uint8_t)code) * s;
+    const int z = q->has_zeros ? buf[q->zeros_offset + r * ng + c / q->group] : 1 << (q->bits - 1);
+    return (float)((int)code - z) * s;
+}
+
+/* Whole MoE checkpoints from qck_build_moe (the test writer's own layer layout, router,
+ * biases and shared experts): every loaded tensor, dequantized by quant.h, equals the
+ * f32 kernel-layout weights reference/quant_ref computed from the written tensors. */
+static void against_reference(void)
+{
+    const struct {
+        const char *what;
+        enum zmoe_weights_layout layout;
+        struct qck_spec sp;
+        uint32_t E, H, I, S;
+    } cases[] = {
+        {"qwen_moe gptq int4 asym", ZMOE_LAYOUT_QWEN_MOE, {QCK_GPTQ, 4, 32, true, false, NULL, false}, 4, 64, 32, 64},
+        {"mixtral awq int4", ZMOE_LAYOUT_MIXTRAL, {QCK_AWQ, 4, 32, true, false, NULL, false}, 4, 64, 32, 0},
+        {"llama4 ct int4 sym", ZMOE_LAYOUT_LLAMA4, {QCK_CT_PACKED, 4, 32, false, false, NULL, false}, 2, 64, 32, 32},
+        {"deepseek ct int8 asym, float shared", ZMOE_LAYOUT_DEEPSEEK, {QCK_CT_INT8, 8, 32, true, false, NULL, true}, 2, 64, 32, 64},
+        {"deepseek fp8 native blocks", ZMOE_LAYOUT_DEEPSEEK, {QCK_FP8_NATIVE, 8, 128, false, false, NULL, false}, 2, 128, 128, 128},
+        {"qwen_moe fp8 ct channel", ZMOE_LAYOUT_QWEN_MOE, {QCK_FP8_CT, 8, 0, false, false, "BF16", false}, 2, 64, 32, 32},
+        {"gpt_oss mxfp4", ZMOE_LAYOUT_GPT_OSS, {QCK_MXFP4, 4, 32, false, false, NULL, false}, 4, 64, 32, 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct zmoe_config c = geometry(cases[i].layout, cases[i].E, cases[i].H, cases[i].I,
+                                        cases[i].S, 2);
+        if (cases[i].layout == ZMOE_LAYOUT_QWEN_MOE)
+            c.router.shared_expert_gate = true;
+        set_quant(&c, &cases[i].sp);
+        struct qck_ckpt ck = {0};
+        struct zmoe_ref_weights ref[2];
+        if (qck_build_moe(&ck, &c, &cases[i].sp, "model.layers.", 99 + i, ref) != 0)
+            tap_bail("qck_build_moe: %s", cases[i].what);
+        char stem[64];
+        snprintf(stem, sizeof stem, "ref%zu", i);
+        snprintf(c.weights.file, sizeof c.weights.file, "%s", qck_write(&ck, tmpdir, stem, 2));
+        struct mem s;
+        mem_init(&s, &c);
+        unsigned char stg[1000];
+        struct zmoe_error err = {{0}};
+        enum zmoe_status st = zmoe_weights_load(&c, stg, sizeof stg, mem_sink, &s, NULL, 0, &err);
+        if (!TAP_OK(st == ZMOE_OK && s.bad == 0, "reference %s: load", cases[i].what))
+            tap_diag("  status %d: %s", (int)st, err.msg);
+        uint64_t checked = 0, bad = 0;
+        for (uint32_t l = 0; l < 2 && st == ZMOE_OK; l++)
+            for (int ti = 0; ti < ZMOE_TENSOR_COUNT; ti++) {
+                const enum zmoe_tensor t = (enum zmoe_tensor)ti;
+                if (!zmoe_tensor_present(&c, t))
+                    continue;
+                const float *want = ref[l].tensor[t];
+                struct zmoe_qmatrix q;
+                if (zmoe_quant_matrix(&c, t, &q)) {
+                    for (uint64_t r = 0; r < q.rows; r++)
+                        for (uint64_t k = 0; k < q.cols; k++, checked++) {
+                            uint64_t col;
+                            const float v = device_value(s.buf[l][t], &q, r, k, &col);
+                            if (memcmp(&v, &want[r * q.cols + col], 4) != 0 && bad++ < 3)
+                                tap_diag("  layer %u %s (%llu, %llu): %.9g, reference %.9g", l,
+                                         zmoe_tensor_name(t), (unsigned long long)r,
+                                         (unsigned long long)k, v, want[r * q.cols + col]);
+                        }
+                    continue;
+                }
+                const uint64_t n = zmoe_tensor_elements(&c, t);
+                float *v = malloc(n * sizeof *v);
+                zmoe_dtype_convert(v, ZMOE_DTYPE_F32, s.buf[l][t], zmoe_tensor_dtype(&c, t), n);
+                for (uint64_t k = 0; k < n; k++, checked++)
+                    if (memcmp(&v[k], &want[k], 4) != 0 && bad++ < 3)
+                        tap_diag("  layer %u %s [%llu]: %.9g, reference %.9g", l,
+                                 zmoe_tensor_name(t), (unsigned long long)k, v[k], want[k]);
+                free(v);
+            }
+        TAP_OK(st == ZMOE_OK && bad == 0 && checked > 0,
+               "reference %s: %llu loaded values equal quant_ref's exactly", cases[i].what,
+               (unsigned long long)checked);
+        mem_free(&s);
+        qck_ref_free(ref, 2);
+        qck_free(&ck);
+    }
+}
+
 /* ------------------------------------------------------------------ malformed files */
 
 static void expect_fail(const char *what, struct model *m, enum zmoe_status status,
@@ -725,6 +838,10 @@ static void malformed(void)
     fresh(&m, (struct qck_spec){QCK_GPTQ, 8, 32, false, false, NULL, false});
     m.cfg.quant.format = ZMOE_QUANT_INT4;
     expect_fail("int8 GPTQ file, int4 config", &m, ZMOE_ERR_WEIGHTS,
+                "linear '" E0 "gate_proj' is stored as GPTQ int8 ('" E0 "gate_proj.qweight'), "
+                "but the config says int4 gptq");
+    m.cfg.quant.group_size = 64; /* fits no row: the shape error itself */
+    expect_fail("int8 GPTQ file, int4 g64 config", &m, ZMOE_ERR_WEIGHTS,
                 "qweight': expected shape [8, 32], found [16, 32]");
     model_free(&m);
     /* another format than the config's */
@@ -733,6 +850,22 @@ static void malformed(void)
     expect_fail("compressed-tensors file, gptq config", &m, ZMOE_ERR_WEIGHTS,
                 "linear '" E0 "gate_proj' is stored as compressed-tensors pack-quantized int4 "
                 "('" E0 "gate_proj.weight_packed'), but the config says int4 gptq");
+    model_free(&m);
+    fresh(&m, gqa);
+    m.cfg.quant.packing = ZMOE_PACK_AWQ;
+    expect_fail("gptq file, awq config (same piece names)", &m, ZMOE_ERR_WEIGHTS,
+                "is stored as GPTQ int4 ('" E0 "gate_proj.qweight'), but the config says int4 awq");
+    model_free(&m);
+    fresh(&m, (struct qck_spec){QCK_AWQ, 4, 32, true, false, NULL, false});
+    m.cfg.quant.packing = ZMOE_PACK_GPTQ;
+    expect_fail("awq file, gptq config", &m, ZMOE_ERR_WEIGHTS,
+                "is stored as AWQ int4 (GEMM) ('" E0 "gate_proj.qweight'), but the config says int4 gptq");
+    model_free(&m);
+    fresh(&m, (struct qck_spec){QCK_FP8_NATIVE, 8, 0, false, false, NULL, false});
+    m.cfg.quant.packing = ZMOE_PACK_COMPRESSED_TENSORS;
+    expect_fail("native fp8 file, compressed_tensors config", &m, ZMOE_ERR_WEIGHTS,
+                "is stored as native fp8 (weight_scale_inv) ('" E0 "gate_proj.weight'), but the "
+                "config says fp8 compressed_tensors");
     model_free(&m);
     fresh(&m, (struct qck_spec){QCK_FP8_CT, 8, 0, false, false, NULL, false});
     m.cfg.quant.format = ZMOE_QUANT_INT8;
@@ -756,13 +889,14 @@ static void malformed(void)
         m.cfg.quant.packing = ZMOE_PACK_NONE;
         expect_fail("quantized experts, no [quant]", &m, ZMOE_ERR_WEIGHTS,
                     "'model.layers.1.mlp.experts.0.gate_proj' is stored as "
-                    "compressed-tensors pack-quantized int4, but the config has no [quant] format");
+                    "compressed-tensors pack-quantized int4 ('model.layers.1.mlp.experts.0."
+                    "gate_proj.weight_packed'), but the config has no [quant] format");
         model_free(&m);
         fresh(&m, ct4);
         m.cfg.quant.shared_experts = false;
         expect_fail("quantized shared experts, quant.shared_experts = false", &m, ZMOE_ERR_WEIGHTS,
-                    "is stored as compressed-tensors pack-quantized int4, but the config has "
-                    "float shared experts (quant.shared_experts = false)");
+                    "gate_proj.weight_packed'), but the config has float shared experts "
+                    "(quant.shared_experts = false)");
         model_free(&m);
     }
     {
@@ -827,6 +961,7 @@ int main(void)
     if (!mkdtemp(tmpdir))
         tap_bail("mkdtemp");
     roundtrips();
+    against_reference();
     malformed();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);

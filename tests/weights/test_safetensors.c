@@ -761,7 +761,8 @@ static void malformed(void)
         set_file(&g, write_ckpt(ck, "mxfp4", 1));
         check_fails("MXFP4 checkpoint with a float config", &g, ZMOE_ERR_WEIGHTS,
                     "'model.layers.0.mlp.experts.gate_up_proj' is stored as GPT-OSS MXFP4 "
-                    "(_blocks/_scales), but the config has no [quant] format");
+                    "(_blocks/_scales) ('model.layers.0.mlp.experts.gate_up_proj_blocks'), but "
+                    "the config has no [quant] format");
         ckpt_free(ck);
         /* bf16 GPT-OSS but the config forgot the biases: refused, not silently dropped */
         add_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
