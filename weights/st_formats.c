@@ -57,6 +57,29 @@ static size_t scale_size(const struct st_qlinear *l)
     return st_dtypes[l->t[QR_SCALES]->dtype].size;
 }
 
+/* Act-order: device words of row o are gathered from the row's codes in checkpoint
+ * column order, unpacked once per row (into the workspace) by `unpack`, since a staging
+ * run covers only part of a row and the gather would otherwise re-read packed words
+ * 32/bits times each, scattered over the checkpoint tensor. */
+static void gather(const struct st_qlinear *l, uint64_t o, uint64_t first, uint64_t count,
+                   unsigned char *dst, void (*unpack)(const struct st_qlinear *, uint64_t, uint8_t *))
+{
+    struct st_qrow *row = l->row;
+    if (row->src != l->data[QR_CODES] || row->o != o) {
+        unpack(l, o, row->q);
+        row->src = l->data[QR_CODES];
+        row->o = o;
+    }
+    const uint32_t per = 32 / l->bits;
+    for (uint64_t k = 0; k < count; k++) {
+        const uint32_t *pm = l->perm + (first + k) * per;
+        uint32_t word = 0;
+        for (uint32_t j = 0; j < per; j++)
+            word |= (uint32_t)row->q[pm[j]] << (l->bits * j);
+        memcpy(dst + k * 4, &word, 4);
+    }
+}
+
 /* ------------------------------------------------------------------ GPTQ */
 
 /* GPTQ v1 (AutoGPTQ / GPTQModel "gptq" format, AutoRound's GPTQ export):
@@ -67,24 +90,29 @@ static size_t scale_size(const struct st_qlinear *l)
  *   scales  [ngroups, out]; g_idx [in]: the group of each input column.
  * With act-order, kernel column c' is checkpoint column perm[c'] (stable sort by g_idx,
  * st_qperm_build) and group g of the sorted columns uses scale row g (its g_idx). */
+/* Column o of qweight as codes in checkpoint input order. */
+static void gptq_unpack(const struct st_qlinear *l, uint64_t o, uint8_t *q)
+{
+    const uint32_t per = 32 / l->bits;
+    for (uint64_t w = 0; w < l->in / per; w++) {
+        const uint32_t word = rd32(l->data[QR_CODES], w * l->out + o);
+        for (uint32_t k = 0; k < per; k++)
+            q[w * per + k] = (uint8_t)field(word, l->bits, k);
+    }
+}
+
 static void gptq_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t o,
                         uint64_t first, uint64_t count, unsigned char *dst)
 {
     const uint32_t b = l->bits, per = 32 / b;
     switch (part) {
     case QP_CODES:
+        if (l->perm) {
+            gather(l, o, first, count, dst, gptq_unpack);
+            break;
+        }
         for (uint64_t k = 0; k < count; k++) {
-            const uint64_t w = first + k;
-            uint32_t word = 0;
-            if (!l->perm) {
-                word = rd32(l->data[QR_CODES], w * l->out + o);
-            } else {
-                for (uint32_t j = 0; j < per; j++) {
-                    const uint64_t i = l->perm[w * per + j]; /* checkpoint input column */
-                    word |= field(rd32(l->data[QR_CODES], (i / per) * l->out + o), b,
-                                  (uint32_t)(i % per)) << (b * j);
-                }
-            }
+            const uint32_t word = rd32(l->data[QR_CODES], (first + k) * l->out + o);
             memcpy(dst + k * 4, &word, 4);
         }
         break;
@@ -212,25 +240,27 @@ static void awq_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t 
  * weight_scale [out, ngroups]; weight_zero_point (asymmetric only) [out*b/32, ngroups],
  * packed along dim 0 with the same offset (so field o % per of word [o/per][g] is the
  * zero in code units). */
+/* Row o of weight_packed as codes in checkpoint column order. */
+static void ct_unpack(const struct st_qlinear *l, uint64_t o, uint8_t *q)
+{
+    const uint32_t per = 32 / l->bits;
+    for (uint64_t w = 0; w < l->in / per; w++) {
+        const uint32_t word = rd32(l->data[QR_CODES], o * (l->in / per) + w);
+        for (uint32_t k = 0; k < per; k++)
+            q[w * per + k] = (uint8_t)field(word, l->bits, k);
+    }
+}
+
 static void ct_packed_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t o,
                              uint64_t first, uint64_t count, unsigned char *dst)
 {
     const uint32_t per = 32 / l->bits;
     switch (part) {
     case QP_CODES:
-        if (!l->perm) {
+        if (l->perm) /* act-order: gather the sorted columns */
+            gather(l, o, first, count, dst, ct_unpack);
+        else
             copy_row(dst, l->data[QR_CODES], 4, l->in / per, o, first, count);
-            break;
-        }
-        for (uint64_t k = 0; k < count; k++) { /* act-order: gather the sorted columns */
-            uint32_t word = 0;
-            for (uint32_t j = 0; j < per; j++) {
-                const uint64_t i = l->perm[(first + k) * per + j];
-                word |= field(rd32(l->data[QR_CODES], o * (l->in / per) + i / per), l->bits,
-                              (uint32_t)(i % per)) << (l->bits * j);
-            }
-            memcpy(dst + k * 4, &word, 4);
-        }
         break;
     case QP_SCALES:
         copy_row(dst, l->data[QR_SCALES], scale_size(l), l->ngroups, o, first, count);

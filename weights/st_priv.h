@@ -54,9 +54,15 @@ struct st_ws {
     struct st_file file[ZMOE_ST_MAX_SHARDS];
     uint32_t layer[ZMOE_ST_MAX_LAYERS];
     uint32_t ntensors, nfiles, nlayers;
-    /* act-order (st_quant.c): one expert's column permutation, and per-group counters */
+    /* act-order (st_quant.c): one expert's column permutation, per-group counters, and
+     * the codes of the row being gathered */
     uint32_t qperm[ZMOE_ST_MAX_COLS];
     uint32_t qscratch[ZMOE_ST_MAX_COLS];
+    struct st_qrow {
+        const unsigned char *src; /* the codes piece the row is from (NULL: none yet) */
+        uint64_t o;
+        uint8_t q[ZMOE_ST_MAX_COLS];
+    } qrow;
     /* the index json, when sharded */
     char index_path[ZMOE_PATH_MAX];
     const char *index_map;
@@ -151,6 +157,7 @@ struct st_qlinear {
     bool act_order;
     const uint32_t *perm; /* act-order: kernel column -> checkpoint column, or NULL */
     uint32_t *scratch;    /* ZMOE_ST_MAX_COLS counters for checks */
+    struct st_qrow *row;  /* act-order: one unpacked codes row, reused across calls */
 };
 struct st_qformat {
     const char *name; /* "GPTQ int4": in messages */

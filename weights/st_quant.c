@@ -239,6 +239,8 @@ static enum zmoe_status resolve(struct st_ws *ws, const struct lctx *c, uint32_t
     l->ngroups = m->groups_per_row;
     l->act_order = m->has_perm;
     l->scratch = ws->qscratch;
+    l->row = &ws->qrow;
+    ws->qrow.src = NULL; /* the file data may be another mapping than last time */
     const struct st_qformat *f = pick(ws, cfg, p->base);
     if (!f)
         return mismatch(ws, c, L, tensor, p, err);
