@@ -607,7 +607,7 @@ static void against_reference(void)
         {"mixtral awq int4", ZMOE_LAYOUT_MIXTRAL, {QCK_AWQ, 4, 32, true, false, NULL, false}, 4, 64, 32, 0},
         {"llama4 ct int4 sym", ZMOE_LAYOUT_LLAMA4, {QCK_CT_PACKED, 4, 32, false, false, NULL, false}, 2, 64, 32, 32},
         {"deepseek ct int8 asym, float shared", ZMOE_LAYOUT_DEEPSEEK, {QCK_CT_INT8, 8, 32, true, false, NULL, true}, 2, 64, 32, 64},
-        {"deepseek fp8 native blocks", ZMOE_LAYOUT_DEEPSEEK, {QCK_FP8_NATIVE, 8, 128, false, false, NULL, false}, 2, 128, 128, 128},
+        {"deepseek-v3 fp8 native blocks (score bias)", ZMOE_LAYOUT_DEEPSEEK, {QCK_FP8_NATIVE, 8, 128, false, false, NULL, false}, 2, 128, 128, 128},
         {"qwen_moe fp8 ct channel", ZMOE_LAYOUT_QWEN_MOE, {QCK_FP8_CT, 8, 0, false, false, "BF16", false}, 2, 64, 32, 32},
         {"gpt_oss mxfp4", ZMOE_LAYOUT_GPT_OSS, {QCK_MXFP4, 4, 32, false, false, NULL, false}, 4, 64, 32, 0},
     };
@@ -616,6 +616,10 @@ static void against_reference(void)
                                         cases[i].S, 2);
         if (cases[i].layout == ZMOE_LAYOUT_QWEN_MOE)
             c.router.shared_expert_gate = true;
+        if (cases[i].sp.format == QCK_FP8_NATIVE) { /* DeepSeek-V3 routing: sigmoid + bias */
+            c.router.scoring = ZMOE_SCORING_SIGMOID;
+            c.router.score_correction_bias = true;
+        }
         set_quant(&c, &cases[i].sp);
         struct qck_ckpt ck = {0};
         struct zmoe_ref_weights ref[2];
