@@ -6,7 +6,7 @@
  * (codes words, scales, zeros, act-order perm; never through the loader's repack code).
  * Whole MoE checkpoints from qck_build_moe, dequantized from the loaded bytes by quant.h,
  * against reference/quant_ref's weights. Then every malformed-file class, each with its
- * message and no sink call. */
+ * message and no sink call, and a mutation sweep over every tensor. */
 #include "weights/quant.h"
 #include "weights/safetensors.h"
 #include "weights/weights.h"
@@ -959,6 +959,89 @@ static void malformed(void)
     model_free(&m);
 }
 
+/* Every tensor of a few quantized checkpoints mutated in dtype, rank or first dimension
+ * (data resized to stay a valid safetensors file): the loader either loads (the tensor
+ * was unused, or the change was benign) with every chunk in bounds, or refuses before
+ * any sink call. Under ASan this is also the bounds check of every repack walk. */
+static void mutations(void)
+{
+    static const struct qck_spec specs[] = {
+        {QCK_GPTQ, 4, 32, true, true, NULL, false},
+        {QCK_CT_PACKED, 4, 32, true, false, NULL, false},
+        {QCK_CT_INT8, 8, 32, true, false, NULL, false},
+        {QCK_AWQ, 4, 32, true, false, NULL, false},
+        {QCK_FP8_NATIVE, 8, 128, false, false, NULL, false},
+        {QCK_MXFP4, 4, 32, false, false, NULL, false},
+    };
+    static const char *const dts[] = {"I32", "F16", "U8", "I64"};
+    static const uint8_t dsz[] = {4, 2, 1, 8};
+    for (size_t k = 0; k < sizeof specs / sizeof specs[0]; k++) {
+        static struct model m;
+        const bool oss = specs[k].format == QCK_MXFP4, fp8 = specs[k].format == QCK_FP8_NATIVE;
+        m.cfg = geometry(oss ? ZMOE_LAYOUT_GPT_OSS : ZMOE_LAYOUT_QWEN_MOE, 2, fp8 ? 128 : 64,
+                         fp8 ? 128 : 32, oss ? 0 : (fp8 ? 128 : 32), 1);
+        m.sp = specs[k];
+        set_quant(&m.cfg, &m.sp);
+        build(&m);
+        int loads = 0, refusals = 0, broken = 0;
+        for (size_t i = 0; i < m.ck.n; i++) {
+            struct stw_tensor *t = &m.ck.t[i];
+            const struct stw_tensor keep = *t;
+            unsigned char *save = malloc(keep.bytes + 1);
+            memcpy(save, keep.data, keep.bytes);
+            for (int mu = 0; mu < 6; mu++) {
+                uint64_t elems = 1;
+                if (mu < 4) { /* dtype */
+                    for (unsigned d = 0; d < t->ndim; d++)
+                        elems *= t->shape[d];
+                    t->dtype = dts[mu];
+                    qck_realloc(t, elems * dsz[mu]);
+                } else if (mu == 4) { /* first dimension + 1 */
+                    t->shape[0]++;
+                    qck_realloc(t, keep.bytes / (keep.shape[0] ? keep.shape[0] : 1) * t->shape[0]);
+                } else if (t->ndim > 1) { /* rank - 1: the first two dims merged */
+                    t->shape[0] *= t->shape[1];
+                    for (unsigned d = 1; d + 1 < t->ndim; d++)
+                        t->shape[d] = t->shape[d + 1];
+                    t->ndim--;
+                    memcpy(qck_realloc(t, keep.bytes), save, keep.bytes);
+                } else {
+                    continue;
+                }
+                snprintf(m.cfg.weights.file, sizeof m.cfg.weights.file, "%s",
+                         qck_write(&m.ck, tmpdir, "mut", 1));
+                struct mem sk;
+                mem_init(&sk, &m.cfg);
+                unsigned char stg[96];
+                struct zmoe_error err = {{0}};
+                enum zmoe_status st = zmoe_weights_load(&m.cfg, stg, sizeof stg, mem_sink, &sk,
+                                                        NULL, 0, &err);
+                if (st == ZMOE_OK)
+                    loads++;
+                else
+                    refusals++;
+                if ((st == ZMOE_OK && sk.bad) || (st != ZMOE_OK && (sk.calls || !err.msg[0]))) {
+                    broken++;
+                    tap_diag("  %s mutation %d: status %d, %d sink calls (%d bad): %s", keep.name,
+                             mu, (int)st, sk.calls, sk.bad, err.msg);
+                }
+                mem_free(&sk);
+                free((void *)t->data);
+                *t = keep;
+                t->data = malloc(keep.bytes + 1);
+                memcpy((void *)t->data, save, keep.bytes);
+            }
+            free(save); /* keep.data went with the first qck_realloc; t owns a copy */
+        }
+        static const char *const what[] = {"gptq act-order asym", "ct int4 asym", "ct int8 asym",
+                                           "awq", "fp8 native", "mxfp4"};
+        TAP_OK(broken == 0 && refusals > loads,
+               "mutations of %s (%zu tensors x 6): %d refused before the sink, %d loaded in bounds",
+               what[k], m.ck.n, refusals, loads);
+        model_free(&m);
+    }
+}
+
 int main(void)
 {
     snprintf(tmpdir, sizeof tmpdir, "/tmp/zmoe-quant-load-XXXXXX");
@@ -967,6 +1050,7 @@ int main(void)
     roundtrips();
     against_reference();
     malformed();
+    mutations();
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
     if (system(cmd) != 0)
