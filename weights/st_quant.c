@@ -295,11 +295,11 @@ static enum zmoe_status resolve(struct st_ws *ws, const struct lctx *c, uint32_t
         if (!ok) {
             if (other_format(ws, c, p, l, f, err))
                 return ZMOE_ERR_WEIGHTS;
-            char ws_[96], got[96];
-            st_fmt_shape(ws_, sizeof ws_, want, d->ndim);
+            char wantbuf[96], got[96];
+            st_fmt_shape(wantbuf, sizeof wantbuf, want, d->ndim);
             st_fmt_shape(got, sizeof got, t->shape, t->ndim < ST_KEPT_RANK ? t->ndim : ST_KEPT_RANK);
             errf(err, "weights: %s: tensor '%s': expected shape %s, found %s%s (%s: out %llu, "
-                      "in %llu, group_size %u%s)", fname, nm, ws_, got,
+                      "in %llu, group_size %u%s)", fname, nm, wantbuf, got,
                  t->ndim > ST_KEPT_RANK ? "..." : "", f->name, (unsigned long long)l->out,
                  (unsigned long long)l->in, l->group,
                  l->row_block > 1 ? ", 128x128 blocks" : "");
