@@ -173,7 +173,7 @@ static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmo
     zmoe_runtime_params(&rt->cfg, ep);
     ep->flags &= ~(ZMOE_PF_SHARED | ZMOE_PF_SHARED_GATE);
     memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
-           (size_t)rt->cfg.model.layers * ZMOE_ROUTING_STATUS_WORDS * 4);
+           ((size_t)rt->cfg.model.layers + rt->depth) * ZMOE_ROUTING_STATUS_WORDS * 4);
     return zmoe_runtime_record_ring(rt, err);
 }
 
@@ -793,6 +793,13 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
 
 /* ------------------------------------------------------------ plan, sizes */
 
+static ssize_t count_bytes(void *cookie, const char *buf, size_t size)
+{
+    (void)buf;
+    *(uint64_t *)cookie += size;
+    return (ssize_t)size;
+}
+
 enum zmoe_status zmoe_plan_json(const struct zmoe_runtime *rt, char *buf, size_t size,
                                 size_t *length, struct zmoe_error *err)
 {
@@ -801,19 +808,16 @@ enum zmoe_status zmoe_plan_json(const struct zmoe_runtime *rt, char *buf, size_t
         zmoe_runtime_errorf(err, "zmoe_plan_json: runtime is NULL, or buf is NULL with size %zu", size);
         return ZMOE_ERR_ARGUMENT;
     }
-    /* measure first (a stream into nothing), then write into the caller's buffer */
-    FILE *count = fopen("/dev/null", "w");
+    /* measure first (a stream that only counts), then write into the caller's buffer */
+    uint64_t counted = 0;
+    FILE *count = fopencookie(&counted, "w", (cookie_io_functions_t){.write = count_bytes});
     if (!count) {
-        zmoe_runtime_errorf(err, "zmoe_plan_json: cannot open /dev/null to measure the document");
+        zmoe_runtime_errorf(err, "zmoe_plan_json: cannot open a counting stream");
         return ZMOE_ERR_IO;
     }
     zmoe_plan_report_json(&rt->plan, count);
-    long n = ftell(count);
     fclose(count);
-    if (n < 0) {
-        zmoe_runtime_errorf(err, "zmoe_plan_json: cannot measure the document");
-        return ZMOE_ERR_IO;
-    }
+    const long n = (long)counted;
     if (length)
         *length = (size_t)n;
     if ((size_t)n + 1 > size) {
