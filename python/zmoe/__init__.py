@@ -8,8 +8,9 @@ The library is found through $ZMOE_LIBRARY, the install's libdir, the build tree
 to this source tree (build/libzmoe.so), or the dynamic linker's path."""
 
 from ._errors import Error, STATUS_NAMES  # noqa: F401
-from ._errors import (ZMOE_OK, ZMOE_ERR_ARGUMENT, ZMOE_ERR_CONFIG, ZMOE_ERR_STATE,  # noqa: F401
-                      ZMOE_ERR_ROUTING, ZMOE_ERR_WEIGHTS)
+from ._errors import (ZMOE_OK, ZMOE_ERR_ARGUMENT, ZMOE_ERR_CONFIG, ZMOE_ERR_IO,  # noqa: F401
+                      ZMOE_ERR_STATE, ZMOE_ERR_WEIGHTS, ZMOE_ERR_LEVEL_ZERO, ZMOE_ERR_ROUTING,
+                      ZMOE_ERR_DEVICE_LOST, ZMOE_TIMEOUT)
 from .fused import cache_info, fused_experts, invalidate, runtimes  # noqa: F401
 from .runtime import Runtime  # noqa: F401
 

@@ -49,6 +49,14 @@ def float_dtype(fn, name, a):
     return got
 
 
+def check_floating(fn, name, a):
+    """Any floating dtype (routing weights and biases are converted to float32)."""
+    check_array(fn, name, a)
+    floating = a.dtype.is_floating_point if is_torch(a) else a.dtype.kind == "f"
+    if not floating:
+        fail(fn, f"{name} has dtype {a.dtype}; expected a floating-point type")
+
+
 def check_shape(fn, name, a, shape):
     """shape: a tuple of ints or None (any). Names the argument, the expected and the
     actual shape."""
@@ -77,14 +85,20 @@ def as_float32(a):
     return np.ascontiguousarray(a, dtype=np.float32)
 
 
+def check_int(fn, name, a):
+    check_array(fn, name, a)
+    integer = (not a.dtype.is_floating_point and not a.dtype.is_complex and a.dtype != torch.bool
+               if is_torch(a) else a.dtype.kind in "iu")
+    if not integer:
+        fail(fn, f"{name} has dtype {a.dtype}; expected an integer type (int32 or int64)")
+
+
 def ids_as_uint32(fn, name, a):
     """Integer expert ids as uint32. Negative ids and ids past 32 bits become 0xffffffff,
     which the device's bounds check reports (an id wrapping onto a valid expert would
     not be caught there)."""
-    check_array(fn, name, a)
+    check_int(fn, name, a)
     v = a.detach().contiguous().numpy() if is_torch(a) else np.ascontiguousarray(a)
-    if v.dtype.kind not in "iu":
-        fail(fn, f"{name} has dtype {a.dtype}; expected an integer type (int32 or int64)")
     if v.dtype.itemsize > 4 or v.dtype.kind == "i":
         v64 = v.astype(np.int64, copy=False)
         return np.where((v64 < 0) | (v64 > 0xffffffff), 0xffffffff, v64).astype(np.uint32)

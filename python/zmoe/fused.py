@@ -155,14 +155,16 @@ def fused_experts(hidden_states, w13, w2, topk_weights, topk_ids, *, b1=None, b2
     if len(topk_ids.shape) != 2 or topk_ids.shape[0] != T:
         _arrays.fail(fn, f"topk_ids has shape {list(topk_ids.shape)}; expected [{T}, K]")
     K = topk_ids.shape[1]
+    _arrays.check_int(fn, "topk_ids", topk_ids)
+    _arrays.check_floating(fn, "topk_weights", topk_weights)
     _arrays.check_shape(fn, "topk_weights", topk_weights, (T, K))
     if not 1 <= K <= E:
         _arrays.fail(fn, f"top_k {K} must be 1..{E} (the experts of w13)")
     if (b1 is None) != (b2 is None):
         _arrays.fail(fn, "b1 and b2 are given together or not at all")
     if b1 is not None:
-        _arrays.float_dtype(fn, "b1", b1)
-        _arrays.float_dtype(fn, "b2", b2)
+        _arrays.check_floating(fn, "b1", b1)
+        _arrays.check_floating(fn, "b2", b2)
         _arrays.check_shape(fn, "b1", b1, (E, 2 * I))
         _arrays.check_shape(fn, "b2", b2, (E, H))
     if activation not in _ACTIVATIONS:

@@ -216,7 +216,7 @@ class Runtime:
         T = x.shape[0]
         _arrays.check_shape(fn, "topk_ids", topk_ids, (T, self.top_k))
         _arrays.check_shape(fn, "topk_weights", topk_weights, (T, self.top_k))
-        _arrays.float_dtype(fn, "topk_weights", topk_weights)
+        _arrays.check_floating(fn, "topk_weights", topk_weights)
         ids = _arrays.ids_as_uint32(fn, "topk_ids", topk_ids)
         w = _arrays.as_float32(topk_weights)
         xs = _arrays.as_numpy(x)
