@@ -11,6 +11,7 @@
  * inline comment characters, BOM handling) cannot change what a config file means.
  */
 #include "config/config.h"
+#include "weights/weights.h"
 #include "config/hf.h"
 
 #include <errno.h>
@@ -30,6 +31,9 @@ _Static_assert(sizeof(enum zmoe_activation) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum zmoe_dtype) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum zmoe_device_choice) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum zmoe_weights_layout) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_quant_format) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_quant_packing) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum zmoe_scale_dtype) == sizeof(int), "enum size");
 
 /* ------------------------------------------------------------------ key table */
 
@@ -58,6 +62,17 @@ static const char *const layout_cnames[] = {"ZMOE_LAYOUT_SYNTHETIC", "ZMOE_LAYOU
                                             "ZMOE_LAYOUT_MIXTRAL",   "ZMOE_LAYOUT_QWEN_MOE",
                                             "ZMOE_LAYOUT_DEEPSEEK",  "ZMOE_LAYOUT_GPT_OSS"};
 static const char *const gate_up_names[] = {"concatenated", "interleaved"};
+static const char *const qformat_names[] = {"none", "int4", "int8", "fp8", "mxfp4"};
+static const char *const qformat_cnames[] = {"ZMOE_QUANT_NONE", "ZMOE_QUANT_INT4",
+                                             "ZMOE_QUANT_INT8", "ZMOE_QUANT_FP8",
+                                             "ZMOE_QUANT_MXFP4"};
+static const char *const packing_names[] = {"none", "gptq", "awq", "compressed_tensors",
+                                            "native"};
+static const char *const packing_cnames[] = {"ZMOE_PACK_NONE", "ZMOE_PACK_GPTQ", "ZMOE_PACK_AWQ",
+                                             "ZMOE_PACK_COMPRESSED_TENSORS", "ZMOE_PACK_NATIVE"};
+static const char *const scale_names[] = {"f16", "bf16", "f32", "e8m0"};
+static const char *const scale_cnames[] = {"ZMOE_SCALE_F16", "ZMOE_SCALE_BF16", "ZMOE_SCALE_F32",
+                                           "ZMOE_SCALE_E8M0"};
 
 static const struct enum_desc enum_scoring = {scoring_names, scoring_cnames, 2, "softmax|sigmoid"};
 static const struct enum_desc enum_activation = {activation_names, activation_cnames, 4,
@@ -67,6 +82,11 @@ static const struct enum_desc enum_device = {device_names, device_cnames, 3, "au
 static const struct enum_desc enum_layout = {
     layout_names, layout_cnames, 6, "synthetic|llama4|mixtral|qwen_moe|deepseek|gpt_oss"};
 static const struct enum_desc enum_gate_up = {gate_up_names, NULL, 2, "concatenated|interleaved"};
+static const struct enum_desc enum_qformat = {qformat_names, qformat_cnames, 5,
+                                              "none|int4|int8|fp8|mxfp4"};
+static const struct enum_desc enum_packing = {packing_names, packing_cnames, 5,
+                                              "none|gptq|awq|compressed_tensors|native"};
+static const struct enum_desc enum_scale = {scale_names, scale_cnames, 4, "f16|bf16|f32|e8m0"};
 
 enum key_id {
     K_HIDDEN, K_INTERMEDIATE, K_EXPERTS, K_TOP_K, K_LAYERS, K_SHARED_EXPERTS, K_SHARED_INTERMEDIATE,
@@ -74,6 +94,7 @@ enum key_id {
     K_ON_INPUT, K_SHARED_GATE,
     K_ACTIVATION, K_SWIGLU_ALPHA, K_SWIGLU_LIMIT, K_EXPERT_BIAS, K_GATE_UP,
     K_DT_WEIGHTS, K_DT_ACTIVATIONS,
+    K_Q_FORMAT, K_Q_PACKING, K_Q_GROUP, K_Q_ZEROS, K_Q_ACT_ORDER, K_Q_SCALE, K_Q_SHARED,
     K_MAX_TOKENS, K_RING_DEPTH, K_DEVICE, K_WAIT_TIMEOUT,
     K_DEVICE_BYTES, K_HOST_BYTES,
     K_FILE, K_LAYOUT, K_PREFIX, K_SEED,
@@ -119,6 +140,13 @@ static const struct key_desc keys[K_COUNT] = {
     [K_GATE_UP] = {"experts", "gate_up", "gate_up_interleaved", KIND_GATE_UP, OFF(experts.gate_up_interleaved), 0, &enum_gate_up, false, "experts.gate_up"},
     [K_DT_WEIGHTS] = {"dtype", "weights", "weights", KIND_ENUM, OFF(dtype.weights), 0, &enum_dtype, true, "dtype.weights"},
     [K_DT_ACTIVATIONS] = {"dtype", "activations", "activations", KIND_ENUM, OFF(dtype.activations), 0, &enum_dtype, false, "dtype.activations"},
+    [K_Q_FORMAT] = {"quant", "format", "format", KIND_ENUM, OFF(quant.format), 0, &enum_qformat, false, "quant.format"},
+    [K_Q_PACKING] = {"quant", "packing", "packing", KIND_ENUM, OFF(quant.packing), 0, &enum_packing, false, "quant.packing"},
+    [K_Q_GROUP] = {"quant", "group_size", "group_size", KIND_U32, OFF(quant.group_size), 0, NULL, false, "quant.group_size"},
+    [K_Q_ZEROS] = {"quant", "zero_points", "zero_points", KIND_BOOL, OFF(quant.zero_points), 0, NULL, false, "quant.zero_points"},
+    [K_Q_ACT_ORDER] = {"quant", "act_order", "act_order", KIND_BOOL, OFF(quant.act_order), 0, NULL, false, "quant.act_order"},
+    [K_Q_SCALE] = {"quant", "scale_dtype", "scale_dtype", KIND_ENUM, OFF(quant.scale_dtype), 0, &enum_scale, false, "quant.scale_dtype"},
+    [K_Q_SHARED] = {"quant", "shared_experts", "shared_experts", KIND_BOOL, OFF(quant.shared_experts), 0, NULL, false, "quant.shared_experts"},
     [K_MAX_TOKENS] = {"runtime", "max_tokens", "max_tokens", KIND_U32, OFF(runtime.max_tokens), 0, NULL, false, "runtime.max_tokens"},
     [K_RING_DEPTH] = {"runtime", "ring_depth", "ring_depth", KIND_U32, OFF(runtime.ring_depth), 0, NULL, false, "runtime.ring_depth"},
     [K_DEVICE] = {"runtime", "device", "device", KIND_ENUM, OFF(runtime.device), 0, &enum_device, false, "runtime.device"},
@@ -131,10 +159,10 @@ static const struct key_desc keys[K_COUNT] = {
     [K_SEED] = {"weights", "seed", "seed", KIND_U64, OFF(weights.seed), 0, NULL, false, "weights.seed"},
 };
 
-static const char *const sections[] = {"model", "router", "experts", "dtype",
+static const char *const sections[] = {"model", "router", "experts", "dtype", "quant",
                                        "runtime", "budget", "weights"};
 #define SECTION_COUNT ((int)(sizeof sections / sizeof sections[0]))
-#define SECTIONS_LIST "[model], [router], [experts], [dtype], [runtime], [budget], [weights]"
+#define SECTIONS_LIST "[model], [router], [experts], [dtype], [quant], [runtime], [budget], [weights]"
 #define NAME_MAX_LEN 48 /* section and key names; inih truncates names at 49 chars */
 
 /* Typed access to a field through its descriptor. memcpy keeps this free of aliasing
@@ -205,6 +233,7 @@ void zmoe_config_defaults(struct zmoe_config *cfg)
     cfg->runtime.wait_timeout_ms = 5000;
     cfg->weights.layout = ZMOE_LAYOUT_SYNTHETIC;
     cfg->weights.seed = 1;
+    cfg->quant.shared_experts = true;
 }
 
 /* ------------------------------------------------------------------ messages */
@@ -340,51 +369,25 @@ static bool mul3(uint64_t a, uint64_t b, uint64_t c, uint64_t *out)
     return mul_u64(a, b, &t) && mul_u64(t, c, out);
 }
 
-static uint64_t dtype_bytes(enum zmoe_dtype d)
-{
-    return d == ZMOE_DTYPE_F32 ? 4 : 2;
-}
-
-/* Bytes of one layer's weights (kernel layout of weights/weights.h: matrices in the
- * weights dtype, biases in f32). `which` says which factor overflowed, for the message. */
+/* Bytes of one layer's weights: the sum of weights/weights.h's tensor sizes (float
+ * matrices in the weights dtype, quantized ones in weights/quant.h's layout, biases in
+ * f32), so the config's lower bound and the plan count the same bytes. `which` says
+ * which geometry key overflowed, for the message. */
 static bool layer_weight_bytes(const struct zmoe_config *c, uint64_t *out, enum key_id *which)
 {
-    const uint64_t E = c->model.experts, H = c->model.hidden, I = c->model.intermediate;
-    const uint64_t bw = dtype_bytes(c->dtype.weights);
-    uint64_t mats = 0, f32s = 0, t, S;
-
-    *which = K_INTERMEDIATE;
-    /* W13 [E][2I][H] and W2 [E][H][I] */
-    if (!mul3(E, 2 * I, H, &t) || !add_u64(mats, t, &mats))
-        return false;
-    if (!mul3(E, H, I, &t) || !add_u64(mats, t, &mats))
-        return false;
-    /* ROUTER_W [E][H] */
-    if (!mul_u64(E, H, &t) || !add_u64(mats, t, &mats))
-        return false;
-    *which = K_SHARED_INTERMEDIATE;
-    /* SHARED_W13 [2S][H], SHARED_W2 [H][S], SHARED_GATE [H]; S = n * shared_intermediate */
-    if (!mul_u64(c->model.shared_experts, c->model.shared_intermediate, &S))
-        return false;
-    if (!mul3(2, S, H, &t) || !add_u64(mats, t, &mats))
-        return false;
-    if (!mul_u64(H, S, &t) || !add_u64(mats, t, &mats))
-        return false;
-    if (c->router.shared_expert_gate && !add_u64(mats, H, &mats))
-        return false;
-    *which = K_INTERMEDIATE;
-    if (c->router.bias)
-        f32s += E;
-    if (c->router.score_correction_bias)
-        f32s += E;
-    if (c->experts.bias) {
-        /* B13 [E][2I], B2 [E][H] */
-        if (!mul_u64(E, 2 * I, &t) || !add_u64(f32s, t, &f32s))
-            return false;
-        if (!mul_u64(E, H, &t) || !add_u64(f32s, t, &f32s))
+    uint64_t sum = 0;
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        if (!zmoe_tensor_present(c, (enum zmoe_tensor)t))
+            continue;
+        bool shared = t == ZMOE_TENSOR_SHARED_W13 || t == ZMOE_TENSOR_SHARED_W2 ||
+                      t == ZMOE_TENSOR_SHARED_GATE;
+        *which = shared ? K_SHARED_INTERMEDIATE : K_INTERMEDIATE;
+        uint64_t b = zmoe_tensor_bytes(c, (enum zmoe_tensor)t);
+        if (b == 0 || !add_u64(sum, b, &sum))
             return false;
     }
-    return mul_u64(mats, bw, &mats) && mul_u64(f32s, 4, &f32s) && add_u64(mats, f32s, out);
+    *out = sum;
+    return true;
 }
 
 bool zmoe_config_weight_bytes(const struct zmoe_config *cfg, uint64_t *out)
@@ -407,6 +410,117 @@ static bool prefix_char_ok(char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
            ch == '.' || ch == '_' || ch == '-' || ch == '/';
+}
+
+/* [quant]: which packings, group sizes and scale dtypes each format has in real
+ * checkpoints (config/README.md "Quantized experts"), and the geometry its device
+ * layout needs (weights/quant.h: rows of whole 16-byte code chunks, whole groups). */
+static enum zmoe_status validate_quant(const struct zmoe_config *c, const struct where *w,
+                                       struct zmoe_error *err)
+{
+    static const struct {
+        enum key_id key;
+        const struct enum_desc *e;
+    } enums[] = {{K_Q_FORMAT, &enum_qformat}, {K_Q_PACKING, &enum_packing}, {K_Q_SCALE, &enum_scale}};
+    for (size_t i = 0; i < sizeof enums / sizeof enums[0]; i++) {
+        int v = get_enum(c, enums[i].key);
+        if (v < 0 || v >= enums[i].e->count)
+            return bad(err, w, c, enums[i].key, "one of %s", enums[i].e->choices);
+    }
+    const bool has_file = c->weights.file[0] != '\0';
+    const enum zmoe_quant_format f = c->quant.format;
+    if (f == ZMOE_QUANT_NONE) {
+        if (c->quant.packing != ZMOE_PACK_NONE)
+            return bad(err, w, c, K_Q_PACKING, "none unless quant.format is set");
+        if (c->quant.group_size != 0)
+            return bad(err, w, c, K_Q_GROUP, "0 unless quant.format is set");
+        if (c->quant.zero_points)
+            return bad(err, w, c, K_Q_ZEROS, "false unless quant.format is set");
+        if (c->quant.act_order)
+            return bad(err, w, c, K_Q_ACT_ORDER, "false unless quant.format is set");
+        if (c->quant.scale_dtype != ZMOE_SCALE_F16)
+            return bad(err, w, c, K_Q_SCALE, "f16 (the default) unless quant.format is set");
+        return ZMOE_OK;
+    }
+    const bool is_int = f == ZMOE_QUANT_INT4 || f == ZMOE_QUANT_INT8;
+    const enum zmoe_quant_packing pk = c->quant.packing;
+    if (!has_file && pk != ZMOE_PACK_NONE)
+        return bad(err, w, c, K_Q_PACKING,
+                   "none with synthetic weights (packing says how a checkpoint file stores "
+                   "the experts)");
+    if (has_file) {
+        bool ok = false;
+        const char *choices = "";
+        switch (f) {
+        case ZMOE_QUANT_INT4:
+            ok = pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_AWQ || pk == ZMOE_PACK_COMPRESSED_TENSORS;
+            choices = "gptq|awq|compressed_tensors with format int4";
+            break;
+        case ZMOE_QUANT_INT8:
+            ok = pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_COMPRESSED_TENSORS;
+            choices = "gptq|compressed_tensors with format int8";
+            break;
+        case ZMOE_QUANT_FP8:
+            ok = pk == ZMOE_PACK_NATIVE || pk == ZMOE_PACK_COMPRESSED_TENSORS;
+            choices = "native|compressed_tensors with format fp8";
+            break;
+        default:
+            ok = pk == ZMOE_PACK_NATIVE;
+            choices = "native with format mxfp4 (GPT-OSS's *_blocks/*_scales)";
+            break;
+        }
+        if (!ok)
+            return bad(err, w, c, K_Q_PACKING, "%s", choices);
+        if (f == ZMOE_QUANT_MXFP4 && c->weights.layout != ZMOE_LAYOUT_GPT_OSS)
+            return bad(err, w, c, K_Q_FORMAT,
+                       "mxfp4 only with layout gpt_oss (the one family published in MXFP4)");
+    }
+    const uint64_t H = c->model.hidden, I = c->model.intermediate;
+    const uint64_t S = (uint64_t)c->model.shared_experts * c->model.shared_intermediate;
+    const bool shared_q = S > 0 && c->quant.shared_experts;
+    const uint32_t g = c->quant.group_size;
+    if (H % 32 || I % 32 || (shared_q && S % 32))
+        return bad(err, w, c, K_Q_FORMAT,
+                   "a geometry with hidden, intermediate%s multiples of 32 for quantized "
+                   "experts (hidden %llu, intermediate %llu%s%llu)",
+                   shared_q ? " and shared width" : "", (unsigned long long)H,
+                   (unsigned long long)I, shared_q ? ", shared width " : "",
+                   shared_q ? (unsigned long long)S : 0ull);
+    if (is_int) {
+        if (g != 0 && (g % 32 || H % g || I % g || (shared_q && S % g)))
+            return bad(err, w, c, K_Q_GROUP,
+                       "0 (per output channel) or a multiple of 32 dividing hidden (%llu), "
+                       "intermediate (%llu)%s",
+                       (unsigned long long)H, (unsigned long long)I,
+                       shared_q ? " and the shared width" : "");
+    } else if (f == ZMOE_QUANT_FP8) {
+        if (g != 0 && g != 128)
+            return bad(err, w, c, K_Q_GROUP, "0 (per-channel scales) or 128 (128x128 blocks) "
+                                             "with format fp8");
+        if (g == 128 && (H % 128 || I % 128 || (shared_q && S % 128)))
+            return bad(err, w, c, K_Q_GROUP,
+                       "0 (per channel): 128x128 blocks need hidden, intermediate%s to be "
+                       "multiples of 128",
+                       shared_q ? " and the shared width" : "");
+    } else if (g != 32) {
+        return bad(err, w, c, K_Q_GROUP, "32 with format mxfp4 (one scale per 32 values)");
+    }
+    if (c->quant.zero_points && !is_int)
+        return bad(err, w, c, K_Q_ZEROS, "false with format %s (zero points are for int4/int8)",
+                   qformat_names[f]);
+    if (pk == ZMOE_PACK_AWQ && !c->quant.zero_points)
+        return bad(err, w, c, K_Q_ZEROS, "true with packing awq (AutoAWQ GEMM is asymmetric)");
+    if (c->quant.act_order && !(is_int && (pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_NONE)))
+        return bad(err, w, c, K_Q_ACT_ORDER,
+                   "false unless format is int4/int8 with packing gptq (g_idx) or synthetic");
+    if (c->quant.act_order && g == 0)
+        return bad(err, w, c, K_Q_ACT_ORDER, "false with per-channel scales (group_size 0: "
+                                             "act-order only reorders groups)");
+    const enum zmoe_scale_dtype sd = c->quant.scale_dtype;
+    if (f == ZMOE_QUANT_MXFP4 ? sd != ZMOE_SCALE_E8M0 : sd == ZMOE_SCALE_E8M0)
+        return bad(err, w, c, K_Q_SCALE, "%s with format %s",
+                   f == ZMOE_QUANT_MXFP4 ? "e8m0" : "f16|bf16|f32", qformat_names[f]);
+    return ZMOE_OK;
 }
 
 /* Every rule of config/README.md "Consistency rules", in field order so the first
@@ -493,6 +607,9 @@ static enum zmoe_status validate(const struct zmoe_config *c, const struct where
         return bad(err, w, c, K_DT_WEIGHTS, "one of %s", enum_dtype.choices);
     if (get_enum(c, K_DT_ACTIVATIONS) < 0 || get_enum(c, K_DT_ACTIVATIONS) >= enum_dtype.count)
         return bad(err, w, c, K_DT_ACTIVATIONS, "one of %s", enum_dtype.choices);
+    enum zmoe_status qst = validate_quant(c, w, err);
+    if (qst != ZMOE_OK)
+        return qst;
 
     /* runtime */
     if (c->runtime.max_tokens == 0)
@@ -1275,6 +1392,20 @@ static enum zmoe_status finish(struct parse *p)
                                           "synthetic weights only)");
     if (!p->lines[K_GATE_UP])
         c->experts.gate_up_interleaved = c->weights.layout == ZMOE_LAYOUT_GPT_OSS;
+    if (c->quant.format == ZMOE_QUANT_NONE) {
+        for (int k = K_Q_PACKING; k <= K_Q_SHARED; k++)
+            if (p->lines[k])
+                return bad(p->err, &w, c, (enum key_id)k,
+                           "no %s unless quant.format is set (float experts)", keys[k].name);
+    } else {
+        /* The format's usual group and scale dtype (config/README.md). */
+        const bool fp8 = c->quant.format == ZMOE_QUANT_FP8;
+        const bool mx = c->quant.format == ZMOE_QUANT_MXFP4;
+        if (!p->lines[K_Q_GROUP])
+            c->quant.group_size = mx ? 32 : 128;
+        if (!p->lines[K_Q_SCALE])
+            c->quant.scale_dtype = mx ? ZMOE_SCALE_E8M0 : fp8 ? ZMOE_SCALE_F32 : ZMOE_SCALE_F16;
+    }
     return validate(c, &w, p->err);
 }
 
@@ -1431,6 +1562,13 @@ static bool key_meaningful(const struct zmoe_config *c, enum key_id k)
     case K_LAYOUT: return has_file;
     case K_PREFIX: return has_file && c->weights.prefix[0] != '\0';
     case K_SEED: return !has_file;
+    case K_Q_FORMAT:
+    case K_Q_PACKING:
+    case K_Q_GROUP:
+    case K_Q_ZEROS:
+    case K_Q_ACT_ORDER:
+    case K_Q_SCALE:
+    case K_Q_SHARED: return c->quant.format != ZMOE_QUANT_NONE;
     default: return true;
     }
 }
@@ -1482,8 +1620,14 @@ enum zmoe_status zmoe_config_print_commented(const struct zmoe_config *cfg, FILE
     const char *section = NULL;
     for (int k = 0; k < K_COUNT; k++) {
         if (!section || strcmp(section, keys[k].section) != 0) {
+            bool any = false;
+            for (int j = k; j < K_COUNT && !strcmp(keys[j].section, keys[k].section); j++)
+                any = any || key_meaningful(cfg, (enum key_id)j);
+            /* [quant] is written only for quantized experts, so float configs print as
+             * they always did; every other section is written even when empty. */
+            if (any || strcmp(keys[k].section, "quant") != 0)
+                fprintf(out, "%s[%s]\n", section ? "\n" : "", keys[k].section);
             section = keys[k].section;
-            fprintf(out, "%s[%s]\n", k ? "\n" : "", section);
         }
         if (!key_meaningful(cfg, (enum key_id)k))
             continue;

@@ -78,6 +78,26 @@ enum zmoe_weights_layout {
     ZMOE_LAYOUT_GPT_OSS,
 };
 
+/* Expert weights kept quantized in the arena ([quant] in config files; weights/quant.h
+ * has the device layout). The router, the shared-expert gate and all biases stay float. */
+enum zmoe_quant_format {
+    ZMOE_QUANT_NONE = 0, /* float experts in dtype.weights */
+    ZMOE_QUANT_INT4,     /* W4A16: 4-bit integer codes, group scales, optional zero points */
+    ZMOE_QUANT_INT8,     /* W8A16: 8-bit integer codes */
+    ZMOE_QUANT_FP8,      /* e4m3fn values, 128x128 block or per-channel scales */
+    ZMOE_QUANT_MXFP4,    /* e2m1 values, one e8m0 scale per 32 (OCP MX) */
+};
+/* How the checkpoint file stores the quantized experts. */
+enum zmoe_quant_packing {
+    ZMOE_PACK_NONE = 0,           /* synthetic weights (no file) */
+    ZMOE_PACK_GPTQ,               /* AutoGPTQ/GPTQModel/AutoRound: qweight, qzeros, scales, g_idx */
+    ZMOE_PACK_AWQ,                /* AutoAWQ GEMM: qweight, qzeros, scales */
+    ZMOE_PACK_COMPRESSED_TENSORS, /* llm-compressor: weight_packed/weight + weight_scale... */
+    ZMOE_PACK_NATIVE,             /* fp8: weight + weight_scale_inv (DeepSeek-V3, Qwen3-FP8);
+                                     mxfp4: GPT-OSS *_blocks + *_scales */
+};
+enum zmoe_scale_dtype { ZMOE_SCALE_F16 = 0, ZMOE_SCALE_BF16, ZMOE_SCALE_F32, ZMOE_SCALE_E8M0 };
+
 #define ZMOE_PATH_MAX 512
 #define ZMOE_PREFIX_MAX 128
 
@@ -115,6 +135,16 @@ struct zmoe_config {
         enum zmoe_dtype weights;
         enum zmoe_dtype activations; /* x, y and intermediate activations */
     } dtype;
+    struct {
+        enum zmoe_quant_format format;   /* NONE = float experts (the default) */
+        enum zmoe_quant_packing packing; /* NONE iff synthetic weights */
+        uint32_t group_size;             /* along the reduction dim; 0 = per output channel
+                                            (fp8: 128 = 128x128 blocks) */
+        bool zero_points;                /* asymmetric int codes (else zero 2^(bits-1)) */
+        bool act_order;                  /* GPTQ g_idx: columns permuted per expert */
+        enum zmoe_scale_dtype scale_dtype;
+        bool shared_experts; /* shared experts quantized too; false = float dtype.weights */
+    } quant;
     struct {
         uint32_t max_tokens;      /* T max per call */
         uint32_t ring_depth;      /* command-list ring slots */

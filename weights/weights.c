@@ -1,6 +1,7 @@
 /* weights: kernel-layout tensor geometry, dtype conversion, synthetic weights and the
  * load entry point (synthetic here, safetensors in safetensors.c). See weights.h. */
 #include "weights/weights.h"
+#include "weights/quant.h"
 #include "weights/safetensors.h"
 
 #include <math.h>
@@ -111,6 +112,9 @@ enum zmoe_dtype zmoe_tensor_dtype(const struct zmoe_config *cfg, enum zmoe_tenso
 
 uint64_t zmoe_tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t)
 {
+    struct zmoe_qmatrix q;
+    if (zmoe_quant_matrix(cfg, t, &q))
+        return q.bytes;
     return mul_checked(zmoe_tensor_elements(cfg, t), zmoe_dtype_size(zmoe_tensor_dtype(cfg, t)));
 }
 

@@ -63,7 +63,7 @@ case('size-overflow','key \'budget.device_bytes\': expected a byte count: an int
 case('string-too-long','key \'weights.prefix\': expected at most 127 bytes',{'weights.file':'m.safetensors','weights.layout':'mixtral','weights.prefix':'p'*130},mark='weights.prefix')
 case('prefix-bad-chars','key \'weights.prefix\': expected a tensor-name prefix of letters, digits and . _ - /, found \'model layers.\'',{'weights.file':'m.safetensors','weights.layout':'mixtral','weights.prefix':'model layers.'},mark='weights.prefix')
 # structure
-case('unknown-section','section [modle]: expected one of [model], [router], [experts], [dtype], [runtime], [budget], [weights], found \'modle\'',add=['','[modle]'],mark='last')
+case('unknown-section','section [modle]: expected one of [model], [router], [experts], [dtype], [quant], [runtime], [budget], [weights], found \'modle\'',add=['','[modle]'],mark='last')
 case('unknown-empty-section','section [extra]: expected one of',add=['','[extra]'],mark='last')
 case('unknown-key','key \'model.hiden\': expected one of the [model] keys (hidden, intermediate, experts, top_k, layers, shared_experts, shared_intermediate), found \'hiden\'',{'model.hiden':'64'},mark='model.hiden')
 case('key-in-wrong-section','key \'router.hidden\': expected one of the [router] keys',{'router.hidden':'64'},mark='router.hidden')

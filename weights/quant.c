@@ -1,0 +1,93 @@
+/* weights/quant.c: the device layout of quantized expert matrices (see quant.h). */
+#include "weights/quant.h"
+
+/* What each format fixes: code width and whether scales cover row blocks. */
+static const struct {
+    const char *name;
+    uint32_t bits;
+} formats[] = {
+    [ZMOE_QUANT_NONE] = {"none", 0},  [ZMOE_QUANT_INT4] = {"int4", 4},
+    [ZMOE_QUANT_INT8] = {"int8", 8},  [ZMOE_QUANT_FP8] = {"fp8", 8},
+    [ZMOE_QUANT_MXFP4] = {"mxfp4", 4},
+};
+
+const char *zmoe_quant_format_name(enum zmoe_quant_format f)
+{
+    return (unsigned)f < sizeof formats / sizeof formats[0] ? formats[f].name : "?";
+}
+
+uint32_t zmoe_scale_size(enum zmoe_scale_dtype dt)
+{
+    switch (dt) {
+    case ZMOE_SCALE_F16:
+    case ZMOE_SCALE_BF16: return 2;
+    case ZMOE_SCALE_F32: return 4;
+    case ZMOE_SCALE_E8M0: return 1;
+    default: return 0;
+    }
+}
+
+static bool mul(uint64_t a, uint64_t b, uint64_t *out)
+{
+    return !__builtin_mul_overflow(a, b, out);
+}
+
+/* Appends a part of `size` bytes at the next aligned offset of *end. */
+static bool part(uint64_t *end, uint64_t size, uint64_t *offset, uint64_t *bytes)
+{
+    uint64_t at = (*end + ZMOE_QUANT_ALIGN - 1) / ZMOE_QUANT_ALIGN * ZMOE_QUANT_ALIGN;
+    *offset = size ? at : 0;
+    *bytes = size;
+    return size == 0 || !__builtin_add_overflow(at, size, end);
+}
+
+bool zmoe_quant_matrix(const struct zmoe_config *cfg, enum zmoe_tensor t, struct zmoe_qmatrix *m)
+{
+    const enum zmoe_quant_format f = cfg->quant.format;
+    if (f == ZMOE_QUANT_NONE || (unsigned)f >= sizeof formats / sizeof formats[0])
+        return false;
+    const uint64_t E = cfg->model.experts, H = cfg->model.hidden, I = cfg->model.intermediate;
+    /* products of u32 config fields: 2*I*E and E*H fit in 64 bits */
+    const uint64_t S = (uint64_t)cfg->model.shared_experts * cfg->model.shared_intermediate;
+    uint64_t rows, cols, sets;
+    switch (t) {
+    case ZMOE_TENSOR_W13: rows = E * 2 * I, cols = H, sets = E; break;
+    case ZMOE_TENSOR_W2: rows = E * H, cols = I, sets = E; break;
+    case ZMOE_TENSOR_SHARED_W13:
+    case ZMOE_TENSOR_SHARED_W2:
+        if (S == 0 || !cfg->quant.shared_experts)
+            return false;
+        rows = t == ZMOE_TENSOR_SHARED_W13 ? 2 * S : H;
+        cols = t == ZMOE_TENSOR_SHARED_W13 ? H : S;
+        sets = 1;
+        break;
+    default:
+        return false;
+    }
+    *m = (struct zmoe_qmatrix){0};
+    m->format = f;
+    m->bits = formats[f].bits;
+    m->group = cfg->quant.group_size ? cfg->quant.group_size : (uint32_t)cols;
+    m->row_block = (f == ZMOE_QUANT_FP8 && cfg->quant.group_size) ? cfg->quant.group_size : 1;
+    m->groups_per_row = (uint32_t)(cols / m->group);
+    m->scale_dtype = cfg->quant.scale_dtype;
+    m->has_zeros = cfg->quant.zero_points;
+    m->has_perm = cfg->quant.act_order;
+    m->rows = rows, m->cols = cols, m->perm_sets = sets;
+    if (cols == 0 || cols % 32 || m->group == 0 || cols % m->group)
+        return true; /* not a valid quantized geometry: bytes stay 0 (validate rejects it) */
+
+    uint64_t n, end = 0, codes, scales, zeros = 0, perm = 0;
+    if (!mul(rows, cols, &n) || !mul(n / 32, m->bits * 4u, &codes) ||
+        !mul(rows / m->row_block, m->groups_per_row, &scales) ||
+        !mul(scales, zmoe_scale_size(m->scale_dtype), &scales) ||
+        (m->has_zeros && !mul(rows, m->groups_per_row, &zeros)) ||
+        (m->has_perm && !mul(sets, cols * 4, &perm)) ||
+        !part(&end, codes, &m->codes_offset, &m->codes_bytes) ||
+        !part(&end, scales, &m->scales_offset, &m->scales_bytes) ||
+        !part(&end, zeros, &m->zeros_offset, &m->zeros_bytes) ||
+        !part(&end, perm, &m->perm_offset, &m->perm_bytes))
+        end = 0; /* overflow: bytes 0, like zmoe_tensor_bytes */
+    m->bytes = end;
+    return true;
+}
