@@ -214,7 +214,9 @@ bool zmoe_tensor_present(const struct zmoe_config *cfg, enum zmoe_tensor t);
 uint64_t zmoe_tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t);
 
 /* One layer's tensors, indexed by enum zmoe_tensor; NULL for a tensor the config does not
- * have (zmoe_tensor_present). Matrices 16-byte aligned, f32 vectors 4-byte aligned. */
+ * have (zmoe_tensor_present). Matrices 16-byte aligned, f32 vectors 4-byte aligned; each
+ * of zmoe_tensor_bytes() bytes (which follows the config: with [quant], the packed
+ * layout of weights/quant.h). */
 struct zmoe_layer_weights {
     const void *tensor[ZMOE_TENSOR_COUNT];
 };

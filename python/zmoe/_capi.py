@@ -42,6 +42,13 @@ class _Dtype(ctypes.Structure):
     _fields_ = [("weights", ctypes.c_int), ("activations", ctypes.c_int)]
 
 
+class _Quant(ctypes.Structure):
+    _fields_ = [("format", ctypes.c_int), ("packing", ctypes.c_int),
+                ("group_size", ctypes.c_uint32), ("zero_points", ctypes.c_bool),
+                ("act_order", ctypes.c_bool), ("scale_dtype", ctypes.c_int),
+                ("shared_experts", ctypes.c_bool)]
+
+
 class _RuntimeCfg(ctypes.Structure):
     _fields_ = [("max_tokens", ctypes.c_uint32), ("ring_depth", ctypes.c_uint32),
                 ("device", ctypes.c_int), ("wait_timeout_ms", ctypes.c_uint32)]
@@ -59,7 +66,7 @@ class _Weights(ctypes.Structure):
 class Config(ctypes.Structure):
     """struct zmoe_config"""
     _fields_ = [("model", _Model), ("router", _Router), ("experts", _Experts),
-                ("dtype", _Dtype), ("runtime", _RuntimeCfg), ("budget", _Budget),
+                ("dtype", _Dtype), ("quant", _Quant), ("runtime", _RuntimeCfg), ("budget", _Budget),
                 ("weights", _Weights)]
 
 
