@@ -99,6 +99,7 @@ struct zmoe_runtime_buffers {
     uint32_t routing_status; /* u32 [layers][ZMOE_ROUTING_STATUS_WORDS], host-visible */
     uint32_t staging;
     uint32_t max_tiles;
+    bool caller_weights; /* no weight buffers: the caller's pointers (rt->layer_weights) */
     uint64_t staging_bytes;
 };
 
@@ -122,6 +123,12 @@ enum zmoe_status zmoe_runtime_check_config(const struct zmoe_config *cfg, struct
  * allocation. Used by zmoe_create() and by `zmoe plan`. */
 enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_plan *plan,
                                    struct zmoe_runtime_buffers *ids, struct zmoe_error *err);
+
+/* The same plan with no weight buffers when `caller_weights` (zmoe_create_info.weights):
+ * activations, I/O, parameter blocks and a minimal staging buffer only. */
+enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool caller_weights,
+                                           struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
+                                           struct zmoe_error *err);
 
 /* Bytes of the host block zmoe_create() needs for `cfg` (runtime structures). */
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg);
@@ -231,18 +238,26 @@ struct zmoe_ring_slot {
     ze_fence_handle_t fence;
     ze_event_handle_t ev[ZMOE_STAGE_COUNT];
     ze_command_list_handle_t *lists; /* [layers] */
+    ze_command_list_handle_t *experts_lists; /* [layers] with ring_experts, else NULL */
     struct zmoe_params *params;
     void *x_host, *y_host, *x_dev, *y_dev;
     uint32_t *ids_host; /* routing readback [max_tokens][K] */
     float *w_host;
     enum zmoe_slot_state state;
     uint64_t seq; /* submit number, for "last completed" */
+    int64_t experts_layer; /* layer of the in-flight zmoe_submit_experts, -1 otherwise */
+    uint32_t *routing_status; /* the slot's status row (ZMOE_ROUTING_STATUS_WORDS) */
 };
 
 struct zmoe_runtime {
     struct zmoe_config cfg;
     enum zmoe_phase phase;
-    bool weights_loaded;
+    bool weights_loaded;  /* every layer has weights (all loaded, or the caller's) */
+    bool *layer_loaded;   /* [layers]: this layer has weights (zmoe_upload_layer_weights) */
+    uint32_t layers_loaded;
+    bool caller_weights;  /* zmoe_create_info.weights: pointers in layer_weights */
+    struct zmoe_layer_weights *layer_weights; /* [layers], the caller's pointers */
+    bool ring_experts;    /* zmoe_create_info.ring_experts */
     char weights_report[512]; /* the loader's summary, for stats.weights_source */
     bool lost;
     struct zmoe_host_block hb;
@@ -306,8 +321,19 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
                                            const void *const io[ZMOE_IO_COUNT],
                                            ze_event_handle_t *ev, struct zmoe_error *err);
 enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err);
+/* Records the ring lists of `layer` again on its current weights (zeCommandListReset and
+ * the same commands): zmoe_set_layer_weights. The ring must be idle. */
+enum zmoe_status zmoe_runtime_rerecord_layer(struct zmoe_runtime *rt, uint32_t layer,
+                                             struct zmoe_error *err);
+/* The device address of `layer`'s tensor t: the arena's buffer, the caller's pointer, or
+ * NULL when the config has no such tensor. */
+void *zmoe_runtime_weight_ptr(const struct zmoe_runtime *rt, uint32_t layer, enum zmoe_tensor t);
 
 /* upload.c */
 enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+/* One layer from the caller's host memory (kernel layout), through the staging buffer. */
+enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err);
 
 #endif
