@@ -128,7 +128,7 @@ void qck_mat_random(struct qck_mat *m, const struct qck_spec *sp, uint64_t out, 
                     m->z[i] = (uint16_t)rnd(seed, levels);
             }
         }
-        if (gptq && sp->act_order) {
+        if ((gptq || sp->format == QCK_CT_PACKED) && sp->act_order) {
             /* GPTQ's desc_act: groups are taken over columns in a permuted order, so
              * g_idx[perm[k]] = k / G, every group G columns, scattered */
             uint32_t *perm = xcalloc(in, sizeof *perm);
@@ -425,12 +425,23 @@ static void pack_ct(struct qck_ckpt *ck, const char *base, const struct qck_spec
     void *sc = (void *)qck_add(ck, nm, sdt, 2, out, ng, 0, 0, out * ng * scale_size(sdt))->data;
     for (uint64_t i = 0; i < out * ng; i++)
         put_scale(sc, sdt, i, m->s[i]);
-    if (m->z) {
+    if (m->z && sp->legacy_zero_point) { /* < 0.10: the int8 zero point as is */
+        name_of(nm, sizeof nm, base, "weight_zero_point");
+        unsigned char *zp = (void *)qck_add(ck, nm, "I8", 2, out, ng, 0, 0, out * ng)->data;
+        for (uint64_t i = 0; i < out * ng; i++)
+            zp[i] = (unsigned char)(int8_t)((int)m->z[i] - (1 << (b - 1)));
+    } else if (m->z) {
         name_of(nm, sizeof nm, base, "weight_zero_point");
         void *zp = (void *)qck_add(ck, nm, "I32", 2, zr, ng, 0, 0, zr * ng * 4)->data;
         for (uint64_t o = 0; o < out; o++)
             for (uint64_t g = 0; g < ng; g++)
                 or32(zp, (o / f) * ng + g, (uint32_t)m->z[o * ng + g] << (b * (o % f)));
+    }
+    if (m->g_idx) {
+        name_of(nm, sizeof nm, base, "weight_g_idx");
+        void *gi = (void *)qck_add(ck, nm, "I32", 1, in, 0, 0, 0, in * 4)->data;
+        for (uint64_t i = 0; i < in; i++)
+            put32(gi, i, m->g_idx[i]);
     }
     name_of(nm, sizeof nm, base, "weight_shape");
     unsigned char *ws = (void *)qck_add(ck, nm, "I64", 1, 2, 0, 0, 0, 16)->data;
@@ -585,12 +596,15 @@ int qck_dequant_linear(struct qck_ckpt *ck, const char *base, const struct qck_s
                              msg_size);
     }
     case QCK_CT_PACKED: {
+        bool f5;
         struct zmoe_qref_tensor a = view(ck, base, "weight_packed", &f1),
                                 b = view(ck, base, "weight_scale", &f2),
                                 c = view(ck, base, "weight_zero_point", &f3),
-                                d = view(ck, base, "weight_shape", &f4);
+                                d = view(ck, base, "weight_shape", &f4),
+                                e = view(ck, base, "weight_g_idx", &f5);
         return zmoe_qref_ct_packed(sp->bits, out, in, G, f1 ? &a : NULL, f2 ? &b : NULL,
-                                   f3 ? &c : NULL, f4 ? &d : NULL, w, msg, msg_size);
+                                   f3 ? &c : NULL, f5 ? &e : NULL, f4 ? &d : NULL, w, msg,
+                                   msg_size);
     }
     case QCK_CT_INT8: {
         struct zmoe_qref_tensor a = view(ck, base, "weight", &f1),

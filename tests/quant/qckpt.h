@@ -41,9 +41,12 @@ struct qck_spec {
     uint32_t group;          /* int formats: along in, 0 = per output channel;
                                 fp8: 128 = 128x128 blocks, 0 = per output channel */
     bool zero_points;        /* int formats: asymmetric (AWQ: always) */
-    bool act_order;          /* GPTQ: a random g_idx (each group G columns, shuffled) */
+    bool act_order;          /* GPTQ, CT_PACKED: a random g_idx (each group G columns,
+                                shuffled; CT writes it as weight_g_idx) */
     const char *scale_dtype; /* "F16" "BF16" "F32"; NULL: F16 int, F32 fp8 */
     bool shared_float;       /* shared experts stay float (in cfg->dtype.weights) */
+    bool legacy_zero_point;  /* CT_PACKED: the zero point as compressed-tensors < 0.10
+                                saved it, I8 [out, ngroups] signed, unpacked */
 };
 
 /* One quantized matrix as the test chose it. */
@@ -96,8 +99,8 @@ const char *qck_write(const struct qck_ckpt *ck, const char *dir, const char *st
 
 /* Packs m as `sp` stores one linear named `base` (e.g. "model.layers.0.mlp.experts.3
  * .gate_proj"): appends base.qweight/.qzeros/.scales/.g_idx (GPTQ), .qweight/.qzeros/
- * .scales (AWQ), .weight_packed/.weight_scale/[.weight_zero_point]/.weight_shape
- * (CT_PACKED), .weight/.weight_scale/[.weight_zero_point] (CT_INT8), .weight/
+ * .scales (AWQ), .weight_packed/.weight_scale/[.weight_zero_point]/[.weight_g_idx]/
+ * .weight_shape (CT_PACKED), .weight/.weight_scale/[.weight_zero_point] (CT_INT8), .weight/
  * .weight_scale_inv (FP8_NATIVE), .weight/.weight_scale (FP8_CT). Not for MXFP4. */
 void qck_add_linear(struct qck_ckpt *ck, const char *base, const struct qck_spec *sp,
                     const struct qck_mat *m);

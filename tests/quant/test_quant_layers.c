@@ -109,6 +109,9 @@ static const struct qcase cases[] = {
      "compressed_tensors", {QCK_CT_PACKED, 4, 0, true, false, "F32", false}, G_DS, 1, true, false},
     {"llama4 ct int4 g32 sym bf16 (llm-compressor), float shared", ZMOE_LAYOUT_LLAMA4, "int4",
      "compressed_tensors", {QCK_CT_PACKED, 4, 32, false, false, "BF16", true}, G_L4, 1, false, false},
+    {"mixtral ct int4 g32 asym, legacy I8 zero point (compressed-tensors < 0.10)", ZMOE_LAYOUT_MIXTRAL,
+     "int4", "compressed_tensors", {QCK_CT_PACKED, 4, 32, true, false, "BF16", false, true}, G_MIX, 1,
+     false, false},
     {"llama4 ct int4 g32 asym sharded top2", ZMOE_LAYOUT_LLAMA4, "int4", "compressed_tensors",
      {QCK_CT_PACKED, 4, 32, true, false, "BF16", false}, G_L4K2, 2, false, false},
     /* int8 */

@@ -245,7 +245,7 @@ static void test_ct(void)
                             tz = T2("c.weight_zero_point", "I32", 1, 1, bzp),
                             tw = T1("c.weight_shape", "I64", 2, bws);
     float w[16];
-    int rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, &tw, w, msg, sizeof msg);
+    int rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, NULL, &tw, w, msg, sizeof msg);
     bool ok = rc == 0;
     for (int c = 0; ok && c < 8; c++)
         ok = w[c] == (float)(c - 8) * 0.5f && w[8 + c] == (float)c * 2.0f;
@@ -253,20 +253,43 @@ static void test_ct(void)
            rc ? msg : "ok");
     /* asymmetric: zero point [ceil(2/8), 1] packed along the output dim: nibble 0 = row
      * 0's zero (3, signed -5), nibble 1 = row 1's (9, signed 1) */
-    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, &tz, &tw, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, &tz, NULL, &tw, w, msg, sizeof msg);
     ok = rc == 0;
     for (int c = 0; ok && c < 8; c++)
         ok = w[c] == (float)(c - 3) * 0.5f && w[8 + c] == (float)(8 + c - 9) * 2.0f;
     TAP_OK(ok, "ct pack-quantized asymmetric: zero point packed along dim 0 with the +8 offset");
+    /* compressed-tensors < 0.10 saved the same zero points unpacked: I8 [out, ngroups],
+     * signed (-5 and 1) */
+    int8_t zl[2] = {-5, 1};
+    struct zmoe_qref_tensor tzl = T2("c.weight_zero_point", "I8", 2, 1, zl);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, &tzl, NULL, &tw, w, msg, sizeof msg);
+    ok = rc == 0;
+    for (int c = 0; ok && c < 8; c++)
+        ok = w[c] == (float)(c - 3) * 0.5f && w[8 + c] == (float)(8 + c - 9) * 2.0f;
+    TAP_OK(ok, "ct pack-quantized asymmetric, legacy unpacked I8 zero point (%s)", rc ? msg : "ok");
+    /* weight_g_idx (actorder="group"): in = 8, group 4, columns 0..3 in group 1 */
+    uint16_t sc2[4] = {zmoe_f32_to_bf16(1.0f), zmoe_f32_to_bf16(4.0f), zmoe_f32_to_bf16(1.0f),
+                       zmoe_f32_to_bf16(4.0f)};
+    uint32_t gi[8] = {1, 1, 1, 1, 0, 0, 0, 0};
+    unsigned char bsc2[8], bgi[32];
+    le16(bsc2, sc2, 4);
+    le32(bgi, gi, 8);
+    struct zmoe_qref_tensor ts2 = T2("c.weight_scale", "BF16", 2, 2, bsc2),
+                            tg = T1("c.weight_g_idx", "I32", 8, bgi);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 4, &tp, &ts2, NULL, &tg, &tw, w, msg, sizeof msg);
+    ok = rc == 0;
+    for (int c = 0; ok && c < 8; c++)
+        ok = w[c] == (float)(c - 8) * (c < 4 ? 4.0f : 1.0f);
+    TAP_OK(ok, "ct pack-quantized weight_g_idx picks each column's group (%s)", rc ? msg : "ok");
     bws[8] = 16;
-    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, &tw, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, NULL, &tw, w, msg, sizeof msg);
     TAP_OK(rc == -1 && strstr(msg, "c.weight_shape") && strstr(msg, "[2, 8] expected") &&
                strstr(msg, "found [2, 16]"),
            "ct: weight_shape not matching the packed geometry named (%s)", msg);
     bws[8] = 8;
     struct zmoe_qref_tensor bad = ts;
     bad.shape[1] = 2;
-    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &bad, NULL, &tw, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &bad, NULL, NULL, &tw, w, msg, sizeof msg);
     TAP_OK(rc == -1 && strstr(msg, "c.weight_scale") && strstr(msg, "[2, 1] expected"),
            "ct: weight_scale inconsistent with the group size named (%s)", msg);
 
@@ -277,7 +300,7 @@ static void test_ct(void)
     struct zmoe_qref_tensor tp8 = T2("d.weight_packed", "I32", 1, 1, bwp8),
                             ts8 = T2("d.weight_scale", "BF16", 1, 1, bsc),
                             tw8 = T1("d.weight_shape", "I64", 2, bws8);
-    rc = zmoe_qref_ct_packed(8, 1, 4, 0, &tp8, &ts8, NULL, &tw8, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(8, 1, 4, 0, &tp8, &ts8, NULL, NULL, &tw8, w, msg, sizeof msg);
     TAP_OK(rc == 0 && w[0] == 0.0f && w[1] == 0.5f && w[2] == 1.5f && w[3] == -0.5f * 1,
            "ct pack-quantized int8: 4 per word, offset 128");
 
@@ -430,6 +453,12 @@ static const struct rt_case rt_cases[] = {
     {"ct int4 g64 asym", {QCK_CT_PACKED, 4, 64, true, false, "F16", false}, 36, 128, 0},
     {"ct int4 channel asym f32", {QCK_CT_PACKED, 4, 0, true, false, "F32", false}, 24, 64, 0},
     {"ct int8 packed g32 asym", {QCK_CT_PACKED, 8, 32, true, false, "BF16", false}, 20, 64, 0},
+    {"ct int4 g32 asym act-order (weight_g_idx)", {QCK_CT_PACKED, 4, 32, true, true, "BF16", false},
+     24, 128, 0},
+    {"ct int4 g32 asym legacy I8 zero point", {QCK_CT_PACKED, 4, 32, true, false, "F16", false, true},
+     40, 96, 0},
+    {"ct int8 packed channel asym legacy I8 zero point",
+     {QCK_CT_PACKED, 8, 0, true, false, "F16", false, true}, 12, 64, 0},
     {"ct int-quantized channel sym", {QCK_CT_INT8, 8, 0, false, false, "BF16", false}, 32, 64, 0},
     {"ct int-quantized g32 asym", {QCK_CT_INT8, 8, 32, true, false, "F16", false}, 32, 64, 0},
     {"fp8 native 128 blocks", {QCK_FP8_NATIVE, 8, 128, false, false, "F32", false}, 256, 384, 0},
