@@ -668,12 +668,21 @@ static float *randf(uint64_t n, double scale, enum zmoe_dtype dt, uint64_t *seed
 }
 
 /* One quantized linear: random codes, packed under `base`, dequantized back by quant_ref
- * into w (out x in). */
+ * into w (out x in). With act-order, *g_idx (when set) is the g_idx to use, else it
+ * receives this one's: gate and up of an expert see the same input, so GPTQ's
+ * activation order (argsort of the same Hessian diagonal) is the same for both, and the
+ * device keeps one column permutation per expert (weights/quant.h). */
 static void quant_linear(struct qck_ckpt *ck, const char *base, const struct qck_spec *sp,
-                         uint64_t out, uint64_t in, float *w, uint64_t *seed)
+                         uint64_t out, uint64_t in, float *w, uint64_t *seed, uint32_t **g_idx)
 {
     struct qck_mat m;
     qck_mat_random(&m, sp, out, in, seed);
+    if (m.g_idx && g_idx && *g_idx)
+        memcpy(m.g_idx, *g_idx, in * sizeof *m.g_idx);
+    else if (m.g_idx && g_idx) {
+        *g_idx = xcalloc(in, sizeof **g_idx);
+        memcpy(*g_idx, m.g_idx, in * sizeof *m.g_idx);
+    }
     qck_add_linear(ck, base, sp, &m);
     qck_mat_free(&m);
     char msg[512];
@@ -782,16 +791,19 @@ int qck_build_moe(struct qck_ckpt *ck, const struct zmoe_config *cfg, const stru
             for (uint32_t e = 0; e < E; e++) {
                 char base[320];
                 float *w13 = t[ZMOE_TENSOR_W13] + (uint64_t)e * 2 * I * H;
+                uint32_t *gidx = NULL; /* gate's, reused by up */
                 quant_linear(ck, qck_expert_base(base, sizeof base, lay, prefix, l, e, 0), sp, I,
-                             H, w13, &s);
+                             H, w13, &s, &gidx);
                 quant_linear(ck, qck_expert_base(base, sizeof base, lay, prefix, l, e, 1), sp, I,
-                             H, w13 + I * H, &s);
+                             H, w13 + I * H, &s, &gidx);
                 quant_linear(ck, qck_expert_base(base, sizeof base, lay, prefix, l, e, 2), sp, H,
-                             I, t[ZMOE_TENSOR_W2] + (uint64_t)e * H * I, &s);
+                             I, t[ZMOE_TENSOR_W2] + (uint64_t)e * H * I, &s, NULL);
+                free(gidx);
             }
             if (S) {
                 char base[320];
                 float *w13 = t[ZMOE_TENSOR_SHARED_W13], *w2 = t[ZMOE_TENSOR_SHARED_W2];
+                uint32_t *gidx = NULL;
                 for (int which = 0; which < 3; which++) {
                     qck_shared_base(base, sizeof base, lay, prefix, l, which);
                     uint64_t out = which == 2 ? H : S, in = which == 2 ? S : H;
@@ -799,8 +811,9 @@ int qck_build_moe(struct qck_ckpt *ck, const struct zmoe_config *cfg, const stru
                     if (sp->shared_float)
                         float_linear(ck, base, fdt, out, in, w, &s);
                     else
-                        quant_linear(ck, base, sp, out, in, w, &s);
+                        quant_linear(ck, base, sp, out, in, w, &s, which < 2 ? &gidx : NULL);
                 }
+                free(gidx);
                 if (cfg->router.shared_expert_gate) {
                     v = randf(H, 1.0 / sqrt((double)H), fdt, &s);
                     snprintf(nm, sizeof nm, "%s%u.mlp.shared_expert_gate.weight", prefix, l);

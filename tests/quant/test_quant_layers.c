@@ -391,6 +391,23 @@ static void bad_g_idx(struct qck_ckpt *ck, char *tensor, size_t n)
     p[1] = p[2] = p[3] = 0;
 }
 
+/* gptq act-order: expert 2's up_proj g_idx differs from its gate_proj's (two columns of
+ * different groups swapped: still a valid g_idx on its own), which one column
+ * permutation per expert cannot serve */
+static void bad_g_idx_pair(struct qck_ckpt *ck, char *tensor, size_t n)
+{
+    snprintf(tensor, n, "model.layers.1.mlp.experts.2.up_proj.g_idx");
+    unsigned char *p = (unsigned char *)must(ck, tensor)->data;
+    for (int i = 1; i < 64; i++)
+        if (p[4 * i] != p[0]) {
+            unsigned char t = p[0];
+            p[0] = p[4 * i];
+            p[4 * i] = t;
+            return;
+        }
+    tap_bail("g_idx with a single group");
+}
+
 /* gptq: qweight stored as F32 (same bytes, wrong dtype) */
 static void bad_dtype(struct qck_ckpt *ck, char *tensor, size_t n)
 {
@@ -443,6 +460,9 @@ static const struct bad_case bad_cases[] = {
     {"gptq g_idx out of range", ZMOE_LAYOUT_QWEN_MOE, "int4", "gptq",
      {QCK_GPTQ, 4, 32, true, true, "F16", false}, {QCK_GPTQ, 4, 32, true, true, "F16", false},
      {64, 32, 4, 2, 0, 0}, bad_g_idx, {"77", NULL, NULL}},
+    {"gptq act-order: up_proj g_idx differs from gate_proj's", ZMOE_LAYOUT_QWEN_MOE, "int4", "gptq",
+     {QCK_GPTQ, 4, 32, true, true, "F16", false}, {QCK_GPTQ, 4, 32, true, true, "F16", false},
+     {64, 32, 4, 2, 0, 0}, bad_g_idx_pair, {"gate_proj", NULL, NULL}},
     {"gptq qweight of dtype F32", ZMOE_LAYOUT_QWEN_MOE, "int4", "gptq",
      {QCK_GPTQ, 4, 32, false, false, "F16", false}, {QCK_GPTQ, 4, 32, false, false, "F16", false},
      {64, 32, 4, 2, 0, 0}, bad_dtype, {"F32", "I32", NULL}},

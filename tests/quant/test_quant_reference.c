@@ -523,6 +523,15 @@ static void test_whole(void)
                has(&ck, "model.layers.0.block_sparse_moe.experts.0.w2.scales", "F16", 2, 1, 64) &&
                ck.n == 2 * (1 + 4 * 3 * 4),
            "whole mixtral gptq: router + w1/w2/w3 x {qweight, qzeros, scales, g_idx}");
+    /* act-order: gate (w1) and up (w3) of an expert share one g_idx (same input, same
+     * activation order), down (w2) has its own over I; not the trivial c / G */
+    struct stw_tensor *g1 = qck_find(&ck, "model.layers.1.block_sparse_moe.experts.2.w1.g_idx"),
+                      *g3 = qck_find(&ck, "model.layers.1.block_sparse_moe.experts.2.w3.g_idx");
+    bool trivial = true;
+    for (uint32_t i = 0; g1 && i < 64; i++)
+        trivial = trivial && ((const unsigned char *)g1->data)[4 * i] == i / 32;
+    TAP_OK(g1 && g3 && memcmp(g1->data, g3->data, 64 * 4) == 0 && !trivial,
+           "whole mixtral gptq act-order: w1 and w3 of an expert have one (non-trivial) g_idx");
     /* the kernel layout: expert 2's up rows are w3's dequantized rows */
     float *w = calloc(64 * 64, sizeof *w);
     int rc = qck_dequant_linear(&ck, qck_expert_base(b, sizeof b, c.weights.layout, "model.layers.", 1, 2, 1),
