@@ -430,3 +430,91 @@ int zmoe_qref_mxfp4(uint64_t experts, uint64_t rows, uint64_t cols,
         }
     return 0;
 }
+
+/* ------------------------------------------------------------------ device layout */
+
+/* A scale of the device layout's scale dtype (weights/quant.h). */
+static float arena_scale(enum zmoe_scale_dtype dt, const unsigned char *p, uint64_t i)
+{
+    switch (dt) {
+    case ZMOE_SCALE_F16:
+        return zmoe_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+    case ZMOE_SCALE_BF16:
+        return zmoe_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+    case ZMOE_SCALE_F32: {
+        uint32_t u = rd32(p, i);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        return f;
+    }
+    case ZMOE_SCALE_E8M0:
+        return zmoe_qref_e8m0(p[i]);
+    }
+    return NAN;
+}
+
+/* Written from weights/quant.h's description of the parts (codes LSB first in uint32
+ * words, scales per (row block, group), uint8 zeros per (row, group), uint32 perm per
+ * expert), not from the loader that produces it. */
+int zmoe_qref_arena(const struct zmoe_qmatrix *m, const void *tensor, float *w, char *msg,
+                    size_t msg_size)
+{
+    const uint64_t R = m->rows, n = m->cols, b = m->bits;
+    if ((b != 4 && b != 8) || n == 0 || n % 32 || m->group == 0 || n % m->group ||
+        m->row_block == 0 || m->groups_per_row != n / m->group || m->bytes == 0) {
+        fail(msg, msg_size, "device matrix: invalid geometry (%llu x %llu, %llu bits, group %u)",
+             (unsigned long long)R, (unsigned long long)n, (unsigned long long)b, m->group);
+        return -1;
+    }
+    const uint64_t ng = m->groups_per_row, per = 32 / b, wpr = n / per, mask = (1u << b) - 1;
+    const unsigned char *base = tensor;
+    const unsigned char *codes = base + m->codes_offset, *sc = base + m->scales_offset;
+    const unsigned char *zeros = m->has_zeros ? base + m->zeros_offset : NULL;
+    const unsigned char *perm = m->has_perm ? base + m->perm_offset : NULL;
+    const uint64_t sets = m->perm_sets ? m->perm_sets : 1, rows_per_set = R / sets;
+    if (perm) {
+        if (R % sets) {
+            fail(msg, msg_size, "device matrix: %llu rows not a multiple of %llu perm sets",
+                 (unsigned long long)R, (unsigned long long)sets);
+            return -1;
+        }
+        /* each set a permutation: every column exactly once (checked with w as scratch) */
+        for (uint64_t p = 0; p < sets; p++) {
+            for (uint64_t c = 0; c < n; c++)
+                w[c] = 0.0f;
+            for (uint64_t c = 0; c < n; c++) {
+                uint32_t v = rd32(perm, p * n + c);
+                if (v >= n || w[v] != 0.0f) {
+                    fail(msg, msg_size, "device matrix: perm set %llu is not a permutation of "
+                         "[0, %llu) (entry %llu is %u)", (unsigned long long)p,
+                         (unsigned long long)n, (unsigned long long)c, v);
+                    return -1;
+                }
+                w[v] = 1.0f;
+            }
+        }
+    }
+    for (uint64_t r = 0; r < R; r++) {
+        const uint64_t p = perm ? r / rows_per_set : 0;
+        for (uint64_t c = 0; c < n; c++) {
+            const uint64_t g = c / m->group;
+            const uint32_t q = rd32(codes, r * wpr + c / per) >> ((c % per) * b) & mask;
+            const float s = arena_scale(m->scale_dtype, sc, (r / m->row_block) * ng + g);
+            float v;
+            switch (m->format) {
+            case ZMOE_QUANT_FP8:
+                v = zmoe_qref_e4m3((uint8_t)q) * s;
+                break;
+            case ZMOE_QUANT_MXFP4:
+                v = zmoe_qref_e2m1((uint8_t)q) * s;
+                break;
+            default: {
+                const int32_t z = zeros ? (int32_t)zeros[r * ng + g] : (int32_t)(1u << (b - 1));
+                v = (float)((int32_t)q - z) * s;
+            }
+            }
+            w[r * n + (perm ? rd32(perm, p * n + c) : c)] = v;
+        }
+    }
+    return 0;
+}

@@ -21,6 +21,8 @@
 #ifndef ZMOE_QUANT_REF_H
 #define ZMOE_QUANT_REF_H
 
+#include "weights/quant.h" /* struct zmoe_qmatrix: the device layout's contract */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -121,5 +123,18 @@ int zmoe_qref_fp8(uint64_t out, uint64_t in, uint64_t block_rows, uint64_t block
 int zmoe_qref_mxfp4(uint64_t experts, uint64_t rows, uint64_t cols,
                     const struct zmoe_qref_tensor *blocks, const struct zmoe_qref_tensor *scales,
                     float *w, char *msg, size_t msg_size);
+
+/* The device (arena) layout of one quantized kernel matrix, weights/quant.h, dequantized
+ * from that definition: `tensor` is the whole arena tensor (m->bytes, offsets from
+ * zmoe_quant_matrix), w receives [m->rows][m->cols] in the CHECKPOINT's column order,
+ * i.e. the f32 kernel-layout matrix the reference MoE takes: with a perm, kernel column
+ * c' of the rows of expert p (rows / perm_sets rows each) holds checkpoint column
+ * perm[p*cols + c'], so w[r][perm[p*cols + c']] = value(r, c'); each perm set must be a
+ * permutation of [0, cols). Value of (r, c'): int (q - z) * s with z = zeros[r*ng + g]
+ * or 2^(bits-1), fp8 e4m3(q) * s, mxfp4 e2m1(q) * 2^(e-127); s =
+ * scales[(r/row_block)*ng + c'/group]. For `zmoe run --check` on what the device holds
+ * (e.g. synthetic quantized weights) and for tests of the loader's repacking. */
+int zmoe_qref_arena(const struct zmoe_qmatrix *m, const void *tensor, float *w, char *msg,
+                    size_t msg_size);
 
 #endif

@@ -605,6 +605,135 @@ static void test_whole(void)
     qck_free(&ck);
 }
 
+/* ------------------------------------------------------------------ device layout */
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Writes an arena image of tensor t from codes chosen here, by weights/quant.h's
+ * description, and checks zmoe_qref_arena against (q - z) * s (e4m3 * s, e2m1 * 2^(e-127))
+ * placed at the checkpoint column perm[c']. */
+static void arena_case(const char *what, enum zmoe_quant_format f, uint32_t group, bool zeros,
+                       bool act, enum zmoe_scale_dtype sdt, uint32_t H, uint32_t I, uint32_t E,
+                       enum zmoe_tensor t)
+{
+    struct zmoe_config c;
+    memset(&c, 0, sizeof c);
+    c.model.hidden = H;
+    c.model.intermediate = I;
+    c.model.experts = E;
+    c.quant.format = f;
+    c.quant.group_size = group;
+    c.quant.zero_points = zeros;
+    c.quant.act_order = act;
+    c.quant.scale_dtype = sdt;
+    struct zmoe_qmatrix m;
+    if (!zmoe_quant_matrix(&c, t, &m) || m.bytes == 0)
+        tap_bail("%s: no quantized matrix", what);
+    const uint64_t R = m.rows, n = m.cols, ng = m.groups_per_row, per = 32 / m.bits;
+    unsigned char *img = calloc(m.bytes, 1);
+    uint8_t *q = calloc(R * n, 1), *z = calloc(R * ng, 1);
+    float *sv = calloc((R / m.row_block) * ng, sizeof *sv);
+    uint32_t *pm = calloc(m.perm_sets * n, sizeof *pm);
+    uint64_t seed = 99 + f;
+    uint32_t *words = calloc(R * (n / per), sizeof *words);
+    for (uint64_t r = 0; r < R; r++)
+        for (uint64_t k = 0; k < n; k++) {
+            uint32_t v = (uint32_t)lcg(&seed) & ((1u << m.bits) - 1);
+            if (f == ZMOE_QUANT_FP8 && (v & 0x7f) == 0x7f)
+                v = 0x3c; /* no NaN here */
+            q[r * n + k] = (uint8_t)v;
+            words[r * (n / per) + k / per] |= v << (m.bits * (k % per));
+        }
+    le32(img + m.codes_offset, words, R * (n / per));
+    free(words);
+    const unsigned ssz = zmoe_scale_size(sdt);
+    for (uint64_t i = 0; i < (R / m.row_block) * ng; i++) {
+        unsigned char *dst = img + m.scales_offset + ssz * i;
+        if (sdt == ZMOE_SCALE_E8M0) {
+            dst[0] = (uint8_t)(120 + lcg(&seed) % 8);
+            sv[i] = ldexpf(1.0f, (int)dst[0] - 127);
+        } else {
+            float v = (float)(1 + lcg(&seed) % 1000) / 4096.0f;
+            if (sdt == ZMOE_SCALE_F32)
+                memcpy(dst, &v, 4);
+            else {
+                uint16_t h = sdt == ZMOE_SCALE_F16 ? zmoe_f32_to_f16(v) : zmoe_f32_to_bf16(v);
+                v = sdt == ZMOE_SCALE_F16 ? zmoe_f16_to_f32(h) : zmoe_bf16_to_f32(h);
+                le16(dst, &h, 1);
+            }
+            sv[i] = v;
+        }
+    }
+    for (uint64_t i = 0; zeros && i < R * ng; i++)
+        img[m.zeros_offset + i] = z[i] = (uint8_t)(lcg(&seed) % (1u << m.bits));
+    for (uint64_t p = 0; act && p < m.perm_sets; p++) {
+        uint32_t *ps = &pm[p * n];
+        for (uint64_t k = 0; k < n; k++)
+            ps[k] = (uint32_t)k;
+        for (uint64_t k = n; k > 1; k--) {
+            uint64_t j = lcg(&seed) % k;
+            uint32_t tmp = ps[k - 1];
+            ps[k - 1] = ps[j];
+            ps[j] = tmp;
+        }
+        le32(img + m.perm_offset + 4 * p * n, ps, n);
+    }
+    float *w = calloc(R * n, sizeof *w);
+    int rc = zmoe_qref_arena(&m, img, w, msg, sizeof msg);
+    uint64_t bad = 0;
+    for (uint64_t r = 0; rc == 0 && r < R; r++)
+        for (uint64_t k = 0; k < n; k++) {
+            const uint64_t g = k / m.group, p = act ? r / (R / m.perm_sets) : 0;
+            const float s1 = sv[(r / m.row_block) * ng + g];
+            float want;
+            if (f == ZMOE_QUANT_FP8)
+                want = zmoe_qref_e4m3(q[r * n + k]) * s1;
+            else if (f == ZMOE_QUANT_MXFP4)
+                want = zmoe_qref_e2m1(q[r * n + k]) * s1;
+            else
+                want = (float)((int)q[r * n + k] - (zeros ? z[r * ng + g] : 1 << (m.bits - 1))) * s1;
+            const uint64_t col = act ? pm[p * n + k] : k;
+            if (!same_float(w[r * n + col], want) && bad++ < 3)
+                tap_diag("%s: [%llu][%llu] got %g want %g", what, (unsigned long long)r,
+                         (unsigned long long)col, w[r * n + col], want);
+        }
+    TAP_OK(rc == 0 && bad == 0, "device layout %s (%llu x %llu): codes, scales, zeros, perm (%s)",
+           what, (unsigned long long)R, (unsigned long long)n, rc ? msg : "ok");
+    if (act) { /* a perm entry repeated: not a permutation */
+        unsigned char *p1 = img + m.perm_offset + 4 * (n + 3);
+        memcpy(p1, img + m.perm_offset + 4 * (n + 7), 4);
+        rc = zmoe_qref_arena(&m, img, w, msg, sizeof msg);
+        TAP_OK(rc == -1 && strstr(msg, "perm set 1") && strstr(msg, "not a permutation"),
+               "device layout %s: a perm that is not a permutation is refused (%s)", what, msg);
+    }
+    free(img);
+    free(q);
+    free(z);
+    free(sv);
+    free(pm);
+    free(w);
+}
+
+static void test_arena(void)
+{
+    arena_case("int4 g32 zeros act-order bf16 W13", ZMOE_QUANT_INT4, 32, true, true,
+               ZMOE_SCALE_BF16, 64, 32, 3, ZMOE_TENSOR_W13);
+    arena_case("int4 per-channel sym f16 W2", ZMOE_QUANT_INT4, 0, false, false, ZMOE_SCALE_F16, 64,
+               32, 2, ZMOE_TENSOR_W2);
+    arena_case("int8 g64 zeros act-order f32 W2", ZMOE_QUANT_INT8, 64, true, true, ZMOE_SCALE_F32,
+               64, 128, 2, ZMOE_TENSOR_W2);
+    arena_case("fp8 128x128 blocks f32 W13", ZMOE_QUANT_FP8, 128, false, false, ZMOE_SCALE_F32,
+               256, 128, 2, ZMOE_TENSOR_W13);
+    arena_case("fp8 per-channel bf16 W2", ZMOE_QUANT_FP8, 0, false, false, ZMOE_SCALE_BF16, 64, 32,
+               2, ZMOE_TENSOR_W2);
+    arena_case("mxfp4 W13", ZMOE_QUANT_MXFP4, 32, false, false, ZMOE_SCALE_E8M0, 64, 32, 2,
+               ZMOE_TENSOR_W13);
+}
+
 int main(void)
 {
     test_elements();
@@ -616,5 +745,6 @@ int main(void)
     for (size_t i = 0; i < sizeof rt_cases / sizeof rt_cases[0]; i++)
         round_trip(&rt_cases[i], 1000 + i);
     test_whole();
+    test_arena();
     return tap_exit();
 }
