@@ -14,7 +14,8 @@
  * (ZMOE_GEMV_LANES / ZMOE_GEMV_SPANS, runtime/launch.c).
  *
  * Then malformed files, each refused by zmoe_load_weights with ZMOE_ERR_WEIGHTS and a
- * message naming the tensor and the expected and found values: a packed shape not
+ * message naming the tensor and the expected and found values (shapes written as the
+ * loader writes them today, "[a, b]"; dtypes by their safetensors names): a packed shape not
  * matching weight_shape, scale and zero-point shapes inconsistent with the group size,
  * a g_idx out of range, a piece of the wrong dtype, and checkpoints in another format
  * than the config says.
@@ -443,20 +444,20 @@ struct bad_case {
 static const struct bad_case bad_cases[] = {
     {"weight_shape not matching weight_packed", ZMOE_LAYOUT_QWEN_MOE, "int4", "compressed_tensors",
      {QCK_CT_PACKED, 4, 32, false, false, "BF16", false}, {QCK_CT_PACKED, 4, 32, false, false, "BF16", false},
-     {64, 32, 4, 2, 0, 0}, bad_weight_shape, {"96", "64", NULL}},
+     {64, 32, 4, 2, 0, 0}, bad_weight_shape, {"[32, 64]", "[32, 96]", NULL}},
     {"weight_packed shape not matching weight_shape", ZMOE_LAYOUT_QWEN_MOE, "int4", "compressed_tensors",
      {QCK_CT_PACKED, 4, 32, false, false, "BF16", false}, {QCK_CT_PACKED, 4, 32, false, false, "BF16", false},
-     {64, 32, 4, 2, 0, 0}, bad_packed_shape, {"12", "8", NULL}},
+     {64, 32, 4, 2, 0, 0}, bad_packed_shape, {"[32, 8]", "[32, 12]", NULL}},
     {"gptq scales rows not matching the group size", ZMOE_LAYOUT_QWEN_MOE, "int4", "gptq",
      {QCK_GPTQ, 4, 32, true, false, "F16", false}, {QCK_GPTQ, 4, 32, true, false, "F16", false},
-     {64, 32, 4, 2, 0, 0}, bad_scales_group, {"3", "1", NULL}},
+     {64, 32, 4, 2, 0, 0}, bad_scales_group, {"[1, 64]", "[3, 64]", NULL}},
     {"awq qzeros shape", ZMOE_LAYOUT_QWEN_MOE, "int4", "awq",
      {QCK_AWQ, 4, 32, true, false, "F16", false}, {QCK_AWQ, 4, 32, true, false, "F16", false},
-     {64, 32, 4, 2, 0, 0}, bad_zeros_shape, {"5", "4", NULL}},
+     {64, 32, 4, 2, 0, 0}, bad_zeros_shape, {"[2, 4]", "[2, 5]", NULL}},
     {"ct weight_zero_point groups not matching the group size", ZMOE_LAYOUT_QWEN_MOE, "int4",
      "compressed_tensors", {QCK_CT_PACKED, 4, 32, true, false, "BF16", false},
      {QCK_CT_PACKED, 4, 32, true, false, "BF16", false}, {64, 32, 4, 2, 0, 0}, bad_zp_shape,
-     {"3", "2", NULL}},
+     {"[4, 2]", "[4, 3]", NULL}},
     {"gptq g_idx out of range", ZMOE_LAYOUT_QWEN_MOE, "int4", "gptq",
      {QCK_GPTQ, 4, 32, true, true, "F16", false}, {QCK_GPTQ, 4, 32, true, true, "F16", false},
      {64, 32, 4, 2, 0, 0}, bad_g_idx, {"77", NULL, NULL}},
