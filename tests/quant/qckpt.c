@@ -41,6 +41,42 @@ static void *xcalloc(size_t n, size_t sz)
 
 /* ------------------------------------------------------------------ specs */
 
+int qck_spec_from_config(const struct zmoe_config *cfg, bool int_quantized, struct qck_spec *sp)
+{
+    static const char *const sdt[] = {[ZMOE_SCALE_F16] = "F16", [ZMOE_SCALE_BF16] = "BF16",
+                                      [ZMOE_SCALE_F32] = "F32", [ZMOE_SCALE_E8M0] = NULL};
+    const enum zmoe_quant_format f = cfg->quant.format;
+    const enum zmoe_quant_packing p = cfg->quant.packing;
+    memset(sp, 0, sizeof *sp);
+    sp->group = cfg->quant.group_size;
+    sp->zero_points = cfg->quant.zero_points;
+    sp->act_order = cfg->quant.act_order;
+    sp->scale_dtype = (unsigned)cfg->quant.scale_dtype < 4 ? sdt[cfg->quant.scale_dtype] : NULL;
+    sp->shared_float = !cfg->quant.shared_experts;
+    if (f == ZMOE_QUANT_INT4 || f == ZMOE_QUANT_INT8) {
+        sp->bits = f == ZMOE_QUANT_INT4 ? 4 : 8;
+        if (p == ZMOE_PACK_GPTQ)
+            sp->format = QCK_GPTQ;
+        else if (p == ZMOE_PACK_AWQ && f == ZMOE_QUANT_INT4)
+            sp->format = QCK_AWQ;
+        else if (p == ZMOE_PACK_COMPRESSED_TENSORS)
+            sp->format = f == ZMOE_QUANT_INT8 && int_quantized ? QCK_CT_INT8 : QCK_CT_PACKED;
+        else
+            return -1;
+        return 0;
+    }
+    sp->bits = f == ZMOE_QUANT_MXFP4 ? 4 : 8;
+    if (f == ZMOE_QUANT_FP8 && p == ZMOE_PACK_NATIVE)
+        sp->format = QCK_FP8_NATIVE;
+    else if (f == ZMOE_QUANT_FP8 && p == ZMOE_PACK_COMPRESSED_TENSORS)
+        sp->format = QCK_FP8_CT;
+    else if (f == ZMOE_QUANT_MXFP4 && p == ZMOE_PACK_NATIVE)
+        sp->format = QCK_MXFP4;
+    else
+        return -1;
+    return 0;
+}
+
 unsigned qck_bits(const struct qck_spec *sp)
 {
     switch (sp->format) {

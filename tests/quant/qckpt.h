@@ -61,6 +61,13 @@ struct qck_mat {
     uint32_t *g_idx;    /* GPTQ [in]: group of each input column, or NULL (c / group) */
 };
 
+/* The spec of the checkpoint a config's [quant] keys describe (format, packing,
+ * group_size, zero_points, act_order, scale_dtype, shared_experts). int8 with
+ * compressed_tensors is ambiguous in real files: llm-compressor writes weight-only W8A16
+ * as pack-quantized and W8A8 as int-quantized; `int_quantized` picks the latter.
+ * Returns -1 for format none or a packing the format has no file layout for. */
+int qck_spec_from_config(const struct zmoe_config *cfg, bool int_quantized, struct qck_spec *sp);
+
 /* bits of a spec's codes (4 or 8). */
 unsigned qck_bits(const struct qck_spec *sp);
 /* The spec's scale dtype name (its default when NULL). */

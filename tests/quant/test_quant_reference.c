@@ -503,6 +503,41 @@ static bool has(struct qck_ckpt *ck, const char *name, const char *dtype, unsign
     return ok;
 }
 
+static void test_spec_from_config(void)
+{
+    struct zmoe_config c;
+    memset(&c, 0, sizeof c);
+    struct qck_spec sp;
+    c.quant.format = ZMOE_QUANT_INT4;
+    c.quant.packing = ZMOE_PACK_GPTQ;
+    c.quant.group_size = 64;
+    c.quant.zero_points = c.quant.act_order = true;
+    c.quant.scale_dtype = ZMOE_SCALE_BF16;
+    c.quant.shared_experts = true;
+    bool ok = qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_GPTQ && sp.bits == 4 &&
+              sp.group == 64 && sp.zero_points && sp.act_order && strcmp(sp.scale_dtype, "BF16") == 0 &&
+              !sp.shared_float;
+    c.quant.format = ZMOE_QUANT_INT8;
+    c.quant.packing = ZMOE_PACK_COMPRESSED_TENSORS;
+    c.quant.shared_experts = false;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_CT_PACKED && sp.bits == 8 &&
+         sp.shared_float;
+    ok = ok && qck_spec_from_config(&c, true, &sp) == 0 && sp.format == QCK_CT_INT8;
+    c.quant.packing = ZMOE_PACK_AWQ;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == -1; /* no int8 AWQ */
+    c.quant.format = ZMOE_QUANT_FP8;
+    c.quant.packing = ZMOE_PACK_NATIVE;
+    c.quant.scale_dtype = ZMOE_SCALE_F32;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_FP8_NATIVE &&
+         strcmp(sp.scale_dtype, "F32") == 0;
+    c.quant.format = ZMOE_QUANT_MXFP4;
+    c.quant.scale_dtype = ZMOE_SCALE_E8M0;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_MXFP4;
+    c.quant.format = ZMOE_QUANT_NONE;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == -1;
+    TAP_OK(ok, "qck_spec_from_config maps [quant] keys to the file layout the writer produces");
+}
+
 static void test_whole(void)
 {
     const struct qck_spec gptq = {QCK_GPTQ, 4, 32, true, true, "F16", false};
@@ -744,6 +779,7 @@ int main(void)
     test_mxfp4();
     for (size_t i = 0; i < sizeof rt_cases / sizeof rt_cases[0]; i++)
         round_trip(&rt_cases[i], 1000 + i);
+    test_spec_from_config();
     test_whole();
     test_arena();
     return tap_exit();
