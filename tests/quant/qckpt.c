@@ -378,10 +378,11 @@ static void name_of(char *buf, size_t n, const char *base, const char *piece)
         tap_bail("tensor name too long: %s.%s", base, piece);
 }
 
-/* GPTQ (AutoGPTQ QuantLinear.pack): intweight transposed to [in, out], then rows of
- * qweight OR 32/bits consecutive input rows at shifts bits*(j - i); zeros - 1 packed
- * along the output dim the same way; scales [ngroups, out]; g_idx [in] always written
- * (AutoGPTQ and GPTQModel store it also without desc_act, as i // group_size). */
+/* GPTQ (AutoGPTQ QuantLinear.pack; AutoRound's qlinear_triton.py packs the same way):
+ * intweight transposed to [in, out], then rows of qweight OR 32/bits consecutive input
+ * rows at shifts bits*(j - i); zeros - 1 packed along the output dim the same way;
+ * scales [ngroups, out]; g_idx [in] (AutoGPTQ and GPTQModel store it also without
+ * desc_act, as i // group_size; AutoRound's own export has none: sp->no_g_idx). */
 static void pack_gptq(struct qck_ckpt *ck, const char *base, const struct qck_spec *sp,
                       const struct qck_mat *m)
 {
@@ -406,6 +407,8 @@ static void pack_gptq(struct qck_ckpt *ck, const char *base, const struct qck_sp
     for (uint64_t g = 0; g < ng; g++)
         for (uint64_t o = 0; o < out; o++)
             put_scale(sc, sdt, g * out + o, m->s[o * ng + g]);
+    if (sp->no_g_idx && !m->g_idx)
+        return;
     name_of(nm, sizeof nm, base, "g_idx");
     void *gi = (void *)qck_add(ck, nm, "I32", 1, in, 0, 0, 0, in * 4)->data;
     for (uint64_t i = 0; i < in; i++)

@@ -47,6 +47,8 @@ struct qck_spec {
     bool shared_float;       /* shared experts stay float (in cfg->dtype.weights) */
     bool legacy_zero_point;  /* CT_PACKED: the zero point as compressed-tensors < 0.10
                                 saved it, I8 [out, ngroups] signed, unpacked */
+    bool no_g_idx;           /* GPTQ without act-order: no g_idx tensor (AutoRound's own
+                                "auto_round" export registers none) */
 };
 
 /* One quantized matrix as the test chose it. */

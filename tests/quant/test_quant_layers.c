@@ -92,6 +92,8 @@ static const struct qcase cases[] = {
      "int4", "gptq", {QCK_GPTQ, 4, 32, true, true, "F16", true}, G_DS, 2, true, false},
     {"llama4 gptq int4 g32 sym act-order top1", ZMOE_LAYOUT_LLAMA4, "int4", "gptq",
      {QCK_GPTQ, 4, 32, false, true, "F16", false}, G_L4, 1, false, false},
+    {"qwen_moe gptq int4 g32 asym without g_idx (AutoRound export)", ZMOE_LAYOUT_QWEN_MOE, "int4",
+     "gptq", {QCK_GPTQ, 4, 32, true, false, "BF16", false, false, true}, G_QWEN, 1, false, true},
     /* int4 AWQ (always zero points) */
     {"mixtral awq g32", ZMOE_LAYOUT_MIXTRAL, "int4", "awq",
      {QCK_AWQ, 4, 32, true, false, "F16", false}, G_MIX, 2, false, false},

@@ -447,6 +447,8 @@ static const struct rt_case rt_cases[] = {
     {"gptq int4 g32 asym act-order", {QCK_GPTQ, 4, 32, true, true, "F16", false}, 64, 128, 0},
     {"gptq int4 per-channel bf16", {QCK_GPTQ, 4, 0, true, false, "BF16", false}, 32, 64, 0},
     {"gptq int8 g64 asym act-order", {QCK_GPTQ, 8, 64, true, true, "F16", false}, 40, 128, 0},
+    {"gptq int4 g32 asym, no g_idx (AutoRound)",
+     {QCK_GPTQ, 4, 32, true, false, "F16", false, false, true}, 32, 64, 0},
     {"awq g32", {QCK_AWQ, 4, 32, true, false, "F16", false}, 64, 96, 0},
     {"awq g64 f32 scales", {QCK_AWQ, 4, 64, true, false, "F32", false}, 32, 128, 0},
     {"ct int4 g32 sym bf16", {QCK_CT_PACKED, 4, 32, false, false, "BF16", false}, 64, 96, 0},
