@@ -131,8 +131,8 @@ static const struct qcase cases[] = {
     /* fp8 */
     {"deepseek-v3 fp8 native 128x128 blocks", ZMOE_LAYOUT_DEEPSEEK, "fp8", "native",
      {QCK_FP8_NATIVE, 8, 128, false, false, "F32", false}, G_BLK, 2, true, false},
-    {"qwen_moe fp8 native 128x128 blocks, float shared", ZMOE_LAYOUT_QWEN_MOE, "fp8", "native",
-     {QCK_FP8_NATIVE, 8, 128, false, false, "F32", true}, G_BLK, 1, false, true},
+    {"qwen_moe fp8 native 128x128 blocks, bf16 weight_scale_inv, float shared", ZMOE_LAYOUT_QWEN_MOE,
+     "fp8", "native", {QCK_FP8_NATIVE, 8, 128, false, false, "BF16", true}, G_BLK, 1, false, true},
     {"deepseek-v2 fp8 ct per-channel bf16", ZMOE_LAYOUT_DEEPSEEK, "fp8", "compressed_tensors",
      {QCK_FP8_CT, 8, 0, false, false, "BF16", false}, G_DS, 1, false, false},
     {"qwen_moe fp8 ct per-channel f32", ZMOE_LAYOUT_QWEN_MOE, "fp8", "compressed_tensors",
