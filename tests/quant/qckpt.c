@@ -876,3 +876,92 @@ void qck_ref_free(struct zmoe_ref_weights *ref, uint32_t layers)
             ref[l].tensor[k] = NULL;
         }
 }
+
+void qck_build_float(struct qck_ckpt *ck, const struct zmoe_config *cfg,
+                     const struct zmoe_ref_weights *ref, const char *prefix, enum zmoe_dtype dt)
+{
+    const enum zmoe_weights_layout lay = cfg->weights.layout;
+    const uint64_t E = cfg->model.experts, H = cfg->model.hidden, I = cfg->model.intermediate;
+    const uint64_t S = (uint64_t)cfg->model.shared_experts * cfg->model.shared_intermediate;
+    const bool fused = lay == ZMOE_LAYOUT_LLAMA4 || lay == ZMOE_LAYOUT_GPT_OSS;
+    const bool oss = lay == ZMOE_LAYOUT_GPT_OSS;
+    char nm[320], base[320];
+    for (uint32_t l = 0; l < cfg->model.layers; l++) {
+        const float *const *t = ref[l].tensor;
+        const char *router = lay == ZMOE_LAYOUT_MIXTRAL ? "block_sparse_moe.gate"
+                             : lay == ZMOE_LAYOUT_LLAMA4 ? "feed_forward.router"
+                             : oss                       ? "mlp.router"
+                                                         : "mlp.gate";
+        snprintf(nm, sizeof nm, "%s%u.%s.weight", prefix, l, router);
+        qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_ROUTER_W], 2, E, H);
+        if (t[ZMOE_TENSOR_ROUTER_B]) {
+            snprintf(nm, sizeof nm, "%s%u.%s.bias", prefix, l, router);
+            qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_ROUTER_B], 1, E, 0);
+        }
+        if (t[ZMOE_TENSOR_SCORE_BIAS]) {
+            snprintf(nm, sizeof nm, "%s%u.mlp.gate.e_score_correction_bias", prefix, l);
+            qck_add_float(ck, nm, ZMOE_DTYPE_F32, t[ZMOE_TENSOR_SCORE_BIAS], 1, E, 0);
+        }
+        if (fused) {
+            /* gate_up_proj[e][h][c]: kernel row c (concatenated) or, interleaved (gpt_oss),
+             * gate row c/2 for even c and up row c/2 for odd c; down_proj[e][i][h] = W2[e][h][i] */
+            const char *ff = oss ? "mlp" : "feed_forward";
+            float *gu = xcalloc(E * H * 2 * I, sizeof *gu), *dn = xcalloc(E * I * H, sizeof *dn);
+            for (uint64_t e = 0; e < E; e++)
+                for (uint64_t h = 0; h < H; h++)
+                    for (uint64_t c = 0; c < 2 * I; c++) {
+                        uint64_t row = oss ? (c % 2) * I + c / 2 : c;
+                        gu[(e * H + h) * 2 * I + c] = t[ZMOE_TENSOR_W13][(e * 2 * I + row) * H + h];
+                    }
+            for (uint64_t e = 0; e < E; e++)
+                for (uint64_t i = 0; i < I; i++)
+                    for (uint64_t h = 0; h < H; h++)
+                        dn[(e * I + i) * H + h] = t[ZMOE_TENSOR_W2][(e * H + h) * I + i];
+            snprintf(nm, sizeof nm, "%s%u.%s.experts.gate_up_proj", prefix, l, ff);
+            struct stw_tensor *tt = qck_add(ck, nm, stw_dtype_name(dt), 3, E, H, 2 * I, 0,
+                                            E * H * 2 * I * zmoe_dtype_size(dt));
+            zmoe_dtype_convert((void *)tt->data, dt, gu, ZMOE_DTYPE_F32, E * H * 2 * I);
+            snprintf(nm, sizeof nm, "%s%u.%s.experts.down_proj", prefix, l, ff);
+            tt = qck_add(ck, nm, stw_dtype_name(dt), 3, E, I, H, 0, E * I * H * zmoe_dtype_size(dt));
+            zmoe_dtype_convert((void *)tt->data, dt, dn, ZMOE_DTYPE_F32, E * I * H);
+            if (t[ZMOE_TENSOR_B13]) {
+                for (uint64_t e = 0; e < E; e++)
+                    for (uint64_t c = 0; c < 2 * I; c++)
+                        gu[e * 2 * I + c] = t[ZMOE_TENSOR_B13][e * 2 * I + (c % 2) * I + c / 2];
+                snprintf(nm, sizeof nm, "%s%u.mlp.experts.gate_up_proj_bias", prefix, l);
+                qck_add_float(ck, nm, dt, gu, 2, E, 2 * I);
+                snprintf(nm, sizeof nm, "%s%u.mlp.experts.down_proj_bias", prefix, l);
+                qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_B2], 2, E, H);
+            }
+            free(gu);
+            free(dn);
+        } else {
+            for (uint32_t e = 0; e < E; e++) {
+                const float *w13 = t[ZMOE_TENSOR_W13] + (uint64_t)e * 2 * I * H;
+                for (int which = 0; which < 3; which++) {
+                    qck_expert_base(base, sizeof base, lay, prefix, l, e, which);
+                    name_of(nm, sizeof nm, base, "weight");
+                    if (which < 2)
+                        qck_add_float(ck, nm, dt, w13 + (uint64_t)which * I * H, 2, I, H);
+                    else
+                        qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_W2] + (uint64_t)e * H * I, 2, H, I);
+                }
+            }
+        }
+        if (S && !oss) {
+            for (int which = 0; which < 3; which++) {
+                qck_shared_base(base, sizeof base, lay, prefix, l, which);
+                name_of(nm, sizeof nm, base, "weight");
+                if (which < 2)
+                    qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_SHARED_W13] + (uint64_t)which * S * H, 2,
+                                  S, H);
+                else
+                    qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_SHARED_W2], 2, H, S);
+            }
+            if (t[ZMOE_TENSOR_SHARED_GATE]) {
+                snprintf(nm, sizeof nm, "%s%u.mlp.shared_expert_gate.weight", prefix, l);
+                qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_SHARED_GATE], 2, 1, H);
+            }
+        }
+    }
+}

@@ -138,6 +138,14 @@ int qck_build_moe(struct qck_ckpt *ck, const struct zmoe_config *cfg, const stru
                   const char *prefix, uint64_t seed, struct zmoe_ref_weights *ref);
 void qck_ref_free(struct zmoe_ref_weights *ref, uint32_t layers);
 
+/* The float checkpoint of the same weights: ref[l] (kernel layout, e.g. from
+ * qck_build_moe) written in cfg's layout with the float names (`.weight`; llama4 and
+ * gpt_oss fused gate_up_proj [E, H, 2I] / down_proj [E, I, H], gpt_oss interleaved),
+ * stored as dt. The control the quantized cases are measured against: it runs through
+ * today's float loader and kernels. */
+void qck_build_float(struct qck_ckpt *ck, const struct zmoe_config *cfg,
+                     const struct zmoe_ref_weights *ref, const char *prefix, enum zmoe_dtype dt);
+
 /* Checkpoint names of one layer's routed expert linears: the base of expert e's gate
  * (which = 0), up (1) and down (2) linear in `layout` (not gpt_oss), and of the shared
  * ones (e ignored); into buf. */

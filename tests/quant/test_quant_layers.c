@@ -13,6 +13,13 @@
  * files. Registered twice: the CPU's contiguous spans and a GPU's interleaved split
  * (ZMOE_GEMV_LANES / ZMOE_GEMV_SPANS, runtime/launch.c).
  *
+ * Each case first runs a control: the same dequantized weights written as an f32 float
+ * checkpoint of the layout (qck_build_float) through today's float loader and kernels,
+ * same geometry and routing, against the same reference. It passes without the
+ * quantized path, so the config text, the kernel-layout mapping of the written
+ * checkpoint and the comparison are known good, and a failing quantized case points at
+ * the quantized loader or kernels.
+ *
  * Then malformed files, each refused by zmoe_load_weights with ZMOE_ERR_WEIGHTS and a
  * message naming the tensor and the expected and found values (shapes written as the
  * loader writes them today, "[a, b]"; dtypes by their safetensors names): a packed shape not
@@ -160,7 +167,8 @@ static void ckpt_path(char *buf, size_t n, const char *stem, unsigned shards)
 /* The config of a case as text, [quant] keys included (format/packing as the case
  * says; group_size/zero_points/act_order/scale_dtype/shared_experts spelled out). */
 static void config_text(char *buf, size_t n, const struct qcase *k, const struct qck_spec *sp,
-                        const char *format, const char *packing, const char *file)
+                        const char *format, const char *packing, const char *file,
+                        const char *weights_dtype)
 {
     const struct geo *g = &k->g;
     const enum zmoe_weights_layout L = k->layout;
@@ -189,18 +197,20 @@ static void config_text(char *buf, size_t n, const struct qcase *k, const struct
           "gate_up = interleaved\n");
     else
         P("activation = silu\n");
-    P("\n[dtype]\nweights = bf16\nactivations = f32\n");
-    P("\n[quant]\nformat = %s\npacking = %s\n", format, packing);
-    if (strcmp(format, "mxfp4") == 0)
-        P("group_size = 32\nscale_dtype = e8m0\n");
-    else {
-        P("group_size = %u\nscale_dtype = %s\n", sp->group, scale_key(qck_scale_dtype(sp)));
-        if (strcmp(format, "fp8") != 0)
-            P("zero_points = %s\nact_order = %s\n", sp->zero_points ? "true" : "false",
-              sp->act_order ? "true" : "false");
+    P("\n[dtype]\nweights = %s\nactivations = f32\n", weights_dtype);
+    if (format) { /* NULL: the float control, no [quant] section */
+        P("\n[quant]\nformat = %s\npacking = %s\n", format, packing);
+        if (strcmp(format, "mxfp4") == 0)
+            P("group_size = 32\nscale_dtype = e8m0\n");
+        else {
+            P("group_size = %u\nscale_dtype = %s\n", sp->group, scale_key(qck_scale_dtype(sp)));
+            if (strcmp(format, "fp8") != 0)
+                P("zero_points = %s\nact_order = %s\n", sp->zero_points ? "true" : "false",
+                  sp->act_order ? "true" : "false");
+        }
+        if (g->shared)
+            P("shared_experts = %s\n", sp->shared_float ? "false" : "true");
     }
-    if (g->shared)
-        P("shared_experts = %s\n", sp->shared_float ? "false" : "true");
     P("\n[runtime]\nmax_tokens = 8\nring_depth = 2\ndevice = host\nwait_timeout_ms = 30000\n");
     P("\n[weights]\nfile = %s\nlayout = %s\n", file, layout_key(L));
 #undef P
@@ -246,19 +256,50 @@ static enum zmoe_status forward(struct zmoe_runtime *rt, const struct zmoe_confi
 
 static const uint32_t Ts[3] = {1, 5, 8};
 
+/* Both layers at every T: y within tol of zmoe_ref_forward on ref, same routing.
+ * rt may be NULL (load failed): every check then fails. */
+static void compare(struct zmoe_runtime *rt, const struct zmoe_config *c,
+                    const struct zmoe_ref_weights *ref, const char *what, uint64_t seed, double tol)
+{
+    const uint32_t H = c->model.hidden, K = c->model.top_k;
+    float *y = calloc((size_t)8 * H, sizeof *y), *yr = calloc((size_t)8 * H, sizeof *yr);
+    uint32_t *ids = calloc((size_t)8 * K, sizeof *ids), *idr = calloc((size_t)8 * K, sizeof *idr);
+    for (uint32_t l = 0; l < 2; l++)
+        for (int ti = 0; ti < 3; ti++) {
+            const uint32_t T = Ts[ti];
+            float *x = rt_inputs(c, T, seed + 10 * l + (uint64_t)ti);
+            zmoe_ref_forward(c, &ref[l], x, T, ZMOE_REF_AS_CONFIGURED, yr, idr, NULL);
+            double scale = 0, rel = INFINITY;
+            bool same_ids = false;
+            if (rt && forward(rt, c, l, x, T, y, ids) == ZMOE_OK) {
+                rel = rt_rel_error(y, yr, (size_t)T * H, &scale);
+                same_ids = memcmp(ids, idr, (size_t)T * K * sizeof *ids) == 0;
+            }
+            if (!TAP_OK(rel <= tol && same_ids,
+                        "%s: layer %u T=%u: y within %.0e of the reference, same routing", what, l,
+                        T, tol))
+                tap_diag("  relative error %.3g (output scale %.3g), routing %s", rel, scale,
+                         same_ids ? "equal" : "differs");
+            free(x);
+        }
+    free(y);
+    free(yr);
+    free(ids);
+    free(idr);
+}
+
 static void run_case(const struct qcase *k, unsigned idx)
 {
     char stem[32], path[600], text[4096];
     snprintf(stem, sizeof stem, "case%u", idx);
     ckpt_path(path, sizeof path, stem, k->shards);
-    config_text(text, sizeof text, k, &k->sp, k->format, k->packing, path);
+    config_text(text, sizeof text, k, &k->sp, k->format, k->packing, path, "bf16");
     struct zmoe_config c;
     bool ok = parse(text, k->name, &c);
     TAP_OK(ok, "%s: config with [quant] format = %s, packing = %s parses", k->name, k->format,
            k->packing);
-    const int checks = 2 * 3; /* layers x T */
     if (!ok) {
-        for (int i = 0; i < checks + 1; i++)
+        for (int i = 0; i < 2 * (1 + 2 * 3); i++)
             TAP_OK(false, "%s: (no config)", k->name);
         return;
     }
@@ -272,36 +313,34 @@ static void run_case(const struct qcase *k, unsigned idx)
         tap_bail("%s: wrote %s, configured %s", k->name, written, path);
     qck_free(&ck);
 
-    struct zmoe_runtime *rt = rt_create(&c, k->name);
+    /* the control: the same dequantized weights as an f32 float checkpoint through
+     * today's loader and kernels, same config otherwise; it shows that the checkpoint
+     * mapping, the config and the reference agree, so that a quantized failure below is
+     * the quantized path's */
+    char fstem[40], fpath[600], ftext[4096];
+    snprintf(fstem, sizeof fstem, "case%u-float", idx);
+    ckpt_path(fpath, sizeof fpath, fstem, 1);
+    config_text(ftext, sizeof ftext, k, &k->sp, NULL, NULL, fpath, "f32");
+    struct zmoe_config fc;
+    if (!parse(ftext, k->name, &fc))
+        tap_bail("%s: the float control's config does not parse", k->name);
+    qck_build_float(&ck, &fc, ref, prefix, ZMOE_DTYPE_F32);
+    qck_write(&ck, dir, fstem, 1);
+    qck_free(&ck);
+    char what[200];
+    snprintf(what, sizeof what, "%s, float control", k->name);
+    struct zmoe_runtime *rt = rt_create(&fc, what);
+    TAP_OK(rt != NULL, "%s: the f32 checkpoint of the dequantized weights loads", what);
+    compare(rt, &fc, ref, what, 77 * idx, 3e-5);
+    if (rt)
+        zmoe_destroy(rt);
+
+    rt = rt_create(&c, k->name);
     TAP_OK(rt != NULL, "%s: zmoe_create + zmoe_load_weights", k->name);
-    const uint32_t H = c.model.hidden, K = c.model.top_k;
-    const double tol = tolerance(k);
-    float *x = NULL, *y = calloc((size_t)8 * H, sizeof *y), *yr = calloc((size_t)8 * H, sizeof *yr);
-    uint32_t *ids = calloc((size_t)8 * K, sizeof *ids), *idr = calloc((size_t)8 * K, sizeof *idr);
-    for (uint32_t l = 0; l < 2; l++)
-        for (int ti = 0; ti < 3; ti++) {
-            const uint32_t T = Ts[ti];
-            x = rt_inputs(&c, T, 77 * idx + 10 * l + (uint64_t)ti);
-            zmoe_ref_forward(&c, &ref[l], x, T, ZMOE_REF_AS_CONFIGURED, yr, idr, NULL);
-            double scale = 0, rel = INFINITY;
-            bool same_ids = false;
-            if (rt && forward(rt, &c, l, x, T, y, ids) == ZMOE_OK) {
-                rel = rt_rel_error(y, yr, (size_t)T * H, &scale);
-                same_ids = memcmp(ids, idr, (size_t)T * K * sizeof *ids) == 0;
-            }
-            if (!TAP_OK(rel <= tol && same_ids, "%s: layer %u T=%u: y within %.0e of the reference, same routing",
-                        k->name, l, T, tol))
-                tap_diag("  relative error %.3g (output scale %.3g), routing %s", rel, scale,
-                         same_ids ? "equal" : "differs");
-            free(x);
-        }
+    compare(rt, &c, ref, k->name, 77 * idx, tolerance(k));
     if (rt)
         zmoe_destroy(rt);
     qck_ref_free(ref, 2);
-    free(y);
-    free(yr);
-    free(ids);
-    free(idr);
 }
 
 /* ------------------------------------------------------------------ malformed files */
@@ -496,7 +535,7 @@ static void run_bad(const struct bad_case *b, unsigned idx)
     snprintf(stem, sizeof stem, "bad%u", idx);
     ckpt_path(path, sizeof path, stem, 1);
     struct qcase k = {b->name, b->layout, b->format, b->packing, b->cfgspec, b->g, 1, false, false};
-    config_text(text, sizeof text, &k, &b->cfgspec, b->format, b->packing, path);
+    config_text(text, sizeof text, &k, &b->cfgspec, b->format, b->packing, path, "bf16");
     struct zmoe_config c;
     if (!parse(text, b->name, &c)) {
         TAP_OK(false, "malformed: %s: (no config)", b->name);
