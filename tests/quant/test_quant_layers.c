@@ -474,7 +474,7 @@ static void bad_mx_dtype(struct qck_ckpt *ck, char *tensor, size_t n)
 struct bad_case {
     const char *name;
     enum zmoe_weights_layout layout;
-    const char *format, *packing; /* what the config says */
+    const char *format, *packing; /* what the config says (NULL: no [quant] section) */
     struct qck_spec file;         /* what the file holds */
     struct qck_spec cfgspec;      /* the config's quant keys */
     struct geo g;
@@ -524,6 +524,9 @@ static const struct bad_case bad_cases[] = {
     {"fp8 native file, config compressed_tensors", ZMOE_LAYOUT_QWEN_MOE, "fp8", "compressed_tensors",
      {QCK_FP8_NATIVE, 8, 0, false, false, "F32", false}, {QCK_FP8_CT, 8, 0, false, false, "F32", false},
      {64, 32, 4, 2, 0, 0}, NULL, {"compressed", "native", NULL}},
+    {"gptq file, config without [quant] (float experts)", ZMOE_LAYOUT_MIXTRAL, NULL, NULL,
+     {QCK_GPTQ, 4, 32, true, false, "F16", false}, {QCK_GPTQ, 4, 32, true, false, "F16", false},
+     {64, 32, 4, 2, 0, 0}, NULL, {"qweight", "quant", NULL}},
     {"int4 gptq file, config int8 gptq", ZMOE_LAYOUT_MIXTRAL, "int8", "gptq",
      {QCK_GPTQ, 4, 32, false, false, "F16", false}, {QCK_GPTQ, 8, 32, false, false, "F16", false},
      {64, 32, 4, 2, 0, 0}, NULL, {"qweight", NULL, NULL}},
