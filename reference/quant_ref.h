@@ -133,7 +133,9 @@ int zmoe_qref_mxfp4(uint64_t experts, uint64_t rows, uint64_t cols,
  * permutation of [0, cols). Value of (r, c'): int (q - z) * s with z = zeros[r*ng + g]
  * or 2^(bits-1), fp8 e4m3(q) * s, mxfp4 e2m1(q) * 2^(e-127); s =
  * scales[(r/row_block)*ng + c'/group]. For `zmoe run --check` on what the device holds
- * (e.g. synthetic quantized weights) and for tests of the loader's repacking. */
+ * (e.g. synthetic quantized weights) and for tests of the loader's repacking. Unlike the
+ * file dequantizers above, w serves as scratch for the perm check: its contents are
+ * unspecified after a failure. */
 int zmoe_qref_arena(const struct zmoe_qmatrix *m, const void *tensor, float *w, char *msg,
                     size_t msg_size);
 
