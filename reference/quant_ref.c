@@ -170,6 +170,25 @@ static bool group_of(uint64_t group, uint64_t n, uint64_t *g, uint64_t *ng, char
     return true;
 }
 
+/* g_idx (GPTQ act-order, compressed-tensors actorder="group"): I32 [in], every value a
+ * group index < ng. */
+static bool read_g_idx(const struct zmoe_qref_tensor *g_idx, uint64_t in, uint64_t ng,
+                       char *msg, size_t msg_size)
+{
+    const uint64_t dg[1] = {in};
+    if (!check_piece(g_idx, "g_idx", "I32", 1, dg, msg, msg_size))
+        return false;
+    for (uint64_t i = 0; i < in; i++) {
+        int32_t gi = (int32_t)rd32(g_idx->data, i);
+        if (gi < 0 || (uint64_t)gi >= ng) {
+            fail(msg, msg_size, "tensor '%s' (g_idx): element %llu is %d, not in [0, %llu)",
+                 tname(g_idx), (unsigned long long)i, (int)gi, (unsigned long long)ng);
+            return false;
+        }
+    }
+    return true;
+}
+
 /* ------------------------------------------------------------------ GPTQ */
 
 /* Checked against AutoGPTQ/AutoGPTQ auto_gptq/nn_modules/qlinear/qlinear_cuda_old.py
@@ -194,22 +213,12 @@ int zmoe_qref_gptq(unsigned bits, uint64_t out, uint64_t in, uint64_t group,
     }
     if (!group_of(group, in, &G, &ng, msg, msg_size))
         return -1;
-    const uint64_t dq[2] = {in / per, out}, dz[2] = {ng, out / per}, ds[2] = {ng, out},
-                   dg[1] = {in};
+    const uint64_t dq[2] = {in / per, out}, dz[2] = {ng, out / per}, ds[2] = {ng, out};
     if (!check_piece(qweight, "qweight", "I32", 2, dq, msg, msg_size) ||
         !check_piece(qzeros, "qzeros", "I32", 2, dz, msg, msg_size) ||
         !check_piece(scales, "scales", SCALE_DTYPES, 2, ds, msg, msg_size) ||
-        (g_idx && !check_piece(g_idx, "g_idx", "I32", 1, dg, msg, msg_size)))
+        (g_idx && !read_g_idx(g_idx, in, ng, msg, msg_size)))
         return -1;
-    if (g_idx)
-        for (uint64_t i = 0; i < in; i++) {
-            int32_t gi = (int32_t)rd32(g_idx->data, i);
-            if (gi < 0 || (uint64_t)gi >= ng) {
-                fail(msg, msg_size, "tensor '%s' (g_idx): element %llu is %d, not in [0, %llu)",
-                     tname(g_idx), (unsigned long long)i, (int)gi, (unsigned long long)ng);
-                return -1;
-            }
-        }
     for (uint64_t i = 0; i < in; i++) {
         uint64_t g = g_idx ? (uint64_t)rd32(g_idx->data, i) : i / G;
         for (uint64_t o = 0; o < out; o++) {
@@ -265,13 +274,18 @@ int zmoe_qref_awq(uint64_t out, uint64_t in, uint64_t group,
  * src/compressed_tensors/compressors/quantized_compressors/pack_quantized.py:
  * pack_to_int32 adds 1 << (num_bits - 1) to the int8 values, then ORs value[:, i::f]
  * << num_bits*i (so element c sits in word c / f at bits (c % f)*num_bits, f = 32 /
- * num_bits); the zero point is packed the same way with packed_dim=0 into
- * [ceil(out / f), in / group] I32 (compression_param_info); weight_shape is
- * torch.tensor(weight.shape) (int64 in the file); dequantize is (x_q - zp) * scale. */
+ * num_bits); since commit ed3ac7c1 (0.10.0, "support zp packing") the zero point is
+ * packed the same way with packed_dim=0 into [ceil(out / f), in / group] I32
+ * (compression_param_info); before it, quantized_compressors/base.py saved the
+ * initialize.py zero point as is (pytorch_dtype() = int8, [out, ngroups]); weight_shape
+ * is torch.tensor(weight.shape) (int64 in the file); quantization/lifecycle/forward.py
+ * dequantizes (x_q - zero_point) * scale, with g_idx (when saved) giving each
+ * column's group. */
 int zmoe_qref_ct_packed(unsigned bits, uint64_t out, uint64_t in, uint64_t group,
                         const struct zmoe_qref_tensor *weight_packed,
                         const struct zmoe_qref_tensor *weight_scale,
                         const struct zmoe_qref_tensor *weight_zero_point,
+                        const struct zmoe_qref_tensor *weight_g_idx,
                         const struct zmoe_qref_tensor *weight_shape, float *w, char *msg,
                         size_t msg_size)
 {
@@ -303,18 +317,28 @@ int zmoe_qref_ct_packed(unsigned bits, uint64_t out, uint64_t in, uint64_t group
     const uint64_t dp[2] = {out, (in + f - 1) / f}, ds[2] = {out, ng},
                    dz[2] = {(out + f - 1) / f, ng};
     if (!check_piece(weight_packed, "weight_packed", "I32", 2, dp, msg, msg_size) ||
-        !check_piece(weight_scale, "weight_scale", SCALE_DTYPES, 2, ds, msg, msg_size) ||
-        (weight_zero_point &&
-         !check_piece(weight_zero_point, "weight_zero_point", "I32", 2, dz, msg, msg_size)))
+        !check_piece(weight_scale, "weight_scale", SCALE_DTYPES, 2, ds, msg, msg_size))
+        return -1;
+    /* the zero point's dtype tells the two layouts apart */
+    const bool zp_unpacked = weight_zero_point && weight_zero_point->dtype &&
+                             strcmp(weight_zero_point->dtype, "I8") == 0;
+    if (weight_zero_point &&
+        !(zp_unpacked ? check_piece(weight_zero_point, "weight_zero_point", "I8", 2, ds, msg, msg_size)
+                      : check_piece(weight_zero_point, "weight_zero_point", "I32", 2, dz, msg,
+                                    msg_size)))
+        return -1;
+    if (weight_g_idx && !read_g_idx(weight_g_idx, in, ng, msg, msg_size))
         return -1;
     for (uint64_t o = 0; o < out; o++)
         for (uint64_t c = 0; c < in; c++) {
-            uint64_t g = c / G;
+            uint64_t g = weight_g_idx ? (uint64_t)rd32(weight_g_idx->data, c) : c / G;
             uint32_t q = rd32(weight_packed->data, o * dp[1] + c / f) >> ((c % f) * bits) & mask;
-            uint32_t z = weight_zero_point
-                             ? rd32(weight_zero_point->data, (o / f) * ng + g) >> ((o % f) * bits) & mask
-                             : (uint32_t)offset;
-            w[o * in + c] = (float)((int32_t)q - (int32_t)z) * rd_scale(weight_scale, o * ng + g);
+            int32_t z = (int32_t)offset;
+            if (zp_unpacked)
+                z = (int8_t)rd8(weight_zero_point->data, o * ng + g) + (int32_t)offset;
+            else if (weight_zero_point)
+                z = (int32_t)(rd32(weight_zero_point->data, (o / f) * ng + g) >> ((o % f) * bits) & mask);
+            w[o * in + c] = (float)((int32_t)q - z) * rd_scale(weight_scale, o * ng + g);
         }
     return 0;
 }
@@ -404,5 +428,93 @@ int zmoe_qref_mxfp4(uint64_t experts, uint64_t rows, uint64_t cols,
             uint8_t nib = (c % 2) ? (uint8_t)(byte >> 4) : (uint8_t)(byte & 15u);
             w[r * cols + c] = zmoe_qref_e2m1(nib) * zmoe_qref_e8m0(rd8(scales->data, r * nb + c / 32));
         }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ device layout */
+
+/* A scale of the device layout's scale dtype (weights/quant.h). */
+static float arena_scale(enum zmoe_scale_dtype dt, const unsigned char *p, uint64_t i)
+{
+    switch (dt) {
+    case ZMOE_SCALE_F16:
+        return zmoe_f16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+    case ZMOE_SCALE_BF16:
+        return zmoe_bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+    case ZMOE_SCALE_F32: {
+        uint32_t u = rd32(p, i);
+        float f;
+        memcpy(&f, &u, sizeof f);
+        return f;
+    }
+    case ZMOE_SCALE_E8M0:
+        return zmoe_qref_e8m0(p[i]);
+    }
+    return NAN;
+}
+
+/* Written from weights/quant.h's description of the parts (codes LSB first in uint32
+ * words, scales per (row block, group), uint8 zeros per (row, group), uint32 perm per
+ * expert), not from the loader that produces it. */
+int zmoe_qref_arena(const struct zmoe_qmatrix *m, const void *tensor, float *w, char *msg,
+                    size_t msg_size)
+{
+    const uint64_t R = m->rows, n = m->cols, b = m->bits;
+    if ((b != 4 && b != 8) || n == 0 || n % 32 || m->group == 0 || n % m->group ||
+        m->row_block == 0 || m->groups_per_row != n / m->group || m->bytes == 0) {
+        fail(msg, msg_size, "device matrix: invalid geometry (%llu x %llu, %llu bits, group %u)",
+             (unsigned long long)R, (unsigned long long)n, (unsigned long long)b, m->group);
+        return -1;
+    }
+    const uint64_t ng = m->groups_per_row, per = 32 / b, wpr = n / per, mask = (1u << b) - 1;
+    const unsigned char *base = tensor;
+    const unsigned char *codes = base + m->codes_offset, *sc = base + m->scales_offset;
+    const unsigned char *zeros = m->has_zeros ? base + m->zeros_offset : NULL;
+    const unsigned char *perm = m->has_perm ? base + m->perm_offset : NULL;
+    const uint64_t sets = m->perm_sets ? m->perm_sets : 1, rows_per_set = R / sets;
+    if (perm) {
+        if (R % sets) {
+            fail(msg, msg_size, "device matrix: %llu rows not a multiple of %llu perm sets",
+                 (unsigned long long)R, (unsigned long long)sets);
+            return -1;
+        }
+        /* each set a permutation: every column exactly once (checked with w as scratch) */
+        for (uint64_t p = 0; p < sets; p++) {
+            for (uint64_t c = 0; c < n; c++)
+                w[c] = 0.0f;
+            for (uint64_t c = 0; c < n; c++) {
+                uint32_t v = rd32(perm, p * n + c);
+                if (v >= n || w[v] != 0.0f) {
+                    fail(msg, msg_size, "device matrix: perm set %llu is not a permutation of "
+                         "[0, %llu) (entry %llu is %u)", (unsigned long long)p,
+                         (unsigned long long)n, (unsigned long long)c, v);
+                    return -1;
+                }
+                w[v] = 1.0f;
+            }
+        }
+    }
+    for (uint64_t r = 0; r < R; r++) {
+        const uint64_t p = perm ? r / rows_per_set : 0;
+        for (uint64_t c = 0; c < n; c++) {
+            const uint64_t g = c / m->group;
+            const uint32_t q = rd32(codes, r * wpr + c / per) >> ((c % per) * b) & mask;
+            const float s = arena_scale(m->scale_dtype, sc, (r / m->row_block) * ng + g);
+            float v;
+            switch (m->format) {
+            case ZMOE_QUANT_FP8:
+                v = zmoe_qref_e4m3((uint8_t)q) * s;
+                break;
+            case ZMOE_QUANT_MXFP4:
+                v = zmoe_qref_e2m1((uint8_t)q) * s;
+                break;
+            default: {
+                const int32_t z = zeros ? (int32_t)zeros[r * ng + g] : (int32_t)(1u << (b - 1));
+                v = (float)((int32_t)q - z) * s;
+            }
+            }
+            w[r * n + (perm ? rd32(perm, p * n + c) : c)] = v;
+        }
+    }
     return 0;
 }

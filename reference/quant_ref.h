@@ -21,6 +21,8 @@
 #ifndef ZMOE_QUANT_REF_H
 #define ZMOE_QUANT_REF_H
 
+#include "weights/quant.h" /* struct zmoe_qmatrix: the device layout's contract */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -66,20 +68,25 @@ int zmoe_qref_awq(uint64_t out, uint64_t in, uint64_t group,
                   const struct zmoe_qref_tensor *qweight, const struct zmoe_qref_tensor *qzeros,
                   const struct zmoe_qref_tensor *scales, float *w, char *msg, size_t msg_size);
 
-/* compressed-tensors "pack-quantized" (llm-compressor W4A16 / W8A16 packed), bits 4 or 8:
+/* compressed-tensors "pack-quantized" (llm-compressor W4A16 / W8A16), bits 4 or 8:
  *   weight_packed     I32 [out, ceil(in/(32/bits))]: element c of row o at bits
  *                     (c % (32/bits))*bits of word [o][c / (32/bits)], stored as the
  *                     signed value + 2^(bits-1) (so the unsigned code q)
  *   weight_scale      F16/BF16/F32 [out, ngroups] (group 0 = channel: [out, 1])
- *   weight_zero_point I32 [ceil(out/(32/bits)), ngroups], packed along dim 0 (zero of
- *                     (o, g) in word [o/(32/bits)][g]) with the same +2^(bits-1) offset;
- *                     NULL = symmetric (signed zero 0, i.e. code 2^(bits-1))
+ *   weight_zero_point NULL = symmetric (signed zero 0, i.e. code 2^(bits-1)); else
+ *                     I32 [ceil(out/(32/bits)), ngroups] packed along dim 0 (zero of
+ *                     (o, g) in word [o/(32/bits)][g]) with the same +2^(bits-1) offset
+ *                     (compressed-tensors >= 0.10), or I8 [out, ngroups] signed, unpacked
+ *                     (the versions before, which saved the zero point as is)
+ *   weight_g_idx      I32 [in] (llm-compressor actorder="group"): group of each input
+ *                     column, < ngroups; NULL = c / group
  *   weight_shape      I64 (or I32) [2] = {out, in}
  *   W[o][c] = (q - z) * s   (= (signed q - signed zp) * s) */
 int zmoe_qref_ct_packed(unsigned bits, uint64_t out, uint64_t in, uint64_t group,
                         const struct zmoe_qref_tensor *weight_packed,
                         const struct zmoe_qref_tensor *weight_scale,
                         const struct zmoe_qref_tensor *weight_zero_point,
+                        const struct zmoe_qref_tensor *weight_g_idx,
                         const struct zmoe_qref_tensor *weight_shape, float *w, char *msg,
                         size_t msg_size);
 
@@ -116,5 +123,20 @@ int zmoe_qref_fp8(uint64_t out, uint64_t in, uint64_t block_rows, uint64_t block
 int zmoe_qref_mxfp4(uint64_t experts, uint64_t rows, uint64_t cols,
                     const struct zmoe_qref_tensor *blocks, const struct zmoe_qref_tensor *scales,
                     float *w, char *msg, size_t msg_size);
+
+/* The device (arena) layout of one quantized kernel matrix, weights/quant.h, dequantized
+ * from that definition: `tensor` is the whole arena tensor (m->bytes, offsets from
+ * zmoe_quant_matrix), w receives [m->rows][m->cols] in the CHECKPOINT's column order,
+ * i.e. the f32 kernel-layout matrix the reference MoE takes: with a perm, kernel column
+ * c' of the rows of expert p (rows / perm_sets rows each) holds checkpoint column
+ * perm[p*cols + c'], so w[r][perm[p*cols + c']] = value(r, c'); each perm set must be a
+ * permutation of [0, cols). Value of (r, c'): int (q - z) * s with z = zeros[r*ng + g]
+ * or 2^(bits-1), fp8 e4m3(q) * s, mxfp4 e2m1(q) * 2^(e-127); s =
+ * scales[(r/row_block)*ng + c'/group]. For `zmoe run --check` on what the device holds
+ * (e.g. synthetic quantized weights) and for tests of the loader's repacking. Unlike the
+ * file dequantizers above, w serves as scratch for the perm check: its contents are
+ * unspecified after a failure. */
+int zmoe_qref_arena(const struct zmoe_qmatrix *m, const void *tensor, float *w, char *msg,
+                    size_t msg_size);
 
 #endif

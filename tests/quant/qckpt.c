@@ -41,6 +41,42 @@ static void *xcalloc(size_t n, size_t sz)
 
 /* ------------------------------------------------------------------ specs */
 
+int qck_spec_from_config(const struct zmoe_config *cfg, bool int_quantized, struct qck_spec *sp)
+{
+    static const char *const sdt[] = {[ZMOE_SCALE_F16] = "F16", [ZMOE_SCALE_BF16] = "BF16",
+                                      [ZMOE_SCALE_F32] = "F32", [ZMOE_SCALE_E8M0] = NULL};
+    const enum zmoe_quant_format f = cfg->quant.format;
+    const enum zmoe_quant_packing p = cfg->quant.packing;
+    memset(sp, 0, sizeof *sp);
+    sp->group = cfg->quant.group_size;
+    sp->zero_points = cfg->quant.zero_points;
+    sp->act_order = cfg->quant.act_order;
+    sp->scale_dtype = (unsigned)cfg->quant.scale_dtype < 4 ? sdt[cfg->quant.scale_dtype] : NULL;
+    sp->shared_float = !cfg->quant.shared_experts;
+    if (f == ZMOE_QUANT_INT4 || f == ZMOE_QUANT_INT8) {
+        sp->bits = f == ZMOE_QUANT_INT4 ? 4 : 8;
+        if (p == ZMOE_PACK_GPTQ)
+            sp->format = QCK_GPTQ;
+        else if (p == ZMOE_PACK_AWQ && f == ZMOE_QUANT_INT4)
+            sp->format = QCK_AWQ;
+        else if (p == ZMOE_PACK_COMPRESSED_TENSORS)
+            sp->format = f == ZMOE_QUANT_INT8 && int_quantized ? QCK_CT_INT8 : QCK_CT_PACKED;
+        else
+            return -1;
+        return 0;
+    }
+    sp->bits = f == ZMOE_QUANT_MXFP4 ? 4 : 8;
+    if (f == ZMOE_QUANT_FP8 && p == ZMOE_PACK_NATIVE)
+        sp->format = QCK_FP8_NATIVE;
+    else if (f == ZMOE_QUANT_FP8 && p == ZMOE_PACK_COMPRESSED_TENSORS)
+        sp->format = QCK_FP8_CT;
+    else if (f == ZMOE_QUANT_MXFP4 && p == ZMOE_PACK_NATIVE)
+        sp->format = QCK_MXFP4;
+    else
+        return -1;
+    return 0;
+}
+
 unsigned qck_bits(const struct qck_spec *sp)
 {
     switch (sp->format) {
@@ -128,7 +164,7 @@ void qck_mat_random(struct qck_mat *m, const struct qck_spec *sp, uint64_t out, 
                     m->z[i] = (uint16_t)rnd(seed, levels);
             }
         }
-        if (gptq && sp->act_order) {
+        if ((gptq || sp->format == QCK_CT_PACKED) && sp->act_order) {
             /* GPTQ's desc_act: groups are taken over columns in a permuted order, so
              * g_idx[perm[k]] = k / G, every group G columns, scattered */
             uint32_t *perm = xcalloc(in, sizeof *perm);
@@ -342,10 +378,11 @@ static void name_of(char *buf, size_t n, const char *base, const char *piece)
         tap_bail("tensor name too long: %s.%s", base, piece);
 }
 
-/* GPTQ (AutoGPTQ QuantLinear.pack): intweight transposed to [in, out], then rows of
- * qweight OR 32/bits consecutive input rows at shifts bits*(j - i); zeros - 1 packed
- * along the output dim the same way; scales [ngroups, out]; g_idx [in] always written
- * (AutoGPTQ and GPTQModel store it also without desc_act, as i // group_size). */
+/* GPTQ (AutoGPTQ QuantLinear.pack; AutoRound's qlinear_triton.py packs the same way):
+ * intweight transposed to [in, out], then rows of qweight OR 32/bits consecutive input
+ * rows at shifts bits*(j - i); zeros - 1 packed along the output dim the same way;
+ * scales [ngroups, out]; g_idx [in] (AutoGPTQ and GPTQModel store it also without
+ * desc_act, as i // group_size; AutoRound's own export has none: sp->no_g_idx). */
 static void pack_gptq(struct qck_ckpt *ck, const char *base, const struct qck_spec *sp,
                       const struct qck_mat *m)
 {
@@ -370,6 +407,8 @@ static void pack_gptq(struct qck_ckpt *ck, const char *base, const struct qck_sp
     for (uint64_t g = 0; g < ng; g++)
         for (uint64_t o = 0; o < out; o++)
             put_scale(sc, sdt, g * out + o, m->s[o * ng + g]);
+    if (sp->no_g_idx && !m->g_idx)
+        return;
     name_of(nm, sizeof nm, base, "g_idx");
     void *gi = (void *)qck_add(ck, nm, "I32", 1, in, 0, 0, 0, in * 4)->data;
     for (uint64_t i = 0; i < in; i++)
@@ -425,12 +464,23 @@ static void pack_ct(struct qck_ckpt *ck, const char *base, const struct qck_spec
     void *sc = (void *)qck_add(ck, nm, sdt, 2, out, ng, 0, 0, out * ng * scale_size(sdt))->data;
     for (uint64_t i = 0; i < out * ng; i++)
         put_scale(sc, sdt, i, m->s[i]);
-    if (m->z) {
+    if (m->z && sp->legacy_zero_point) { /* < 0.10: the int8 zero point as is */
+        name_of(nm, sizeof nm, base, "weight_zero_point");
+        unsigned char *zp = (void *)qck_add(ck, nm, "I8", 2, out, ng, 0, 0, out * ng)->data;
+        for (uint64_t i = 0; i < out * ng; i++)
+            zp[i] = (unsigned char)(int8_t)((int)m->z[i] - (1 << (b - 1)));
+    } else if (m->z) {
         name_of(nm, sizeof nm, base, "weight_zero_point");
         void *zp = (void *)qck_add(ck, nm, "I32", 2, zr, ng, 0, 0, zr * ng * 4)->data;
         for (uint64_t o = 0; o < out; o++)
             for (uint64_t g = 0; g < ng; g++)
                 or32(zp, (o / f) * ng + g, (uint32_t)m->z[o * ng + g] << (b * (o % f)));
+    }
+    if (m->g_idx) {
+        name_of(nm, sizeof nm, base, "weight_g_idx");
+        void *gi = (void *)qck_add(ck, nm, "I32", 1, in, 0, 0, 0, in * 4)->data;
+        for (uint64_t i = 0; i < in; i++)
+            put32(gi, i, m->g_idx[i]);
     }
     name_of(nm, sizeof nm, base, "weight_shape");
     unsigned char *ws = (void *)qck_add(ck, nm, "I64", 1, 2, 0, 0, 0, 16)->data;
@@ -585,12 +635,15 @@ int qck_dequant_linear(struct qck_ckpt *ck, const char *base, const struct qck_s
                              msg_size);
     }
     case QCK_CT_PACKED: {
+        bool f5;
         struct zmoe_qref_tensor a = view(ck, base, "weight_packed", &f1),
                                 b = view(ck, base, "weight_scale", &f2),
                                 c = view(ck, base, "weight_zero_point", &f3),
-                                d = view(ck, base, "weight_shape", &f4);
+                                d = view(ck, base, "weight_shape", &f4),
+                                e = view(ck, base, "weight_g_idx", &f5);
         return zmoe_qref_ct_packed(sp->bits, out, in, G, f1 ? &a : NULL, f2 ? &b : NULL,
-                                   f3 ? &c : NULL, f4 ? &d : NULL, w, msg, msg_size);
+                                   f3 ? &c : NULL, f5 ? &e : NULL, f4 ? &d : NULL, w, msg,
+                                   msg_size);
     }
     case QCK_CT_INT8: {
         struct zmoe_qref_tensor a = view(ck, base, "weight", &f1),
@@ -654,12 +707,21 @@ static float *randf(uint64_t n, double scale, enum zmoe_dtype dt, uint64_t *seed
 }
 
 /* One quantized linear: random codes, packed under `base`, dequantized back by quant_ref
- * into w (out x in). */
+ * into w (out x in). With act-order, *g_idx (when set) is the g_idx to use, else it
+ * receives this one's: gate and up of an expert see the same input, so GPTQ's
+ * activation order (argsort of the same Hessian diagonal) is the same for both, and the
+ * device keeps one column permutation per expert (weights/quant.h). */
 static void quant_linear(struct qck_ckpt *ck, const char *base, const struct qck_spec *sp,
-                         uint64_t out, uint64_t in, float *w, uint64_t *seed)
+                         uint64_t out, uint64_t in, float *w, uint64_t *seed, uint32_t **g_idx)
 {
     struct qck_mat m;
     qck_mat_random(&m, sp, out, in, seed);
+    if (m.g_idx && g_idx && *g_idx)
+        memcpy(m.g_idx, *g_idx, in * sizeof *m.g_idx);
+    else if (m.g_idx && g_idx) {
+        *g_idx = xcalloc(in, sizeof **g_idx);
+        memcpy(*g_idx, m.g_idx, in * sizeof *m.g_idx);
+    }
     qck_add_linear(ck, base, sp, &m);
     qck_mat_free(&m);
     char msg[512];
@@ -768,16 +830,19 @@ int qck_build_moe(struct qck_ckpt *ck, const struct zmoe_config *cfg, const stru
             for (uint32_t e = 0; e < E; e++) {
                 char base[320];
                 float *w13 = t[ZMOE_TENSOR_W13] + (uint64_t)e * 2 * I * H;
+                uint32_t *gidx = NULL; /* gate's, reused by up */
                 quant_linear(ck, qck_expert_base(base, sizeof base, lay, prefix, l, e, 0), sp, I,
-                             H, w13, &s);
+                             H, w13, &s, &gidx);
                 quant_linear(ck, qck_expert_base(base, sizeof base, lay, prefix, l, e, 1), sp, I,
-                             H, w13 + I * H, &s);
+                             H, w13 + I * H, &s, &gidx);
                 quant_linear(ck, qck_expert_base(base, sizeof base, lay, prefix, l, e, 2), sp, H,
-                             I, t[ZMOE_TENSOR_W2] + (uint64_t)e * H * I, &s);
+                             I, t[ZMOE_TENSOR_W2] + (uint64_t)e * H * I, &s, NULL);
+                free(gidx);
             }
             if (S) {
                 char base[320];
                 float *w13 = t[ZMOE_TENSOR_SHARED_W13], *w2 = t[ZMOE_TENSOR_SHARED_W2];
+                uint32_t *gidx = NULL;
                 for (int which = 0; which < 3; which++) {
                     qck_shared_base(base, sizeof base, lay, prefix, l, which);
                     uint64_t out = which == 2 ? H : S, in = which == 2 ? S : H;
@@ -785,8 +850,9 @@ int qck_build_moe(struct qck_ckpt *ck, const struct zmoe_config *cfg, const stru
                     if (sp->shared_float)
                         float_linear(ck, base, fdt, out, in, w, &s);
                     else
-                        quant_linear(ck, base, sp, out, in, w, &s);
+                        quant_linear(ck, base, sp, out, in, w, &s, which < 2 ? &gidx : NULL);
                 }
+                free(gidx);
                 if (cfg->router.shared_expert_gate) {
                     v = randf(H, 1.0 / sqrt((double)H), fdt, &s);
                     snprintf(nm, sizeof nm, "%s%u.mlp.shared_expert_gate.weight", prefix, l);
@@ -809,4 +875,93 @@ void qck_ref_free(struct zmoe_ref_weights *ref, uint32_t layers)
             free((void *)ref[l].tensor[k]);
             ref[l].tensor[k] = NULL;
         }
+}
+
+void qck_build_float(struct qck_ckpt *ck, const struct zmoe_config *cfg,
+                     const struct zmoe_ref_weights *ref, const char *prefix, enum zmoe_dtype dt)
+{
+    const enum zmoe_weights_layout lay = cfg->weights.layout;
+    const uint64_t E = cfg->model.experts, H = cfg->model.hidden, I = cfg->model.intermediate;
+    const uint64_t S = (uint64_t)cfg->model.shared_experts * cfg->model.shared_intermediate;
+    const bool fused = lay == ZMOE_LAYOUT_LLAMA4 || lay == ZMOE_LAYOUT_GPT_OSS;
+    const bool oss = lay == ZMOE_LAYOUT_GPT_OSS;
+    char nm[320], base[320];
+    for (uint32_t l = 0; l < cfg->model.layers; l++) {
+        const float *const *t = ref[l].tensor;
+        const char *router = lay == ZMOE_LAYOUT_MIXTRAL ? "block_sparse_moe.gate"
+                             : lay == ZMOE_LAYOUT_LLAMA4 ? "feed_forward.router"
+                             : oss                       ? "mlp.router"
+                                                         : "mlp.gate";
+        snprintf(nm, sizeof nm, "%s%u.%s.weight", prefix, l, router);
+        qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_ROUTER_W], 2, E, H);
+        if (t[ZMOE_TENSOR_ROUTER_B]) {
+            snprintf(nm, sizeof nm, "%s%u.%s.bias", prefix, l, router);
+            qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_ROUTER_B], 1, E, 0);
+        }
+        if (t[ZMOE_TENSOR_SCORE_BIAS]) {
+            snprintf(nm, sizeof nm, "%s%u.mlp.gate.e_score_correction_bias", prefix, l);
+            qck_add_float(ck, nm, ZMOE_DTYPE_F32, t[ZMOE_TENSOR_SCORE_BIAS], 1, E, 0);
+        }
+        if (fused) {
+            /* gate_up_proj[e][h][c]: kernel row c (concatenated) or, interleaved (gpt_oss),
+             * gate row c/2 for even c and up row c/2 for odd c; down_proj[e][i][h] = W2[e][h][i] */
+            const char *ff = oss ? "mlp" : "feed_forward";
+            float *gu = xcalloc(E * H * 2 * I, sizeof *gu), *dn = xcalloc(E * I * H, sizeof *dn);
+            for (uint64_t e = 0; e < E; e++)
+                for (uint64_t h = 0; h < H; h++)
+                    for (uint64_t c = 0; c < 2 * I; c++) {
+                        uint64_t row = oss ? (c % 2) * I + c / 2 : c;
+                        gu[(e * H + h) * 2 * I + c] = t[ZMOE_TENSOR_W13][(e * 2 * I + row) * H + h];
+                    }
+            for (uint64_t e = 0; e < E; e++)
+                for (uint64_t i = 0; i < I; i++)
+                    for (uint64_t h = 0; h < H; h++)
+                        dn[(e * I + i) * H + h] = t[ZMOE_TENSOR_W2][(e * H + h) * I + i];
+            snprintf(nm, sizeof nm, "%s%u.%s.experts.gate_up_proj", prefix, l, ff);
+            struct stw_tensor *tt = qck_add(ck, nm, stw_dtype_name(dt), 3, E, H, 2 * I, 0,
+                                            E * H * 2 * I * zmoe_dtype_size(dt));
+            zmoe_dtype_convert((void *)tt->data, dt, gu, ZMOE_DTYPE_F32, E * H * 2 * I);
+            snprintf(nm, sizeof nm, "%s%u.%s.experts.down_proj", prefix, l, ff);
+            tt = qck_add(ck, nm, stw_dtype_name(dt), 3, E, I, H, 0, E * I * H * zmoe_dtype_size(dt));
+            zmoe_dtype_convert((void *)tt->data, dt, dn, ZMOE_DTYPE_F32, E * I * H);
+            if (t[ZMOE_TENSOR_B13]) {
+                for (uint64_t e = 0; e < E; e++)
+                    for (uint64_t c = 0; c < 2 * I; c++)
+                        gu[e * 2 * I + c] = t[ZMOE_TENSOR_B13][e * 2 * I + (c % 2) * I + c / 2];
+                snprintf(nm, sizeof nm, "%s%u.mlp.experts.gate_up_proj_bias", prefix, l);
+                qck_add_float(ck, nm, dt, gu, 2, E, 2 * I);
+                snprintf(nm, sizeof nm, "%s%u.mlp.experts.down_proj_bias", prefix, l);
+                qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_B2], 2, E, H);
+            }
+            free(gu);
+            free(dn);
+        } else {
+            for (uint32_t e = 0; e < E; e++) {
+                const float *w13 = t[ZMOE_TENSOR_W13] + (uint64_t)e * 2 * I * H;
+                for (int which = 0; which < 3; which++) {
+                    qck_expert_base(base, sizeof base, lay, prefix, l, e, which);
+                    name_of(nm, sizeof nm, base, "weight");
+                    if (which < 2)
+                        qck_add_float(ck, nm, dt, w13 + (uint64_t)which * I * H, 2, I, H);
+                    else
+                        qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_W2] + (uint64_t)e * H * I, 2, H, I);
+                }
+            }
+        }
+        if (S && !oss) {
+            for (int which = 0; which < 3; which++) {
+                qck_shared_base(base, sizeof base, lay, prefix, l, which);
+                name_of(nm, sizeof nm, base, "weight");
+                if (which < 2)
+                    qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_SHARED_W13] + (uint64_t)which * S * H, 2,
+                                  S, H);
+                else
+                    qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_SHARED_W2], 2, H, S);
+            }
+            if (t[ZMOE_TENSOR_SHARED_GATE]) {
+                snprintf(nm, sizeof nm, "%s%u.mlp.shared_expert_gate.weight", prefix, l);
+                qck_add_float(ck, nm, dt, t[ZMOE_TENSOR_SHARED_GATE], 2, 1, H);
+            }
+        }
+    }
 }

@@ -41,9 +41,14 @@ struct qck_spec {
     uint32_t group;          /* int formats: along in, 0 = per output channel;
                                 fp8: 128 = 128x128 blocks, 0 = per output channel */
     bool zero_points;        /* int formats: asymmetric (AWQ: always) */
-    bool act_order;          /* GPTQ: a random g_idx (each group G columns, shuffled) */
+    bool act_order;          /* GPTQ, CT_PACKED: a random g_idx (each group G columns,
+                                shuffled; CT writes it as weight_g_idx) */
     const char *scale_dtype; /* "F16" "BF16" "F32"; NULL: F16 int, F32 fp8 */
     bool shared_float;       /* shared experts stay float (in cfg->dtype.weights) */
+    bool legacy_zero_point;  /* CT_PACKED: the zero point as compressed-tensors < 0.10
+                                saved it, I8 [out, ngroups] signed, unpacked */
+    bool no_g_idx;           /* GPTQ without act-order: no g_idx tensor (AutoRound's own
+                                "auto_round" export registers none) */
 };
 
 /* One quantized matrix as the test chose it. */
@@ -57,6 +62,13 @@ struct qck_mat {
     uint16_t *z;        /* [out][in/group] or NULL (symmetric, implicit 2^(bits-1)) */
     uint32_t *g_idx;    /* GPTQ [in]: group of each input column, or NULL (c / group) */
 };
+
+/* The spec of the checkpoint a config's [quant] keys describe (format, packing,
+ * group_size, zero_points, act_order, scale_dtype, shared_experts). int8 with
+ * compressed_tensors is ambiguous in real files: llm-compressor writes weight-only W8A16
+ * as pack-quantized and W8A8 as int-quantized; `int_quantized` picks the latter.
+ * Returns -1 for format none or a packing the format has no file layout for. */
+int qck_spec_from_config(const struct zmoe_config *cfg, bool int_quantized, struct qck_spec *sp);
 
 /* bits of a spec's codes (4 or 8). */
 unsigned qck_bits(const struct qck_spec *sp);
@@ -96,8 +108,8 @@ const char *qck_write(const struct qck_ckpt *ck, const char *dir, const char *st
 
 /* Packs m as `sp` stores one linear named `base` (e.g. "model.layers.0.mlp.experts.3
  * .gate_proj"): appends base.qweight/.qzeros/.scales/.g_idx (GPTQ), .qweight/.qzeros/
- * .scales (AWQ), .weight_packed/.weight_scale/[.weight_zero_point]/.weight_shape
- * (CT_PACKED), .weight/.weight_scale/[.weight_zero_point] (CT_INT8), .weight/
+ * .scales (AWQ), .weight_packed/.weight_scale/[.weight_zero_point]/[.weight_g_idx]/
+ * .weight_shape (CT_PACKED), .weight/.weight_scale/[.weight_zero_point] (CT_INT8), .weight/
  * .weight_scale_inv (FP8_NATIVE), .weight/.weight_scale (FP8_CT). Not for MXFP4. */
 void qck_add_linear(struct qck_ckpt *ck, const char *base, const struct qck_spec *sp,
                     const struct qck_mat *m);
@@ -125,6 +137,14 @@ int qck_dequant_linear(struct qck_ckpt *ck, const char *base, const struct qck_s
 int qck_build_moe(struct qck_ckpt *ck, const struct zmoe_config *cfg, const struct qck_spec *sp,
                   const char *prefix, uint64_t seed, struct zmoe_ref_weights *ref);
 void qck_ref_free(struct zmoe_ref_weights *ref, uint32_t layers);
+
+/* The float checkpoint of the same weights: ref[l] (kernel layout, e.g. from
+ * qck_build_moe) written in cfg's layout with the float names (`.weight`; llama4 and
+ * gpt_oss fused gate_up_proj [E, H, 2I] / down_proj [E, I, H], gpt_oss interleaved),
+ * stored as dt. The control the quantized cases are measured against: it runs through
+ * today's float loader and kernels. */
+void qck_build_float(struct qck_ckpt *ck, const struct zmoe_config *cfg,
+                     const struct zmoe_ref_weights *ref, const char *prefix, enum zmoe_dtype dt);
 
 /* Checkpoint names of one layer's routed expert linears: the base of expert e's gate
  * (which = 0), up (1) and down (2) linear in `layout` (not gpt_oss), and of the shared

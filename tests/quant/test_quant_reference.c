@@ -245,7 +245,7 @@ static void test_ct(void)
                             tz = T2("c.weight_zero_point", "I32", 1, 1, bzp),
                             tw = T1("c.weight_shape", "I64", 2, bws);
     float w[16];
-    int rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, &tw, w, msg, sizeof msg);
+    int rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, NULL, &tw, w, msg, sizeof msg);
     bool ok = rc == 0;
     for (int c = 0; ok && c < 8; c++)
         ok = w[c] == (float)(c - 8) * 0.5f && w[8 + c] == (float)c * 2.0f;
@@ -253,20 +253,43 @@ static void test_ct(void)
            rc ? msg : "ok");
     /* asymmetric: zero point [ceil(2/8), 1] packed along the output dim: nibble 0 = row
      * 0's zero (3, signed -5), nibble 1 = row 1's (9, signed 1) */
-    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, &tz, &tw, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, &tz, NULL, &tw, w, msg, sizeof msg);
     ok = rc == 0;
     for (int c = 0; ok && c < 8; c++)
         ok = w[c] == (float)(c - 3) * 0.5f && w[8 + c] == (float)(8 + c - 9) * 2.0f;
     TAP_OK(ok, "ct pack-quantized asymmetric: zero point packed along dim 0 with the +8 offset");
+    /* compressed-tensors < 0.10 saved the same zero points unpacked: I8 [out, ngroups],
+     * signed (-5 and 1) */
+    int8_t zl[2] = {-5, 1};
+    struct zmoe_qref_tensor tzl = T2("c.weight_zero_point", "I8", 2, 1, zl);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, &tzl, NULL, &tw, w, msg, sizeof msg);
+    ok = rc == 0;
+    for (int c = 0; ok && c < 8; c++)
+        ok = w[c] == (float)(c - 3) * 0.5f && w[8 + c] == (float)(8 + c - 9) * 2.0f;
+    TAP_OK(ok, "ct pack-quantized asymmetric, legacy unpacked I8 zero point (%s)", rc ? msg : "ok");
+    /* weight_g_idx (actorder="group"): in = 8, group 4, columns 0..3 in group 1 */
+    uint16_t sc2[4] = {zmoe_f32_to_bf16(1.0f), zmoe_f32_to_bf16(4.0f), zmoe_f32_to_bf16(1.0f),
+                       zmoe_f32_to_bf16(4.0f)};
+    uint32_t gi[8] = {1, 1, 1, 1, 0, 0, 0, 0};
+    unsigned char bsc2[8], bgi[32];
+    le16(bsc2, sc2, 4);
+    le32(bgi, gi, 8);
+    struct zmoe_qref_tensor ts2 = T2("c.weight_scale", "BF16", 2, 2, bsc2),
+                            tg = T1("c.weight_g_idx", "I32", 8, bgi);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 4, &tp, &ts2, NULL, &tg, &tw, w, msg, sizeof msg);
+    ok = rc == 0;
+    for (int c = 0; ok && c < 8; c++)
+        ok = w[c] == (float)(c - 8) * (c < 4 ? 4.0f : 1.0f);
+    TAP_OK(ok, "ct pack-quantized weight_g_idx picks each column's group (%s)", rc ? msg : "ok");
     bws[8] = 16;
-    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, &tw, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &ts, NULL, NULL, &tw, w, msg, sizeof msg);
     TAP_OK(rc == -1 && strstr(msg, "c.weight_shape") && strstr(msg, "[2, 8] expected") &&
                strstr(msg, "found [2, 16]"),
            "ct: weight_shape not matching the packed geometry named (%s)", msg);
     bws[8] = 8;
     struct zmoe_qref_tensor bad = ts;
     bad.shape[1] = 2;
-    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &bad, NULL, &tw, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(4, 2, 8, 0, &tp, &bad, NULL, NULL, &tw, w, msg, sizeof msg);
     TAP_OK(rc == -1 && strstr(msg, "c.weight_scale") && strstr(msg, "[2, 1] expected"),
            "ct: weight_scale inconsistent with the group size named (%s)", msg);
 
@@ -277,7 +300,7 @@ static void test_ct(void)
     struct zmoe_qref_tensor tp8 = T2("d.weight_packed", "I32", 1, 1, bwp8),
                             ts8 = T2("d.weight_scale", "BF16", 1, 1, bsc),
                             tw8 = T1("d.weight_shape", "I64", 2, bws8);
-    rc = zmoe_qref_ct_packed(8, 1, 4, 0, &tp8, &ts8, NULL, &tw8, w, msg, sizeof msg);
+    rc = zmoe_qref_ct_packed(8, 1, 4, 0, &tp8, &ts8, NULL, NULL, &tw8, w, msg, sizeof msg);
     TAP_OK(rc == 0 && w[0] == 0.0f && w[1] == 0.5f && w[2] == 1.5f && w[3] == -0.5f * 1,
            "ct pack-quantized int8: 4 per word, offset 128");
 
@@ -424,12 +447,20 @@ static const struct rt_case rt_cases[] = {
     {"gptq int4 g32 asym act-order", {QCK_GPTQ, 4, 32, true, true, "F16", false}, 64, 128, 0},
     {"gptq int4 per-channel bf16", {QCK_GPTQ, 4, 0, true, false, "BF16", false}, 32, 64, 0},
     {"gptq int8 g64 asym act-order", {QCK_GPTQ, 8, 64, true, true, "F16", false}, 40, 128, 0},
+    {"gptq int4 g32 asym, no g_idx (AutoRound)",
+     {QCK_GPTQ, 4, 32, true, false, "F16", false, false, true}, 32, 64, 0},
     {"awq g32", {QCK_AWQ, 4, 32, true, false, "F16", false}, 64, 96, 0},
     {"awq g64 f32 scales", {QCK_AWQ, 4, 64, true, false, "F32", false}, 32, 128, 0},
     {"ct int4 g32 sym bf16", {QCK_CT_PACKED, 4, 32, false, false, "BF16", false}, 64, 96, 0},
     {"ct int4 g64 asym", {QCK_CT_PACKED, 4, 64, true, false, "F16", false}, 36, 128, 0},
     {"ct int4 channel asym f32", {QCK_CT_PACKED, 4, 0, true, false, "F32", false}, 24, 64, 0},
     {"ct int8 packed g32 asym", {QCK_CT_PACKED, 8, 32, true, false, "BF16", false}, 20, 64, 0},
+    {"ct int4 g32 asym act-order (weight_g_idx)", {QCK_CT_PACKED, 4, 32, true, true, "BF16", false},
+     24, 128, 0},
+    {"ct int4 g32 asym legacy I8 zero point", {QCK_CT_PACKED, 4, 32, true, false, "F16", false, true},
+     40, 96, 0},
+    {"ct int8 packed channel asym legacy I8 zero point",
+     {QCK_CT_PACKED, 8, 0, true, false, "F16", false, true}, 12, 64, 0},
     {"ct int-quantized channel sym", {QCK_CT_INT8, 8, 0, false, false, "BF16", false}, 32, 64, 0},
     {"ct int-quantized g32 asym", {QCK_CT_INT8, 8, 32, true, false, "F16", false}, 32, 64, 0},
     {"fp8 native 128 blocks", {QCK_FP8_NATIVE, 8, 128, false, false, "F32", false}, 256, 384, 0},
@@ -474,6 +505,41 @@ static bool has(struct qck_ckpt *ck, const char *name, const char *dtype, unsign
     return ok;
 }
 
+static void test_spec_from_config(void)
+{
+    struct zmoe_config c;
+    memset(&c, 0, sizeof c);
+    struct qck_spec sp;
+    c.quant.format = ZMOE_QUANT_INT4;
+    c.quant.packing = ZMOE_PACK_GPTQ;
+    c.quant.group_size = 64;
+    c.quant.zero_points = c.quant.act_order = true;
+    c.quant.scale_dtype = ZMOE_SCALE_BF16;
+    c.quant.shared_experts = true;
+    bool ok = qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_GPTQ && sp.bits == 4 &&
+              sp.group == 64 && sp.zero_points && sp.act_order && strcmp(sp.scale_dtype, "BF16") == 0 &&
+              !sp.shared_float;
+    c.quant.format = ZMOE_QUANT_INT8;
+    c.quant.packing = ZMOE_PACK_COMPRESSED_TENSORS;
+    c.quant.shared_experts = false;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_CT_PACKED && sp.bits == 8 &&
+         sp.shared_float;
+    ok = ok && qck_spec_from_config(&c, true, &sp) == 0 && sp.format == QCK_CT_INT8;
+    c.quant.packing = ZMOE_PACK_AWQ;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == -1; /* no int8 AWQ */
+    c.quant.format = ZMOE_QUANT_FP8;
+    c.quant.packing = ZMOE_PACK_NATIVE;
+    c.quant.scale_dtype = ZMOE_SCALE_F32;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_FP8_NATIVE &&
+         strcmp(sp.scale_dtype, "F32") == 0;
+    c.quant.format = ZMOE_QUANT_MXFP4;
+    c.quant.scale_dtype = ZMOE_SCALE_E8M0;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == 0 && sp.format == QCK_MXFP4;
+    c.quant.format = ZMOE_QUANT_NONE;
+    ok = ok && qck_spec_from_config(&c, false, &sp) == -1;
+    TAP_OK(ok, "qck_spec_from_config maps [quant] keys to the file layout the writer produces");
+}
+
 static void test_whole(void)
 {
     const struct qck_spec gptq = {QCK_GPTQ, 4, 32, true, true, "F16", false};
@@ -494,6 +560,15 @@ static void test_whole(void)
                has(&ck, "model.layers.0.block_sparse_moe.experts.0.w2.scales", "F16", 2, 1, 64) &&
                ck.n == 2 * (1 + 4 * 3 * 4),
            "whole mixtral gptq: router + w1/w2/w3 x {qweight, qzeros, scales, g_idx}");
+    /* act-order: gate (w1) and up (w3) of an expert share one g_idx (same input, same
+     * activation order), down (w2) has its own over I; not the trivial c / G */
+    struct stw_tensor *g1 = qck_find(&ck, "model.layers.1.block_sparse_moe.experts.2.w1.g_idx"),
+                      *g3 = qck_find(&ck, "model.layers.1.block_sparse_moe.experts.2.w3.g_idx");
+    bool trivial = true;
+    for (uint32_t i = 0; g1 && i < 64; i++)
+        trivial = trivial && ((const unsigned char *)g1->data)[4 * i] == i / 32;
+    TAP_OK(g1 && g3 && memcmp(g1->data, g3->data, 64 * 4) == 0 && !trivial,
+           "whole mixtral gptq act-order: w1 and w3 of an expert have one (non-trivial) g_idx");
     /* the kernel layout: expert 2's up rows are w3's dequantized rows */
     float *w = calloc(64 * 64, sizeof *w);
     int rc = qck_dequant_linear(&ck, qck_expert_base(b, sizeof b, c.weights.layout, "model.layers.", 1, 2, 1),
@@ -567,6 +642,135 @@ static void test_whole(void)
     qck_free(&ck);
 }
 
+/* ------------------------------------------------------------------ device layout */
+
+static uint64_t lcg(uint64_t *s)
+{
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+
+/* Writes an arena image of tensor t from codes chosen here, by weights/quant.h's
+ * description, and checks zmoe_qref_arena against (q - z) * s (e4m3 * s, e2m1 * 2^(e-127))
+ * placed at the checkpoint column perm[c']. */
+static void arena_case(const char *what, enum zmoe_quant_format f, uint32_t group, bool zeros,
+                       bool act, enum zmoe_scale_dtype sdt, uint32_t H, uint32_t I, uint32_t E,
+                       enum zmoe_tensor t)
+{
+    struct zmoe_config c;
+    memset(&c, 0, sizeof c);
+    c.model.hidden = H;
+    c.model.intermediate = I;
+    c.model.experts = E;
+    c.quant.format = f;
+    c.quant.group_size = group;
+    c.quant.zero_points = zeros;
+    c.quant.act_order = act;
+    c.quant.scale_dtype = sdt;
+    struct zmoe_qmatrix m;
+    if (!zmoe_quant_matrix(&c, t, &m) || m.bytes == 0)
+        tap_bail("%s: no quantized matrix", what);
+    const uint64_t R = m.rows, n = m.cols, ng = m.groups_per_row, per = 32 / m.bits;
+    unsigned char *img = calloc(m.bytes, 1);
+    uint8_t *q = calloc(R * n, 1), *z = calloc(R * ng, 1);
+    float *sv = calloc((R / m.row_block) * ng, sizeof *sv);
+    uint32_t *pm = calloc(m.perm_sets * n, sizeof *pm);
+    uint64_t seed = 99 + f;
+    uint32_t *words = calloc(R * (n / per), sizeof *words);
+    for (uint64_t r = 0; r < R; r++)
+        for (uint64_t k = 0; k < n; k++) {
+            uint32_t v = (uint32_t)lcg(&seed) & ((1u << m.bits) - 1);
+            if (f == ZMOE_QUANT_FP8 && (v & 0x7f) == 0x7f)
+                v = 0x3c; /* no NaN here */
+            q[r * n + k] = (uint8_t)v;
+            words[r * (n / per) + k / per] |= v << (m.bits * (k % per));
+        }
+    le32(img + m.codes_offset, words, R * (n / per));
+    free(words);
+    const unsigned ssz = zmoe_scale_size(sdt);
+    for (uint64_t i = 0; i < (R / m.row_block) * ng; i++) {
+        unsigned char *dst = img + m.scales_offset + ssz * i;
+        if (sdt == ZMOE_SCALE_E8M0) {
+            dst[0] = (uint8_t)(120 + lcg(&seed) % 8);
+            sv[i] = ldexpf(1.0f, (int)dst[0] - 127);
+        } else {
+            float v = (float)(1 + lcg(&seed) % 1000) / 4096.0f;
+            if (sdt == ZMOE_SCALE_F32)
+                memcpy(dst, &v, 4);
+            else {
+                uint16_t h = sdt == ZMOE_SCALE_F16 ? zmoe_f32_to_f16(v) : zmoe_f32_to_bf16(v);
+                v = sdt == ZMOE_SCALE_F16 ? zmoe_f16_to_f32(h) : zmoe_bf16_to_f32(h);
+                le16(dst, &h, 1);
+            }
+            sv[i] = v;
+        }
+    }
+    for (uint64_t i = 0; zeros && i < R * ng; i++)
+        img[m.zeros_offset + i] = z[i] = (uint8_t)(lcg(&seed) % (1u << m.bits));
+    for (uint64_t p = 0; act && p < m.perm_sets; p++) {
+        uint32_t *ps = &pm[p * n];
+        for (uint64_t k = 0; k < n; k++)
+            ps[k] = (uint32_t)k;
+        for (uint64_t k = n; k > 1; k--) {
+            uint64_t j = lcg(&seed) % k;
+            uint32_t tmp = ps[k - 1];
+            ps[k - 1] = ps[j];
+            ps[j] = tmp;
+        }
+        le32(img + m.perm_offset + 4 * p * n, ps, n);
+    }
+    float *w = calloc(R * n, sizeof *w);
+    int rc = zmoe_qref_arena(&m, img, w, msg, sizeof msg);
+    uint64_t bad = 0;
+    for (uint64_t r = 0; rc == 0 && r < R; r++)
+        for (uint64_t k = 0; k < n; k++) {
+            const uint64_t g = k / m.group, p = act ? r / (R / m.perm_sets) : 0;
+            const float s1 = sv[(r / m.row_block) * ng + g];
+            float want;
+            if (f == ZMOE_QUANT_FP8)
+                want = zmoe_qref_e4m3(q[r * n + k]) * s1;
+            else if (f == ZMOE_QUANT_MXFP4)
+                want = zmoe_qref_e2m1(q[r * n + k]) * s1;
+            else
+                want = (float)((int)q[r * n + k] - (zeros ? z[r * ng + g] : 1 << (m.bits - 1))) * s1;
+            const uint64_t col = act ? pm[p * n + k] : k;
+            if (!same_float(w[r * n + col], want) && bad++ < 3)
+                tap_diag("%s: [%llu][%llu] got %g want %g", what, (unsigned long long)r,
+                         (unsigned long long)col, w[r * n + col], want);
+        }
+    TAP_OK(rc == 0 && bad == 0, "device layout %s (%llu x %llu): codes, scales, zeros, perm (%s)",
+           what, (unsigned long long)R, (unsigned long long)n, rc ? msg : "ok");
+    if (act) { /* a perm entry repeated: not a permutation */
+        unsigned char *p1 = img + m.perm_offset + 4 * (n + 3);
+        memcpy(p1, img + m.perm_offset + 4 * (n + 7), 4);
+        rc = zmoe_qref_arena(&m, img, w, msg, sizeof msg);
+        TAP_OK(rc == -1 && strstr(msg, "perm set 1") && strstr(msg, "not a permutation"),
+               "device layout %s: a perm that is not a permutation is refused (%s)", what, msg);
+    }
+    free(img);
+    free(q);
+    free(z);
+    free(sv);
+    free(pm);
+    free(w);
+}
+
+static void test_arena(void)
+{
+    arena_case("int4 g32 zeros act-order bf16 W13", ZMOE_QUANT_INT4, 32, true, true,
+               ZMOE_SCALE_BF16, 64, 32, 3, ZMOE_TENSOR_W13);
+    arena_case("int4 per-channel sym f16 W2", ZMOE_QUANT_INT4, 0, false, false, ZMOE_SCALE_F16, 64,
+               32, 2, ZMOE_TENSOR_W2);
+    arena_case("int8 g64 zeros act-order f32 W2", ZMOE_QUANT_INT8, 64, true, true, ZMOE_SCALE_F32,
+               64, 128, 2, ZMOE_TENSOR_W2);
+    arena_case("fp8 128x128 blocks f32 W13", ZMOE_QUANT_FP8, 128, false, false, ZMOE_SCALE_F32,
+               256, 128, 2, ZMOE_TENSOR_W13);
+    arena_case("fp8 per-channel bf16 W2", ZMOE_QUANT_FP8, 0, false, false, ZMOE_SCALE_BF16, 64, 32,
+               2, ZMOE_TENSOR_W2);
+    arena_case("mxfp4 W13", ZMOE_QUANT_MXFP4, 32, false, false, ZMOE_SCALE_E8M0, 64, 32, 2,
+               ZMOE_TENSOR_W13);
+}
+
 int main(void)
 {
     test_elements();
@@ -577,6 +781,8 @@ int main(void)
     test_mxfp4();
     for (size_t i = 0; i < sizeof rt_cases / sizeof rt_cases[0]; i++)
         round_trip(&rt_cases[i], 1000 + i);
+    test_spec_from_config();
     test_whole();
+    test_arena();
     return tap_exit();
 }
