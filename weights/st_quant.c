@@ -256,7 +256,8 @@ static enum zmoe_status resolve(struct st_ws *ws, const struct lctx *c, uint32_t
     l->fmt = f;
     char nm[ZMOE_PREFIX_MAX + 200];
     if (m->has_zeros && !f->piece[QR_ZEROS].suffix) {
-        errf(err, "weights: %s has no zero points, but quant.zero_points = true", f->name);
+        errf(err, "weights: %s: linear '%s': %s has no zero points, but quant.zero_points = "
+                  "true", file_of(ws), p->base, f->name);
         return ZMOE_ERR_CONFIG;
     }
     if (f->fused != (p->experts != 0)) {
@@ -353,15 +354,15 @@ enum zmoe_status st_quant_validate(struct st_ws *ws, const struct lctx *c, uint3
                                    struct zmoe_error *err)
 {
     if (m->bytes == 0) {
-        errf(err, "weights: %s: quant.group_size %u does not divide the reduction dim %llu "
-                  "(or the quantized geometry overflows or does not fit %s)",
+        errf(err, "weights: %s: %s: quant.group_size %u does not divide the reduction dim "
+                  "%llu (or the quantized geometry overflows or does not fit %s)", file_of(ws),
              zmoe_tensor_name(t), m->group, (unsigned long long)m->cols,
              zmoe_quant_format_name(m->format));
         return ZMOE_ERR_CONFIG;
     }
     if (m->has_perm && m->cols > ZMOE_ST_MAX_COLS) {
-        errf(err, "weights: %s: act-order with %llu columns; the loader permutes at most %u",
-             zmoe_tensor_name(t), (unsigned long long)m->cols, ZMOE_ST_MAX_COLS);
+        errf(err, "weights: %s: %s: act-order with %llu columns; the loader permutes at most %u",
+             file_of(ws), zmoe_tensor_name(t), (unsigned long long)m->cols, ZMOE_ST_MAX_COLS);
         return ZMOE_ERR_CONFIG;
     }
     struct st_qpiece p;
@@ -392,8 +393,9 @@ enum zmoe_status st_quant_validate(struct st_ws *ws, const struct lctx *c, uint3
             return ZMOE_ERR_WEIGHTS;
         }
         if (p.nrows % m->row_block) {
-            errf(err, "weights: %s: %llu rows of '%s' are not whole %u-row scale blocks",
-                 zmoe_tensor_name(t), (unsigned long long)p.nrows, p.base, m->row_block);
+            errf(err, "weights: %s: %s: %llu rows of '%s' are not whole %u-row scale blocks",
+                 file_of(ws), zmoe_tensor_name(t), (unsigned long long)p.nrows, p.base,
+                 m->row_block);
             return ZMOE_ERR_CONFIG;
         }
         rows += p.nrows;
