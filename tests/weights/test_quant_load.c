@@ -169,6 +169,8 @@ static void add_lin(struct model *m, const char *base, const struct qck_mat *x)
     if (m->sp.format != QCK_CT_PACKED || !m->sp.act_order)
         return;
     snprintf(nm, sizeof nm, "%s.weight_g_idx", base);
+    if (qck_find(&m->ck, nm)) /* newer qckpt writes it itself */
+        return;
     unsigned char *g = (void *)qck_add(&m->ck, nm, "I32", 1, x->in, 0, 0, 0, x->in * 4)->data;
     for (uint64_t i = 0; i < x->in; i++)
         memcpy(g + 4 * i, &x->g_idx[i], 4);
