@@ -290,6 +290,21 @@ static enum zmoe_status ct_packed_check(const struct st_qlinear *l, struct zmoe_
     return check_gidx(l, err);
 }
 
+/* compressed-tensors before the zero point was packed (< 0.10, as tests/quant/qckpt.h
+ * records it): weight_zero_point I8 [out, ngroups], the signed zero; code units add
+ * 2^(b-1). Codes and scales as pack-quantized. */
+static void ct_packed_i8zp_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t o,
+                                  uint64_t first, uint64_t count, unsigned char *dst)
+{
+    if (part != QP_ZEROS) {
+        ct_packed_repack(l, part, o, first, count, dst);
+        return;
+    }
+    const unsigned char *z = l->data[QR_ZEROS] + o * l->ngroups + first;
+    for (uint64_t k = 0; k < count; k++)
+        dst[k] = (unsigned char)((int)(int8_t)z[k] + (1 << (l->bits - 1)));
+}
+
 /* int-quantized: weight I8 [out, in] signed (code = value + 128, i.e. the byte ^ 0x80),
  * weight_scale [out, ngroups], weight_zero_point (asymmetric) I8 [out, ngroups] signed. */
 static void ct_int8_repack(const struct st_qlinear *l, enum st_qpart part, uint64_t o,
@@ -382,6 +397,22 @@ static const struct st_qformat formats[] = {
       [QR_GIDX] = PIECE(".weight_g_idx", M(ST_I32), 1, QN_OPTIONAL, QD_IN),
       [QR_SHAPE] = PIECE(".weight_shape", M(ST_I64) | M(ST_I32), 1, QN_ALWAYS, QD_TWO)},
      ct_packed_check, ct_packed_repack},
+    {"compressed-tensors pack-quantized int4 (I8 zero point)", ZMOE_QUANT_INT4,
+     ZMOE_PACK_COMPRESSED_TENSORS, 4, false,
+     {[QR_CODES] = PIECE(".weight_packed", M(ST_I32), 2, QN_ALWAYS, QD_OUT, QD_IN_PACK),
+      [QR_SCALES] = PIECE(".weight_scale", QD_SCALE_DTYPE, 2, QN_ALWAYS, QD_OUT, QD_GROUPS),
+      [QR_ZEROS] = PIECE(".weight_zero_point", M(ST_I8), 2, QN_ZEROS, QD_OUT, QD_GROUPS),
+      [QR_GIDX] = PIECE(".weight_g_idx", M(ST_I32), 1, QN_OPTIONAL, QD_IN),
+      [QR_SHAPE] = PIECE(".weight_shape", M(ST_I64) | M(ST_I32), 1, QN_ALWAYS, QD_TWO)},
+     ct_packed_check, ct_packed_i8zp_repack},
+    {"compressed-tensors pack-quantized int8 (I8 zero point)", ZMOE_QUANT_INT8,
+     ZMOE_PACK_COMPRESSED_TENSORS, 8, false,
+     {[QR_CODES] = PIECE(".weight_packed", M(ST_I32), 2, QN_ALWAYS, QD_OUT, QD_IN_PACK),
+      [QR_SCALES] = PIECE(".weight_scale", QD_SCALE_DTYPE, 2, QN_ALWAYS, QD_OUT, QD_GROUPS),
+      [QR_ZEROS] = PIECE(".weight_zero_point", M(ST_I8), 2, QN_ZEROS, QD_OUT, QD_GROUPS),
+      [QR_GIDX] = PIECE(".weight_g_idx", M(ST_I32), 1, QN_OPTIONAL, QD_IN),
+      [QR_SHAPE] = PIECE(".weight_shape", M(ST_I64) | M(ST_I32), 1, QN_ALWAYS, QD_TWO)},
+     ct_packed_check, ct_packed_i8zp_repack},
     {"compressed-tensors int-quantized int8", ZMOE_QUANT_INT8, ZMOE_PACK_COMPRESSED_TENSORS, 8,
      false,
      {[QR_CODES] = PIECE(".weight", M(ST_I8), 2, QN_ALWAYS, QD_OUT, QD_IN),

@@ -93,24 +93,6 @@ const struct st_qformat *st_qformat_detect(const struct st_ws *ws, const char *n
     return NULL;
 }
 
-/* The config's format row whose codes piece the checkpoint has (compressed-tensors int8
- * has two: pack-quantized `weight_packed`, int-quantized `weight`). */
-static const struct st_qformat *pick(const struct st_ws *ws, const struct zmoe_config *cfg,
-                                     const char *base)
-{
-    char nm[ZMOE_PREFIX_MAX + 200];
-    for (size_t i = 0; st_qformat_at(i); i++) {
-        const struct st_qformat *f = st_qformat_at(i);
-        if (f->format != cfg->quant.format || f->packing != cfg->quant.packing)
-            continue;
-        name_of(nm, sizeof nm, base, f->piece[QR_CODES].suffix);
-        const struct st_tensor *t = st_find_tensor(ws, nm);
-        if (t && (f->piece[QR_CODES].dtypes & (1u << t->dtype)))
-            return f;
-    }
-    return NULL;
-}
-
 /* No piece of the configured format: say what the checkpoint has instead. */
 static enum zmoe_status mismatch(const struct st_ws *ws, const struct lctx *c, uint32_t L,
                                  enum zmoe_tensor tensor, const struct st_qpiece *p,
@@ -176,7 +158,7 @@ static enum zmoe_status mismatch(const struct st_ws *ws, const struct lctx *c, u
  * that tells GPTQ from AWQ (same names, transposed shapes) or native fp8 from
  * compressed-tensors fp8. */
 static bool fits(const struct st_ws *ws, const struct st_qformat *f, const struct st_qpiece *p,
-                 const struct st_qlinear *geo)
+                 const struct st_qlinear *geo, const struct zmoe_config *cfg)
 {
     char nm[ZMOE_PREFIX_MAX + 200];
     struct st_qlinear l = *geo;
@@ -185,11 +167,15 @@ static bool fits(const struct st_ws *ws, const struct st_qformat *f, const struc
         return false;
     for (int r = 0; r < QR_NROLES; r++) {
         const struct st_qpiece_def *d = &f->piece[r];
-        if (!d->suffix || d->need != QN_ALWAYS)
+        if (!d->suffix)
             continue;
         name_of(nm, sizeof nm, p->base, d->suffix);
         const struct st_tensor *t = st_find_tensor(ws, nm);
-        const uint32_t mask = d->dtypes == QD_SCALE_DTYPE
+        if (!t && d->need != QN_ALWAYS)
+            continue; /* optional pieces count when present */
+        /* cfg NULL: any scale dtype (naming another format, not loading it) */
+        const uint32_t mask = cfg ? allowed(d, cfg)
+                              : d->dtypes == QD_SCALE_DTYPE
                                   ? (1u << ST_F32) | (1u << ST_F16) | (1u << ST_BF16) | (1u << ST_U8)
                                   : d->dtypes;
         if (!t || !(mask & (1u << t->dtype)) || t->ndim != d->ndim)
@@ -210,7 +196,7 @@ static bool other_format(const struct st_ws *ws, const struct lctx *c, const str
     for (size_t i = 0; st_qformat_at(i); i++) {
         const struct st_qformat *f = st_qformat_at(i);
         if (f == want || (f->format == want->format && f->packing == want->packing) ||
-            !fits(ws, f, p, geo))
+            !fits(ws, f, p, geo, NULL))
             continue;
         char cf[64];
         config_format(cf, sizeof cf, c->cfg);
@@ -220,6 +206,29 @@ static bool other_format(const struct st_ws *ws, const struct lctx *c, const str
         return true;
     }
     return false;
+}
+
+/* The configured format row for one linear: the first of the config's (format, packing)
+ * rows whose pieces the file has with their dtypes and shapes (compressed-tensors int8 is
+ * pack-quantized or int-quantized, its zero point packed or, before 0.10, I8), else the
+ * first whose codes piece is there, so that resolve() says precisely what is wrong. */
+static const struct st_qformat *pick(const struct st_ws *ws, const struct zmoe_config *cfg,
+                                     const struct st_qpiece *p, const struct st_qlinear *geo)
+{
+    char nm[ZMOE_PREFIX_MAX + 200];
+    const struct st_qformat *first = NULL;
+    for (size_t i = 0; st_qformat_at(i); i++) {
+        const struct st_qformat *f = st_qformat_at(i);
+        if (f->format != cfg->quant.format || f->packing != cfg->quant.packing)
+            continue;
+        if (fits(ws, f, p, geo, cfg))
+            return f;
+        name_of(nm, sizeof nm, p->base, f->piece[QR_CODES].suffix);
+        const struct st_tensor *t = st_find_tensor(ws, nm);
+        if (!first && t && (f->piece[QR_CODES].dtypes & (1u << t->dtype)))
+            first = f;
+    }
+    return first;
 }
 
 /* ------------------------------------------------------------------ one linear */
@@ -241,13 +250,14 @@ static enum zmoe_status resolve(struct st_ws *ws, const struct lctx *c, uint32_t
     l->scratch = ws->qscratch;
     l->row = &ws->qrow;
     ws->qrow.src = NULL; /* the file data may be another mapping than last time */
-    const struct st_qformat *f = pick(ws, cfg, p->base);
+    const struct st_qformat *f = pick(ws, cfg, p, l);
     if (!f)
         return mismatch(ws, c, L, tensor, p, err);
     l->fmt = f;
     char nm[ZMOE_PREFIX_MAX + 200];
     if (m->has_zeros && !f->piece[QR_ZEROS].suffix) {
-        errf(err, "weights: %s has no zero points, but quant.zero_points = true", f->name);
+        errf(err, "weights: %s: linear '%s': %s has no zero points, but quant.zero_points = "
+                  "true", file_of(ws), p->base, f->name);
         return ZMOE_ERR_CONFIG;
     }
     if (f->fused != (p->experts != 0)) {
@@ -344,15 +354,15 @@ enum zmoe_status st_quant_validate(struct st_ws *ws, const struct lctx *c, uint3
                                    struct zmoe_error *err)
 {
     if (m->bytes == 0) {
-        errf(err, "weights: %s: quant.group_size %u does not divide the reduction dim %llu "
-                  "(or the quantized geometry overflows or does not fit %s)",
+        errf(err, "weights: %s: %s: quant.group_size %u does not divide the reduction dim "
+                  "%llu (or the quantized geometry overflows or does not fit %s)", file_of(ws),
              zmoe_tensor_name(t), m->group, (unsigned long long)m->cols,
              zmoe_quant_format_name(m->format));
         return ZMOE_ERR_CONFIG;
     }
     if (m->has_perm && m->cols > ZMOE_ST_MAX_COLS) {
-        errf(err, "weights: %s: act-order with %llu columns; the loader permutes at most %u",
-             zmoe_tensor_name(t), (unsigned long long)m->cols, ZMOE_ST_MAX_COLS);
+        errf(err, "weights: %s: %s: act-order with %llu columns; the loader permutes at most %u",
+             file_of(ws), zmoe_tensor_name(t), (unsigned long long)m->cols, ZMOE_ST_MAX_COLS);
         return ZMOE_ERR_CONFIG;
     }
     struct st_qpiece p;
@@ -383,8 +393,9 @@ enum zmoe_status st_quant_validate(struct st_ws *ws, const struct lctx *c, uint3
             return ZMOE_ERR_WEIGHTS;
         }
         if (p.nrows % m->row_block) {
-            errf(err, "weights: %s: %llu rows of '%s' are not whole %u-row scale blocks",
-                 zmoe_tensor_name(t), (unsigned long long)p.nrows, p.base, m->row_block);
+            errf(err, "weights: %s: %s: %llu rows of '%s' are not whole %u-row scale blocks",
+                 file_of(ws), zmoe_tensor_name(t), (unsigned long long)p.nrows, p.base,
+                 m->row_block);
             return ZMOE_ERR_CONFIG;
         }
         rows += p.nrows;

@@ -101,6 +101,7 @@ struct layer {
 struct model {
     struct zmoe_config cfg;
     struct qck_spec sp;
+    bool i8_zero_point; /* compressed-tensors < 0.10: zero point I8 [out, ngroups] unpacked */
     struct layer l[MAXL];
     struct qck_ckpt ck;
 };
@@ -156,10 +157,20 @@ static void rand_mat(const struct model *m, struct qck_mat *x, uint64_t out, uin
 static void add_lin(struct model *m, const char *base, const struct qck_mat *x)
 {
     qck_add_linear(&m->ck, base, &m->sp, x);
+    char nm[400];
+    if (m->i8_zero_point && x->z) { /* the signed zero, one byte per (row, group) */
+        snprintf(nm, sizeof nm, "%s.weight_zero_point", base);
+        qck_remove(&m->ck, nm);
+        const uint64_t ng = x->in / x->group;
+        unsigned char *z = (void *)qck_add(&m->ck, nm, "I8", 2, x->out, ng, 0, 0, x->out * ng)->data;
+        for (uint64_t i = 0; i < x->out * ng; i++)
+            z[i] = (unsigned char)(int8_t)((int)x->z[i] - (1 << (qck_bits(&m->sp) - 1)));
+    }
     if (m->sp.format != QCK_CT_PACKED || !m->sp.act_order)
         return;
-    char nm[400];
     snprintf(nm, sizeof nm, "%s.weight_g_idx", base);
+    if (qck_find(&m->ck, nm)) /* newer qckpt writes it itself */
+        return;
     unsigned char *g = (void *)qck_add(&m->ck, nm, "I32", 1, x->in, 0, 0, 0, x->in * 4)->data;
     for (uint64_t i = 0; i < x->in; i++)
         memcpy(g + 4 * i, &x->g_idx[i], 4);
@@ -507,6 +518,7 @@ struct rt_case {
     uint32_t E, H, I, S, layers;
     unsigned shards;
     size_t staging;
+    bool i8_zero_point;
 };
 
 static void roundtrips(void)
@@ -523,6 +535,8 @@ static void roundtrips(void)
         {"ct int4 g32 asym llama4 (llm-compressor)", L4, {QCK_CT_PACKED, 4, 32, true, false, "F32", false}, 4, 64, 64, 32, 1, 1, 65536},
         {"ct int4 g32 sym act-order (weight_g_idx) qwen_moe", QW, {QCK_CT_PACKED, 4, 32, false, true, NULL, false}, 2, 128, 64, 64, 1, 1, 4096},
         {"ct int4 g32 asym act-order (weight_g_idx) llama4, sharded", L4, {QCK_CT_PACKED, 4, 32, true, true, NULL, false}, 2, 64, 64, 32, 1, 2, 64},
+        {"ct int4 g32 asym, I8 zero point (< 0.10) qwen_moe", QW, {QCK_CT_PACKED, 4, 32, true, false, NULL, false}, 4, 64, 32, 64, 1, 2, 77, true},
+        {"ct int8 pack-quantized per-channel asym, I8 zero point mixtral", MX, {QCK_CT_PACKED, 8, 0, true, false, NULL, false}, 2, 64, 32, 0, 1, 1, 4096, true},
         {"ct int8 pack-quantized asym qwen_moe", QW, {QCK_CT_PACKED, 8, 32, true, false, NULL, false}, 2, 64, 32, 32, 1, 1, 200},
         {"ct int8 int-quantized per-channel sym mixtral", MX, {QCK_CT_INT8, 8, 0, false, false, NULL, false}, 4, 64, 32, 0, 1, 2, 4096},
         {"ct int8 int-quantized g32 asym deepseek", DS, {QCK_CT_INT8, 8, 32, true, false, NULL, false}, 2, 64, 32, 64, 1, 1, 64},
@@ -551,8 +565,10 @@ static void roundtrips(void)
         static struct model m;
         m.cfg = geometry(k->layout, k->E, k->H, k->I, k->S, k->layers);
         m.sp = k->sp;
+        m.i8_zero_point = k->i8_zero_point;
         set_quant(&m.cfg, &m.sp);
         build(&m);
+        m.i8_zero_point = false;
         roundtrip(k->what, &m, k->shards, k->staging);
         model_free(&m);
     }
