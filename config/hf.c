@@ -953,6 +953,7 @@ static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
         return st;
     /* actorder: group stores weight_g_idx (each column's group: act_order); weight and
      * its alias static reorder only while quantizing and store groups in column order. */
+    const bool has_order = p;
     bool ct_act = p && !strcmp(order, "group");
     if (p && !ct_act && strcmp(order, "weight") != 0 && strcmp(order, "static") != 0)
         return fail(h, "field '%sactorder': \"%s\" (expected null, group, weight or static)",
@@ -1024,8 +1025,8 @@ static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
     set_why(h, "quant.zero_points", "%ssymmetric = %s%s", gpre, v ? "true" : "false",
             v ? "" : " (weight_zero_point)");
     c->quant.act_order = ct_act;
-    if (!p)
-        set_why(h, "quant.act_order", "%sactorder absent: columns in order", gpre);
+    if (!has_order)
+        set_why(h, "quant.act_order", "%sactorder null or absent: columns in order", gpre);
     else
         set_why(h, "quant.act_order", "%sactorder = \"%s\"%s", gpre, order,
                 ct_act ? " (weight_g_idx gives each column's group)"

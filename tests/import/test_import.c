@@ -423,6 +423,9 @@ static void quant_imports(void)
         {"compressed-tensors W4A16 pack-quantized", qwen3q, CT("pack-quantized", CTW4, ""),
          ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, true, ZMOE_SCALE_BF16,
          "quant.group_size", "config_groups.group_0.weights.strategy = group, group_size = 128"},
+        {"compressed-tensors actorder null", qwen3q, CT("pack-quantized", CTW4, ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "weights.actorder null or absent: columns in order"},
         {"compressed-tensors W4A16 asymmetric", qwen3q,
          CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": false, "
             "\"strategy\": \"group\", \"group_size\": 32", ""),
