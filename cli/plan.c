@@ -214,6 +214,133 @@ static void print_quant_json(const struct zmoe_config *cfg, const struct traffic
     (void)tr;
 }
 
+/* The same geometry with each expert format (its usual group and scales, shared experts
+ * quantized too): weights, the bytes a decode step moves, the device arena (the plan's
+ * activations and I/O do not depend on the format) and the roofline step on each GPU. */
+struct variant {
+    const char *name;
+    bool valid, current;
+    uint64_t weights, step, device;
+};
+
+static int format_variants(const struct zmoe_config *cfg, const struct zmoe_plan *plan,
+                           struct variant *v)
+{
+    static const struct {
+        const char *name;
+        enum zmoe_quant_format f;
+        uint32_t group;
+        enum zmoe_scale_dtype sd;
+    } forms[] = {
+        {"float", ZMOE_QUANT_NONE, 0, ZMOE_SCALE_F16},
+        {"int8 group 128, f16 scales", ZMOE_QUANT_INT8, 128, ZMOE_SCALE_F16},
+        {"int8 per channel, f16 scales", ZMOE_QUANT_INT8, 0, ZMOE_SCALE_F16},
+        {"fp8 128x128 blocks, f32 scales", ZMOE_QUANT_FP8, 128, ZMOE_SCALE_F32},
+        {"fp8 per channel, f32 scales", ZMOE_QUANT_FP8, 0, ZMOE_SCALE_F32},
+        {"int4 group 128, f16 scales", ZMOE_QUANT_INT4, 128, ZMOE_SCALE_F16},
+        {"int4 group 32, f16 scales", ZMOE_QUANT_INT4, 32, ZMOE_SCALE_F16},
+        {"mxfp4 (e8m0 per 32)", ZMOE_QUANT_MXFP4, 32, ZMOE_SCALE_E8M0},
+    };
+    const uint64_t own = weight_bytes(cfg), dev = plan->size[ZMOE_MEMORY_DEVICE];
+    int n = 0;
+    for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++, n++) {
+        struct zmoe_config c;
+        float_twin(cfg, &c);
+        c.quant.format = forms[i].f;
+        c.quant.group_size = forms[i].group;
+        c.quant.scale_dtype = forms[i].sd;
+        /* packing and file do not change a byte: compare as synthetic */
+        c.weights.file[0] = '\0';
+        c.weights.layout = ZMOE_LAYOUT_SYNTHETIC;
+        c.weights.prefix[0] = '\0';
+        c.experts.gate_up_interleaved = false;
+        c.budget.device_bytes = 0;
+        struct zmoe_error err;
+        v[n] = (struct variant){.name = forms[i].name};
+        v[n].valid = zmoe_config_validate(&c, &err) == ZMOE_OK;
+        if (!v[n].valid)
+            continue;
+        struct traffic t;
+        traffic(&c, &t);
+        v[n].weights = weight_bytes(&c);
+        v[n].step = t.per_step;
+        v[n].device = dev - own + v[n].weights;
+        v[n].current = cfg->quant.format == forms[i].f &&
+                       (forms[i].f == ZMOE_QUANT_NONE ||
+                        (cfg->quant.group_size == forms[i].group &&
+                         cfg->quant.scale_dtype == forms[i].sd && !cfg->quant.zero_points &&
+                         !cfg->quant.act_order && cfg->quant.shared_experts));
+    }
+    bool seen = false;
+    for (int i = 0; i < n; i++)
+        seen = seen || v[i].current;
+    if (!seen) {
+        /* this config's own variant (zero points, act-order, bf16 scales, float shared
+         * experts...) as a row of its own */
+        static char own_name[96];
+        snprintf(own_name, sizeof own_name, "%s g%u %s%s%s%s",
+                 zmoe_config_quant_format_name(cfg->quant.format), cfg->quant.group_size,
+                 zmoe_config_scale_dtype_name(cfg->quant.scale_dtype),
+                 cfg->quant.zero_points ? " zp" : "", cfg->quant.act_order ? " act-order" : "",
+                 cfg->quant.shared_experts ? "" : " float shared");
+        struct traffic t;
+        traffic(cfg, &t);
+        v[n++] = (struct variant){.name = own_name, .valid = true, .current = true,
+                                  .weights = own, .step = t.per_step, .device = dev};
+    }
+    return n;
+}
+
+static void print_formats_text(const struct zmoe_config *cfg, const struct zmoe_plan *plan)
+{
+    struct variant v[9];
+    int n = format_variants(cfg, plan, v);
+    char a[32], b[32], c[32];
+    double max1550 = 0;
+    for (size_t g = 0; g < sizeof gpus / sizeof gpus[0]; g++)
+        if (!strcmp(gpus[g].name, "Data Center GPU Max 1550"))
+            max1550 = gpus[g].gbps;
+    printf("\nexpert formats for this geometry (symmetric, shared experts quantized; float = "
+           "dtype.weights %s; * = this config):\n", zmoe_config_dtype_name(cfg->dtype.weights));
+    printf("  %-34s %12s %12s %12s %16s  %s\n", "format", "weights", "per step", "device arena",
+           "Max 1550 step us", "fits on");
+    for (int i = 0; i < n; i++) {
+        if (!v[i].valid) {
+            printf("  %-34s (the geometry does not take it)\n", v[i].name);
+            continue;
+        }
+        char fits[160] = "";
+        size_t len = 0;
+        for (size_t g = 0; g < sizeof gpus / sizeof gpus[0]; g++)
+            if (gpus[g].capacity && v[i].device <= gpus[g].capacity && len + 48 < sizeof fits)
+                len += (size_t)snprintf(fits + len, sizeof fits - len, "%s%s", len ? ", " : "",
+                                        gpus[g].name);
+        char name[48];
+        snprintf(name, sizeof name, "%s%s", v[i].current ? "* " : "", v[i].name);
+        printf("  %-34s %12s %12s %12s %16.1f  %s\n", name, cli_human_bytes(v[i].weights, a, sizeof a),
+               cli_human_bytes(v[i].step, b, sizeof b), cli_human_bytes(v[i].device, c, sizeof c),
+               (double)v[i].step / (max1550 * 1e9) * 1e6, len ? fits : "none");
+    }
+}
+
+static void print_formats_json(const struct zmoe_config *cfg, const struct zmoe_plan *plan)
+{
+    struct variant v[9];
+    int n = format_variants(cfg, plan, v);
+    printf("\"formats\": [");
+    for (int i = 0, k = 0; i < n; i++) {
+        if (!v[i].valid)
+            continue;
+        printf("%s\n  {\"format\": ", k++ ? "," : "");
+        json_str(v[i].name);
+        printf(", \"this_config\": %s, \"weight_bytes\": %llu, \"bytes_per_step\": %llu, "
+               "\"device_bytes\": %llu}",
+               v[i].current ? "true" : "false", (unsigned long long)v[i].weights,
+               (unsigned long long)v[i].step, (unsigned long long)v[i].device);
+    }
+    printf("\n],\n");
+}
+
 static void print_text(const char *path, const struct zmoe_config *cfg, const struct zmoe_plan *plan,
                        uint64_t host_block, enum zmoe_status budget, const char *budget_msg,
                        const struct traffic *tr)
@@ -254,6 +381,7 @@ static void print_text(const char *path, const struct zmoe_config *cfg, const st
 
     if (cfg->quant.format != ZMOE_QUANT_NONE)
         print_quant_text(cfg, tr);
+    print_formats_text(cfg, plan);
 
     printf("\nroofline estimate (lower bound: bytes per step / peak memory bandwidth):\n");
     printf("  %-36s %10s %12s %12s  %s\n", "GPU", "GB/s", "step (us)", "tokens/s",
@@ -310,6 +438,7 @@ static void print_json(const char *path, const struct zmoe_config *cfg, const st
     json_str(budget == ZMOE_OK ? "" : budget_msg);
     printf("},\n");
     print_quant_json(cfg, tr);
+    print_formats_json(cfg, plan);
     printf("\"bytes_per_layer\": {\"router\": %llu, \"experts\": %llu, \"shared\": %llu, "
            "\"activations\": %llu, \"io\": %llu, \"total\": %llu},\n",
            (unsigned long long)tr->router, (unsigned long long)tr->experts,

@@ -16,7 +16,8 @@
  *   range    = 2^bits - 1 (15 for int4), codes q in [-2^(bits-1), 2^(bits-1) - 1]
  *   symmetric:  s = max|w| / (range / 2), zero point 0
  *   asymmetric: lo = min(min w, 0), hi = max(max w, 0), s = (hi - lo) / range,
- *               zp = round(qmin - lo / s) clamped to the code range
+ *               zp = round(qmin - lo / s) clamped to the code range (rounded as the
+ *               current code does; releases before it truncated the float zero point)
  *   s >= float32 epsilon; q = clamp(round(w / s) + zp) (round half to even, torch.round)
  *   stored: weight_packed I32 [out, in*bits/32], element c of row o at bits
  *           (c % (32/bits))*bits of word c/(32/bits), as the unsigned q + 2^(bits-1);

@@ -953,6 +953,7 @@ static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
         return st;
     /* actorder: group stores weight_g_idx (each column's group: act_order); weight and
      * its alias static reorder only while quantizing and store groups in column order. */
+    const bool has_order = p;
     bool ct_act = p && !strcmp(order, "group");
     if (p && !ct_act && strcmp(order, "weight") != 0 && strcmp(order, "static") != 0)
         return fail(h, "field '%sactorder': \"%s\" (expected null, group, weight or static)",
@@ -1024,8 +1025,8 @@ static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
     set_why(h, "quant.zero_points", "%ssymmetric = %s%s", gpre, v ? "true" : "false",
             v ? "" : " (weight_zero_point)");
     c->quant.act_order = ct_act;
-    if (!p)
-        set_why(h, "quant.act_order", "%sactorder absent: columns in order", gpre);
+    if (!has_order)
+        set_why(h, "quant.act_order", "%sactorder null or absent: columns in order", gpre);
     else
         set_why(h, "quant.act_order", "%sactorder = \"%s\"%s", gpre, order,
                 ct_act ? " (weight_g_idx gives each column's group)"
@@ -1076,12 +1077,36 @@ static enum zmoe_status import_quant(struct hf *h, struct zmoe_config *c, int q,
     if (st)
         return st;
     if (!p)
-        return fail(h, "field '%squant_method': missing (gptq, awq, compressed-tensors, fp8 or "
-                       "mxfp4)", pre);
+        return fail(h, "field '%squant_method': missing (gptq, awq, auto-round, "
+                       "compressed-tensors, fp8 or mxfp4)", pre);
     if (!strcmp(method, "gptq")) {
         st = import_gptq(h, c, q, method);
     } else if (!strcmp(method, "awq")) {
         st = import_awq(h, c, q);
+    } else if (!strcmp(method, "auto-round")) {
+        /* Intel AutoRound's own export: the tensors are GPTQ's or AWQ's, packing_format
+         * says which (what vLLM's AutoRoundConfig accepts too). */
+        char pf[64], dt[32];
+        if ((st = get_str(h, q, pre, "packing_format", pf, sizeof pf, &p)))
+            return st;
+        if (!p)
+            return fail(h, "field '%spacking_format': missing (auto_round:auto_gptq or "
+                           "auto_round:auto_awq)", pre);
+        if ((st = get_str(h, q, pre, "data_type", dt, sizeof dt, &p)))
+            return st;
+        if (p && strcmp(dt, "int") != 0)
+            return fail(h, "field '%sdata_type': \"%s\" (zmoe reads AutoRound's int formats)", pre,
+                        dt);
+        if (!strcmp(pf, "auto_round:auto_gptq") || !strcmp(pf, "auto_round:gptq"))
+            st = import_gptq(h, c, q, "auto-round");
+        else if (!strcmp(pf, "auto_round:auto_awq") || !strcmp(pf, "auto_round:awq"))
+            st = import_awq(h, c, q);
+        else
+            return fail(h, "field '%spacking_format': \"%s\" is not a packing zmoe reads "
+                           "(auto_round:auto_gptq, auto_round:auto_awq)", pre, pf);
+        if (!st)
+            set_why(h, "quant.packing", "%squant_method = \"auto-round\", packing_format = \"%s\"",
+                    pre, pf);
     } else if (!strcmp(method, "compressed-tensors")) {
         st = import_ct(h, c, q);
     } else if (!strcmp(method, "fp8")) {
@@ -1137,7 +1162,7 @@ static enum zmoe_status import_quant(struct hf *h, struct zmoe_config *c, int q,
         set_why(h, "quant.act_order", "MXFP4 has no act-order");
     } else {
         return fail(h, "field '%squant_method': \"%s\" is not a quantization zmoe reads (gptq, "
-                       "awq, compressed-tensors, fp8, mxfp4)", pre, method);
+                       "awq, auto-round, compressed-tensors, fp8, mxfp4)", pre, method);
     }
     if (st)
         return st;

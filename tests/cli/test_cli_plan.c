@@ -203,6 +203,24 @@ static void check_quant_plans(const char *dir)
         TAP_OK(jq == (double)qw && jf == (double)fw && jq / jf <= max_ratio[n],
                "%s: weights %.0f vs float %.0f (ratio %.3f <= %.2f)", names[n], jq, jf,
                jf > 0 ? jq / jf : 0.0, max_ratio[n]);
+        /* "formats": the same geometry per format; float and this config's own row agree
+         * with the numbers above, and the int4 row is a quarter of float or less */
+        int fs = json_get(&j, 0, "formats");
+        double f_float = -1, f_own = -1, f_int4 = -1;
+        for (int i = 0; fs >= 0 && i < j.t[fs].size; i++) {
+            int e = json_at(&j, fs, i);
+            double wb = json_num(&j, json_get(&j, e, "weight_bytes"));
+            if (json_str_eq(&j, json_get(&j, e, "format"), "float"))
+                f_float = wb;
+            if (json_str_eq(&j, json_get(&j, e, "format"), "int4 group 128, f16 scales"))
+                f_int4 = wb;
+            if (json_is(&j, json_get(&j, e, "this_config"), "true"))
+                f_own = wb;
+        }
+        TAP_OK(f_float == (double)fw && f_own == (double)qw &&
+                   (f_int4 < 0 || f_int4 <= 0.27 * f_float),
+               "%s: JSON formats: float %.0f, this config %.0f, int4 g128 %.0f", names[n], f_float,
+               f_own, f_int4);
         json_free(&j);
         cli_result_free(&r);
     }

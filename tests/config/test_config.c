@@ -245,8 +245,11 @@ static void test_quant(void)
                     (int)strlen(defaults[i].quant) - 1, defaults[i].quant, defaults[i].group,
                     zmoe_config_scale_dtype_name(defaults[i].scale)))
             tap_diag("  %s", err.msg);
+        char what[48];
+        snprintf(what, sizeof what, "%.*s defaults", (int)strlen(defaults[i].quant) - 1,
+                 defaults[i].quant);
         if (ok)
-            check_round_trip(&cfg, defaults[i].quant);
+            check_round_trip(&cfg, what);
     }
     /* No [quant] at all: format none, and printing writes no [quant] section. */
     TAP_OK(zmoe_config_parse(qbase, strlen(qbase), "float", &cfg, &err) == ZMOE_OK &&

@@ -410,9 +410,22 @@ static void quant_imports(void)
          "{\"quant_method\": \"awq\", \"w_bit\": 4, \"q_group_size\": 64, \"zero_point\": true}",
          ZMOE_QUANT_INT4, ZMOE_PACK_AWQ, 64, true, false, true, ZMOE_SCALE_F16, "quant.format",
          "quantization_config.w_bit = 4"},
+        {"AutoRound, GPTQ packing", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round:auto_gptq\", "
+         "\"bits\": 4, \"group_size\": 128, \"sym\": true, \"data_type\": \"int\"}",
+         ZMOE_QUANT_INT4, ZMOE_PACK_GPTQ, 128, false, false, true, ZMOE_SCALE_F16, "quant.packing",
+         "packing_format = \"auto_round:auto_gptq\""},
+        {"AutoRound, AWQ packing", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round:auto_awq\", "
+         "\"bits\": 4, \"group_size\": 64, \"sym\": false}",
+         ZMOE_QUANT_INT4, ZMOE_PACK_AWQ, 64, true, false, true, ZMOE_SCALE_F16, "quant.packing",
+         "packing_format = \"auto_round:auto_awq\""},
         {"compressed-tensors W4A16 pack-quantized", qwen3q, CT("pack-quantized", CTW4, ""),
          ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, true, ZMOE_SCALE_BF16,
          "quant.group_size", "config_groups.group_0.weights.strategy = group, group_size = 128"},
+        {"compressed-tensors actorder null", qwen3q, CT("pack-quantized", CTW4, ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "weights.actorder null or absent: columns in order"},
         {"compressed-tensors W4A16 asymmetric", qwen3q,
          CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": false, "
             "\"strategy\": \"group\", \"group_size\": 32", ""),
@@ -555,9 +568,17 @@ static void quant_imports(void)
          "field 'quantization_config.fmt': \"e5m2\" is not an fp8 format zmoe keeps"},
         {"mxfp4 outside GPT-OSS", qwen3q, "{\"quant_method\": \"mxfp4\"}",
          "field 'quantization_config.quant_method': \"mxfp4\" outside GPT-OSS"},
+        {"AutoRound native packing", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round\", \"bits\": 4, "
+         "\"group_size\": 128}",
+         "field 'quantization_config.packing_format': \"auto_round\" is not a packing zmoe reads"},
+        {"AutoRound mxfp4 data type", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round:auto_gptq\", "
+         "\"bits\": 4, \"group_size\": 32, \"data_type\": \"mx_fp\"}",
+         "field 'quantization_config.data_type': \"mx_fp\""},
         {"bitsandbytes", qwen3q, "{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true}",
          "field 'quantization_config.quant_method': \"bitsandbytes\" is not a quantization zmoe reads "
-         "(gptq, awq, compressed-tensors, fp8, mxfp4)"},
+         "(gptq, awq, auto-round, compressed-tensors, fp8, mxfp4)"},
         {"no quant_method", qwen3q, "{\"bits\": 4}", "field 'quantization_config.quant_method': missing"},
         {"quantization_config not an object", qwen3q, "[4]",
          "field 'quantization_config': expected an object, found [4]"},
