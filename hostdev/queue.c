@@ -173,8 +173,15 @@ static void fill_host(void *dst, size_t size, const uint8_t *pat, size_t psize)
         memset(d, pat[0], size);
         return;
     }
-    for (size_t i = 0; i < size; i++)
-        d[i] = pat[i % psize];
+    /* One pattern, then the filled prefix doubled: it always holds whole patterns,
+     * so each copy continues the pattern where the prefix ends. */
+    size_t n = size < psize ? size : psize;
+    memcpy(d, pat, n);
+    while (n < size) {
+        size_t c = n < size - n ? n : size - n;
+        memcpy(d + n, d, c);
+        n += c;
+    }
 }
 
 /* Waits, in the worker, until e's signal is ordered before what q enqueues next.
