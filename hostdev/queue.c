@@ -1,7 +1,9 @@
-/* queue.c — command queues: one worker thread each, feeding an in-order PoCL queue
- * (with profiling) that is only drained (clFinish) when the host must observe
- * progress: global timestamps, indirect launches, host-side copies, waits on events
- * nobody has signalled yet, end of a list. Execution of every command kind lives here. */
+/* queue.c — command queues: an in-order PoCL queue (with profiling) each, and a
+ * worker thread that starts each submitted list. Where a command must follow the
+ * completion of what is in flight (indirect launches, host-side commands, the end
+ * of a list) the list goes on in a PoCL completion callback instead of a drain; only
+ * waits that must block (events nobody has signalled yet) go back to the worker.
+ * Execution of every command kind lives here. */
 #include "hd.h"
 
 #include <errno.h>
