@@ -1,7 +1,9 @@
-/* queue.c — command queues: one worker thread each, feeding an in-order PoCL queue
- * (with profiling) that is only drained (clFinish) when the host must observe
- * progress: global timestamps, indirect launches, host-side copies, waits on events
- * nobody has signalled yet, end of a list. Execution of every command kind lives here. */
+/* queue.c — command queues: an in-order PoCL queue (with profiling) each, and a
+ * worker thread that starts each submitted list. Where a command must follow the
+ * completion of what is in flight (indirect launches, host-side commands, the end
+ * of a list) the list goes on in a PoCL completion callback instead of a drain; only
+ * waits that must block (events nobody has signalled yet) go back to the worker.
+ * Execution of every command kind lives here. */
 #include "hd.h"
 
 #include <errno.h>
@@ -173,8 +175,15 @@ static void fill_host(void *dst, size_t size, const uint8_t *pat, size_t psize)
         memset(d, pat[0], size);
         return;
     }
-    for (size_t i = 0; i < size; i++)
-        d[i] = pat[i % psize];
+    /* One pattern, then the filled prefix doubled: it always holds whole patterns,
+     * so each copy continues the pattern where the prefix ends. */
+    size_t n = size < psize ? size : psize;
+    memcpy(d, pat, n);
+    while (n < size) {
+        size_t c = n < size - n ? n : size - n;
+        memcpy(d + n, d, c);
+        n += c;
+    }
 }
 
 /* Waits, in the worker, until e's signal is ordered before what q enqueues next.
@@ -241,11 +250,22 @@ enum runner { IN_WORKER, IN_CALLBACK };
 
 static void run(struct hd_queue *q, enum runner who);
 
-/* suspend() of this thread is registering a callback for this queue: a callback
- * that PoCL runs at once (the command had completed already) only says so here,
- * and the runner goes on in its own frame instead of one level deeper. */
-static __thread struct hd_queue *registering;
-static __thread bool completed_at_once;
+/* suspend() of this thread is registering a callback for `q`: a callback that PoCL
+ * runs at once (the command had completed already) only sets `at_once`, and the
+ * runner goes on in its own frame instead of one level deeper. Per thread through a
+ * pthread key (not __thread: LeakSanitizer's thread scan crashes on the dynamic TLS
+ * of a dlopen'ed driver). */
+struct registration {
+    struct hd_queue *q;
+    bool at_once;
+};
+static pthread_key_t registering;
+static pthread_once_t registering_once = PTHREAD_ONCE_INIT;
+
+static void registering_init(void)
+{
+    pthread_key_create(&registering, NULL);
+}
 
 /* The PoCL command suspend() chose completed: so did everything before it on q's
  * in-order PoCL queue. Runs on the PoCL thread that completed it; PoCL calls it with
@@ -256,8 +276,9 @@ static void CL_CALLBACK resume_cb(cl_event ev, cl_int status, void *arg)
     (void)status;   /* PoCL calls CL_COMPLETE callbacks only on success */
     struct hd_queue *q = arg;
     clReleaseEvent(ev);
-    if (registering == q) {
-        completed_at_once = true;
+    struct registration *r = pthread_getspecific(registering);
+    if (r && r->q == q) {
+        r->at_once = true;
         return;
     }
     q->inflight = false;
@@ -288,15 +309,16 @@ static enum suspend_end suspend(struct hd_queue *q)
     q->last_ev = NULL;
     if (!m && clEnqueueMarkerWithWaitList(q->clq, 0, NULL, &m) != CL_SUCCESS)
         return NOT_SUSPENDED;
-    registering = q;
-    completed_at_once = false;
+    pthread_once(&registering_once, registering_init);
+    struct registration r = { q, false };
+    pthread_setspecific(registering, &r);
     cl_int err = clSetEventCallback(m, CL_COMPLETE, resume_cb, q);
-    registering = NULL;
+    pthread_setspecific(registering, NULL);
     if (err != CL_SUCCESS) {
         clReleaseEvent(m);
         return NOT_SUSPENDED;
     }
-    if (!completed_at_once)
+    if (!r.at_once)
         return SUSPENDED;
     q->inflight = false;
     q->done_pend = q->npend;
