@@ -199,8 +199,10 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
         for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
             if (ids->weight_rank[t] == ZMOE_NO_BUFFER)
                 continue;
-            uint64_t bytes, n = zmoe_tensor_elements(cfg, (enum zmoe_tensor)t);
-            if (n == 0 || !mul(n, zmoe_dtype_size(zmoe_tensor_dtype(cfg, (enum zmoe_tensor)t)), &bytes))
+            /* zmoe_tensor_bytes: quantized matrices are their parts (weights/quant.h),
+             * not elements times a dtype size; 0 on overflow */
+            const uint64_t bytes = zmoe_tensor_bytes(cfg, (enum zmoe_tensor)t);
+            if (bytes == 0)
                 goto overflow;
             if (bytes > largest)
                 largest = bytes;
