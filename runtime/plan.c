@@ -213,9 +213,9 @@ enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool c
         for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
             if (ids->weight_rank[t] == ZMOE_NO_BUFFER)
                 continue;
-            /* zmoe_tensor_bytes: quantized matrices are weights/quant.h's parts, not
-             * elements x dtype; 0 means the size overflowed. */
-            uint64_t bytes = zmoe_tensor_bytes(cfg, (enum zmoe_tensor)t);
+            /* zmoe_tensor_bytes: quantized matrices are their parts (weights/quant.h),
+             * not elements times a dtype size; 0 on overflow */
+            const uint64_t bytes = zmoe_tensor_bytes(cfg, (enum zmoe_tensor)t);
             if (bytes == 0)
                 goto overflow;
             if (bytes > largest)

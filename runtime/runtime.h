@@ -31,6 +31,14 @@
  * (8,200 bytes), the GEMV kernels at most 4 KiB. */
 #define ZMOE_KERNEL_LOCAL_BYTES 34816u
 
+/* The quantized expert kernels' `qflags` word (moe.cl QF_*): bits 0-1 the scale dtype
+ * (enum zmoe_scale_dtype), then zero points, act-order, shared experts quantized, and
+ * bits 5-6 the float dtype of unquantized shared experts (enum zmoe_dtype). */
+#define ZMOE_QF_ZEROS 4u
+#define ZMOE_QF_PERM 8u
+#define ZMOE_QF_SHARED_Q 16u
+#define ZMOE_QF_SHARED_DT_SHIFT 5
+
 /* The per-slot parameter block, read by the kernels from host-visible memory when they
  * execute (so one recorded list serves every token count). Word layout = moe.cl P_*. */
 struct zmoe_params {
@@ -183,7 +191,7 @@ struct zmoe_launch_arg {
     uint32_t value;
 };
 
-#define ZMOE_LAUNCH_ARGS_MAX 20u
+#define ZMOE_LAUNCH_ARGS_MAX 28u /* the quantized expert_up (kernels/moe.cl) */
 #define ZMOE_LAUNCHES_MAX 6u
 
 /* One launch. It waits for launch `wait` (-1: for nothing before it in the layer) and

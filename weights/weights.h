@@ -50,6 +50,14 @@ void zmoe_dtype_convert(void *dst, enum zmoe_dtype dst_dt, const void *src,
 void zmoe_weights_synthetic(const struct zmoe_config *cfg, uint32_t layer, enum zmoe_tensor t,
                             uint64_t first, uint64_t count, float *out);
 
+/* Synthetic quantized tensor t of `layer` (a quantized matrix of weights/quant.h):
+ * bytes [offset, offset+size) of its device layout, counter-based like
+ * zmoe_weights_synthetic (weights.c says what the codes, scales, zeros and permutation
+ * are). Readers get values with zmoe_quant_dequant_rows(). Not a quantized matrix:
+ * zeros. */
+void zmoe_weights_synthetic_quant(const struct zmoe_config *cfg, uint32_t layer, enum zmoe_tensor t,
+                                  uint64_t offset, size_t size, void *out);
+
 /* Receives the bytes of one tensor of one layer in kernel layout and dtype, in order,
  * chunk by chunk: `offset` is the byte offset inside that tensor. */
 typedef enum zmoe_status (*zmoe_weights_sink)(void *ctx, uint32_t layer, enum zmoe_tensor t,
