@@ -888,7 +888,11 @@ static int bench_quant(uint32_t steps, uint64_t copy_bytes, const char *outdir)
     struct inputs in;
     if (!inputs_make(&in, &g))
         return 1;
+    /* ZBENCH_QUANT_ONLY=substring: only the formats whose name contains it (kernel work) */
+    const char *only = getenv("ZBENCH_QUANT_ONLY");
     for (size_t f = 0; f < NQFMT; f++) {
+        if (only && !strstr(qfmts[f].name, only))
+            continue;
         char text[1400];
         snprintf(text, sizeof text,
                  "[model]\nhidden = %u\nintermediate = %u\nexperts = %u\ntop_k = %u\nlayers = 1\n"

@@ -907,8 +907,29 @@ INLINE uint3 qlane_split(uint nch, uint l, uint lanes, const uint mode)
 /* One quantized matrix as the loops read it: parts resolved from the tensor base. */
 #define QPART(base, off) ((__global const uchar *)(base) + (size_t)(off) * QALIGN)
 
+/* One 16-byte chunk of codes q (values c..c+V of a row, one group, zero z) times x:
+ * the float4 partial, before the group scale. */
+INLINE float4 qchunk1(uint4 q, float z, __global const void *x, size_t xoff, uint c,
+                      __global const uint *perm, const uint fmt, const uint adt, const uint gather)
+{
+    /* a float4 partial summed per octet, not a float8 one: fewer live registers (PVC) */
+    float4 t = (float4)(0.0f);
+    for (uint o = 0; o < 128u / qbits(fmt) / 8u; o++) {
+        const uint w0 = qbits(fmt) == 4u ? (o == 0 ? q.x : o == 1 ? q.y : o == 2 ? q.z : q.w)
+                                         : (o == 0 ? q.x : q.z);
+        const uint w1 = qbits(fmt) == 4u ? 0u : (o == 0 ? q.y : q.w);
+        const float8 d = dec8(w0, w1, z, fmt) * xoct(x, xoff, c + 8u * o, perm, adt, gather);
+        t += d.lo + d.hi;
+    }
+    return t;
+}
+
 /* Lane l's share of row r . (xs * x[xoff..]) for a quantized row of n values: codes at
- * uint4 index crow, scales from index srow, zeros from zrow, group of G values. */
+ * uint4 index crow, scales from index srow, zeros from zrow, group of G values.
+ * Interleaved (GPUs): scale and zero per chunk. Spans (CPUs): a lane's chunks are
+ * contiguous, so its loop is blocked by group: the group's scale and zero (and the
+ * division that finds the group) once per group, the inner loop decode only; per chunk
+ * they had made int8 (16 values a chunk) twice as slow per value as int4 on hostdev. */
 INLINE float qdot_part(__global const uint4 *codes, size_t crow, __global const uchar *scales,
                        size_t srow, __global const uchar *zeros, size_t zrow,
                        __global const uint *perm, __global const void *x, size_t xoff, float xs,
@@ -917,24 +938,19 @@ INLINE float qdot_part(__global const uint4 *codes, size_t crow, __global const 
 {
     const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK;
     const uint3 p = qlane_split(n / V, l, lanes, mode);
-    float4 acc = (float4)(0.0f);
-    for (uint k = p.x; k < p.y; k += p.z) {
-        const uint c = k * V, g = c / G;
-        const uint4 q = codes[crow + k];
+    const uint step = mode == MODE_SPANS ? 1u : p.z;
+    float acc = 0.0f;
+    for (uint k = p.x; k < p.y;) {
+        const uint g = k * V / G;
+        const uint kend = mode == MODE_SPANS ? min(p.y, (g + 1u) * (G / V)) : k + 1u;
         const float z = qzero(zeros, zrow + g, qflags, fmt);
-        float8 t;
-        if (qbits(fmt) == 4u) {
-            t = dec8(q.x, 0u, z, fmt) * xoct(x, xoff, c, perm, adt, gather);
-            t = mad(dec8(q.y, 0u, z, fmt), xoct(x, xoff, c + 8u, perm, adt, gather), t);
-            t = mad(dec8(q.z, 0u, z, fmt), xoct(x, xoff, c + 16u, perm, adt, gather), t);
-            t = mad(dec8(q.w, 0u, z, fmt), xoct(x, xoff, c + 24u, perm, adt, gather), t);
-        } else {
-            t = dec8(q.x, q.y, z, fmt) * xoct(x, xoff, c, perm, adt, gather);
-            t = mad(dec8(q.z, q.w, z, fmt), xoct(x, xoff, c + 8u, perm, adt, gather), t);
-        }
-        acc = mad(t.lo + t.hi, (float4)(qscale(scales, srow + g, sdt, fmt)), acc);
+        float4 t = (float4)(0.0f);
+        for (; k < kend; k++)
+            t += qchunk1(codes[crow + k], z, x, xoff, k * V, perm, fmt, adt, gather);
+        acc = mad(hsum4(t), qscale(scales, srow + g, sdt, fmt), acc);
+        k += step - 1u; /* interleaved: the inner loop advanced k by one */
     }
-    return hsum4(acc) * xs;
+    return acc * xs;
 }
 
 /* expert_up's pair of quantized rows (gate, up) over one x: each x chunk loaded once for
@@ -951,34 +967,40 @@ INLINE float2 qdot2_part(__global const uint4 *cg, uint du, __global const uchar
     const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK;
     const uint ss = fmt == Q_MXFP4 ? 1u : sdt == SC_F32 ? 4u : 2u; /* scale bytes */
     const uint3 p = qlane_split(n / V, l, lanes, mode);
-    /* scalar accumulators (a chunk's float4 partial is summed into them once) and one
-     * chunk in flight (no unrolling): otherwise int8's pair spilled on PVC (SIMD32) */
+    /* scalar accumulators (a chunk's or group's float4 partial is summed into them once):
+     * with float4 ones int8's pair spilled on PVC (SIMD32) */
     float ga = 0.0f, ua = 0.0f;
-#pragma unroll 1
-    for (uint k = p.x; k < p.y; k += p.z) {
-        const uint c = k * V, g = c / G;
-        const uint4 qg = cg[k], qu = cg[k + du];
+    /* spans (CPUs): blocked by group as in qdot_part; interleaved: one chunk a step */
+    const uint step = mode == MODE_SPANS ? 1u : p.z;
+    for (uint k = p.x; k < p.y;) {
+        const uint g = k * V / G;
+        const uint kend = mode == MODE_SPANS ? min(p.y, (g + 1u) * (G / V)) : k + 1u;
         const float zgv = qzero(zg, g, qflags, fmt), zuv = qzero(zg, g + duz, qflags, fmt);
-        /* float4 partials per chunk; 4-bit codes an octet (one word) at a time, 8-bit
-         * ones a quad (one word): fewer live registers than whole float8s */
         float4 tg = (float4)(0.0f), tu = (float4)(0.0f);
-        for (uint o = 0; o < 4u; o++) {
-            const uint wg = o == 0 ? qg.x : o == 1 ? qg.y : o == 2 ? qg.z : qg.w;
-            const uint wu = o == 0 ? qu.x : o == 1 ? qu.y : o == 2 ? qu.z : qu.w;
-            if (qbits(fmt) == 4u) {
-                const float8 xv = xoct(xr, 0, c + 8u * o, perm, adt, gather) * xs;
-                const float8 dg = dec8(wg, 0u, zgv, fmt) * xv;
-                tg += dg.lo + dg.hi;
-                const float8 dv = dec8(wu, 0u, zuv, fmt) * xv;
-                tu += dv.lo + dv.hi;
-            } else {
-                const float4 xv = xquad(xr, c + 4u * o, perm, adt, gather) * xs;
-                tg = mad(dec4(wg, zgv, fmt), xv, tg);
-                tu = mad(dec4(wu, zuv, fmt), xv, tu);
+        for (; k < kend; k++) {
+            const uint c = k * V;
+            const uint4 qg = cg[k], qu = cg[k + du];
+            /* 4-bit codes an octet (one word) at a time, 8-bit ones a quad (one word):
+             * fewer live registers than whole float8s */
+            for (uint o = 0; o < 4u; o++) {
+                const uint wg = o == 0 ? qg.x : o == 1 ? qg.y : o == 2 ? qg.z : qg.w;
+                const uint wu = o == 0 ? qu.x : o == 1 ? qu.y : o == 2 ? qu.z : qu.w;
+                if (qbits(fmt) == 4u) {
+                    const float8 xv = xoct(xr, 0, c + 8u * o, perm, adt, gather) * xs;
+                    const float8 dg = dec8(wg, 0u, zgv, fmt) * xv;
+                    tg += dg.lo + dg.hi;
+                    const float8 dv = dec8(wu, 0u, zuv, fmt) * xv;
+                    tu += dv.lo + dv.hi;
+                } else {
+                    const float4 xv = xquad(xr, c + 4u * o, perm, adt, gather) * xs;
+                    tg = mad(dec4(wg, zgv, fmt), xv, tg);
+                    tu = mad(dec4(wu, zuv, fmt), xv, tu);
+                }
             }
         }
         ga = mad(hsum4(tg), qscale(sg + g * ss, 0, sdt, fmt), ga);
         ua = mad(hsum4(tu), qscale(sg + dus + g * ss, 0, sdt, fmt), ua);
+        k += step - 1u; /* interleaved: the inner loop advanced k by one */
     }
     return (float2)(ga, ua);
 }
