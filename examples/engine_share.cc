@@ -191,25 +191,21 @@ int main()
     ZE(zeCommandListClose(upload));
     eng.run(upload);
 
+    // The layer's geometry, parsed like a config file (the parser fills every default;
+    // a firmware build compiles the struct in with `zmoe config-header`).
+    static const char text[] = "[model]\nhidden = 64\nintermediate = 32\nexperts = 8\n"
+                               "top_k = 2\nlayers = 2\n[router]\nscoring = softmax\n"
+                               "[experts]\nactivation = silu\n[dtype]\nweights = f32\n"
+                               "[runtime]\nmax_tokens = 8\nring_depth = 1\n";
     zmoe_config cfg{};
-    cfg.model.hidden = H;
-    cfg.model.intermediate = I;
-    cfg.model.experts = E;
-    cfg.model.top_k = K;
-    cfg.model.layers = LAYERS;
-    cfg.router.scoring = ZMOE_SCORING_SOFTMAX;
-    cfg.router.routed_scaling_factor = 1.0f;
-    cfg.router.groups = cfg.router.topk_group = 1;
-    cfg.experts.activation = ZMOE_ACT_SILU;
-    cfg.dtype.weights = cfg.dtype.activations = ZMOE_DTYPE_F32;
-    cfg.runtime.max_tokens = 8;
-    cfg.runtime.ring_depth = 1;
-    cfg.runtime.device = ZMOE_DEVICE_AUTO;
-    cfg.runtime.wait_timeout_ms = 30000;
-    cfg.weights.layout = ZMOE_LAYOUT_SYNTHETIC;
     zmoe_error err{};
-    if (zmoe_config_validate(&cfg, &err) != ZMOE_OK) {
+    if (zmoe_config_parse(text, sizeof text - 1, "engine_share", &cfg, &err) != ZMOE_OK) {
         std::fprintf(stderr, "config: %s\n", err.msg);
+        return 1;
+    }
+    if (cfg.model.hidden != H || cfg.model.intermediate != I || cfg.model.experts != E ||
+        cfg.model.top_k != K || cfg.model.layers != LAYERS) {
+        std::fprintf(stderr, "config: geometry differs from the example's constants\n");
         return 1;
     }
 
