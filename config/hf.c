@@ -783,7 +783,7 @@ static enum zmoe_status q_bits(struct hf *h, int q, const char *pre, const char 
 static enum zmoe_status q_group(struct hf *h, int q, const char *pre, const char *key,
                                 struct zmoe_config *c)
 {
-    int64_t g;
+    int64_t g = 0;
     bool p;
     enum zmoe_status st = q_int(h, q, pre, key, &g, &p);
     if (st)

@@ -1005,6 +1005,107 @@ INLINE float2 qdot2_part(__global const uint4 *cg, uint du, __global const uchar
     return (float2)(ga, ua);
 }
 
+/* Rows per work-item of the quantized kernels on GPUs (interleaved split). One row per
+ * work-item left them bound by the x loads, not by the weights: each row re-reads its x
+ * chunk (f32 `a` in expert_down: 8 bytes of x per byte of int4 codes) from L1, so int4
+ * ran no faster than bf16 on an H200 (issue 13's GPU rows, 0.05-0.15 of copy bandwidth).
+ * With QROWS rows sharing every x octet the x traffic per code byte drops by QROWS. The
+ * launch plan gives the quantized kernels at least 8 lanes (nout <= 8), so a work-group
+ * covers nout * QROWS <= 32 rows and every quantized row count (a multiple of 32, see
+ * weights/quant.h) is whole work-groups. */
+#define ZMOE_QROWS 2u
+
+/* Rows per work-item of format fmt on GPUs: 4-bit codes QROWS; 8-bit ones half as many
+ * (a chunk is 16 values, not 32). On an H200, int4 expert_down: 27.8 us with one row
+ * and 32 lanes, 15.4 with two rows and 8 lanes, 18.0 with four (Qwen3-30B-A3B, T=1).
+ * runtime/launch.c sizes the grid with the same rule (ZMOE_QUANT_ROWS). */
+INLINE uint qrows_of(const uint fmt)
+{
+    return qbits(fmt) == 4u ? ZMOE_QROWS : ZMOE_QROWS / 2u;
+}
+
+INLINE uint qword(uint4 q, uint i)
+{
+    return i == 0u ? q.x : i == 1u ? q.y : i == 2u ? q.z : q.w;
+}
+
+/* Lane l's shares of NR quantized rows times one x row (GPUs): row q < NR is matrix row
+ * r0 + (q % QR) * nout + (q / QR) * dup, QR = qrows_of(fmt); expert_down uses NR = QR
+ * rows nout apart (dup 0; a pair of row sets dup rows apart is for gate/up, see
+ * kernels/README.md: measured slower than one pair per work-item in expert_up). Each x
+ * octet is loaded once for all NR rows; each row's chunk is one 16-byte load of one
+ * group. Row offsets are 32-bit distances from row r0 (registers: Xe SIMD). */
+INLINE float8 qrows_part(__global const uint4 *codes, __global const uchar *scales,
+                         __global const uchar *zeros, __global const uint *perm,
+                         __global const void *xr, size_t r0, uint nout, uint dup, uint n,
+                         uint G, uint row_block, uint qflags, uint l, uint lanes, const uint NR,
+                         const uint fmt, const uint adt, const uint gather)
+{
+    const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK, ng = n / G, nch = n / V;
+    const uint QR = qrows_of(fmt);
+    __global const uint4 *c0 = codes + r0 * nch;
+    __global const uchar *z0 = zeros + r0 * ng;
+    uint dr[8]; /* row q - row 0 */
+    float acc[8];
+    for (uint q = 0; q < NR; q++) {
+        dr[q] = (q % QR) * nout + (q / QR) * dup;
+        acc[q] = 0.0f;
+    }
+    for (uint k = l; k < nch; k += lanes) {
+        const uint c = k * V, g = c / G;
+        uint4 cq[8];
+        float z[8], t[8];
+        for (uint q = 0; q < NR; q++) {
+            cq[q] = c0[dr[q] * nch + k];
+            z[q] = qzero(z0, dr[q] * ng + g, qflags, fmt);
+            t[q] = 0.0f;
+        }
+        /* 4-bit: 4 octets of one word each; 8-bit: 2 octets of two words each */
+        for (uint o = 0; o < V / 8u; o++) {
+            const float8 xv = xoct(xr, 0, c + 8u * o, perm, adt, gather);
+            for (uint q = 0; q < NR; q++) {
+                const uint w0 = qword(cq[q], qbits(fmt) == 4u ? o : 2u * o);
+                const uint w1 = qbits(fmt) == 4u ? 0u : qword(cq[q], 2u * o + 1u);
+                const float8 d = dec8(w0, w1, z[q], fmt);
+                t[q] += dot(d.lo, xv.lo) + dot(d.hi, xv.hi);
+            }
+        }
+        for (uint q = 0; q < NR; q++)
+            acc[q] = mad(t[q], qscale(scales, ((r0 + dr[q]) / row_block) * ng + g, sdt, fmt),
+                         acc[q]);
+    }
+    float8 r = (float8)(0.0f);
+    r.s0 = acc[0];
+    r.s1 = NR > 1u ? acc[1] : 0.0f;
+    r.s2 = NR > 2u ? acc[2] : 0.0f;
+    r.s3 = NR > 3u ? acc[3] : 0.0f;
+    r.s4 = NR > 4u ? acc[4] : 0.0f;
+    r.s5 = NR > 5u ? acc[5] : 0.0f;
+    r.s6 = NR > 6u ? acc[6] : 0.0f;
+    r.s7 = NR > 7u ? acc[7] : 0.0f;
+    return r;
+}
+
+INLINE float8 qrows_mode(__global const uint4 *codes, __global const uchar *scales,
+                         __global const uchar *zeros, __global const uint *perm,
+                         __global const void *xr, size_t r0, uint nout, uint dup, uint n,
+                         uint G, uint row_block, uint qflags, uint l, uint lanes, const uint NR,
+                         const uint fmt, const uint adt)
+{
+    if (qflags & QF_PERM)
+        return qrows_part(codes, scales, zeros, perm, xr, r0, nout, dup, n, G, row_block, qflags,
+                          l, lanes, NR, fmt, adt, 1u);
+    return qrows_part(codes, scales, zeros, perm, xr, r0, nout, dup, n, G, row_block, qflags, l,
+                      lanes, NR, fmt, adt, 0u);
+}
+
+INLINE float f8at(float8 v, uint i)
+{
+    const float4 h = i < 4u ? v.lo : v.hi;
+    const uint k = i & 3u;
+    return k == 0u ? h.x : k == 1u ? h.y : k == 2u ? h.z : h.w;
+}
+
 /* One specialised copy per (split, act-order), chosen by uniform values outside the
  * loops (as dot_mode). Quantized rows are multiples of 32 values: never MODE_NARROW. */
 INLINE float qdot_mode(__global const uint4 *codes, size_t crow, __global const uchar *scales,
@@ -1162,7 +1263,9 @@ INLINE void expert_down_q_body(__global const uint *prm, __global const float *a
     const uint e = tile.x, start = tile.y, cnt = tile.z;
     const bool shared = e == E;
     const uint n = shared ? S : I;
-    const uint h = get_group_id(0) * nout + j;
+    /* GPUs: qrows_of(fmt) rows per work-item, nout apart (qrows_part); CPUs: one */
+    const uint rpi = lane_spans ? 1u : qrows_of(fmt);
+    const uint h = get_group_id(0) * nout * rpi + j;
     const bool active = h < H;
     const bool quant = !shared || (qflags & QF_SHARED_Q);
     __global const void *base = shared ? sw2 : w2;
@@ -1176,25 +1279,44 @@ INLINE void expert_down_q_body(__global const uint *prm, __global const float *a
     const size_t wpr = (size_t)n * qbits(fmt) / 128u;
     const uint fmode = pick_mode(lane_spans, n);
 
+    /* partials of (token row r, matrix row q) at red row r * rpi + q */
     for (uint r = 0; r < cnt; r++) {
         __global const float *ar = in + (size_t)r * n;
-        float acc = 0.0f;
-        if (active)
-            acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng, zeros,
-                                    row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes, fmt,
-                                    DT_F32, lane_spans)
-                        : dot_any(sw2, row * n, ar, 0, n, l, lanes,
-                                  (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
-        red[r * ZMOE_WG + j * lanes + l] = acc;
+        __local float *mine = red + r * rpi * ZMOE_WG + j * lanes + l;
+        if (rpi == 1u) {
+            float acc = 0.0f;
+            if (active)
+                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng, zeros,
+                                        row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes, fmt,
+                                        DT_F32, lane_spans)
+                            : dot_any(sw2, row * n, ar, 0, n, l, lanes,
+                                      (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
+            mine[0] = acc;
+        } else if (quant) {
+            const float8 acc = qrows_mode(codes, scales, zeros, perm, ar, row, nout, 0u, n, G,
+                                          row_block, qflags, l, lanes, rpi, fmt, DT_F32);
+            for (uint q = 0; q < rpi; q++)
+                mine[q * ZMOE_WG] = f8at(acc, q);
+        } else {
+            for (uint q = 0; q < rpi; q++)
+                mine[q * ZMOE_WG] = dot_any(sw2, (row + q * nout) * n, ar, 0, n, l, lanes,
+                                            (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
+        }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    lane_fold(red, cnt, j, l, lanes);
+    lane_fold(red, cnt * rpi, j, l, lanes);
     barrier(CLK_LOCAL_MEM_FENCE);
-    if (active && l == 0) {
-        const float bias = (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
-        __global float *out = shared ? o_sh : o;
-        for (uint r = 0; r < cnt; r++)
-            out[(size_t)(start + r) * H + h] = lane_sum(red, r, j, lanes) + bias;
+    if (l == 0) {
+        for (uint q = 0; q < rpi; q++) {
+            const uint hq = h + q * nout;
+            if (hq >= H)
+                continue;
+            const float bias =
+                (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + hq] : 0.0f;
+            __global float *out = shared ? o_sh : o;
+            for (uint r = 0; r < cnt; r++)
+                out[(size_t)(start + r) * H + hq] = lane_sum(red, r * rpi + q, j, lanes) + bias;
+        }
     }
 }
 
@@ -1314,7 +1436,7 @@ COMBINE(bf16, DT_BF16)
         uint I, uint S, uint E, uint lane_spans, uint group, uint row_block, uint qflags,   \
         uint rc, uint rs, uint rz, uint rp, uint sc, uint ss, uint sz, uint sp)             \
     {                                                                                       \
-        __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
+        __local float red[ZMOE_QROWS * ZMOE_RMAX * ZMOE_WG];                                \
         expert_down_q_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E,           \
                            lane_spans, group, row_block, qflags, (uint4)(rc, rs, rz, rp),   \
                            (uint4)(sc, ss, sz, sp), red, QF);                               \

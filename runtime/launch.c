@@ -20,8 +20,11 @@ static const struct {
     ze_device_type_t type;
     struct zmoe_device_shape shape;
 } shape_table[] = {
-    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0}},
-    {ZE_DEVICE_TYPE_CPU, {8, 8, 256, 1}},
+    /* quantized rows are short in bytes (a 2048-value int4 row is 64 chunks of 16 bytes):
+     * 8 lanes give each lane 8 chunks of a row where 32 gave it 2 and the per-row lane
+     * reduction cost more than the loads (issue 13, H200) */
+    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8}},
+    {ZE_DEVICE_TYPE_CPU, {8, 8, 256, 1, 8, 8}},
 };
 
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group)
@@ -33,10 +36,13 @@ struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32
     const char *lanes = getenv("ZMOE_GEMV_LANES");
     if (lanes) {
         unsigned long v = strtoul(lanes, NULL, 10);
-        if (v && v <= ZMOE_KERNEL_WG && (v & (v - 1)) == 0)
+        if (v && v <= ZMOE_KERNEL_WG && (v & (v - 1)) == 0) {
             s.lanes = (uint32_t)v;
+            s.qlanes = v < 8 ? 8u : (uint32_t)v;
+        }
     }
     s.nout = ZMOE_KERNEL_WG / s.lanes;
+    s.qnout = ZMOE_KERNEL_WG / s.qlanes;
     const char *spans = getenv("ZMOE_GEMV_SPANS");
     if (spans && (spans[0] == '0' || spans[0] == '1') && spans[1] == '\0')
         s.lane_spans = (uint32_t)(spans[0] - '0');
@@ -132,8 +138,22 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
     p->kernel[ZMOE_K_COMBINE].local[0] = ZMOE_KERNEL_WG;
     p->kernel[ZMOE_K_COMBINE].local[1] = 1;
 
+    uint32_t down_rows = g.nout;
+    if (g.quant) {
+        /* quantized expert_down: its own shape and, interleaved, ZMOE_QUANT_ROWS rows per
+         * work-item (half for 8-bit codes), so a work-group covers at most 32 rows, a
+         * divisor of every quantized row count; expert_up keeps the float shape (one row
+         * pair per work-item measured faster there, kernels/README.md) */
+        const uint32_t bits = c->quant.format == ZMOE_QUANT_INT4 ||
+                                      c->quant.format == ZMOE_QUANT_MXFP4 ? 4u : 8u;
+        const uint32_t rows = shape->lane_spans ? 1u : bits == 4u ? ZMOE_QUANT_ROWS
+                                                                  : ZMOE_QUANT_ROWS / 2u;
+        p->kernel[ZMOE_K_DOWN].local[0] = shape->qlanes;
+        p->kernel[ZMOE_K_DOWN].local[1] = shape->qnout;
+        down_rows = shape->qnout * rows;
+    }
     g.gx_up = div_up(g.I > g.S ? g.I : g.S, g.nout);
-    g.gx_down = div_up(g.H, g.nout);
+    g.gx_down = div_up(g.H, down_rows);
     g.gx_combine = div_up(g.H, ZMOE_KERNEL_WG);
     return g;
 }

@@ -160,7 +160,12 @@ struct zmoe_device_shape {
     uint32_t lanes, nout;   /* lanes split a row's dot product; nout rows per group */
     uint32_t align_wg;      /* work-items of the one align work-group */
     uint32_t lane_spans;    /* 1: one contiguous span per lane (CPUs); 0: interleaved */
+    uint32_t qlanes, qnout; /* the quantized expert kernels' lanes and rows (>= 8 lanes) */
 };
+/* Rows per work-item of the quantized expert kernels with the interleaved split
+ * (kernels/moe.cl ZMOE_QROWS and qrows_of: this for 4-bit codes, half for 8-bit); 1
+ * with spans. */
+#define ZMOE_QUANT_ROWS 2u
 /* The shape for a device of this type whose work-groups hold up to max_group items.
  * ZMOE_GEMV_LANES (power of two <= 64) and ZMOE_GEMV_SPANS (0|1) override, so hostdev
  * can run a GPU's shape. */
