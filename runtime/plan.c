@@ -129,7 +129,7 @@ uint32_t zmoe_runtime_max_buffers(const struct zmoe_config *cfg)
         cfg->runtime.ring_depth > ZMOE_RUNTIME_DEPTH_MAX)
         return 0;
     return cfg->model.layers * ZMOE_TENSOR_COUNT + ZMOE_ACT_COUNT +
-           cfg->runtime.ring_depth * ZMOE_SLOT_BUFFER_COUNT + 4;
+           cfg->runtime.ring_depth * (ZMOE_SLOT_BUFFER_COUNT + 2) + 4;
 }
 
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg)
@@ -158,8 +158,40 @@ static enum zmoe_status add(struct zmoe_plan *plan, const char *name, enum zmoe_
     return zmoe_plan_add(plan, name, mem, cat, size, ACT_ALIGN, first, last, index, err);
 }
 
+static bool expert_tensor(enum zmoe_tensor t)
+{
+    return t == ZMOE_TENSOR_W13 || t == ZMOE_TENSOR_B13 || t == ZMOE_TENSOR_W2 ||
+           t == ZMOE_TENSOR_B2;
+}
+
+struct zmoe_config zmoe_runtime_shard_config(const struct zmoe_config *cfg,
+                                             const struct zmoe_shard *shard)
+{
+    struct zmoe_config c = *cfg;
+    if (shard)
+        c.model.experts = shard->experts;
+    return c;
+}
+
+bool zmoe_runtime_shard_has(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                            enum zmoe_tensor t)
+{
+    if (!zmoe_tensor_present(cfg, t))
+        return false;
+    if (shard && !shard->shared && (t == ZMOE_TENSOR_SHARED_W13 || t == ZMOE_TENSOR_SHARED_W2))
+        return false;
+    return !shard || !expert_tensor(t) || shard->experts > 0;
+}
+
 enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_plan *plan,
                                    struct zmoe_runtime_buffers *ids, struct zmoe_error *err)
+{
+    return zmoe_runtime_plan_shard(cfg, NULL, plan, ids, err);
+}
+
+enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                         struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
+                                         struct zmoe_error *err)
 {
     if (!cfg || !plan || !ids) {
         zmoe_runtime_errorf(err, "zmoe_runtime_plan: config, plan and ids must not be NULL");
@@ -185,12 +217,13 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
     char name[ZMOE_BUFFER_NAME_MAX];
     uint32_t idx;
 
+    const struct zmoe_config ecfg = zmoe_runtime_shard_config(cfg, shard);
     /* Weights: every present tensor of every layer, persistent. */
     uint32_t per_layer = 0;
     uint64_t largest = 0;
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
         ids->weight_rank[t] = ZMOE_NO_BUFFER;
-        if (zmoe_tensor_present(cfg, (enum zmoe_tensor)t))
+        if (zmoe_runtime_shard_has(cfg, shard, (enum zmoe_tensor)t))
             ids->weight_rank[t] = per_layer++;
     }
     ids->weights_per_layer = per_layer;
@@ -199,8 +232,11 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
         for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
             if (ids->weight_rank[t] == ZMOE_NO_BUFFER)
                 continue;
-            uint64_t bytes, n = zmoe_tensor_elements(cfg, (enum zmoe_tensor)t);
-            if (n == 0 || !mul(n, zmoe_dtype_size(zmoe_tensor_dtype(cfg, (enum zmoe_tensor)t)), &bytes))
+            /* zmoe_tensor_bytes: quantized matrices are weights/quant.h's parts; a shard's
+             * expert tensors are those of its owned experts alone */
+            uint64_t bytes = zmoe_tensor_bytes(expert_tensor((enum zmoe_tensor)t) ? &ecfg : cfg,
+                                               (enum zmoe_tensor)t);
+            if (bytes == 0)
                 goto overflow;
             if (bytes > largest)
                 largest = bytes;
@@ -283,6 +319,24 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
              ZMOE_STAGE_ALWAYS_LAST, &ids->routing_status, err);
     if (st)
         return st;
+    /* Expert parallel: per slot the f32 partial output(s) and their host staging. */
+    ids->partial_base = plan->count;
+    for (uint32_t s = 0; shard && s < cfg->runtime.ring_depth; s++) {
+        uint64_t rows = shard->index == 0 ? shard->participants : 1, pb;
+        if (!mul(rows, osh, &pb))
+            goto overflow;
+        snprintf(name, sizeof name, "slot%u.partial", s);
+        st = add(plan, name, ZMOE_MEMORY_DEVICE, ZMOE_CATEGORY_IO, pb, ZMOE_STAGE_ALWAYS_FIRST,
+                 ZMOE_STAGE_ALWAYS_LAST, &idx, err);
+        if (st)
+            return st;
+        snprintf(name, sizeof name, "slot%u.partial_stage", s);
+        st = add(plan, name, ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_IO,
+                 shard->staged && shard->index > 0 ? osh : 0, ZMOE_STAGE_ALWAYS_FIRST,
+                 ZMOE_STAGE_ALWAYS_LAST, &idx, err);
+        if (st)
+            return st;
+    }
     /* Staging: the largest tensor or STAGING_MAX, whichever is smaller — weights stream
      * through it, so it does not grow with the model. */
     uint64_t staging = largest < STAGING_MAX ? largest : STAGING_MAX;

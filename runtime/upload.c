@@ -67,3 +67,10 @@ enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmo
     return zmoe_weights_load(&rt->cfg, staging, rt->ids.staging_bytes, sink, rt,
                              rt->weights_report, sizeof rt->weights_report, err);
 }
+
+enum zmoe_status zmoe_runtime_upload_chunk(struct zmoe_runtime *rt, uint32_t layer,
+                                           enum zmoe_tensor t, uint64_t offset, const void *bytes,
+                                           size_t size, struct zmoe_error *err)
+{
+    return sink(rt, layer, t, offset, bytes, size, err);
+}
