@@ -130,50 +130,21 @@ static bool splits(const struct zmoe_config *cfg, enum zmoe_tensor t, uint32_t c
 
 enum zmoe_status zmoe_parallel_check(const struct zmoe_config *cfg, struct zmoe_error *err)
 {
-    const uint32_t d = cfg->parallel.devices, r = cfg->parallel.ranks, E = cfg->model.experts;
-    if (d > 1 && r > 1) {
-        zmoe_runtime_errorf(err, "parallel: devices = %u and ranks = %u: one of them (one device "
-                                 "per rank with MPI)",
-                            d, r);
-        return ZMOE_ERR_CONFIG;
-    }
-    const uint32_t n = zmoe_parallel_participants(cfg);
-    if (n > ZMOE_PARALLEL_MAX) {
-        zmoe_runtime_errorf(err, "parallel: %u participants; at most %u", n, ZMOE_PARALLEL_MAX);
-        return ZMOE_ERR_CONFIG;
-    }
-    if (E == 0 || E > ZMOE_PARALLEL_EXPERTS_MAX) {
-        zmoe_runtime_errorf(err, "parallel: %u experts; 1..%u can be sharded", E,
+    /* the [parallel] rules themselves (counts, the map) are the config's (config.c) */
+    enum zmoe_status st = zmoe_config_validate(cfg, err);
+    if (st)
+        return st;
+    const uint32_t n = zmoe_parallel_participants(cfg), E = cfg->model.experts;
+    if (E > ZMOE_PARALLEL_EXPERTS_MAX) {
+        zmoe_runtime_errorf(err, "parallel: %u experts; at most %u can be sharded", E,
                             ZMOE_PARALLEL_EXPERTS_MAX);
         return ZMOE_ERR_CONFIG;
     }
     uint32_t count[ZMOE_PARALLEL_MAX] = {0};
-    if (!cfg->parallel.expert_map_set) {
-        if (E % n) {
-            zmoe_runtime_errorf(err, "parallel: %u %s do not divide %u experts (the implicit map "
-                                     "gives each the same number; set parallel.expert_map)",
-                                n, d > 1 ? "devices" : "ranks", E);
-            return ZMOE_ERR_CONFIG;
-        }
-        for (uint32_t i = 0; i < n; i++)
-            count[i] = E / n;
-    } else {
-        for (uint32_t e = 0; e < E; e++) {
-            const uint32_t o = cfg->parallel.expert_map[e];
-            if (o >= n) {
-                zmoe_runtime_errorf(err, "parallel.expert_map: expert %u -> participant %u; "
-                                         "participants are 0..%u",
-                                    e, o, n - 1);
-                return ZMOE_ERR_CONFIG;
-            }
-            count[o]++;
-        }
-        for (uint32_t i = 0; i < n; i++)
-            if (count[i] == 0) {
-                zmoe_runtime_errorf(err, "parallel.expert_map: participant %u owns no expert", i);
-                return ZMOE_ERR_CONFIG;
-            }
-    }
+    uint8_t owner[ZMOE_PARALLEL_EXPERTS_MAX];
+    zmoe_parallel_owners(cfg, owner);
+    for (uint32_t e = 0; e < E; e++)
+        count[owner[e]]++;
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
         if (!expert_tensor((enum zmoe_tensor)t) || !zmoe_tensor_present(cfg, (enum zmoe_tensor)t))
             continue;

@@ -330,6 +330,90 @@ static void bad(uint32_t N)
            err.msg);
 }
 
+/* [parallel] in config files: parsing, precise errors, print and header round trips. */
+static const char base_ini[] = "[model]\nhidden = 64\nintermediate = 32\nexperts = 8\ntop_k = 2\n"
+                               "layers = 1\n[router]\nscoring = softmax\n[experts]\n"
+                               "activation = silu\n[dtype]\nweights = f32\n";
+
+static enum zmoe_status parse_with(const char *parallel, struct zmoe_config *c, struct zmoe_error *err)
+{
+    char text[1024];
+    snprintf(text, sizeof text, "%s[parallel]\n%s", base_ini, parallel);
+    return zmoe_config_parse(text, strlen(text), "p.conf", c, err);
+}
+
+static void config_fail(const char *parallel, const char *needle, const char *what)
+{
+    struct zmoe_config c;
+    struct zmoe_error err = {{0}};
+    enum zmoe_status st = parse_with(parallel, &c, &err);
+    TAP_OK(st == ZMOE_ERR_CONFIG && strstr(err.msg, needle), "config: %s: %s", what, err.msg);
+}
+
+static void config_tests(void)
+{
+    struct zmoe_config c;
+    struct zmoe_error err = {{0}};
+    enum zmoe_status st = parse_with("devices = 2\nexpert_map = 0-2, 7 | 3-6\n", &c, &err);
+    TAP_OK(st == ZMOE_OK, "config: devices = 2 with a map parses %s", err.msg);
+    const uint8_t want[8] = {0, 0, 0, 1, 1, 1, 1, 0};
+    TAP_OK(!st && c.parallel.devices == 2 && c.parallel.expert_map_set &&
+               memcmp(c.parallel.expert_map, want, 8) == 0,
+           "config: the map says who owns each expert");
+    TAP_EQ_INT(zmoe_parallel_participants(&c), 2, "config: participants");
+    /* print and parse back */
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    st = f ? zmoe_config_print(&c, f, &err) : ZMOE_ERR_IO;
+    if (f)
+        fclose(f);
+    struct zmoe_config back;
+    TAP_OK(!st && buf && strstr(buf, "[parallel]\ndevices = 2\nexpert_map = 0-2,7 | 3-6\n"),
+           "config: printed [parallel] section");
+    st = buf ? zmoe_config_parse(buf, len, "printed", &back, &err) : ZMOE_ERR_IO;
+    TAP_OK(!st && zmoe_config_diff(&c, &back) == NULL, "config: print round trip %s", err.msg);
+    free(buf);
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    st = f ? zmoe_config_write_header(&c, "par_cfg", f, &err) : ZMOE_ERR_IO;
+    if (f)
+        fclose(f);
+    TAP_OK(!st && buf && strstr(buf, ".expert_map = {0, 0, 0, 1, 1, 1, 1, 0},") &&
+               strstr(buf, ".expert_map_set = true,"),
+           "config: C header holds the map");
+    free(buf);
+    /* a config without [parallel] prints none */
+    struct zmoe_config plain = rt_base_config();
+    buf = NULL;
+    f = open_memstream(&buf, &len);
+    st = f ? zmoe_config_print(&plain, f, &err) : ZMOE_ERR_IO;
+    if (f)
+        fclose(f);
+    TAP_OK(!st && buf && !strstr(buf, "[parallel]"), "config: no [parallel] for one device");
+    free(buf);
+
+    config_fail("devices = 2\nexpert_map = 0-4 | 4-7\n",
+                "p.conf:15: key 'parallel.expert_map': expected each expert in one list: expert 4 "
+                "is listed for participant 0 and again for 1",
+                "an expert listed twice");
+    config_fail("devices = 2\nexpert_map = 0-2 | 4-7\n", "expert 3 is in none", "an expert missing");
+    config_fail("devices = 2\nexpert_map = 0-3 | 4-8\n", "experts below model.experts = 8 (expert 8",
+                "an expert past model.experts");
+    config_fail("devices = 2\nexpert_map = 0-3 / 4-7\n", "',' or '|' between experts", "bad separator");
+    config_fail("devices = 2\nexpert_map = 0-7\n", "participant 1 owns no expert", "an empty participant");
+    config_fail("devices = 2\nexpert_map = 0-1 | 2-3 | 4-7\n", "expert 4 -> participant 2",
+                "more lists than devices");
+    config_fail("ranks = 3\n", "p.conf:14: key 'parallel.ranks': expected a count dividing "
+                                "model.experts (3 devices/ranks do not divide 8 experts",
+                "ranks not dividing experts (implicit map)");
+    config_fail("devices = 3\n", "3 devices/ranks do not divide 8 experts", "devices not dividing experts");
+    config_fail("devices = 17\n", "0..16 devices", "too many devices");
+    config_fail("devices = 2\nranks = 2\n", "one of them", "devices and ranks");
+    st = parse_with("ranks = 3\nexpert_map = 0-2 | 3-5 | 6,7\n", &c, &err);
+    TAP_OK(st == ZMOE_OK && zmoe_parallel_participants(&c) == 3, "config: 3 ranks with a map %s", err.msg);
+}
+
 static void lost(uint32_t N)
 {
     /* HOSTDEV_DEVICE_LOST_AFTER (test env) loses the context after some executions */
@@ -373,8 +457,10 @@ int main(int argc, char **argv)
     if (N < 1 || N > ZMOE_PARALLEL_MAX)
         tap_bail("N = %s", argv[2]);
     calls_mode = argc > 3 && strcmp(argv[3], "calls") == 0;
-    if (strcmp(argv[1], "bad") == 0)
+    if (strcmp(argv[1], "bad") == 0) {
+        config_tests();
         bad(N);
+    }
     else if (strcmp(argv[1], "lost") == 0)
         lost(N);
     else
