@@ -57,7 +57,21 @@ enum zmoe_status zmoe_parallel_plan(const struct zmoe_config *cfg, uint32_t part
 
 /* One process, parallel.devices devices of one driver (the config's runtime.device picks
  * GPU or hostdev; HOSTDEV_DEVICES=N gives N hostdev devices). info->context/device/queue
- * must be NULL (zmoe brings up its own); info->host_memory is not supported yet. */
+ * must be NULL (zmoe brings up its own); info->host_memory is not supported yet.
+ *
+ * MPI (parallel.ranks = N > 1, a build with MPI: ZMOE_HAVE_MPI below): one device per
+ * rank, ranks of MPI_COMM_WORLD (size N; the caller has called MPI_Init or
+ * MPI_Init_thread, and calls MPI_Finalize after zmoe_parallel_destroy). Every rank calls
+ * the same sequence of zmoe_parallel_* functions with the same layer, T and x: x is
+ * expected to be present on every rank (each rank's caller writes it into its own
+ * slot.input_host; nothing broadcasts it), as in an engine whose hidden states are
+ * replicated. Every rank routes and computes its experts; rank 0 gathers the f32
+ * partials (persistent MPI requests per ring slot, host-staged), sums them in rank order
+ * on its device and sends y back, so after zmoe_parallel_wait every rank has y in
+ * slot.output_host (and its own routing readback). Waits are bounded by
+ * runtime.wait_timeout_ms: a rank that dies or stops answering makes the others return
+ * ZMOE_TIMEOUT (or the MPI error, with the communicator's error handler set to return
+ * errors) instead of hanging. */
 enum zmoe_status zmoe_parallel_create(const struct zmoe_create_info *info, struct zmoe_parallel **out,
                                       struct zmoe_error *err);
 void zmoe_parallel_destroy(struct zmoe_parallel *p);
@@ -72,7 +86,10 @@ enum zmoe_status zmoe_parallel_submit(struct zmoe_parallel *p, const struct zmoe
 enum zmoe_status zmoe_parallel_wait(struct zmoe_parallel *p, const struct zmoe_slot *slot,
                                     uint64_t timeout_ns, struct zmoe_error *err);
 
+/* Devices of this process (1 with MPI) and this process's participant index (0, or its
+ * MPI rank). */
 uint32_t zmoe_parallel_devices(const struct zmoe_parallel *p);
+uint32_t zmoe_parallel_rank(const struct zmoe_parallel *p);
 /* Stats of device `device` (its arena, allocations refused after init, names). */
 enum zmoe_status zmoe_parallel_get_stats(const struct zmoe_parallel *p, uint32_t device,
                                          struct zmoe_stats *out);

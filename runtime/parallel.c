@@ -14,7 +14,7 @@
  * the host executes one list per device and waits for the fences. */
 #include "runtime/runtime.h"
 #include "weights/quant.h"
-#include "zmoe_parallel.h"
+#include "runtime/parallel_priv.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,34 +31,6 @@
 #define MAX_DRIVERS 8u
 #define MAX_DEVICES 64u
 #define INTEL_VENDOR_ID 0x8086u
-#define LOG_BYTES 16384u
-
-/* The cross-device events of one ring slot. */
-struct par_slot {
-    ze_event_handle_t copied[ZMOE_PARALLEL_MAX]; /* device r's partial left it (r >= 1) */
-    ze_event_handle_t staged[ZMOE_PARALLEL_MAX]; /* host-staged partial r is on device 0 */
-    ze_event_handle_t reduced;                   /* y is summed on device 0 */
-    enum zmoe_slot_state state;
-};
-
-struct zmoe_parallel {
-    struct zmoe_config cfg;
-    struct zmoe_host_block hb;
-    uint32_t n, depth, next_slot;
-    bool weights_loaded, lost;
-    uint64_t submits;
-    uint8_t owner[ZMOE_PARALLEL_EXPERTS_MAX];
-    uint16_t local[ZMOE_PARALLEL_EXPERTS_MAX]; /* index of expert e in its owner's weights */
-    ze_driver_handle_t driver;
-    ze_context_handle_t context;
-    ze_device_handle_t devices[ZMOE_PARALLEL_MAX];
-    struct zmoe_runtime *dev[ZMOE_PARALLEL_MAX];
-    struct zmoe_shard shard[ZMOE_PARALLEL_MAX];
-    bool peer[ZMOE_PARALLEL_MAX];
-    ze_kernel_handle_t reduce; /* on device 0 */
-    ze_event_pool_handle_t pool;
-    struct par_slot *slots;
-};
 
 static bool expert_tensor(enum zmoe_tensor t)
 {
@@ -233,11 +205,13 @@ static size_t par_host_bytes(const struct zmoe_config *cfg, uint32_t n)
 {
     size_t per = zmoe_runtime_host_bytes(cfg) + 128;
     return 256 + sizeof(struct zmoe_parallel) + (size_t)n * per +
-           (size_t)cfg->runtime.ring_depth * sizeof(struct par_slot) + 128;
+           (size_t)cfg->runtime.ring_depth * sizeof(struct par_slot) + 128 +
+           (cfg->parallel.ranks > 1 ? zmoe_par_mpi_host_bytes(cfg) : 0);
 }
 
-/* Level Zero up to the N devices: the driver whose devices match runtime.device. */
-static enum zmoe_status find_devices(struct zmoe_parallel *p, struct zmoe_error *err)
+/* Level Zero up to the N devices: the driver whose devices match runtime.device. With
+ * MPI (p->mpi) one device, the node-local rank's (`first` modulo the devices there). */
+static enum zmoe_status find_devices(struct zmoe_parallel *p, uint32_t first, struct zmoe_error *err)
 {
     const enum zmoe_device_choice choice = p->cfg.runtime.device;
     char note[256];
@@ -275,6 +249,10 @@ static enum zmoe_status find_devices(struct zmoe_parallel *p, struct zmoe_error 
             }
         }
     }
+    if (p->mpi && best_count) {
+        p->devices[0] = p->devices[first % best_count];
+        best_count = 1;
+    }
     if (best_count < p->n) {
         zmoe_runtime_errorf(err, "parallel.devices = %u, but the %s driver has %u such device%s "
                                  "(on hostdev set HOSTDEV_DEVICES=%u)",
@@ -300,16 +278,16 @@ static void shard_params(const struct zmoe_parallel *p, uint32_t r, struct zmoe_
 {
     zmoe_runtime_params(&p->cfg, prm);
     prm->flags |= ZMOE_PF_SHARD;
-    if (r != 0)
+    if (p->rank + r != 0)
         prm->flags &= ~(ZMOE_PF_SHARED | ZMOE_PF_SHARED_GATE);
     for (uint32_t e = 0; e < p->cfg.model.experts; e++)
-        if (p->owner[e] == r)
+        if (p->owner[e] == p->rank + r)
             prm->owned[e / 32] |= 1u << (e % 32);
 }
 
 static void *buf(const struct zmoe_runtime *rt, uint32_t index)
 {
-    return zmoe_arena_ptr(&rt->arena, &rt->plan, index);
+    return zmoe_par_buf(rt, index);
 }
 
 /* One device's runtime: the same steps as zmoe_create, on the shared context. */
@@ -564,13 +542,9 @@ enum zmoe_status zmoe_parallel_create(const struct zmoe_create_info *info, struc
         st = zmoe_parallel_check(cfg, err);
     if (st)
         return st;
-    if (cfg->parallel.ranks > 1) {
-        zmoe_runtime_errorf(err, "zmoe_parallel_create: parallel.ranks = %u is the MPI form; this "
-                                 "build runs the devices of one process",
-                            cfg->parallel.ranks);
-        return ZMOE_ERR_CONFIG;
-    }
-    const uint32_t n = zmoe_parallel_participants(cfg);
+    const uint32_t participants = zmoe_parallel_participants(cfg);
+    const bool mpi = cfg->parallel.ranks > 1;
+    const uint32_t n = mpi ? 1 : participants; /* devices of this process */
     struct zmoe_host_block hb;
     st = zmoe_host_block_init(&hb, NULL, par_host_bytes(cfg, n), err);
     if (st)
@@ -585,6 +559,7 @@ enum zmoe_status zmoe_parallel_create(const struct zmoe_create_info *info, struc
     p->hb = hb;
     p->cfg = *cfg;
     p->n = n;
+    p->participants = participants;
     p->depth = cfg->runtime.ring_depth;
     zmoe_parallel_owners(cfg, p->owner);
     p->slots = zmoe_host_block_alloc(&p->hb, p->depth * sizeof *p->slots, 64);
@@ -594,10 +569,21 @@ enum zmoe_status zmoe_parallel_create(const struct zmoe_create_info *info, struc
         goto fail;
     }
     memset(p->slots, 0, p->depth * sizeof *p->slots);
-    st = find_devices(p, err);
+    uint32_t local_rank = 0;
+    if (mpi) {
+        /* one device per rank; the partials go through host memory and MPI */
+        st = zmoe_par_mpi_init(p, &local_rank, err);
+        if (st)
+            goto fail;
+    }
+    st = find_devices(p, local_rank, err);
     if (st)
         goto fail;
-    make_shards(cfg, n, p->owner, false, p->shard, p->local);
+    make_shards(cfg, participants, p->owner, false, p->shard, p->local);
+    if (mpi) {
+        p->shard[0] = p->shard[p->rank];
+        p->shard[0].staged = true;
+    }
     for (uint32_t r = 1; r < n; r++)
         p->shard[r].staged = !p->peer[r];
     for (uint32_t r = 0; r < n && !st; r++)
@@ -614,8 +600,13 @@ enum zmoe_status zmoe_parallel_create(const struct zmoe_create_info *info, struc
         st = zmoe_runtime_ze_error(err, r, "zeKernelCreate", "creating kernel '%s'", name);
         goto fail;
     }
-    st = create_events(p, err);
-    for (uint32_t s = 0; !st && s < p->depth; s++)
+    if (mpi) {
+        st = zmoe_par_mpi_record(p, err);
+        if (st)
+            goto fail;
+    }
+    st = mpi ? ZMOE_OK : create_events(p, err);
+    for (uint32_t s = 0; !mpi && !st && s < p->depth; s++)
         for (uint32_t l = 0; !st && l < cfg->model.layers; l++)
             for (uint32_t d = 0; !st && d < n; d++)
                 st = record_list(p, d, s, l, err);
@@ -653,6 +644,8 @@ void zmoe_parallel_destroy(struct zmoe_parallel *p)
     for (uint32_t d = p->n; d-- > 0;)
         if (p->dev[d] && p->dev[d]->queue)
             zeCommandQueueSynchronize(p->dev[d]->queue, 10ull * 1000 * 1000 * 1000);
+    if (p->mpi)
+        zmoe_par_mpi_fini(p);
     for (uint32_t d = p->n; d-- > 0;)
         if (p->dev[d]) {
             if (d == 0 && p->reduce)
@@ -711,7 +704,7 @@ static enum zmoe_status par_sink(void *vctx, uint32_t layer, enum zmoe_tensor t,
         if (a >= b || unit == 0)
             continue;
         for (uint64_t e = (a - p0) / unit; e <= (b - 1 - p0) / unit && e < E; e++) {
-            if (p->owner[e] != ctx->r)
+            if (p->owner[e] != p->rank + ctx->r)
                 continue;
             const uint64_t e0 = p0 + e * unit, lo = a > e0 ? a : e0, hi = b < e0 + unit ? b : e0 + unit;
             const uint64_t dst = mine.offset[i] + (uint64_t)p->local[e] * unit + (lo - e0);
@@ -848,8 +841,14 @@ enum zmoe_status zmoe_parallel_slot_acquire(struct zmoe_parallel *p, struct zmoe
         return ZMOE_ERR_STATE;
     }
     if (ps->state == ZMOE_SLOT_SUBMITTED) {
-        st = wait_slot(p, i, (uint64_t)p->cfg.runtime.wait_timeout_ms * 1000000u,
-                       "zmoe_parallel_slot_acquire", err);
+        const uint64_t t = (uint64_t)p->cfg.runtime.wait_timeout_ms * 1000000u;
+        st = p->mpi ? zmoe_par_mpi_finish(p, i, t, "zmoe_parallel_slot_acquire", err)
+                    : wait_slot(p, i, t, "zmoe_parallel_slot_acquire", err);
+        if (st)
+            return st;
+    }
+    if (p->mpi) {
+        st = zmoe_par_mpi_reset(p, i, err);
         if (st)
             return st;
     }
@@ -909,6 +908,14 @@ enum zmoe_status zmoe_parallel_submit(struct zmoe_parallel *p, const struct zmoe
     const uint32_t s = slot->index;
     for (uint32_t d = 0; d < p->n; d++)
         p->dev[d]->slots[s].params->tokens = tokens;
+    if (p->mpi) {
+        st = zmoe_par_mpi_submit(p, s, layer, err);
+        if (st)
+            return st;
+        ps->state = ZMOE_SLOT_SUBMITTED;
+        p->submits++;
+        return ZMOE_OK;
+    }
     /* devices r > 0 first: device 0's list waits for their partials */
     for (uint32_t k = 0; k < p->n; k++) {
         const uint32_t d = (k + 1) % p->n;
@@ -952,12 +959,19 @@ enum zmoe_status zmoe_parallel_wait(struct zmoe_parallel *p, const struct zmoe_s
         return ZMOE_OK;
     if (timeout_ns == UINT64_MAX)
         timeout_ns = (uint64_t)p->cfg.runtime.wait_timeout_ms * 1000000u;
+    if (p->mpi)
+        return zmoe_par_mpi_finish(p, slot->index, timeout_ns, "zmoe_parallel_wait", err);
     return wait_slot(p, slot->index, timeout_ns, "zmoe_parallel_wait", err);
 }
 
 uint32_t zmoe_parallel_devices(const struct zmoe_parallel *p)
 {
     return p ? p->n : 0;
+}
+
+uint32_t zmoe_parallel_rank(const struct zmoe_parallel *p)
+{
+    return p ? p->rank : 0;
 }
 
 bool zmoe_parallel_peer(const struct zmoe_parallel *p, uint32_t device)

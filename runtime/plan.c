@@ -330,9 +330,13 @@ enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const st
                  ZMOE_STAGE_ALWAYS_LAST, &idx, err);
         if (st)
             return st;
+        /* host staging: the participant's own partial, or on participant 0 (MPI) the
+         * rows the others' partials arrive in */
+        uint64_t sb = 0;
+        if (shard->staged && !mul(shard->index == 0 ? shard->participants : 1, osh, &sb))
+            goto overflow;
         snprintf(name, sizeof name, "slot%u.partial_stage", s);
-        st = add(plan, name, ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_IO,
-                 shard->staged && shard->index > 0 ? osh : 0, ZMOE_STAGE_ALWAYS_FIRST,
+        st = add(plan, name, ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_IO, sb, ZMOE_STAGE_ALWAYS_FIRST,
                  ZMOE_STAGE_ALWAYS_LAST, &idx, err);
         if (st)
             return st;

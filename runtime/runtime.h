@@ -136,7 +136,8 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
  * replicated, the shared experts only when `shared`, and per slot the f32 partial
  * output: [participants][max_tokens][H] on participant 0 (its own first, then what the
  * others copy in), [max_tokens][H] elsewhere, plus a host-visible copy of it when
- * `staged` (no peer access to participant 0). */
+ * `staged` (no peer access to participant 0; with MPI on participant 0 the
+ * [participants][max_tokens][H] rows the other ranks' partials arrive in). */
 struct zmoe_shard {
     uint32_t participants, index, experts;
     bool shared, staged;

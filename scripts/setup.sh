@@ -6,7 +6,8 @@ set -eu
 PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libze1 libze-dev intel-opencl-icd
 pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers llvm-spirv-15 spirv-tools
-libinih-dev libjsmn-dev valgrind"
+libinih-dev libjsmn-dev valgrind
+libmpich-dev mpich"
 
 missing=""
 for p in $PACKAGES; do
