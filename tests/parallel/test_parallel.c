@@ -17,6 +17,7 @@
 #include "rt_count.h"
 
 #include "config/config.h"
+#include "weights/quant.h"
 #include "zmoe_parallel.h"
 
 #include <dirent.h>
@@ -414,6 +415,71 @@ static void config_tests(void)
     TAP_OK(st == ZMOE_OK && zmoe_parallel_participants(&c) == 3, "config: 3 ranks with a map %s", err.msg);
 }
 
+/* Quantized experts shard as a row range of every part (weights/quant.h): each part of
+ * a device's W13/W2 is its experts' share of the full part, and the plan sizes them so. */
+static void quant_shards(uint32_t N)
+{
+    static const struct {
+        enum zmoe_quant_format f;
+        uint32_t H, I, group;
+        bool zeros, act_order;
+        enum zmoe_scale_dtype sd;
+    } cases[] = {
+        {ZMOE_QUANT_INT4, 64, 32, 32, true, true, ZMOE_SCALE_F16},
+        {ZMOE_QUANT_INT8, 64, 32, 0, false, false, ZMOE_SCALE_BF16},
+        {ZMOE_QUANT_FP8, 128, 128, 128, false, false, ZMOE_SCALE_F32},
+        {ZMOE_QUANT_MXFP4, 64, 64, 32, false, false, ZMOE_SCALE_E8M0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        struct zmoe_config c = rt_base_config();
+        c.model.hidden = cases[i].H;
+        c.model.intermediate = cases[i].I;
+        c.model.layers = 2;
+        c.quant.format = cases[i].f;
+        c.quant.group_size = cases[i].group;
+        c.quant.zero_points = cases[i].zeros;
+        c.quant.act_order = cases[i].act_order;
+        c.quant.scale_dtype = cases[i].sd;
+        c.quant.shared_experts = true;
+        c.parallel.devices = N;
+        const char *fmt = zmoe_quant_format_name(cases[i].f);
+        struct zmoe_error err = {{0}};
+        enum zmoe_status st = zmoe_parallel_check(&c, &err);
+        TAP_OK(st == ZMOE_OK, "quant %s on %u devices: the config shards %s", fmt, N, err.msg);
+        if (st)
+            continue;
+        bool parts_ok = true;
+        const uint32_t owned = c.model.experts / N;
+        struct zmoe_config sc = c;
+        sc.model.experts = owned;
+        uint64_t want = 0;
+        for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+            if (!zmoe_tensor_present(&c, (enum zmoe_tensor)t))
+                continue;
+            struct zmoe_qmatrix full, mine;
+            if (zmoe_quant_matrix(&c, (enum zmoe_tensor)t, &full)) {
+                parts_ok = parts_ok && zmoe_quant_matrix(&sc, (enum zmoe_tensor)t, &mine) &&
+                           mine.codes_bytes * c.model.experts == full.codes_bytes * owned &&
+                           mine.scales_bytes * c.model.experts == full.scales_bytes * owned &&
+                           mine.zeros_bytes * c.model.experts == full.zeros_bytes * owned &&
+                           mine.perm_bytes * c.model.experts == full.perm_bytes * owned && full.bytes > 0;
+                want += mine.bytes;
+            } else if (t == ZMOE_TENSOR_B13 || t == ZMOE_TENSOR_B2) {
+                want += zmoe_tensor_bytes(&c, (enum zmoe_tensor)t) / c.model.experts * owned;
+            } else {
+                want += zmoe_tensor_bytes(&c, (enum zmoe_tensor)t);
+            }
+        }
+        TAP_OK(parts_ok, "quant %s: each part of a device's W13/W2 is its experts' share of the full part", fmt);
+        struct zmoe_parallel_share share[ZMOE_PARALLEL_MAX];
+        st = zmoe_parallel_plan(&c, N, share, &err);
+        TAP_OK(st == ZMOE_OK && share[N - 1].experts == owned && share[N - 1].weight_bytes == want * c.model.layers,
+               "quant %s: device %u's plan holds %llu weight bytes (want %llu) %s", fmt, N - 1,
+               st ? 0ull : (unsigned long long)share[N - 1].weight_bytes,
+               (unsigned long long)(want * c.model.layers), err.msg);
+    }
+}
+
 static void lost(uint32_t N)
 {
     /* HOSTDEV_DEVICE_LOST_AFTER (test env) loses the context after some executions */
@@ -459,6 +525,7 @@ int main(int argc, char **argv)
     calls_mode = argc > 3 && strcmp(argv[3], "calls") == 0;
     if (strcmp(argv[1], "bad") == 0) {
         config_tests();
+        quant_shards(N);
         bad(N);
     }
     else if (strcmp(argv[1], "lost") == 0)
