@@ -199,11 +199,12 @@ static void details(FILE *f, const struct bench_results *r)
                 d->z_mallocs_proc, d->n_mallocs, d->n_mallocs_proc);
     }
     fprintf(f, "\nOn hostdev the wall time is the device's: both sides run the same kernels "
-               "(per-stage table below), and a list's commands cost the driver's worker thread "
-               "more than zmoe saves on the host. zmoe's ring lists always carry a timestamp "
-               "event per stage (each stage waits for the previous one's event; hostdev drains "
-               "its PoCL queue around each), five event resets and input/output copies sized "
-               "for max_tokens; the plain baseline has barriers only — compare zmoe's wall time "
+               "(per-stage table below), and what a list costs the driver beyond its kernels "
+               "(thread wake-ups, PoCL's per-launch work; hostdev/README.md, Execution cost) is "
+               "the same for both. zmoe's ring lists always carry a timestamp event per stage "
+               "(each stage waits for the previous one's event), five event resets and "
+               "input/output copies sized for max_tokens, which cost it about what it saves on "
+               "the host; the plain baseline has barriers only — compare zmoe's wall time "
                "with the baseline's *with events* column. Host medians on 2 shared vCPUs "
                "also swing with PoCL's worker threads, which keep a core busy right after a "
                "list completes: the instruction counts below are the repeatable measure.\n");

@@ -849,6 +849,188 @@ static int bench_bandwidth(struct bench_results *r, uint32_t steps, uint64_t cop
     return 0;
 }
 
+/* ------------------------------------------------------------------ quantized experts */
+
+/* `zbench quant`: the Qwen3-30B-A3B layer (H=2048, I=768, E=128, top_k 8), bf16 router and
+ * f32 activations, at T=1 and T=8, for bf16 expert weights and each quantized format
+ * (synthetic weights): device time of the step (sum of the stages' timestamps, median),
+ * the bytes the step actually reads (router + every distinct routed expert's W13 and W2
+ * in its format, from the step's own routing readback; parts per expert = tensor bytes / E)
+ * and their bandwidth against the copy_f32 kernel, interleaved step by step (the ratio
+ * of adjacent pairs, median). Targets (issue 13): int4 step time <= 0.45 x bf16's; every
+ * format >= 0.5 of copy bandwidth on its bytes. */
+struct qfmt {
+    const char *name, *quant; /* quant: the [quant] section, NULL for float */
+};
+
+static const struct qfmt qfmts[] = {
+    {"bf16", NULL},
+    {"int4 g128 f16", "format = int4\ngroup_size = 128\nscale_dtype = f16\n"},
+    {"int4 g128 f16 asym", "format = int4\ngroup_size = 128\nscale_dtype = f16\nzero_points = true\n"},
+    {"int8 per-channel f16", "format = int8\ngroup_size = 0\nscale_dtype = f16\n"},
+    {"fp8 128x128 f32", "format = fp8\ngroup_size = 128\nscale_dtype = f32\n"},
+    {"mxfp4 g32 e8m0", "format = mxfp4\ngroup_size = 32\nscale_dtype = e8m0\n"},
+};
+#define NQFMT (sizeof qfmts / sizeof qfmts[0])
+
+struct qrow {
+    uint32_t T;
+    double step_us, bytes, gbs, copy_gbs, ratio, experts;
+};
+
+static int bench_quant(uint32_t steps, uint64_t copy_bytes, const char *outdir)
+{
+    const uint32_t H = 2048, I = 768, E = 128, K = 8, Ts[2] = {1, 8};
+    struct qrow rows[NQFMT][2];
+    memset(rows, 0, sizeof rows);
+    struct geo g = {.H = H, .I = I, .E = E, .K = K, .layers = 1, .max_tokens = 8,
+                    .wdt = ZMOE_DTYPE_BF16, .adt = ZMOE_DTYPE_F32};
+    struct inputs in;
+    if (!inputs_make(&in, &g))
+        return 1;
+    for (size_t f = 0; f < NQFMT; f++) {
+        char text[1400];
+        snprintf(text, sizeof text,
+                 "[model]\nhidden = %u\nintermediate = %u\nexperts = %u\ntop_k = %u\nlayers = 1\n"
+                 "[router]\nscoring = softmax\nrenormalize = true\n[experts]\nactivation = silu\n"
+                 "[dtype]\nweights = bf16\nactivations = f32\n"
+                 "[runtime]\nmax_tokens = 8\nring_depth = 2\ndevice = auto\nwait_timeout_ms = %u\n"
+                 "[weights]\nlayout = synthetic\nseed = 7\n%s%s",
+                 H, I, E, K, wait_timeout_ms, qfmts[f].quant ? "[quant]\n" : "",
+                 qfmts[f].quant ? qfmts[f].quant : "");
+        struct zmoe_error err = {{0}};
+        struct zmoe_config cfg;
+        struct zmoe_runtime *rt = NULL;
+        if (zmoe_config_parse(text, strlen(text), "zbench quant", &cfg, &err))
+            return fail("quant config", &err);
+        const uint64_t per_expert = (zmoe_tensor_bytes(&cfg, ZMOE_TENSOR_W13) +
+                                     zmoe_tensor_bytes(&cfg, ZMOE_TENSOR_W2)) / E;
+        const uint64_t router = zmoe_tensor_bytes(&cfg, ZMOE_TENSOR_ROUTER_W);
+        progress("quant: %s, %.0f MiB of expert weights, creating the runtime", qfmts[f].name,
+                 per_expert * (double)E / 1048576.0);
+        struct zmoe_create_info ci = {.config = &cfg};
+        if (zmoe_create(&ci, &rt, &err) || zmoe_load_weights(rt, &err))
+            return fail("quant runtime", &err);
+        struct naive nv;
+        if (naive_init(&nv, rt, &err))
+            return fail("creating the copy kernel", &err);
+        void *src = NULL, *dst = NULL;
+        ze_device_mem_alloc_desc_t dd = {.stype = ZE_STRUCTURE_TYPE_DEVICE_MEM_ALLOC_DESC};
+        if (zeMemAllocDevice(rt->context, &dd, copy_bytes, 64, rt->device, &src) ||
+            zeMemAllocDevice(rt->context, &dd, copy_bytes, 64, rt->device, &dst)) {
+            fprintf(stderr, "zbench: cannot allocate 2 x %llu bytes for the copy\n",
+                    (unsigned long long)copy_bytes);
+            return 1;
+        }
+        const uint32_t n4 = (uint32_t)(copy_bytes / 16);
+        uint64_t *step = calloc(steps, 8), *copy = calloc(steps, 8);
+        double *ratios = calloc(steps, sizeof(double)), *bytes = calloc(steps, sizeof(double));
+        double *gbs = calloc(steps, sizeof(double)), *cgbs = calloc(steps, sizeof(double));
+        double *nexp = calloc(steps, sizeof(double));
+        if (!step || !copy || !ratios || !bytes || !gbs || !cgbs || !nexp)
+            return 1;
+        for (int ti = 0; ti < 2; ti++) {
+            const uint32_t T = Ts[ti];
+            const size_t xb = (size_t)T * H * sizeof(float);
+            uint64_t ns;
+            for (uint32_t i = 0; i < steps + 2; i++) { /* 2 warm-up rounds */
+                struct zmoe_slot slot;
+                enum zmoe_status st = zmoe_slot_acquire(rt, &slot, &err);
+                if (!st) {
+                    memcpy(slot.input_host, in.x[i % NINPUTS], xb);
+                    st = zmoe_submit(rt, &slot, 0, T, &err);
+                }
+                if (!st)
+                    st = zmoe_wait(rt, &slot, UINT64_MAX, &err);
+                struct zmoe_stats stats;
+                if (st || zmoe_get_stats(rt, &stats))
+                    return fail("quant step", &err);
+                /* the experts this step's routing read (each W13 and W2 once) */
+                unsigned char seen[512] = {0};
+                uint32_t distinct = 0;
+                for (uint32_t p = 0; p < T * K; p++)
+                    if (!seen[slot.topk_ids_host[p]]++)
+                        distinct++;
+                uint64_t dev = 0;
+                for (int e = 0; e < ZMOE_STAGE_COUNT; e++)
+                    dev += stats.stage_device_ns[e];
+                if (naive_copy(&nv, dst, src, n4, &ns, &err))
+                    return fail("copy kernel", &err);
+                if (i < 2)
+                    continue;
+                const uint32_t k = i - 2;
+                step[k] = dev;
+                copy[k] = ns;
+                bytes[k] = (double)router + (double)distinct * (double)per_expert;
+                nexp[k] = distinct;
+                gbs[k] = dev ? bytes[k] / (double)dev : 0;
+                cgbs[k] = ns ? 2.0 * (double)copy_bytes / (double)ns : 0;
+                ratios[k] = cgbs[k] > 0 ? gbs[k] / cgbs[k] : 0;
+            }
+            struct qrow *r = &rows[f][ti];
+            r->T = T;
+            r->step_us = median_us(step, steps);
+            r->bytes = median_d(bytes, steps);
+            r->experts = median_d(nexp, steps);
+            r->gbs = median_d(gbs, steps);
+            r->copy_gbs = median_d(cgbs, steps);
+            r->ratio = median_d(ratios, steps);
+            progress("quant: %s T=%u: step %.0f us, %.1f MB, %.2f GB/s, copy %.2f GB/s, ratio %.3f",
+                     qfmts[f].name, T, r->step_us, r->bytes / 1e6, r->gbs, r->copy_gbs, r->ratio);
+        }
+        free(step);
+        free(copy);
+        free(ratios);
+        free(bytes);
+        free(gbs);
+        free(cgbs);
+        free(nexp);
+        zeMemFree(rt->context, src);
+        zeMemFree(rt->context, dst);
+        naive_fini(&nv);
+        zmoe_destroy(rt);
+    }
+    inputs_free(&in);
+
+    char path[1024];
+    snprintf(path, sizeof path, "%s/quant.tsv", outdir);
+    FILE *tsv = fopen(path, "w");
+    snprintf(path, sizeof path, "%s/quant.md", outdir);
+    FILE *md = fopen(path, "w");
+    if (!tsv || !md) {
+        fprintf(stderr, "zbench: cannot write %s/quant.{tsv,md}\n", outdir);
+        return 1;
+    }
+    fprintf(tsv, "format\tT\tstep_us\tbytes\texperts\tgbs\tcopy_gbs\tratio\ttime_vs_bf16\n");
+    fprintf(md, "# Quantized experts on %s: Qwen3-30B-A3B layer (H=%u I=%u E=%u top_k %u), bf16 "
+                "router, f32 activations\n\n",
+            "hostdev", H, I, E, K);
+    fprintf(md, "`zbench quant` (%u steps per row, interleaved with a copy_f32 of 2 x %.0f MiB). "
+                "bytes = router + each distinct routed expert's W13 and W2 in its format (codes, "
+                "scales, zeros) as the step's routing chose them; GB/s = bytes / device time of the "
+                "step; ratio = that / copy GB/s (median of adjacent pairs); time = step time / "
+                "bf16's at the same T. Targets: int4 time <= 0.45, every ratio >= 0.5.\n\n",
+            steps, copy_bytes / 1048576.0);
+    fprintf(md, "| format | T | experts read | MB read | step µs | time vs bf16 | GB/s | copy GB/s | ratio |\n"
+                "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (int ti = 0; ti < 2; ti++)
+        for (size_t f = 0; f < NQFMT; f++) {
+            const struct qrow *r = &rows[f][ti];
+            const double rel = rows[0][ti].step_us > 0 ? r->step_us / rows[0][ti].step_us : 0;
+            fprintf(tsv, "%s\t%u\t%.1f\t%.0f\t%.0f\t%.3f\t%.3f\t%.3f\t%.3f\n", qfmts[f].name, r->T,
+                    r->step_us, r->bytes, r->experts, r->gbs, r->copy_gbs, r->ratio, rel);
+            fprintf(md, "| %s | %u | %.0f | %.2f | %.0f | %.3f | %.2f | %.2f | %.3f |\n", qfmts[f].name,
+                    r->T, r->experts, r->bytes / 1e6, r->step_us, rel, r->gbs, r->copy_gbs, r->ratio);
+            printf("%-20s T=%u experts %3.0f  %8.2f MB  step %8.0f us  x%.3f of bf16  %6.2f GB/s  "
+                   "copy %6.2f GB/s  ratio %.3f\n",
+                   qfmts[f].name, r->T, r->experts, r->bytes / 1e6, r->step_us, rel, r->gbs,
+                   r->copy_gbs, r->ratio);
+        }
+    fclose(tsv);
+    fclose(md);
+    return 0;
+}
+
 /* A/B of two kernel builds on the bandwidth geometry: zmoe (embedded kernels) against the
  * baseline running ZBENCH_MOE_SPV; expert stages only, per-round ratio medians. */
 static int kernel_ab(uint32_t steps)
@@ -1316,9 +1498,36 @@ int main(int argc, char **argv)
         free(r);
         return 0;
     }
+    if (strcmp(mode, "dispatch") == 0) {
+        /* the dispatch figures alone (T=1 and 8), for iterating on driver cost;
+         * ZBENCH_CALLS samples per side (default 300) */
+        if (layer_loaded) {
+            fprintf(stderr, "zbench dispatch: unset ZE_ENABLE_TRACING_LAYER\n");
+            return 1;
+        }
+        const char *nc = getenv("ZBENCH_CALLS");
+        uint32_t calls = nc && atoi(nc) > 0 ? (uint32_t)atoi(nc) : 300;
+        if (bench_dispatch_all(r, calls, 0))
+            return 1;
+        printf("T  z_wall  z_dev  z_wall-dev  z_host  n_wall  n_wall_timed  n_dev  n_host  z/n_wall  "
+               "mallocs/call(z thread, z proc, n thread, n proc)\n");
+        for (int i = 0; i < 2; i++) {
+            const struct bench_dispatch *d = &r->disp[i];
+            printf("%u  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.1f  %.3f  %.1f %.1f %.1f %.1f\n", d->T,
+                   d->z_total_us, d->z_dev_us, d->z_total_us - d->z_dev_us, d->z_host_us, d->n_total_us,
+                   d->n_total_timed_us, d->n_dev_us, d->n_host_us, d->z_total_us / d->n_total_us, d->z_mallocs,
+                   d->z_mallocs_proc, d->n_mallocs, d->n_mallocs_proc);
+        }
+        free(r);
+        return 0;
+    }
     if (strcmp(mode, "kernel-ab") == 0) {
         free(r);
         return kernel_ab(quick ? 5 : 20);
+    }
+    if (strcmp(mode, "quant") == 0) {
+        free(r);
+        return bench_quant(quick ? 3 : 15, quick ? (64ull << 20) : (256ull << 20), out ? out : ".");
     }
     if (strcmp(mode, "bw") == 0) {
         /* bandwidth only: for kernel work (e.g. ZMOE_GEMV_LANES=1 zbench bw) */
@@ -1337,7 +1546,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(mode, "all") != 0) {
-        fprintf(stderr, "usage: zbench all|calls|mallocs|callgrind|bw|kernel-ab|smoke [--quick] [--out DIR] "
+        fprintf(stderr, "usage: zbench all|calls|mallocs|dispatch|callgrind|bw|quant|kernel-ab|smoke [--quick] [--out DIR] "
                         "[--calls FILE] [--mallocs1 FILE] [--callgrind FILE] [--commit ID] "
                         "[--examples DIR]\n");
         return 2;

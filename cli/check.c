@@ -1,6 +1,7 @@
 #include "cli/check.h"
 #include "cli/cli.h"
 #include "weights/weights.h"
+#include "weights/quant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@ struct sink_ctx {
     uint32_t layer;
     struct zmoe_ref_weights *w;
     const struct zmoe_config *cfg;
+    unsigned char *raw[ZMOE_TENSOR_COUNT]; /* quantized tensors' device-layout bytes */
 };
 
 static enum zmoe_status sink_f32(void *ctx, uint32_t layer, enum zmoe_tensor t, uint64_t offset,
@@ -32,6 +34,17 @@ static enum zmoe_status sink_f32(void *ctx, uint32_t layer, enum zmoe_tensor t, 
     struct sink_ctx *c = ctx;
     if (layer != c->layer)
         return ZMOE_OK;
+    struct zmoe_qmatrix q;
+    if (zmoe_quant_matrix(c->cfg, t, &q)) {
+        /* quantized: the device-layout bytes as they arrive; dequantized once whole */
+        if (offset > q.bytes || size > q.bytes - offset) {
+            snprintf(err->msg, sizeof err->msg, "reference: chunk of %s outside its tensor",
+                     zmoe_tensor_name(t));
+            return ZMOE_ERR_WEIGHTS;
+        }
+        memcpy(c->raw[t] + offset, bytes, size);
+        return ZMOE_OK;
+    }
     enum zmoe_dtype dt = zmoe_tensor_dtype(c->cfg, t);
     size_t es = zmoe_dtype_size(dt);
     uint64_t n = zmoe_tensor_elements(c->cfg, t);
@@ -60,11 +73,23 @@ static int file_weights(const struct zmoe_config *cfg, uint32_t layer, struct zm
     }
     size_t staging_size = 8u << 20;
     void *staging = malloc(staging_size);
-    struct sink_ctx ctx = {layer, w, cfg};
+    struct sink_ctx ctx = {layer, w, cfg, {0}};
     struct zmoe_error err = {{0}};
-    enum zmoe_status st = staging ? zmoe_weights_load(cfg, staging, staging_size, sink_f32, &ctx,
-                                                      NULL, 0, &err)
-                                  : ZMOE_ERR_NO_MEMORY;
+    enum zmoe_status st = staging ? ZMOE_OK : ZMOE_ERR_NO_MEMORY;
+    struct zmoe_qmatrix q[ZMOE_TENSOR_COUNT];
+    bool quant[ZMOE_TENSOR_COUNT];
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        quant[t] = zmoe_quant_matrix(cfg, (enum zmoe_tensor)t, &q[t]);
+        if (quant[t] && st == ZMOE_OK && !(ctx.raw[t] = calloc(1, (size_t)q[t].bytes)))
+            st = ZMOE_ERR_NO_MEMORY;
+    }
+    if (st == ZMOE_OK)
+        st = zmoe_weights_load(cfg, staging, staging_size, sink_f32, &ctx, NULL, 0, &err);
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        if (quant[t] && st == ZMOE_OK) /* the format's definition, weights/quant.c */
+            zmoe_quant_dequant_rows(&q[t], ctx.raw[t], 0, q[t].rows, (float *)w->tensor[t]);
+        free(ctx.raw[t]);
+    }
     free(staging);
     if (st != ZMOE_OK) {
         snprintf(why, why_size, "reading the weights for the reference: %.200s", err.msg);

@@ -104,5 +104,6 @@ int cli_cmd_info(int argc, char **argv);
 int cli_cmd_profile(int argc, char **argv);
 int cli_cmd_config_header(int argc, char **argv);
 int cli_cmd_import(int argc, char **argv);
+int cli_cmd_quantize(int argc, char **argv);
 
 #endif

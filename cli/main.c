@@ -17,6 +17,7 @@ static const struct command commands[] = {
     {"profile", cli_cmd_profile, "write a Chrome/Perfetto trace of a decode loop"},
     {"config-header", cli_cmd_config_header, "print a config as a C header"},
     {"import", cli_cmd_import, "write a zmoe config from a Hugging Face model directory"},
+    {"quantize", cli_cmd_quantize, "write int4/int8 experts as a compressed-tensors checkpoint"},
 };
 
 static void usage(FILE *out)

@@ -18,7 +18,7 @@ size_t st_dtype_size(const char *dtype)
         const char *name;
         size_t size;
     } table[] = {{"F64", 8}, {"F32", 4}, {"F16", 2}, {"BF16", 2}, {"I64", 8}, {"I32", 4},
-                 {"I16", 2}, {"I8", 1},  {"U8", 1},  {"BOOL", 1}};
+                 {"I16", 2}, {"I8", 1},  {"U8", 1},  {"BOOL", 1}, {"F8_E4M3", 1}};
     for (size_t i = 0; i < sizeof table / sizeof table[0]; i++)
         if (!strcmp(dtype, table[i].name))
             return table[i].size;

@@ -221,6 +221,9 @@ const char *zmoe_config_activation_name(enum zmoe_activation v) { return enum_na
 const char *zmoe_config_dtype_name(enum zmoe_dtype v) { return enum_name(&enum_dtype, (int)v); }
 const char *zmoe_config_device_name(enum zmoe_device_choice v) { return enum_name(&enum_device, (int)v); }
 const char *zmoe_config_layout_name(enum zmoe_weights_layout v) { return enum_name(&enum_layout, (int)v); }
+const char *zmoe_config_quant_format_name(enum zmoe_quant_format v) { return enum_name(&enum_qformat, (int)v); }
+const char *zmoe_config_quant_packing_name(enum zmoe_quant_packing v) { return enum_name(&enum_packing, (int)v); }
+const char *zmoe_config_scale_dtype_name(enum zmoe_scale_dtype v) { return enum_name(&enum_scale, (int)v); }
 
 /* ------------------------------------------------------------------ defaults */
 
@@ -377,6 +380,19 @@ static enum zmoe_status bad(struct zmoe_error *err, const struct where *w,
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
     format_value(c, k, found, sizeof found);
+    /* A [quant] key left out takes the format's default (group_size 128, ...): point at
+     * the format line and say the value was not written, so the message is actionable. */
+    if (err && k >= K_Q_PACKING && k <= K_Q_SHARED && w->lines && !w->lines[k] &&
+        w->lines[K_Q_FORMAT]) {
+        char q[128];
+        quote(q, sizeof q, found);
+        snprintf(err->msg, sizeof err->msg,
+                 "%s:%lu: key '%s.%s': expected %s, found '%s' (not in the file: the default "
+                 "with format %s)",
+                 w->name ? w->name : "config", (unsigned long)w->lines[K_Q_FORMAT],
+                 keys[k].section, keys[k].name, what, q, qformat_names[c->quant.format]);
+        return ZMOE_ERR_CONFIG;
+    }
     return key_error(err, w, k, found, "%s", what);
 }
 
@@ -477,6 +493,9 @@ static enum zmoe_status validate_quant(const struct zmoe_config *c, const struct
             return bad(err, w, c, K_Q_ACT_ORDER, "false unless quant.format is set");
         if (c->quant.scale_dtype != ZMOE_SCALE_F16)
             return bad(err, w, c, K_Q_SCALE, "f16 (the default) unless quant.format is set");
+        /* A float config prints no [quant], so a false here could not round-trip. */
+        if (!c->quant.shared_experts)
+            return bad(err, w, c, K_Q_SHARED, "true (the default) unless quant.format is set");
         return ZMOE_OK;
     }
     const bool is_int = f == ZMOE_QUANT_INT4 || f == ZMOE_QUANT_INT8;
@@ -516,13 +535,16 @@ static enum zmoe_status validate_quant(const struct zmoe_config *c, const struct
     const uint64_t S = (uint64_t)c->model.shared_experts * c->model.shared_intermediate;
     const bool shared_q = S > 0 && c->quant.shared_experts;
     const uint32_t g = c->quant.group_size;
-    if (H % 32 || I % 32 || (shared_q && S % 32))
+    if (H % 32 || I % 32 || (shared_q && S % 32)) {
+        char sw[48] = "";
+        if (shared_q)
+            snprintf(sw, sizeof sw, ", shared width %llu", (unsigned long long)S);
         return bad(err, w, c, K_Q_FORMAT,
                    "a geometry with hidden, intermediate%s multiples of 32 for quantized "
-                   "experts (hidden %llu, intermediate %llu%s%llu)",
+                   "experts (hidden %llu, intermediate %llu%s)",
                    shared_q ? " and shared width" : "", (unsigned long long)H,
-                   (unsigned long long)I, shared_q ? ", shared width " : "",
-                   shared_q ? (unsigned long long)S : 0ull);
+                   (unsigned long long)I, sw);
+    }
     if (is_int) {
         if (g != 0 && (g % 32 || H % g || I % g || (shared_q && S % g)))
             return bad(err, w, c, K_Q_GROUP,
@@ -547,9 +569,14 @@ static enum zmoe_status validate_quant(const struct zmoe_config *c, const struct
                    qformat_names[f]);
     if (pk == ZMOE_PACK_AWQ && !c->quant.zero_points)
         return bad(err, w, c, K_Q_ZEROS, "true with packing awq (AutoAWQ GEMM is asymmetric)");
-    if (c->quant.act_order && !(is_int && (pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_NONE)))
+    /* g_idx lives in GPTQ checkpoints and in compressed-tensors ones quantized with
+     * actorder = group (weight_g_idx); synthetic weights get a generated permutation. */
+    if (c->quant.act_order &&
+        !(is_int && (pk == ZMOE_PACK_GPTQ || pk == ZMOE_PACK_COMPRESSED_TENSORS ||
+                     pk == ZMOE_PACK_NONE)))
         return bad(err, w, c, K_Q_ACT_ORDER,
-                   "false unless format is int4/int8 with packing gptq (g_idx) or synthetic");
+                   "false unless format is int4/int8 with packing gptq (g_idx), "
+                   "compressed_tensors (weight_g_idx) or synthetic");
     if (c->quant.act_order && g == 0)
         return bad(err, w, c, K_Q_ACT_ORDER, "false with per-channel scales (group_size 0: "
                                              "act-order only reorders groups)");

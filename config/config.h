@@ -72,5 +72,8 @@ const char *zmoe_config_activation_name(enum zmoe_activation v);
 const char *zmoe_config_dtype_name(enum zmoe_dtype v);
 const char *zmoe_config_device_name(enum zmoe_device_choice v);
 const char *zmoe_config_layout_name(enum zmoe_weights_layout v);
+const char *zmoe_config_quant_format_name(enum zmoe_quant_format v);
+const char *zmoe_config_quant_packing_name(enum zmoe_quant_packing v);
+const char *zmoe_config_scale_dtype_name(enum zmoe_scale_dtype v);
 
 #endif

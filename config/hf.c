@@ -26,6 +26,8 @@ static const char *const why_keys[] = {
     "experts.activation", "experts.swiglu_alpha", "experts.swiglu_limit", "experts.bias",
     "experts.gate_up",
     "dtype.weights", "dtype.activations",
+    "quant.format", "quant.packing", "quant.group_size", "quant.zero_points", "quant.act_order",
+    "quant.scale_dtype", "quant.shared_experts",
     "runtime.max_tokens", "runtime.ring_depth", "runtime.device", "runtime.wait_timeout_ms",
     "budget.device_bytes", "budget.host_bytes",
     "weights.file", "weights.layout", "weights.prefix", "weights.seed",
@@ -709,6 +711,468 @@ static enum zmoe_status import_gpt_oss(struct hf *h, struct zmoe_config *c)
     return ZMOE_OK;
 }
 
+/* ------------------------------------------------------------------ quantization_config */
+
+/* An integer field of object `obj` (may be negative: GPTQ's group_size -1); *present
+ * says whether it is there (null counts as absent). */
+static enum zmoe_status q_int(const struct hf *h, int obj, const char *prefix, const char *key,
+                              int64_t *out, bool *present)
+{
+    char b[64];
+    int v = obj_get(h, obj, prefix, key);
+    if (v == -2)
+        return ZMOE_ERR_CONFIG;
+    *present = v >= 0 && !is_null(h, v);
+    if (!*present)
+        return ZMOE_OK;
+    const jsmntok_t *t = &h->tok[v];
+    bool neg = t->type == JSMN_PRIMITIVE && t->end > t->start && h->js[t->start] == '-';
+    uint64_t x = 0;
+    jsmntok_t tmp = *t;
+    if (neg)
+        tmp.start++;
+    struct hf hh = *h;
+    hh.tok = &tmp;
+    if (!tok_uint(&hh, 0, &x) || x > (1u << 30))
+        return fail(h, "field '%s%s': expected an integer, found %s", prefix, key,
+                    show(h, v, b, sizeof b));
+    *out = neg ? -(int64_t)x : (int64_t)x;
+    return ZMOE_OK;
+}
+
+static enum zmoe_status q_bool(const struct hf *h, int obj, const char *prefix, const char *key,
+                               bool def, bool *out, bool *present)
+{
+    char b[64];
+    int v = obj_get(h, obj, prefix, key);
+    if (v == -2)
+        return ZMOE_ERR_CONFIG;
+    *present = v >= 0 && !is_null(h, v);
+    *out = def;
+    if (!*present)
+        return ZMOE_OK;
+    if (h->tok[v].type == JSMN_PRIMITIVE && (tok_is(h, v, "true") || tok_is(h, v, "false"))) {
+        *out = tok_is(h, v, "true");
+        return ZMOE_OK;
+    }
+    return fail(h, "field '%s%s': expected true or false, found %s", prefix, key,
+                show(h, v, b, sizeof b));
+}
+
+/* bits: 4 or 8 for the int formats zmoe keeps (a 2/3-bit checkpoint is refused). */
+static enum zmoe_status q_bits(struct hf *h, int q, const char *pre, const char *key,
+                               bool only4, enum zmoe_quant_format *f)
+{
+    int64_t bits;
+    bool p;
+    enum zmoe_status st = q_int(h, q, pre, key, &bits, &p);
+    if (st)
+        return st;
+    if (!p)
+        return fail(h, "field '%s%s': missing (the code width)", pre, key);
+    if (bits != 4 && (only4 || bits != 8))
+        return fail(h, "field '%s%s': %lld bits is not a width zmoe keeps (%s)", pre, key,
+                    (long long)bits, only4 ? "4" : "4 or 8");
+    *f = bits == 4 ? ZMOE_QUANT_INT4 : ZMOE_QUANT_INT8;
+    set_why(h, "quant.format", "%s%s = %lld (int%lld codes)", pre, key, (long long)bits,
+            (long long)bits);
+    return ZMOE_OK;
+}
+
+/* group_size as GPTQ/AWQ/compressed-tensors write it: -1 (or 0) = per output channel. */
+static enum zmoe_status q_group(struct hf *h, int q, const char *pre, const char *key,
+                                struct zmoe_config *c)
+{
+    int64_t g;
+    bool p;
+    enum zmoe_status st = q_int(h, q, pre, key, &g, &p);
+    if (st)
+        return st;
+    if (!p)
+        return fail(h, "field '%s%s': missing (values per scale)", pre, key);
+    if (g < -1)
+        return fail(h, "field '%s%s': expected -1 (per channel) or a group size, found %lld", pre,
+                    key, (long long)g);
+    c->quant.group_size = g <= 0 ? 0 : (uint32_t)g;
+    set_why(h, "quant.group_size", "%s%s = %lld%s", pre, key, (long long)g,
+            g <= 0 ? " (one scale per output channel)" : "");
+    return ZMOE_OK;
+}
+
+/* The scale dtype the tools store: GPTQ/AWQ f16 always; compressed-tensors the model's
+ * torch_dtype (the observer computes the scales in the weight's dtype). */
+static void scale_from_dtype(struct hf *h, struct zmoe_config *c, const char *why)
+{
+    c->quant.scale_dtype = c->dtype.weights == ZMOE_DTYPE_BF16  ? ZMOE_SCALE_BF16
+                           : c->dtype.weights == ZMOE_DTYPE_F32 ? ZMOE_SCALE_F32
+                                                                : ZMOE_SCALE_F16;
+    set_why(h, "quant.scale_dtype", "%s", why);
+}
+
+static enum zmoe_status import_gptq(struct hf *h, struct zmoe_config *c, int q, const char *method)
+{
+    const char *pre = "quantization_config.";
+    enum zmoe_status st;
+    bool p, v;
+    char fmt[64];
+    if ((st = q_bits(h, q, pre, "bits", false, &c->quant.format)) ||
+        (st = q_group(h, q, pre, "group_size", c)) ||
+        (st = get_str(h, q, pre, "checkpoint_format", fmt, sizeof fmt, &p)))
+        return st;
+    /* GPTQModel's internal v2 stores zero points without GPTQ v1's -1; exports for the
+     * hub are v1 ("gptq"), which is what the loader reads. */
+    if (p && strcmp(fmt, "gptq") != 0)
+        return fail(h, "field '%scheckpoint_format': \"%s\" is not a GPTQ packing zmoe reads "
+                       "(\"gptq\": v1 zero points, the hub's format)", pre, fmt);
+    if ((st = q_bool(h, q, pre, "sym", true, &v, &p)))
+        return st;
+    c->quant.zero_points = !v;
+    set_why(h, "quant.zero_points", "%ssym = %s%s", pre, v ? "true" : "false",
+            p ? "" : " (absent: GPTQ default)");
+    if ((st = q_bool(h, q, pre, "desc_act", false, &c->quant.act_order, &p)))
+        return st;
+    set_why(h, "quant.act_order", "%sdesc_act = %s%s", pre, c->quant.act_order ? "true" : "false",
+            c->quant.act_order ? " (g_idx reorders the input columns)" : "");
+    c->quant.packing = ZMOE_PACK_GPTQ;
+    set_why(h, "quant.packing", "%squant_method = \"%s\": qweight/qzeros/scales/g_idx", pre, method);
+    c->quant.scale_dtype = ZMOE_SCALE_F16;
+    set_why(h, "quant.scale_dtype", "GPTQ stores scales in float16");
+    return ZMOE_OK;
+}
+
+static enum zmoe_status import_awq(struct hf *h, struct zmoe_config *c, int q)
+{
+    const char *pre = "quantization_config.";
+    enum zmoe_status st;
+    bool p, v;
+    char ver[64];
+    /* AutoAWQ writes bits/group_size in the hub's config.json (w_bit/q_group_size are its
+     * quant_config.json names): accept either. */
+    int64_t dummy;
+    bool has_bits;
+    if ((st = q_int(h, q, pre, "bits", &dummy, &has_bits)))
+        return st;
+    if ((st = q_bits(h, q, pre, has_bits ? "bits" : "w_bit", true, &c->quant.format)))
+        return st;
+    bool has_group;
+    if ((st = q_int(h, q, pre, "group_size", &dummy, &has_group)) ||
+        (st = q_group(h, q, pre, has_group ? "group_size" : "q_group_size", c)))
+        return st;
+    if ((st = get_str(h, q, pre, "version", ver, sizeof ver, &p)))
+        return st;
+    if (p && strcmp(ver, "gemm") != 0 && strcmp(ver, "GEMM") != 0)
+        return fail(h, "field '%sversion': \"%s\" is not an AWQ packing zmoe reads (\"gemm\": "
+                       "AutoAWQ WQLinear_GEMM)", pre, ver);
+    if ((st = q_bool(h, q, pre, "zero_point", true, &v, &p)))
+        return st;
+    if (!v)
+        return fail(h, "field '%szero_point': false (symmetric AWQ) is not a packing zmoe reads: "
+                       "AutoAWQ GEMM checkpoints carry qzeros", pre);
+    if ((st = q_bool(h, q, pre, "desc_act", false, &v, &p)))
+        return st;
+    if (v)
+        return fail(h, "field '%sdesc_act': true with quant_method \"awq\" (act-order is GPTQ's; "
+                       "AWQ checkpoints have no g_idx)", pre);
+    c->quant.zero_points = true;
+    set_why(h, "quant.zero_points", "%szero_point = true", pre);
+    set_why(h, "quant.act_order", "AWQ has no act-order");
+    c->quant.packing = ZMOE_PACK_AWQ;
+    set_why(h, "quant.packing", "%squant_method = \"awq\", version %s", pre, p ? ver : "gemm");
+    c->quant.scale_dtype = ZMOE_SCALE_F16;
+    set_why(h, "quant.scale_dtype", "AutoAWQ stores scales in float16");
+    return ZMOE_OK;
+}
+
+/* compressed-tensors (llm-compressor): one config group for the Linear layers, weights
+ * only (activations in the model dtype), format pack-quantized, int-quantized or
+ * float-quantized. */
+static enum zmoe_status import_ct(struct hf *h, struct zmoe_config *c, int q)
+{
+    const char *pre = "quantization_config.";
+    char b[64], fmt[64], type[32], strategy[32], order[32];
+    bool p, v;
+    enum zmoe_status st = get_str(h, q, pre, "format", fmt, sizeof fmt, &p);
+    if (st)
+        return st;
+    if (!p)
+        return fail(h, "field '%sformat': missing (pack-quantized, int-quantized or "
+                       "float-quantized)", pre);
+    int groups = obj_get(h, q, pre, "config_groups");
+    if (groups == -2)
+        return ZMOE_ERR_CONFIG;
+    if (groups < 0 || h->tok[groups].type != JSMN_OBJECT || h->tok[groups].size != 1)
+        return fail(h, "field '%sconfig_groups': expected an object with one group (zmoe runs "
+                       "one scheme for every expert), found %s",
+                    pre, groups < 0 ? "nothing" : show(h, groups, b, sizeof b));
+    char gpre[160], gname[64];
+    int gk = groups + 1, g = gk + 1;
+    snprintf(gname, sizeof gname, "%.*s", h->tok[gk].end - h->tok[gk].start > 48 ? 48
+                                             : h->tok[gk].end - h->tok[gk].start,
+             h->js + h->tok[gk].start);
+    /* The group's name lands in messages and comments: printable ASCII only. */
+    for (char *ch = gname; *ch; ch++)
+        if ((unsigned char)*ch < 0x20 || (unsigned char)*ch >= 0x7f || *ch == '\\')
+            *ch = '?';
+    if (h->tok[g].type != JSMN_OBJECT)
+        return fail(h, "field '%sconfig_groups.%s': expected an object, found %s", pre, gname,
+                    show(h, g, b, sizeof b));
+    for (int k = 0; k < 2; k++) {
+        const char *akey = k ? "output_activations" : "input_activations";
+        int a = obj_get(h, g, "", akey);
+        if (a == -2)
+            return ZMOE_ERR_CONFIG;
+        if (a >= 0 && !is_null(h, a))
+            return fail(h, "field '%sconfig_groups.%s.%s': activation quantization (W8A8-style "
+                           "schemes) is not something zmoe does: its experts read activations "
+                           "in the model dtype; use a weight-only (W4A16/W8A16) checkpoint",
+                        pre, gname, akey);
+    }
+    snprintf(gpre, sizeof gpre, "%sconfig_groups.%s.weights.", pre, gname);
+    int w = obj_get(h, g, "", "weights");
+    if (w == -2)
+        return ZMOE_ERR_CONFIG;
+    if (w < 0 || h->tok[w].type != JSMN_OBJECT)
+        return fail(h, "field '%sconfig_groups.%s.weights': expected an object (the weight "
+                       "quantization), found %s", pre, gname, w < 0 ? "nothing" : show(h, w, b, sizeof b));
+    int64_t bits, gs = 0;
+    bool has_gs;
+    if ((st = q_int(h, w, gpre, "num_bits", &bits, &p)))
+        return st;
+    if (!p)
+        return fail(h, "field '%snum_bits': missing", gpre);
+    if ((st = get_str(h, w, gpre, "type", type, sizeof type, &p)))
+        return st;
+    if (!p)
+        snprintf(type, sizeof type, "int");
+    if ((st = get_str(h, w, gpre, "strategy", strategy, sizeof strategy, &p)))
+        return st;
+    if (!p)
+        return fail(h, "field '%sstrategy': missing (group, channel or block)", gpre);
+    if ((st = q_int(h, w, gpre, "group_size", &gs, &has_gs)) ||
+        (st = get_str(h, w, gpre, "actorder", order, sizeof order, &p)))
+        return st;
+    /* actorder: group stores weight_g_idx (each column's group: act_order); weight and
+     * its alias static reorder only while quantizing and store groups in column order. */
+    const bool has_order = p;
+    bool ct_act = p && !strcmp(order, "group");
+    if (p && !ct_act && strcmp(order, "weight") != 0 && strcmp(order, "static") != 0)
+        return fail(h, "field '%sactorder': \"%s\" (expected null, group, weight or static)",
+                    gpre, order);
+    if ((st = q_bool(h, w, gpre, "dynamic", false, &v, &p)))
+        return st;
+    if (v)
+        return fail(h, "field '%sdynamic': true (weights quantized at run time) is not a "
+                       "checkpoint format", gpre);
+    bool is_float = !strcmp(type, "float");
+    if (!is_float && strcmp(type, "int") != 0)
+        return fail(h, "field '%stype': \"%s\" (expected int or float)", gpre, type);
+    if (is_float) {
+        if (bits != 8)
+            return fail(h, "field '%snum_bits': %lld with type float: zmoe keeps fp8 (8) only "
+                           "(NVFP4/MXFP4 compressed-tensors schemes are not supported)",
+                        gpre, (long long)bits);
+        if (strcmp(fmt, "float-quantized") != 0)
+            return fail(h, "field '%sformat': \"%s\" with float weights (expected "
+                           "float-quantized)", pre, fmt);
+        c->quant.format = ZMOE_QUANT_FP8;
+        set_why(h, "quant.format", "%stype = float, num_bits = 8 (e4m3 weight)", gpre);
+    } else {
+        if (bits != 4 && bits != 8)
+            return fail(h, "field '%snum_bits': %lld bits is not a width zmoe keeps (4 or 8)",
+                        gpre, (long long)bits);
+        bool ok = !strcmp(fmt, "pack-quantized") || (bits == 8 && !strcmp(fmt, "int-quantized"));
+        if (!ok)
+            return fail(h, "field '%sformat': \"%s\" with %lld-bit int weights (expected "
+                           "pack-quantized%s)", pre, fmt, (long long)bits,
+                        bits == 8 ? " or int-quantized" : "");
+        c->quant.format = bits == 4 ? ZMOE_QUANT_INT4 : ZMOE_QUANT_INT8;
+        set_why(h, "quant.format", "%stype = int, num_bits = %lld", gpre, (long long)bits);
+    }
+    if (!strcmp(strategy, "group")) {
+        if (is_float)
+            return fail(h, "field '%sstrategy': \"group\" with float weights (zmoe reads fp8 "
+                           "channel or 128x128 block scales)", gpre);
+        if (!has_gs || gs <= 0)
+            return fail(h, "field '%sgroup_size': expected a group size with strategy group, "
+                           "found %s", gpre, has_gs ? "a value <= 0" : "nothing");
+        c->quant.group_size = (uint32_t)gs;
+        set_why(h, "quant.group_size", "%sstrategy = group, group_size = %lld", gpre,
+                (long long)gs);
+    } else if (!strcmp(strategy, "channel")) {
+        c->quant.group_size = 0;
+        set_why(h, "quant.group_size", "%sstrategy = channel (one scale per output channel)", gpre);
+    } else if (!strcmp(strategy, "block") && is_float) {
+        int bs = obj_get(h, w, "", "block_structure");
+        if (bs == -2)
+            return ZMOE_ERR_CONFIG;
+        bool b128 = bs >= 0 && h->tok[bs].type == JSMN_ARRAY && h->tok[bs].size == 2 &&
+                    tok_is(h, bs + 1, "128") && tok_is(h, bs + 2, "128");
+        if (!b128)
+            return fail(h, "field '%sblock_structure': expected [128, 128] (the fp8 blocks zmoe "
+                           "reads), found %s", gpre, bs < 0 ? "nothing" : show(h, bs, b, sizeof b));
+        c->quant.group_size = 128;
+        set_why(h, "quant.group_size", "%sstrategy = block, block_structure = [128, 128]", gpre);
+    } else {
+        return fail(h, "field '%sstrategy': \"%s\" is not a scale layout zmoe reads (%s)", gpre,
+                    strategy, is_float ? "channel or block" : "group or channel");
+    }
+    if ((st = q_bool(h, w, gpre, "symmetric", true, &v, &p)))
+        return st;
+    if (!v && is_float)
+        return fail(h, "field '%ssymmetric': false with float weights (fp8 has no zero point)",
+                    gpre);
+    c->quant.zero_points = !v;
+    set_why(h, "quant.zero_points", "%ssymmetric = %s%s", gpre, v ? "true" : "false",
+            v ? "" : " (weight_zero_point)");
+    c->quant.act_order = ct_act;
+    if (!has_order)
+        set_why(h, "quant.act_order", "%sactorder null or absent: columns in order", gpre);
+    else
+        set_why(h, "quant.act_order", "%sactorder = \"%s\"%s", gpre, order,
+                ct_act ? " (weight_g_idx gives each column's group)"
+                       : " (no g_idx stored: groups in column order)");
+    c->quant.packing = ZMOE_PACK_COMPRESSED_TENSORS;
+    set_why(h, "quant.packing", "%squant_method = \"compressed-tensors\", format = \"%s\"", pre,
+            fmt);
+    if (is_float)
+        scale_from_dtype(h, c, "compressed-tensors stores fp8 weight_scale in the model dtype "
+                               "(torch_dtype)");
+    else
+        scale_from_dtype(h, c, "compressed-tensors stores weight_scale in the model dtype "
+                               "(torch_dtype)");
+    /* A shared expert in the ignore list stays float. */
+    int ig = obj_get(h, q, pre, "ignore");
+    if (ig == -2)
+        return ZMOE_ERR_CONFIG;
+    if (ig >= 0 && h->tok[ig].type == JSMN_ARRAY) {
+        for (int k = 0, i = ig + 1; k < h->tok[ig].size; k++, i = tok_skip(h, i)) {
+            const jsmntok_t *t = &h->tok[i];
+            if (t->type == JSMN_STRING && t->end - t->start < 200 &&
+                memmem(h->js + t->start, (size_t)(t->end - t->start), "shared_expert", 13)) {
+                c->quant.shared_experts = false;
+                /* The entry goes into a comment: printable ASCII only (a config file is
+                 * UTF-8 and the entry could be anything). */
+                show(h, i, b, sizeof b);
+                for (char *ch = b; *ch; ch++)
+                    if ((unsigned char)*ch < 0x20 || (unsigned char)*ch >= 0x7f)
+                        *ch = '?';
+                set_why(h, "quant.shared_experts", "%signore lists %s: the shared experts stay "
+                        "float", pre, b);
+                break;
+            }
+        }
+    }
+    return ZMOE_OK;
+}
+
+static enum zmoe_status import_quant(struct hf *h, struct zmoe_config *c, int q, bool gpt_oss)
+{
+    const char *pre = "quantization_config.";
+    char b[64], method[64];
+    bool p;
+    if (h->tok[q].type != JSMN_OBJECT)
+        return fail(h, "field 'quantization_config': expected an object, found %s",
+                    show(h, q, b, sizeof b));
+    enum zmoe_status st = get_str(h, q, pre, "quant_method", method, sizeof method, &p);
+    if (st)
+        return st;
+    if (!p)
+        return fail(h, "field '%squant_method': missing (gptq, awq, auto-round, "
+                       "compressed-tensors, fp8 or mxfp4)", pre);
+    if (!strcmp(method, "gptq")) {
+        st = import_gptq(h, c, q, method);
+    } else if (!strcmp(method, "awq")) {
+        st = import_awq(h, c, q);
+    } else if (!strcmp(method, "auto-round")) {
+        /* Intel AutoRound's own export: the tensors are GPTQ's or AWQ's, packing_format
+         * says which (what vLLM's AutoRoundConfig accepts too). */
+        char pf[64], dt[32];
+        if ((st = get_str(h, q, pre, "packing_format", pf, sizeof pf, &p)))
+            return st;
+        if (!p)
+            return fail(h, "field '%spacking_format': missing (auto_round:auto_gptq or "
+                           "auto_round:auto_awq)", pre);
+        if ((st = get_str(h, q, pre, "data_type", dt, sizeof dt, &p)))
+            return st;
+        if (p && strcmp(dt, "int") != 0)
+            return fail(h, "field '%sdata_type': \"%s\" (zmoe reads AutoRound's int formats)", pre,
+                        dt);
+        if (!strcmp(pf, "auto_round:auto_gptq") || !strcmp(pf, "auto_round:gptq"))
+            st = import_gptq(h, c, q, "auto-round");
+        else if (!strcmp(pf, "auto_round:auto_awq") || !strcmp(pf, "auto_round:awq"))
+            st = import_awq(h, c, q);
+        else
+            return fail(h, "field '%spacking_format': \"%s\" is not a packing zmoe reads "
+                           "(auto_round:auto_gptq, auto_round:auto_awq)", pre, pf);
+        if (!st)
+            set_why(h, "quant.packing", "%squant_method = \"auto-round\", packing_format = \"%s\"",
+                    pre, pf);
+    } else if (!strcmp(method, "compressed-tensors")) {
+        st = import_ct(h, c, q);
+    } else if (!strcmp(method, "fp8")) {
+        /* transformers' FineGrainedFP8Config (DeepSeek-V3, Qwen3-FP8): e4m3 weights with
+         * weight_scale_inv per weight_block_size block. */
+        char fmt[32], act[32];
+        if ((st = get_str(h, q, pre, "fmt", fmt, sizeof fmt, &p)))
+            return st;
+        if (p && strcmp(fmt, "e4m3") != 0)
+            return fail(h, "field '%sfmt': \"%s\" is not an fp8 format zmoe keeps (e4m3)", pre, fmt);
+        if ((st = get_str(h, q, pre, "activation_scheme", act, sizeof act, &p)))
+            return st;
+        /* dynamic: the checkpoint holds no activation scales (activations are quantized
+         * per token at run time by engines that do); zmoe runs it weight-only in the
+         * model dtype. static would need input scales the experts cannot use. */
+        if (p && strcmp(act, "dynamic") != 0)
+            return fail(h, "field '%sactivation_scheme': \"%s\": static activation quantization "
+                           "(W8A8 with input scales) is not something zmoe does", pre, act);
+        int bs = obj_get(h, q, pre, "weight_block_size");
+        if (bs == -2)
+            return ZMOE_ERR_CONFIG;
+        bool b128 = bs >= 0 && h->tok[bs].type == JSMN_ARRAY && h->tok[bs].size == 2 &&
+                    tok_is(h, bs + 1, "128") && tok_is(h, bs + 2, "128");
+        if (!b128)
+            return fail(h, "field '%sweight_block_size': expected [128, 128] (the fp8 blocks zmoe "
+                           "reads), found %s", pre, bs < 0 ? "nothing" : show(h, bs, b, sizeof b));
+        c->quant.format = ZMOE_QUANT_FP8;
+        c->quant.packing = ZMOE_PACK_NATIVE;
+        c->quant.group_size = 128;
+        c->quant.scale_dtype = ZMOE_SCALE_F32;
+        set_why(h, "quant.format", "%squant_method = \"fp8\", fmt = \"e4m3\"", pre);
+        set_why(h, "quant.packing", "%squant_method = \"fp8\": weight + weight_scale_inv", pre);
+        set_why(h, "quant.group_size", "%sweight_block_size = [128, 128]", pre);
+        set_why(h, "quant.scale_dtype", "weight_scale_inv is float32");
+        set_why(h, "quant.zero_points", "fp8 has no zero point");
+        set_why(h, "quant.act_order", "fp8 has no act-order");
+        if (p)
+            add_note(h, "%sactivation_scheme = \"dynamic\": zmoe keeps activations in %s "
+                        "(weight-only fp8)", pre, zmoe_config_dtype_name(c->dtype.activations));
+    } else if (!strcmp(method, "mxfp4")) {
+        if (!gpt_oss)
+            return fail(h, "field '%squant_method': \"mxfp4\" outside GPT-OSS (the one family "
+                           "zmoe reads MXFP4 experts of)", pre);
+        c->quant.format = ZMOE_QUANT_MXFP4;
+        c->quant.packing = ZMOE_PACK_NATIVE;
+        c->quant.group_size = 32;
+        c->quant.scale_dtype = ZMOE_SCALE_E8M0;
+        set_why(h, "quant.format", "%squant_method = \"mxfp4\" (e2m1 values)", pre);
+        set_why(h, "quant.packing", "GPT-OSS: gate_up_proj_blocks/_scales, down_proj_blocks/_scales");
+        set_why(h, "quant.group_size", "MXFP4: one scale per 32 values");
+        set_why(h, "quant.scale_dtype", "MXFP4: e8m0 scales (*_scales U8)");
+        set_why(h, "quant.zero_points", "MXFP4 has no zero point");
+        set_why(h, "quant.act_order", "MXFP4 has no act-order");
+    } else {
+        return fail(h, "field '%squant_method': \"%s\" is not a quantization zmoe reads (gptq, "
+                       "awq, auto-round, compressed-tensors, fp8, mxfp4)", pre, method);
+    }
+    if (st)
+        return st;
+    if (!zmoe_config_hf_why(h->out, "quant.shared_experts"))
+        set_why(h, "quant.shared_experts", c->model.shared_experts
+                ? "%squant_method = \"%s\" quantizes the shared experts too"
+                : "%squant_method = \"%s\" (no shared experts)", pre, method);
+    return ZMOE_OK;
+}
+
 /* ------------------------------------------------------------------ driver */
 
 static bool file_exists(const char *path)
@@ -887,28 +1351,14 @@ static enum zmoe_status import_json(const char *json, size_t len, const char *na
     if ((st = get_dtype(&h, c, 0, arch == A_GPTOSS)))
         goto out;
 
-    /* quantization_config: zmoe has no quantized experts yet; the geometry is still the
-     * model's, so the import goes on and says what the checkpoint needs. */
+    /* quantization_config: the experts' format ([quant]); see import_quant. */
     int q = obj_get(&h, 0, "", "quantization_config");
     if (q == -2) {
         st = ZMOE_ERR_CONFIG;
         goto out;
     }
-    if (q >= 0 && !is_null(&h, q)) {
-        char method[64] = "?";
-        bool pm = false;
-        if (h.tok[q].type != JSMN_OBJECT) {
-            st = fail(&h, "field 'quantization_config': expected an object, found %s",
-                      show(&h, q, b, sizeof b));
-            goto out;
-        }
-        if ((st = get_str(&h, q, "quantization_config.", "quant_method", method, sizeof method,
-                          &pm)))
-            goto out;
-        add_note(&h, "quantization_config.quant_method = \"%s\": zmoe loads F32/F16/BF16 "
-                     "weights only; point weights.file at a dequantized (bf16) copy of the "
-                     "checkpoint (the loader refuses quantized tensors by name)", method);
-    }
+    if (q >= 0 && !is_null(&h, q) && (st = import_quant(&h, c, q, arch == A_GPTOSS)))
+        goto out;
 
     c->weights.layout = archs[ai].layout;
     set_why(&h, "weights.layout", "architectures = %s", arch_name);

@@ -39,6 +39,15 @@ void hd_list_reset(struct hd_list *l)
     l->closed = false;
 }
 
+void hd_list_close(struct hd_list *l)
+{
+    size_t t = l->ncmds;
+    while (t && l->cmds[t - 1].kind != HD_CMD_LAUNCH && l->cmds[t - 1].kind != HD_CMD_LAUNCH_INDIRECT)
+        t--;
+    l->host_tail = t;
+    l->closed = true;
+}
+
 void hd_list_free(struct hd_list *l)
 {
     struct hd_context *c = l->ctx;
@@ -191,7 +200,7 @@ ze_result_t ZE_APICALL hd_zeCommandListClose(ze_command_list_handle_t h)
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (l->immediate)
         return ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE;
-    l->closed = true;
+    hd_list_close(l);
     return ZE_RESULT_SUCCESS;
 }
 
@@ -232,7 +241,7 @@ static ze_result_t rec_end(struct hd_list *l, struct hd_list *rec)
 {
     if (!l->immediate)
         return ZE_RESULT_SUCCESS;
-    rec->closed = true;
+    hd_list_close(rec);
     uint32_t s = l->next_slot % HD_IMM_SLOTS;
     uint64_t seq = 0;
     ze_result_t r = hd_queue_submit(l->queue, 1, &rec, NULL, &seq);

@@ -131,6 +131,11 @@ struct hd_kernel {
     pthread_mutex_t lock;
     uint8_t *values;           /* current argument values, info->blob_size bytes */
     uint8_t *set;              /* per argument: set since creation */
+    /* What was last set on clk (under lock): a launch sets only the arguments whose
+     * recorded value differs, since each clSetKernelArg costs PoCL a copy (and for
+     * by-value arguments an allocation) even when the value is unchanged. */
+    uint8_t *cl_values;        /* info->blob_size bytes */
+    uint8_t *cl_set;           /* per argument: cl_values holds what clk has */
     uint32_t gs[3];
     uint32_t offset[3];        /* zeKernelSetGlobalOffsetExp */
     ze_kernel_indirect_access_flags_t indirect;   /* as last set */
@@ -188,6 +193,10 @@ struct hd_list {
     bool closed;
     struct hd_cmd *cmds;
     size_t ncmds, cap;
+    /* Set at close: cmds[host_tail..] launch nothing (copies, fills, barriers, event
+     * and timestamp commands), so once the kernels before them are done hostdev
+     * runs them itself rather than as PoCL commands. */
+    size_t host_tail;
     uint8_t *blob;
     size_t blob_len, blob_cap;
     /* Immediate lists: an own queue and a ring of internal lists, one per append. */
@@ -223,17 +232,29 @@ struct hd_queue {
     struct hd_job ring[HD_RING];
     uint64_t submitted, completed;  /* under hd.lock */
     bool stop;
+    bool halt;                 /* a wait ended by a device loss: the worker exits */
     bool dead;                 /* the worker has exited */
     bool blocked;              /* the worker waits for an event (the host may be the signaller) */
     struct hd_queue *next;     /* in ctx->queues */
     ze_result_t error;         /* first execution error, reported by Synchronize */
-    /* Worker-only state: anything enqueued to clq since the last clFinish, and the
-     * events whose signal rides on a PoCL event of this queue (resolved at the next
-     * drain, or earlier by whoever observes them). Empty whenever the worker is idle
-     * or blocked on the host. */
+    /* Who executes (under hd.lock). Jobs run in order, one runner at a time: the
+     * worker, or a PoCL event callback continuing where the worker (or an earlier
+     * callback) suspended. `busy`: a runner holds the queue, the worker does not
+     * start one; `active`: the job ring[completed % HD_RING] has begun and resumes at
+     * command `resume`. A runner that must block (a wait on an event nobody has
+     * signalled yet, an exec latency) hands the job back to the worker. */
+    bool busy, active;
+    size_t resume;
+    /* Runner-only state (whoever holds `busy`): anything enqueued to clq since it was
+     * last known idle, and the events whose signal rides on a PoCL event of this
+     * queue (resolved when the queue is next found idle, or earlier by whoever
+     * observes them). Empty whenever no job is in progress or the worker is blocked
+     * on the host. */
     bool inflight;
+    cl_event last_ev;          /* the last command enqueued to clq (a reference), or NULL */
     struct hd_event **pend;
     size_t npend, pend_cap;
+    size_t done_pend;          /* pend[0..done_pend) are known complete, not yet resolved */
 };
 
 struct hd_event {
@@ -336,6 +357,7 @@ extern const cl_icd_dispatch *hd_cl;
 #define clWaitForEvents (hd_cl->clWaitForEvents)
 #define clRetainEvent (hd_cl->clRetainEvent)
 #define clReleaseEvent (hd_cl->clReleaseEvent)
+#define clSetEventCallback (hd_cl->clSetEventCallback)
 
 /* Fault injection (core.c). Returns the error to inject for this call, or success. */
 ze_result_t hd_fault(const char *entry);
@@ -415,6 +437,7 @@ struct hd_kernel *hd_kernel_of(ze_kernel_handle_t h);
 struct hd_list *hd_list_of(ze_command_list_handle_t h);
 struct hd_list *hd_list_new(struct hd_context *c, struct hd_device *d);
 void hd_list_reset(struct hd_list *l);
+void hd_list_close(struct hd_list *l);
 void hd_list_free(struct hd_list *l);
 
 /* Queues (queue.c): a worker thread each, and the execution of every command. */

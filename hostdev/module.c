@@ -1108,12 +1108,16 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     k->values = calloc(info->blob_size ? info->blob_size : 1, 1);
     k->set = calloc(info->nargs ? info->nargs : 1, 1);
+    k->cl_values = calloc(info->blob_size ? info->blob_size : 1, 1);
+    k->cl_set = calloc(info->nargs ? info->nargs : 1, 1);
     cl_int err = CL_OUT_OF_HOST_MEMORY;
-    if (k->values && k->set)
+    if (k->values && k->set && k->cl_values && k->cl_set)
         k->clk = clCreateKernel(m->prog, desc->pKernelName, &err);
     if (!k->clk) {
         free(k->values);
         free(k->set);
+        free(k->cl_values);
+        free(k->cl_set);
         free(k);
         return err == CL_INVALID_KERNEL_NAME ? ZE_RESULT_ERROR_INVALID_KERNEL_NAME : hd_cl_error(err);
     }
@@ -1128,6 +1132,8 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
         pthread_mutex_destroy(&k->lock);
         free(k->values);
         free(k->set);
+        free(k->cl_values);
+        free(k->cl_set);
         free(k);
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
@@ -1152,6 +1158,8 @@ ze_result_t ZE_APICALL hd_zeKernelDestroy(ze_kernel_handle_t h)
     pthread_mutex_destroy(&k->lock);
     free(k->values);
     free(k->set);
+    free(k->cl_values);
+    free(k->cl_set);
     free(k);
     module_unref(m);
     return ZE_RESULT_SUCCESS;

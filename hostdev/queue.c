@@ -1,7 +1,9 @@
-/* queue.c — command queues: one worker thread each, feeding an in-order PoCL queue
- * (with profiling) that is only drained (clFinish) when the host must observe
- * progress: global timestamps, indirect launches, host-side copies, waits on events
- * nobody has signalled yet, end of a list. Execution of every command kind lives here. */
+/* queue.c — command queues: an in-order PoCL queue (with profiling) each, and a
+ * worker thread that starts each submitted list. Where a command must follow the
+ * completion of what is in flight (indirect launches, host-side commands, the end
+ * of a list) the list goes on in a PoCL completion callback instead of a drain; only
+ * waits that must block (events nobody has signalled yet) go back to the worker.
+ * Execution of every command kind lives here. */
 #include "hd.h"
 
 #include <errno.h>
@@ -19,50 +21,81 @@ struct hd_queue *hd_queue_of(ze_command_queue_handle_t h)
     return q && hd_handle_live(q, HD_MAGIC_QUEUE) && q->magic == HD_MAGIC_QUEUE ? q : NULL;
 }
 
-/* Drains the PoCL queue so the host observes everything enqueued so far, and
- * signals the events whose signals were in flight on it. Free when nothing was
- * enqueued since the last drain. */
+/* The events whose signals rode on PoCL commands of q, once those completed. */
+static void resolve_pending(struct hd_queue *q)
+{
+    if (!q->npend)
+        return;
+    int64_t off = hd_raw_to_mono();
+    pthread_mutex_lock(&hd.lock);
+    for (size_t i = 0; i < q->npend; i++) {
+        struct hd_event *e = q->pend[i];
+        if (e->clev && e->owner == q)
+            hd_event_resolve_locked(e, off);
+    }
+    pthread_mutex_unlock(&hd.lock);
+    q->npend = 0;
+    q->done_pend = 0;
+}
+
+/* The first done_pend pending signals completed (resume_cb): resolve them now. */
+static void resolve_done(struct hd_queue *q)
+{
+    size_t n = q->done_pend;
+    int64_t off = hd_raw_to_mono();
+    pthread_mutex_lock(&hd.lock);
+    for (size_t i = 0; i < n; i++) {
+        struct hd_event *e = q->pend[i];
+        if (e->clev && e->owner == q)
+            hd_event_resolve_locked(e, off);
+    }
+    pthread_mutex_unlock(&hd.lock);
+    memmove(q->pend, q->pend + n, (q->npend - n) * sizeof *q->pend);
+    q->npend -= n;
+    q->done_pend = 0;
+}
+
+/* q's last enqueued command is now ev (a reference q takes over), or unknown. */
+static void set_last(struct hd_queue *q, cl_event ev)
+{
+    if (q->last_ev)
+        clReleaseEvent(q->last_ev);
+    q->last_ev = ev;
+}
+
+/* Waits (clFinish) until everything enqueued to q's PoCL queue has completed and
+ * signals the events riding on it. Blocking: only the worker, and a destroy, call
+ * it; a runner in a PoCL callback suspends instead (suspend()). Free when nothing
+ * was enqueued since q was last idle. */
 static cl_int drain(struct hd_queue *q)
 {
     if (!q->inflight && !q->npend)
         return CL_SUCCESS;
     cl_int err = q->inflight ? clFinish(q->clq) : CL_SUCCESS;
     q->inflight = false;
-    if (q->npend) {
-        int64_t off = hd_raw_to_mono();
-        pthread_mutex_lock(&hd.lock);
-        for (size_t i = 0; i < q->npend; i++) {
-            struct hd_event *e = q->pend[i];
-            if (e->clev && e->owner == q)
-                hd_event_resolve_locked(e, off);
-        }
-        pthread_mutex_unlock(&hd.lock);
-        q->npend = 0;
-    }
+    set_last(q, NULL);
+    resolve_pending(q);
     return err;
 }
 
-/* The command just enqueued with PoCL event ev signals e when it completes. On
- * failure to track it, waits for it and signals e now. */
+/* The command just enqueued with PoCL event ev signals e when it completes (e takes
+ * the reference). Without room to track it (out of memory), e still carries ev:
+ * whoever observes e resolves it then, and the runner never blocks for it. */
 static void signal_later(struct hd_queue *q, struct hd_event *e, cl_event ev, bool kernel)
 {
+    bool tracked = true;
     if (q->npend == q->pend_cap) {
         size_t cap = q->pend_cap ? q->pend_cap * 2 : 16;
         struct hd_event **p = realloc(q->pend, cap * sizeof *p);
-        if (!p) {
-            clWaitForEvents(1, &ev);
-            pthread_mutex_lock(&hd.lock);
-            e->clev = ev;
-            e->owner = q;
-            e->clev_kernel = kernel;
-            hd_event_resolve_locked(e, hd_raw_to_mono());
-            pthread_mutex_unlock(&hd.lock);
-            return;
+        if (p) {
+            q->pend = p;
+            q->pend_cap = cap;
+        } else {
+            tracked = false;
         }
-        q->pend = p;
-        q->pend_cap = cap;
     }
-    q->pend[q->npend++] = e;
+    if (tracked)
+        q->pend[q->npend++] = e;
     pthread_mutex_lock(&hd.lock);
     hd_event_drop_clev_locked(e);
     e->clev = ev;
@@ -77,9 +110,7 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
     struct hd_kernel *k = c->u.launch.k;
     uint32_t gc[3];
     if (c->kind == HD_CMD_LAUNCH_INDIRECT) {
-        cl_int err = drain(q);
-        if (err != CL_SUCCESS)
-            return err;
+        /* q is idle here (needs_idle): what wrote the counts has completed. */
         if (c->u.launch.count && c->u.launch.index >= *c->u.launch.count)
             return CL_SUCCESS;   /* beyond the count of a multiple-kernel launch */
         gc[0] = c->u.launch.indirect->groupCountX;
@@ -103,6 +134,11 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
     for (uint32_t i = 0; i < info->nargs && err == CL_SUCCESS; i++) {
         const struct hd_arg *a = &info->args[i];
         const uint8_t *v = vals + a->off;
+        /* Unchanged since the last launch of k: PoCL still has it. */
+        const size_t vsize = a->kind == HD_ARG_VALUE ? a->size : sizeof(uint64_t);
+        if (k->cl_set[i] && memcmp(k->cl_values + a->off, v, vsize) == 0)
+            continue;
+        k->cl_set[i] = 0;
         if (a->kind == HD_ARG_GLOBAL) {
             void *p;
             memcpy(&p, v, sizeof p);
@@ -118,6 +154,10 @@ static cl_int run_launch(struct hd_queue *q, const struct hd_list *l, const stru
             err = clSetKernelArg(k->clk, i, (size_t)s, NULL);
         } else {
             err = clSetKernelArg(k->clk, i, a->size, v);
+        }
+        if (err == CL_SUCCESS) {
+            memcpy(k->cl_values + a->off, v, vsize);
+            k->cl_set[i] = 1;
         }
     }
     if (err == CL_SUCCESS)
@@ -135,8 +175,15 @@ static void fill_host(void *dst, size_t size, const uint8_t *pat, size_t psize)
         memset(d, pat[0], size);
         return;
     }
-    for (size_t i = 0; i < size; i++)
-        d[i] = pat[i % psize];
+    /* One pattern, then the filled prefix doubled: it always holds whole patterns,
+     * so each copy continues the pattern where the prefix ends. */
+    size_t n = size < psize ? size : psize;
+    memcpy(d, pat, n);
+    while (n < size) {
+        size_t c = n < size - n ? n : size - n;
+        memcpy(d + n, d, c);
+        n += c;
+    }
 }
 
 /* Waits, in the worker, until e's signal is ordered before what q enqueues next.
@@ -189,26 +236,167 @@ static void wait_event_locked(struct hd_queue *q, struct hd_event *e, bool *drai
     }
 }
 
-/* Executes one command; returns false when the queue is stopping. */
-static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd_cmd *c)
+/* How a runner's walk through q's jobs ended. */
+enum run_end {
+    RUN_DONE,        /* the command (or job) is done */
+    RUN_SUSPENDED,   /* a PoCL callback continues at the same command: touch nothing of q */
+    RUN_TO_WORKER,   /* only the worker may go on (it must block): hand the job to it */
+    RUN_STOPPED      /* the queue stops or the device is lost */
+};
+
+/* Who runs: the worker may block; a PoCL callback must not (a wait it cannot pass
+ * goes to the worker). */
+enum runner { IN_WORKER, IN_CALLBACK };
+
+static void run(struct hd_queue *q, enum runner who);
+
+/* suspend() of this thread is registering a callback for `q`: a callback that PoCL
+ * runs at once (the command had completed already) only sets `at_once`, and the
+ * runner goes on in its own frame instead of one level deeper. Per thread through a
+ * pthread key (not __thread: LeakSanitizer's thread scan crashes on the dynamic TLS
+ * of a dlopen'ed driver). */
+struct registration {
+    struct hd_queue *q;
+    bool at_once;
+};
+static pthread_key_t registering;
+static pthread_once_t registering_once = PTHREAD_ONCE_INIT;
+
+static void registering_init(void)
+{
+    pthread_key_create(&registering, NULL);
+}
+
+/* The PoCL command suspend() chose completed: so did everything before it on q's
+ * in-order PoCL queue. Runs on the PoCL thread that completed it; PoCL calls it with
+ * no lock held and allows enqueueing from it, so the next commands are enqueued here
+ * and PoCL's threads go on to run them, with no hostdev thread to wake in between. */
+static void CL_CALLBACK resume_cb(cl_event ev, cl_int status, void *arg)
+{
+    (void)status;   /* PoCL calls CL_COMPLETE callbacks only on success */
+    struct hd_queue *q = arg;
+    clReleaseEvent(ev);
+    struct registration *r = pthread_getspecific(registering);
+    if (r && r->q == q) {
+        r->at_once = true;
+        return;
+    }
+    q->inflight = false;
+    /* Every pending signal is complete; they are resolved once the next command is
+     * enqueued (resolve_done), off the path from one kernel to the next. */
+    q->done_pend = q->npend;
+    run(q, IN_CALLBACK);
+}
+
+enum suspend_end {
+    SUSPENDED,   /* a callback continues: the caller touches nothing of q any more */
+    IDLE,        /* what was in flight had completed already: q is idle, go on */
+    NOT_SUSPENDED   /* PoCL could not take a marker or the callback: wait otherwise */
+};
+
+/* The next command must follow what q has in flight (an indirect launch reads its
+ * group counts, a host-side command touches memory): instead of draining (clFinish,
+ * which wakes this thread when PoCL is done, and then a PoCL thread for the next
+ * command), continue in a completion callback of the last command enqueued. PoCL 3.1
+ * calls CL_COMPLETE callbacks only for commands that complete successfully;
+ * hostdev's commands (kernels, SVM copies and fills, markers) have no failure path
+ * on PoCL's CPU device. */
+static enum suspend_end suspend(struct hd_queue *q)
+{
+    /* The last command's own event serves when q has it (every enqueue asks PoCL
+     * for it): a marker would be one more PoCL command to create and schedule. */
+    cl_event m = q->last_ev;
+    q->last_ev = NULL;
+    if (!m && clEnqueueMarkerWithWaitList(q->clq, 0, NULL, &m) != CL_SUCCESS)
+        return NOT_SUSPENDED;
+    pthread_once(&registering_once, registering_init);
+    struct registration r = { q, false };
+    pthread_setspecific(registering, &r);
+    cl_int err = clSetEventCallback(m, CL_COMPLETE, resume_cb, q);
+    pthread_setspecific(registering, NULL);
+    if (err != CL_SUCCESS) {
+        clReleaseEvent(m);
+        return NOT_SUSPENDED;
+    }
+    if (!r.at_once)
+        return SUSPENDED;
+    q->inflight = false;
+    q->done_pend = q->npend;
+    return IDLE;
+}
+
+static bool fill_on_pocl(const struct hd_cmd *c)
+{
+    return c->u.fill.size % c->u.fill.psize == 0 && (uintptr_t)c->u.fill.dst % c->u.fill.psize == 0;
+}
+
+/* Commands that need q idle (everything enqueued before them completed): they read
+ * memory on the host (group counts, copy regions, fills PoCL cannot do, timestamps)
+ * or change an event in order with the signals before them. */
+static bool needs_idle(const struct hd_cmd *c)
+{
+    switch (c->kind) {
+    case HD_CMD_LAUNCH_INDIRECT:
+    case HD_CMD_COPY_REGION:
+    case HD_CMD_TIMESTAMP:
+    case HD_CMD_QUERY_TIMESTAMPS:
+    case HD_CMD_RESET_EVENT:
+        return true;
+    case HD_CMD_FILL:
+        return c->u.fill.size && !fill_on_pocl(c);
+    default:
+        return false;
+    }
+}
+
+/* Executes one command. A command that cannot go on yet returns before any effect,
+ * so it is run again from its start when resumed. */
+static enum run_end run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd_cmd *c, enum runner who)
 {
     cl_int err = CL_SUCCESS;
     if (c->nwait) {
         struct hd_event *const *w = (struct hd_event *const *)(const void *)(l->blob + c->wait_off);
-        bool drained = false;
         pthread_mutex_lock(&hd.lock);
-        for (uint32_t i = 0; i < c->nwait && !q->stop && !q->ctx->lost; i++)
-            wait_event_locked(q, w[i], &drained, &err);
-        q->blocked = false;
+        if (who != IN_WORKER) {
+            /* A callback never blocks: a wait it cannot pass at once (the event is
+             * neither signalled nor in flight on q itself) goes to the worker. */
+            for (uint32_t i = 0; i < c->nwait && !q->stop && !q->ctx->lost; i++)
+                if (!w[i]->signalled && !(w[i]->clev && w[i]->owner == q)) {
+                    pthread_mutex_unlock(&hd.lock);
+                    return RUN_TO_WORKER;
+                }
+        } else {
+            bool drained = false;
+            for (uint32_t i = 0; i < c->nwait && !q->stop && !q->ctx->lost; i++)
+                wait_event_locked(q, w[i], &drained, &err);
+            q->blocked = false;
+        }
         bool stop = q->stop || q->ctx->lost;
         pthread_mutex_unlock(&hd.lock);
         if (stop)
-            return false;
+            return RUN_STOPPED;
     }
+    if (q->inflight && (q->resume >= l->host_tail || needs_idle(c))) {
+        enum suspend_end se = suspend(q);
+        if (se == SUSPENDED)
+            return RUN_SUSPENDED;
+        if (se == NOT_SUSPENDED) {
+            if (who != IN_WORKER)
+                return RUN_TO_WORKER;
+            cl_int e2 = drain(q);
+            if (err == CL_SUCCESS)
+                err = e2;
+        }
+    }
+    if (q->done_pend && c->kind != HD_CMD_LAUNCH && c->kind != HD_CMD_LAUNCH_INDIRECT)
+        resolve_done(q);   /* before anything that observes events */
     /* A signalling command enqueued to PoCL hands its PoCL event to the L0 event
-     * (signal_later); a command done on the host signals at once (now). */
+     * (signal_later); a command done on the host signals at once (now). Copies and
+     * fills with nothing in flight before them are done on the host at once: no
+     * PoCL command, event or thread hand-off. Every enqueue asks PoCL for the
+     * command's event (last_ev, for suspend). */
     cl_event ev = NULL;
-    cl_event *out = c->signal ? &ev : NULL;
+    cl_event *out = &ev;
     bool kernel = false;
     switch (c->kind) {
     case HD_CMD_LAUNCH:
@@ -217,15 +405,18 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         err = run_launch(q, l, c, out);
         break;
     case HD_CMD_COPY:
-        if (c->u.copy.size) {
+        if (!c->u.copy.size) {
+            /* nothing to copy */
+        } else if (q->inflight) {
             err = clEnqueueSVMMemcpy(q->clq, CL_FALSE, c->u.copy.dst, c->u.copy.src, c->u.copy.size, 0, NULL,
                                      out);
             if (err == CL_SUCCESS)
                 q->inflight = true;
+        } else {
+            memcpy(c->u.copy.dst, c->u.copy.src, c->u.copy.size);
         }
         break;
     case HD_CMD_COPY_REGION: {
-        err = drain(q);
         const ze_copy_region_t *dr = &c->u.region.dr, *sr = &c->u.region.sr;
         for (uint32_t z = 0; z < sr->depth; z++)
             for (uint32_t y = 0; y < sr->height; y++)
@@ -240,25 +431,23 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         const uint8_t *pat = l->blob + c->u.fill.pattern_off;
         if (c->u.fill.size == 0) {
             /* nothing to fill */
-        } else if (c->u.fill.size % c->u.fill.psize == 0 && (uintptr_t)c->u.fill.dst % c->u.fill.psize == 0) {
+        } else if (q->inflight) {
+            /* needs_idle: only fills PoCL can do get here with work in flight */
             err = clEnqueueSVMMemFill(q->clq, c->u.fill.dst, pat, c->u.fill.psize, c->u.fill.size, 0, NULL, out);
             if (err == CL_SUCCESS)
                 q->inflight = true;
         } else {
-            err = drain(q);
             fill_host(c->u.fill.dst, c->u.fill.size, pat, c->u.fill.psize);
         }
         break;
     }
     case HD_CMD_TIMESTAMP: {
-        err = drain(q);
         uint64_t now = hd_now_ns();
         memcpy(c->u.ts_dst, &now, sizeof now);
         break;
     }
     case HD_CMD_QUERY_TIMESTAMPS: {
-        /* After what came before: its signals in flight are resolved by the drain. */
-        err = drain(q);
+        /* After what came before: q is idle and its signals are resolved. */
         struct hd_event *const *evs = (struct hd_event *const *)(const void *)(l->blob + c->u.query.events_off);
         const size_t *offs = c->u.query.offsets_off == SIZE_MAX
                                  ? NULL
@@ -275,8 +464,7 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         break;
     }
     case HD_CMD_RESET_EVENT:
-        /* In order with what came before (free when the queue is already idle). */
-        err = drain(q);
+        /* In order with what came before: q is idle. */
         pthread_mutex_lock(&hd.lock);
         hd_event_drop_clev_locked(c->u.target);
         c->u.target->signalled = false;
@@ -293,17 +481,26 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
             kernel = false;
         }
         if (ev) {
+            clRetainEvent(ev);   /* one reference for the L0 event, one for last_ev */
             signal_later(q, c->signal, ev, kernel);
         } else {
-            cl_int e2 = drain(q);
-            if (err == CL_SUCCESS)
-                err = e2;
+            /* Done on the host (or failed): signalled now, after what came before
+             * where this thread may wait for it. */
+            if (who == IN_WORKER) {
+                cl_int e2 = drain(q);
+                if (err == CL_SUCCESS)
+                    err = e2;
+            }
             uint64_t t1 = hd_now_ns();
             pthread_mutex_lock(&hd.lock);
             hd_event_set_locked(c->signal, t1, t1);
             pthread_mutex_unlock(&hd.lock);
         }
     }
+    if (ev)
+        set_last(q, ev);
+    if (q->done_pend)
+        resolve_done(q);
     if (err != CL_SUCCESS) {
         pthread_mutex_lock(&hd.lock);
         if (q->error == ZE_RESULT_SUCCESS)
@@ -311,7 +508,94 @@ static bool run_cmd(struct hd_queue *q, const struct hd_list *l, const struct hd
         pthread_mutex_unlock(&hd.lock);
         fprintf(stderr, "hostdev: command %d failed in PoCL (%d)\n", (int)c->kind, err);
     }
-    return true;
+    return RUN_DONE;
+}
+
+/* Runs l from command q->resume; the job is done once what it enqueued completed. */
+static enum run_end run_job(struct hd_queue *q, const struct hd_list *l, enum runner who)
+{
+    for (; q->resume < l->ncmds; q->resume++) {
+        enum run_end e = run_cmd(q, l, &l->cmds[q->resume], who);
+        if (e != RUN_DONE)
+            return e;
+    }
+    enum suspend_end se = q->inflight ? suspend(q) : IDLE;
+    if (se == SUSPENDED)
+        return RUN_SUSPENDED;
+    if (se == NOT_SUSPENDED) {
+        if (who != IN_WORKER)
+            return RUN_TO_WORKER;
+        cl_int err = drain(q);
+        if (err != CL_SUCCESS) {
+            pthread_mutex_lock(&hd.lock);
+            if (q->error == ZE_RESULT_SUCCESS)
+                q->error = hd_cl_error(err);
+            pthread_mutex_unlock(&hd.lock);
+        }
+    }
+    if (q->done_pend)
+        resolve_done(q);
+    return RUN_DONE;
+}
+
+/* The runner gives q up. hd.lock held. */
+static void release_locked(struct hd_queue *q)
+{
+    q->busy = false;
+    if (q->stop || q->halt || q->active || q->completed != q->submitted)
+        pthread_cond_signal(&q->work);
+    hd_wake(&q->busy);   /* a destroy waiting for the runner */
+}
+
+/* Runs q's jobs, in order, from where they stand until none is left, one suspends
+ * (its callback goes on) or one must go to the worker. The caller holds q (busy). */
+static void run(struct hd_queue *q, enum runner who)
+{
+    for (;;) {
+        pthread_mutex_lock(&hd.lock);
+        if (q->stop || q->halt || (!q->active && q->completed == q->submitted)) {
+            release_locked(q);
+            pthread_mutex_unlock(&hd.lock);
+            return;
+        }
+        uint64_t latency = 0;
+        if (!q->active) {
+            latency = q->ctx->exec_latency_us;
+            if (latency && who != IN_WORKER) {
+                release_locked(q);   /* the worker sleeps the latency, not a PoCL thread */
+                pthread_mutex_unlock(&hd.lock);
+                return;
+            }
+            q->active = true;
+            q->resume = 0;
+        }
+        struct hd_job job = q->ring[q->completed % HD_RING];
+        pthread_mutex_unlock(&hd.lock);
+        if (latency)
+            usleep((useconds_t)latency);
+        enum run_end e = run_job(q, job.list, who);
+        if (e == RUN_SUSPENDED)
+            return;
+        pthread_mutex_lock(&hd.lock);
+        if (e != RUN_DONE) {
+            if (e == RUN_STOPPED)
+                q->halt = true;   /* as the worker did: it exits, later executions fail */
+            release_locked(q);
+            pthread_mutex_unlock(&hd.lock);
+            return;
+        }
+        q->active = false;
+        q->completed++;
+        /* A fence destroyed while its execution waited on the host (the
+         * application's error: hd_quiesce does not wait for a blocked queue) is
+         * gone from the handle table and not touched. */
+        if (job.fence && hd_handle_live(job.fence, HD_MAGIC_FENCE)) {
+            job.fence->signalled = true;
+            hd_wake(job.fence);
+        }
+        hd_wake(q);
+        pthread_mutex_unlock(&hd.lock);
+    }
 }
 
 void hd_quiesce(struct hd_context *c)
@@ -341,33 +625,14 @@ static void *worker(void *arg)
     struct hd_queue *q = arg;
     pthread_mutex_lock(&hd.lock);
     for (;;) {
-        while (!q->stop && q->completed == q->submitted)
+        while (!q->stop && !q->halt && (q->busy || (!q->active && q->completed == q->submitted)))
             pthread_cond_wait(&q->work, &hd.lock);
-        if (q->stop)
+        if (q->stop || q->halt)
             break;
-        struct hd_job job = q->ring[q->completed % HD_RING];
-        uint64_t latency = q->ctx->exec_latency_us;
+        q->busy = true;
         pthread_mutex_unlock(&hd.lock);
-        if (latency)
-            usleep((useconds_t)latency);
-        bool go = true;
-        for (size_t i = 0; i < job.list->ncmds && go; i++)
-            go = run_cmd(q, job.list, &job.list->cmds[i]);
-        cl_int err = drain(q);
+        run(q, IN_WORKER);
         pthread_mutex_lock(&hd.lock);
-        if (!go)
-            break;
-        if (err != CL_SUCCESS && q->error == ZE_RESULT_SUCCESS)
-            q->error = hd_cl_error(err);
-        q->completed++;
-        /* A fence destroyed while its execution waited on the host (the
-         * application's error: hd_quiesce does not wait for a blocked queue) is
-         * gone from the handle table and not touched. */
-        if (job.fence && hd_handle_live(job.fence, HD_MAGIC_FENCE)) {
-            job.fence->signalled = true;
-            hd_wake(job.fence);
-        }
-        hd_wake(q);
     }
     q->dead = true;
     hd_wake(q);
@@ -441,6 +706,15 @@ void hd_queue_free(struct hd_queue *q)
     pthread_mutex_unlock(&hd.lock);
     pthread_join(q->thread, NULL);
     pthread_mutex_lock(&hd.lock);
+    /* A PoCL callback may still be running a job: it gives q up at the next job or
+     * at a wait it cannot pass. */
+    while (q->busy) {
+        struct hd_waiter w;
+        hd_waiter_add(&w, &q->busy);
+        if (q->busy)
+            hd_waiter_sleep(&w, NULL);
+        hd_waiter_remove(&w);
+    }
     for (struct hd_queue **p = &q->ctx->queues; *p; p = &(*p)->next)
         if (*p == q) {
             *p = q->next;
@@ -557,7 +831,10 @@ ze_result_t hd_queue_submit(struct hd_queue *q, uint32_t n, struct hd_list *cons
         q->submitted++;
     }
     uint64_t target = q->submitted;
-    pthread_cond_signal(&q->work);
+    /* The worker starts the jobs (the submitting thread does not: PoCL allocates in
+     * every enqueue, and a caller of Execute should see none of that). */
+    if (!q->busy)   /* else the runner goes on to these jobs itself */
+        pthread_cond_signal(&q->work);
     ze_result_t r = ZE_RESULT_SUCCESS;
     if (q->synchronous) {
         bool gone;

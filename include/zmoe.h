@@ -183,6 +183,55 @@ enum zmoe_status zmoe_config_parse(const char *text, size_t len, const char *nam
 /* Check the consistency of a config built in code (also run by load/parse). */
 enum zmoe_status zmoe_config_validate(const struct zmoe_config *cfg, struct zmoe_error *err);
 
+/* ------------------------------------------------------------------ weights */
+
+/* The tensors of one MoE layer in zmoe's kernel layout (E experts, H hidden, I
+ * intermediate, S = shared_experts * shared_intermediate). Matrices are row-major with
+ * the reduction dimension contiguous (every output element is one contiguous dot
+ * product); "weights" means the config's dtype.weights, biases are always f32:
+ *   ROUTER_W    [E][H]      weights      (the router's nn.Linear weight as stored)
+ *   ROUTER_B    [E]         f32          router.bias
+ *   SCORE_BIAS  [E]         f32          router.score_correction_bias
+ *   W13         [E][2I][H]  weights      rows [0,I) gate, rows [I,2I) up
+ *   B13         [E][2I]     f32          experts.bias, same row order as W13
+ *   W2          [E][H][I]   weights
+ *   B2          [E][H]      f32          experts.bias
+ *   SHARED_W13  [2S][H]     weights      rows [0,S) gate, [S,2S) up
+ *   SHARED_W2   [H][S]      weights
+ *   SHARED_GATE [H]         weights      router.shared_expert_gate
+ * This IS sgl-kernel's / vLLM's fused-MoE layout: w13_weight [E, 2I, H] gate-then-up and
+ * w2_weight [E, H, I], contiguous, can be handed over as they are (bias w13_bias [E, 2I],
+ * w2_bias [E, H] as f32). Layouts that differ (Hugging Face Llama 4's gate_up_proj
+ * [E, H, 2I] and down_proj [E, I, H], GPT-OSS's interleaved gate/up rows, Mixtral's
+ * per-expert w1/w3/w2) are not read in place: the caller provides the kernel layout
+ * (transposes or de-interleaves once), as zmoe's own checkpoint loader does. */
+enum zmoe_tensor {
+    ZMOE_TENSOR_ROUTER_W = 0,
+    ZMOE_TENSOR_ROUTER_B,
+    ZMOE_TENSOR_SCORE_BIAS,
+    ZMOE_TENSOR_W13,
+    ZMOE_TENSOR_B13,
+    ZMOE_TENSOR_W2,
+    ZMOE_TENSOR_B2,
+    ZMOE_TENSOR_SHARED_W13,
+    ZMOE_TENSOR_SHARED_W2,
+    ZMOE_TENSOR_SHARED_GATE,
+    ZMOE_TENSOR_COUNT
+};
+const char *zmoe_tensor_name(enum zmoe_tensor t); /* "router_w", "w13", ... */
+/* Whether the config has this tensor (e.g. B13 only with experts.bias). */
+bool zmoe_tensor_present(const struct zmoe_config *cfg, enum zmoe_tensor t);
+/* Bytes of one layer's tensor in its kernel dtype (0 when absent or on overflow). */
+uint64_t zmoe_tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t);
+
+/* One layer's tensors, indexed by enum zmoe_tensor; NULL for a tensor the config does not
+ * have (zmoe_tensor_present). Matrices 16-byte aligned, f32 vectors 4-byte aligned; each
+ * of zmoe_tensor_bytes() bytes (which follows the config: with [quant], the packed
+ * layout of weights/quant.h). */
+struct zmoe_layer_weights {
+    const void *tensor[ZMOE_TENSOR_COUNT];
+};
+
 /* ------------------------------------------------------------------ runtime */
 
 struct zmoe_runtime;
@@ -198,14 +247,50 @@ struct zmoe_create_info {
      * NULL = zmoe takes one block with malloc at create time. */
     void *host_memory;
     size_t host_memory_bytes;
+    /* Optional: the caller owns the weights. [config->model.layers] entries of device
+     * pointers (memory of `context`: device, shared or host USM) in the kernel layout
+     * above, every present tensor given, each allocation covering zmoe_tensor_bytes().
+     * zmoe then plans no weight bytes (stats.device_bytes: activations, I/O and
+     * parameter blocks only), records its lists on these pointers and does not read
+     * them before a layer call executes; zmoe_load_weights is refused (the weights are
+     * there). The pointers stay fixed; zmoe_set_layer_weights re-points a layer. The
+     * memory must outlive the runtime. NULL = zmoe owns the weights (zmoe_load_weights). */
+    const struct zmoe_layer_weights *weights;
+    /* Optional: also pre-record, per (slot, layer), the experts-only call on the slot's
+     * routing arrays (zmoe_submit_experts). Off: those lists are not recorded. */
+    bool ring_experts;
 };
 
 enum zmoe_status zmoe_create(const struct zmoe_create_info *info, struct zmoe_runtime **out,
                              struct zmoe_error *err);
 void zmoe_destroy(struct zmoe_runtime *rt);
 
-/* Load the configured weights (safetensors file or synthetic). Once, before submit. */
+/* Load the configured weights (safetensors file or synthetic). Once, before submit.
+ * ZMOE_ERR_STATE for a runtime on the caller's weights (zmoe_create_info.weights). */
 enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+
+/* Re-points layer `layer` of a runtime on the caller's weights to `weights` (same rules
+ * as zmoe_create_info.weights) and records that layer's ring lists again (reset and
+ * re-append: nothing is allocated or created). Not on the run path: allowed before the
+ * first submit, or later while no slot is acquired or in flight (every submit waited
+ * for), else ZMOE_ERR_STATE. Lists the caller recorded itself with zmoe_record or
+ * zmoe_record_experts keep the old pointers: record them again (before the first submit).
+ * ZMOE_ERR_STATE on a runtime that owns its weights; a bad pointer is ZMOE_ERR_ARGUMENT
+ * naming the layer and tensor, and leaves the layer as it was. */
+enum zmoe_status zmoe_set_layer_weights(struct zmoe_runtime *rt, uint32_t layer,
+                                        const struct zmoe_layer_weights *weights,
+                                        struct zmoe_error *err);
+
+/* Copies one layer's weights from the caller's host memory (kernel layout and dtypes
+ * above, any alignment; every present tensor given) into zmoe's own arena, through the
+ * planned staging buffer (nothing is allocated). For a runtime that owns its weights,
+ * instead of or after zmoe_load_weights; a layer so given may be submitted before the
+ * others have weights. Same phase rule as zmoe_set_layer_weights (not while a slot is
+ * acquired or in flight). A framework that caches uploads (python/zmoe) uses it to give
+ * each weight object its own layer. */
+enum zmoe_status zmoe_upload_layer_weights(struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err);
 
 /* One ring slot: where the caller puts x[T,H] and finds y[T,H] (activation dtype),
  * and the router's choice for those tokens.
@@ -234,6 +319,10 @@ struct zmoe_slot {
     void *output_device;
     const uint32_t *topk_ids_host;  /* [max_tokens][K], see above */
     const float *topk_weights_host; /* [max_tokens][K], see above */
+    /* The caller's routing for zmoe_submit_experts: the same host-visible arrays as
+     * topk_ids_host / topk_weights_host, writable ([max_tokens][K], row t = token t). */
+    uint32_t *routing_ids_host;
+    float *routing_weights_host;
 };
 
 /* Take the next ring slot; waits (up to the configured timeout) until its previous
@@ -243,6 +332,17 @@ enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *sl
 /* Run layer `layer` on `tokens` tokens of the acquired slot, asynchronously. */
 enum zmoe_status zmoe_submit(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
                              uint32_t layer, uint32_t tokens, struct zmoe_error *err);
+/* The experts-only layer call through the ring (a runtime created with ring_experts):
+ * the routed experts of `layer` on the routing the caller wrote into the slot's
+ * routing_ids_host / routing_weights_host (first `tokens` rows), with the meaning of
+ * zmoe_record_experts (ids checked on the device; weights used as given; the weight on
+ * input or at combine as configured; no shared expert). x in input_host, y in
+ * output_host as for zmoe_submit; 1 Level Zero call. A bad id is reported by the
+ * slot's zmoe_wait / zmoe_poll as ZMOE_ERR_ROUTING naming slot, layer, count and the
+ * first (token, k, id); the slot is free again and y is invalid. */
+enum zmoe_status zmoe_submit_experts(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                                     uint32_t layer, uint32_t tokens, struct zmoe_error *err);
+#define ZMOE_HAVE_SUBMIT_EXPERTS 1
 /* Wait for a submitted slot; timeout_ns UINT64_MAX = the configured timeout. */
 enum zmoe_status zmoe_wait(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
                            uint64_t timeout_ns, struct zmoe_error *err);
@@ -325,6 +425,19 @@ struct zmoe_stats {
     bool kernels_native;     /* AOT binary used (else SPIR-V) */
 };
 enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats *out);
+
+/* The runtime's arena map as JSON (the document of `zmoe plan --json`: every buffer with
+ * memory, offset, size, lifetime and category, per-memory totals), written NUL-terminated
+ * into buf[size]. *length (may be NULL) receives the document's length without the NUL;
+ * when it does not fit, ZMOE_ERR_ARGUMENT and *length says how much to pass. Reads the
+ * plan only: no Level Zero call; allowed in any phase. */
+enum zmoe_status zmoe_plan_json(const struct zmoe_runtime *rt, char *buf, size_t size,
+                                size_t *length, struct zmoe_error *err);
+
+/* sizeof of a public struct by name ("zmoe_config", "zmoe_create_info", "zmoe_slot",
+ * "zmoe_stats", "zmoe_error", "zmoe_layer_weights"), 0 for another name: bindings that
+ * mirror these structs (python/zmoe, ctypes) check their layouts against it. */
+size_t zmoe_sizeof(const char *type);
 
 #ifdef __cplusplus
 }

@@ -782,6 +782,432 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     }
 }
 
+/* ------------------------------------------------------------------ quantized experts */
+
+/* Quantized expert matrices (weights/quant.h; kernels/README.md "Quantized weights").
+ * One arena tensor per matrix holds its parts (codes, scales, zeros, perm); the kernels
+ * get the tensor's base pointer and each part's offset in units of 64 bytes
+ * (ZMOE_QUANT_ALIGN) by value, so the same arguments work as Level Zero pointers and as
+ * OpenCL buffers (sub-buffers would need CL_DEVICE_MEM_BASE_ADDR_ALIGN, 4 KiB on some
+ * drivers, not 64 bytes). Codes are read 16 bytes (one uint4) at a time: 32 values of
+ * int4/mxfp4 or 16 of int8/fp8, always inside one group (groups are multiples of 32
+ * along the row), so a chunk needs one scale and one zero, and each code is decoded in
+ * registers right before its multiply-add. f32 throughout; the chunk's dot product is
+ * scaled once by its group's scale. */
+#define Q_INT4 1u  /* enum zmoe_quant_format */
+#define Q_INT8 2u
+#define Q_FP8 3u
+#define Q_MXFP4 4u
+
+#define SC_F16 0u /* enum zmoe_scale_dtype */
+#define SC_BF16 1u
+#define SC_F32 2u
+#define SC_E8M0 3u
+
+/* The by-value `qflags` word (runtime/launch.c builds it). */
+#define QF_SCALE_MASK 3u     /* scale dtype (SC_*) of the quantized matrices */
+#define QF_ZEROS 4u          /* uint8 zero points per (row, group); else 2^(bits-1) */
+#define QF_PERM 8u           /* act-order: column c' multiplies x[perm[c']] */
+#define QF_SHARED_Q 16u      /* the shared expert's matrices are quantized too */
+#define QF_SHARED_DT_SHIFT 5 /* else their float dtype (DT_*), 2 bits */
+
+#define QALIGN 64u /* ZMOE_QUANT_ALIGN: the unit of the part offsets */
+
+INLINE uint qbits(const uint fmt)
+{
+    return (fmt == Q_INT4 || fmt == Q_MXFP4) ? 4u : 8u;
+}
+
+/* e8m0: 2^(e-127); 255 is NaN. e == 0 (2^-127) is an f32 subnormal: exact where the
+ * device keeps subnormals, flushed to 0 where it does not (OpenCL allows both). */
+INLINE float e8m0(uint e)
+{
+    return e == 255u ? as_float(0x7fc00000u) : e == 0u ? as_float(0x00400000u) : as_float(e << 23);
+}
+
+INLINE float qscale(__global const uchar *s, size_t i, uint sdt, const uint fmt)
+{
+    if (fmt == Q_MXFP4)
+        return e8m0(s[i]);
+    if (sdt == SC_F32)
+        return ((__global const float *)s)[i];
+    if (sdt == SC_F16)
+        return vload_half(0, (__global const half *)s + i);
+    return as_float((uint)((__global const ushort *)s)[i] << 16);
+}
+
+/* fp8 e4m3fn without a table: normal (e >= 1) is 2^(e-7) (1 + m/8): the f32 with
+ * exponent e + 120 and mantissa m << 20; subnormal (e == 0) is m 2^-9, exact in f32
+ * (an integer times a power of two); 0x7f / 0xff are NaN (no infinities); the sign bit
+ * goes on last (-0 stays -0). */
+INLINE float8 e4m3_8(uint8 q)
+{
+    const uint8 sign = (q & 0x80u) << 24, em = q & 0x7fu;
+    const uint8 nrm = (em << 20) + (120u << 23);
+    const uint8 sub = as_uint8(convert_float8(em & 7u) * 0.001953125f);
+    uint8 mag = select(nrm, sub, (em >> 3) == 0u);
+    mag = select(mag, (uint8)(0x7fc00000u), em == 0x7fu);
+    return as_float8(mag | sign);
+}
+
+/* e2m1 by arithmetic: in units of 0.5, e == 0 is m (0, 0.5) and e >= 1 is
+ * (2 + m) << (e - 1) (1, 1.5, 2, 3, 4, 6); exact small integers times 0.5. */
+INLINE float8 e2m1_8(uint8 q)
+{
+    const uint8 e = (q >> 1) & 3u, m = q & 1u;
+    const uint8 halves = select(m, (2u + m) << (e - 1u), e != 0u);
+    return as_float8(as_uint8(convert_float8(halves) * 0.5f) | ((q & 8u) << 28));
+}
+
+/* 8 consecutive values of a row: 4-bit formats from the 8 nibbles of w0 (least
+ * significant first), 8-bit ones from the 4 bytes of w0 then of w1. Int codes come back
+ * as q - z (exact in f32), fp codes as their value; the group scale is applied later. */
+INLINE float8 dec8(uint w0, uint w1, float z, const uint fmt)
+{
+    if (qbits(fmt) == 4u) {
+        const uint8 q = ((uint8)(w0) >> (uint8)(0u, 4u, 8u, 12u, 16u, 20u, 24u, 28u)) & 0xfu;
+        if (fmt == Q_MXFP4)
+            return e2m1_8(q);
+        return convert_float8(q) - z;
+    }
+    const uint8 q = ((uint8)(w0, w0, w0, w0, w1, w1, w1, w1) >>
+                     (uint8)(0u, 8u, 16u, 24u, 0u, 8u, 16u, 24u)) & 0xffu;
+    if (fmt == Q_FP8)
+        return e4m3_8(q);
+    return convert_float8(q) - z;
+}
+
+/* x at columns c..c+7 of the row (c a multiple of 8): one 16-byte load, or with
+ * act-order the gather x[perm[c..c+7]] (perm already at the expert's set). */
+INLINE float8 xoct(__global const void *x, size_t xoff, uint c, __global const uint *perm,
+                   const uint adt, const uint gather)
+{
+    if (!gather)
+        return ld8(x, xoff + c, adt);
+    const uint4 p0 = vload4(0, perm + c), p1 = vload4(0, perm + c + 4);
+    return (float8)(ld1(x, xoff + p0.x, adt), ld1(x, xoff + p0.y, adt), ld1(x, xoff + p0.z, adt),
+                    ld1(x, xoff + p0.w, adt), ld1(x, xoff + p1.x, adt), ld1(x, xoff + p1.y, adt),
+                    ld1(x, xoff + p1.z, adt), ld1(x, xoff + p1.w, adt));
+}
+
+/* 4 values of an 8-bit format from the bytes of w (least significant first). */
+INLINE float4 dec4(uint w, float z, const uint fmt)
+{
+    const uint4 q = ((uint4)(w) >> (uint4)(0u, 8u, 16u, 24u)) & 0xffu;
+    if (fmt == Q_FP8)
+        return e4m3_8((uint8)(q, q)).lo;
+    return convert_float4(q) - z;
+}
+
+/* x at columns c..c+3 (c a multiple of 4), or the gather x[perm[c..c+3]]. */
+INLINE float4 xquad(__global const void *x, uint c, __global const uint *perm, const uint adt,
+                    const uint gather)
+{
+    if (!gather)
+        return ld4(x, c, adt);
+    const uint4 p = vload4(0, perm + c);
+    return (float4)(ld1(x, p.x, adt), ld1(x, p.y, adt), ld1(x, p.z, adt), ld1(x, p.w, adt));
+}
+
+/* Row xoff (elements) of x as a pointer, so the loops index it with 32-bit offsets. */
+INLINE __global const void *xrow(__global const void *x, size_t xoff, const uint adt)
+{
+    return (__global const uchar *)x + xoff * (adt == DT_F32 ? 4u : 2u);
+}
+
+/* The zero of a group: stored (QF_ZEROS) or implicit 2^(bits-1); fp formats have none. */
+INLINE float qzero(__global const uchar *zeros, size_t i, uint qflags, const uint fmt)
+{
+    if (fmt == Q_FP8 || fmt == Q_MXFP4)
+        return 0.0f;
+    return (qflags & QF_ZEROS) ? (float)zeros[i] : (float)(1u << (qbits(fmt) - 1u));
+}
+
+/* Chunks of lane l: [k0, k1) step ks, chunks of 128/bits values. Interleaved for GPUs
+ * (a row iteration of LANES lanes is one LANES*16-byte access); one contiguous run per
+ * lane for CPUs (MODE_SPANS, as the float loops). Rows are multiples of 32 values, so
+ * every chunk is whole: no tail. */
+INLINE uint3 qlane_split(uint nch, uint l, uint lanes, const uint mode)
+{
+    if (mode == MODE_SPANS) {
+        const uint span = (nch + lanes - 1u) / lanes, k0 = min(nch, l * span);
+        return (uint3)(k0, min(nch, k0 + span), 1u);
+    }
+    return (uint3)(l, nch, lanes);
+}
+
+/* One quantized matrix as the loops read it: parts resolved from the tensor base. */
+#define QPART(base, off) ((__global const uchar *)(base) + (size_t)(off) * QALIGN)
+
+/* Lane l's share of row r . (xs * x[xoff..]) for a quantized row of n values: codes at
+ * uint4 index crow, scales from index srow, zeros from zrow, group of G values. */
+INLINE float qdot_part(__global const uint4 *codes, size_t crow, __global const uchar *scales,
+                       size_t srow, __global const uchar *zeros, size_t zrow,
+                       __global const uint *perm, __global const void *x, size_t xoff, float xs,
+                       uint n, uint G, uint qflags, uint l, uint lanes, const uint fmt,
+                       const uint adt, const uint mode, const uint gather)
+{
+    const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK;
+    const uint3 p = qlane_split(n / V, l, lanes, mode);
+    float4 acc = (float4)(0.0f);
+    for (uint k = p.x; k < p.y; k += p.z) {
+        const uint c = k * V, g = c / G;
+        const uint4 q = codes[crow + k];
+        const float z = qzero(zeros, zrow + g, qflags, fmt);
+        float8 t;
+        if (qbits(fmt) == 4u) {
+            t = dec8(q.x, 0u, z, fmt) * xoct(x, xoff, c, perm, adt, gather);
+            t = mad(dec8(q.y, 0u, z, fmt), xoct(x, xoff, c + 8u, perm, adt, gather), t);
+            t = mad(dec8(q.z, 0u, z, fmt), xoct(x, xoff, c + 16u, perm, adt, gather), t);
+            t = mad(dec8(q.w, 0u, z, fmt), xoct(x, xoff, c + 24u, perm, adt, gather), t);
+        } else {
+            t = dec8(q.x, q.y, z, fmt) * xoct(x, xoff, c, perm, adt, gather);
+            t = mad(dec8(q.z, q.w, z, fmt), xoct(x, xoff, c + 8u, perm, adt, gather), t);
+        }
+        acc = mad(t.lo + t.hi, (float4)(qscale(scales, srow + g, sdt, fmt)), acc);
+    }
+    return hsum4(acc) * xs;
+}
+
+/* expert_up's pair of quantized rows (gate, up) over one x: each x chunk loaded once for
+ * both, scaled by the routing weight xs as it is loaded (f32, as in dot2_part). The
+ * gate row's parts come as pointers (codes cg, scale row sg, zero row zg, x row xr) and
+ * the up row's as 32-bit distances from them (du chunks, dus scale bytes, duz zeros):
+ * 64-bit indices per row spilled registers in PVC's SIMD32 (64 floats per item). */
+INLINE float2 qdot2_part(__global const uint4 *cg, uint du, __global const uchar *sg, uint dus,
+                         __global const uchar *zg, uint duz, __global const uint *perm,
+                         __global const void *xr, float xs, uint n, uint G, uint qflags, uint l,
+                         uint lanes, const uint fmt, const uint adt, const uint mode,
+                         const uint gather)
+{
+    const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK;
+    const uint ss = fmt == Q_MXFP4 ? 1u : sdt == SC_F32 ? 4u : 2u; /* scale bytes */
+    const uint3 p = qlane_split(n / V, l, lanes, mode);
+    /* scalar accumulators (a chunk's float4 partial is summed into them once) and one
+     * chunk in flight (no unrolling): otherwise int8's pair spilled on PVC (SIMD32) */
+    float ga = 0.0f, ua = 0.0f;
+#pragma unroll 1
+    for (uint k = p.x; k < p.y; k += p.z) {
+        const uint c = k * V, g = c / G;
+        const uint4 qg = cg[k], qu = cg[k + du];
+        const float zgv = qzero(zg, g, qflags, fmt), zuv = qzero(zg, g + duz, qflags, fmt);
+        /* float4 partials per chunk; 4-bit codes an octet (one word) at a time, 8-bit
+         * ones a quad (one word): fewer live registers than whole float8s */
+        float4 tg = (float4)(0.0f), tu = (float4)(0.0f);
+        for (uint o = 0; o < 4u; o++) {
+            const uint wg = o == 0 ? qg.x : o == 1 ? qg.y : o == 2 ? qg.z : qg.w;
+            const uint wu = o == 0 ? qu.x : o == 1 ? qu.y : o == 2 ? qu.z : qu.w;
+            if (qbits(fmt) == 4u) {
+                const float8 xv = xoct(xr, 0, c + 8u * o, perm, adt, gather) * xs;
+                const float8 dg = dec8(wg, 0u, zgv, fmt) * xv;
+                tg += dg.lo + dg.hi;
+                const float8 dv = dec8(wu, 0u, zuv, fmt) * xv;
+                tu += dv.lo + dv.hi;
+            } else {
+                const float4 xv = xquad(xr, c + 4u * o, perm, adt, gather) * xs;
+                tg = mad(dec4(wg, zgv, fmt), xv, tg);
+                tu = mad(dec4(wu, zuv, fmt), xv, tu);
+            }
+        }
+        ga = mad(hsum4(tg), qscale(sg + g * ss, 0, sdt, fmt), ga);
+        ua = mad(hsum4(tu), qscale(sg + dus + g * ss, 0, sdt, fmt), ua);
+    }
+    return (float2)(ga, ua);
+}
+
+/* One specialised copy per (split, act-order), chosen by uniform values outside the
+ * loops (as dot_mode). Quantized rows are multiples of 32 values: never MODE_NARROW. */
+INLINE float qdot_mode(__global const uint4 *codes, size_t crow, __global const uchar *scales,
+                       size_t srow, __global const uchar *zeros, size_t zrow,
+                       __global const uint *perm, __global const void *x, size_t xoff, float xs,
+                       uint n, uint G, uint qflags, uint l, uint lanes, const uint fmt,
+                       const uint adt, uint spans)
+{
+    const bool gather = (qflags & QF_PERM) != 0;
+    if (spans)
+        return gather ? qdot_part(codes, crow, scales, srow, zeros, zrow, perm, x, xoff, xs, n, G,
+                                  qflags, l, lanes, fmt, adt, MODE_SPANS, 1u)
+                      : qdot_part(codes, crow, scales, srow, zeros, zrow, perm, x, xoff, xs, n, G,
+                                  qflags, l, lanes, fmt, adt, MODE_SPANS, 0u);
+    return gather ? qdot_part(codes, crow, scales, srow, zeros, zrow, perm, x, xoff, xs, n, G,
+                              qflags, l, lanes, fmt, adt, MODE_WIDE, 1u)
+                  : qdot_part(codes, crow, scales, srow, zeros, zrow, perm, x, xoff, xs, n, G,
+                              qflags, l, lanes, fmt, adt, MODE_WIDE, 0u);
+}
+
+INLINE float2 qdot2_mode(__global const uint4 *cg, uint du, __global const uchar *sg, uint dus,
+                         __global const uchar *zg, uint duz, __global const uint *perm,
+                         __global const void *xr, float xs, uint n, uint G, uint qflags, uint l,
+                         uint lanes, const uint fmt, const uint adt, uint spans)
+{
+    const bool gather = (qflags & QF_PERM) != 0;
+    if (spans)
+        return gather ? qdot2_part(cg, du, sg, dus, zg, duz, perm, xr, xs, n, G, qflags, l, lanes,
+                                   fmt, adt, MODE_SPANS, 1u)
+                      : qdot2_part(cg, du, sg, dus, zg, duz, perm, xr, xs, n, G, qflags, l, lanes,
+                                   fmt, adt, MODE_SPANS, 0u);
+    return gather ? qdot2_part(cg, du, sg, dus, zg, duz, perm, xr, xs, n, G, qflags, l, lanes, fmt,
+                               adt, MODE_WIDE, 1u)
+                  : qdot2_part(cg, du, sg, dus, zg, duz, perm, xr, xs, n, G, qflags, l, lanes, fmt,
+                               adt, MODE_WIDE, 0u);
+}
+
+/* The float shared expert next to quantized routed ones (quant.shared_experts = false):
+ * its dtype is a uniform argument, dispatched once outside the loops. */
+INLINE float dot_any(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
+                     uint n, uint l, uint lanes, uint wdt, uint mode)
+{
+    if (wdt == DT_F16)
+        return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F16, DT_F32, mode);
+    if (wdt == DT_BF16)
+        return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_BF16, DT_F32, mode);
+    return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F32, DT_F32, mode);
+}
+
+INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __global const void *x,
+                       size_t xoff, uint n, uint l, uint lanes, uint wdt, const uint adt, uint mode)
+{
+    if (wdt == DT_F16)
+        return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F16, adt, mode);
+    if (wdt == DT_BF16)
+        return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_BF16, adt, mode);
+    return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F32, adt, mode);
+}
+
+/* expert_up with quantized weights: expert_up_body's tiles, rows, barriers and outputs;
+ * only the pair's dot products differ. Offsets o* are in QALIGN units within w13 (routed)
+ * and sw13 (shared): codes, scales, zeros, perm. */
+INLINE void expert_up_q_body(__global const uint *prm, __global const void *x,
+                             __global const void *w13, __global const float *b13,
+                             __global const void *sw13, __global const float *topk_w,
+                             __global const uint *sorted, __global const uint4 *tiles,
+                             __global float *a, __global float *a_sh, uint H, uint I, uint S,
+                             uint E, uint K, uint lane_spans, uint group, uint row_block,
+                             uint qflags, uint4 roff, uint4 soff, __local float *red,
+                             const uint fmt, const uint adt)
+{
+    const uint l = get_local_id(0), j = get_local_id(1);
+    const uint lanes = get_local_size(0), nout = get_local_size(1);
+    const uint4 tile = tiles[get_group_id(1)];
+    const uint e = tile.x, start = tile.y, cnt = tile.z;
+    const bool shared = e == E;
+    const uint n = shared ? S : I;
+    const uint col0 = get_group_id(0) * nout;
+    if (col0 >= n)
+        return; /* uniform over the work-group: no barrier is skipped by a subset */
+    const uint col = col0 + j;
+    const bool active = col < n;
+    const uint flags = prm[P_FLAGS];
+    const bool on_input = !shared && (flags & F_ON_INPUT);
+    /* uniform per work-group: the shared tile of float shared experts reads floats */
+    const bool quant = !shared || (qflags & QF_SHARED_Q);
+    __global const void *base = shared ? sw13 : w13;
+    const uint4 off = shared ? soff : roff;
+    __global const uint4 *codes = (__global const uint4 *)QPART(base, off.x);
+    __global const uchar *scales = QPART(base, off.y), *zeros = QPART(base, off.z);
+    __global const uint *perm = (__global const uint *)QPART(base, off.w) + (shared ? 0 : (size_t)e * H);
+    const uint G = group ? group : H, ng = H / G;
+    const size_t rg = (shared ? 0 : (size_t)e * 2 * I) + col, ru = rg + n;
+    const size_t wpr = (size_t)H * qbits(fmt) / 128u; /* uint4 chunks per row */
+    const uint fmode = pick_mode(lane_spans, H);
+    /* the gate row's scale row, and the up row's distance from it in bytes (I and S are
+     * multiples of row_block: both blocks of 128 rows of fp8 lie inside one half) */
+    const uint ssz = fmt == Q_MXFP4 ? 1u : (qflags & QF_SCALE_MASK) == SC_F32 ? 4u : 2u;
+    __global const uchar *sgate = scales + (rg / row_block) * ng * ssz;
+    const uint sdu = (n / row_block) * ng * ssz;
+
+    for (uint r = 0; r < cnt; r++) {
+        uint tok;
+        float xs = 1.0f;
+        if (shared) {
+            tok = start + r;
+        } else {
+            const uint tk = sorted[start + r];
+            tok = tk / K;
+            if (on_input)
+                xs = topk_w[tk];
+        }
+        const size_t xoff = (size_t)tok * H;
+        float ag = 0.0f, au = 0.0f;
+        if (active) {
+            const float2 gu =
+                quant ? qdot2_mode(codes + rg * wpr, (uint)(n * wpr), sgate, sdu, zeros + rg * ng,
+                                   n * ng, perm, xrow(x, xoff, adt), xs, H, G, qflags, l, lanes,
+                                   fmt, adt, lane_spans)
+                      : dot2_any(sw13, rg * H, ru * H, x, xoff, H, l, lanes,
+                                 (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, fmode);
+            ag = gu.x;
+            au = gu.y;
+        }
+        red[j * lanes + l] = ag;
+        red[ZMOE_WG + j * lanes + l] = au;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        lane_fold(red, 2u, j, l, lanes);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (active && l == 0) {
+            const bool bias = !shared && (flags & F_EXPERT_BIAS);
+            const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
+            const float bu = bias ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
+            __global float *out = shared ? a_sh : a;
+            out[(size_t)(start + r) * n + col] =
+                activate(lane_sum(red, 0, j, lanes) + bg, lane_sum(red, 1, j, lanes) + bu,
+                         prm[P_ACTIVATION], as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+
+/* expert_down with quantized weights: expert_down_body with quantized rows of W2. */
+INLINE void expert_down_q_body(__global const uint *prm, __global const float *a,
+                               __global const float *a_sh, __global const void *w2,
+                               __global const float *b2, __global const void *sw2,
+                               __global const uint4 *tiles, __global float *o,
+                               __global float *o_sh, uint H, uint I, uint S, uint E,
+                               uint lane_spans, uint group, uint row_block, uint qflags,
+                               uint4 roff, uint4 soff, __local float *red, const uint fmt)
+{
+    const uint l = get_local_id(0), j = get_local_id(1);
+    const uint lanes = get_local_size(0), nout = get_local_size(1);
+    const uint4 tile = tiles[get_group_id(1)];
+    const uint e = tile.x, start = tile.y, cnt = tile.z;
+    const bool shared = e == E;
+    const uint n = shared ? S : I;
+    const uint h = get_group_id(0) * nout + j;
+    const bool active = h < H;
+    const bool quant = !shared || (qflags & QF_SHARED_Q);
+    __global const void *base = shared ? sw2 : w2;
+    const uint4 off = shared ? soff : roff;
+    __global const uint4 *codes = (__global const uint4 *)QPART(base, off.x);
+    __global const uchar *scales = QPART(base, off.y), *zeros = QPART(base, off.z);
+    __global const uint *perm = (__global const uint *)QPART(base, off.w) + (shared ? 0 : (size_t)e * n);
+    __global const float *in = (shared ? a_sh : a) + (size_t)start * n;
+    const uint G = group ? group : n, ng = n / G;
+    const size_t row = (shared ? 0 : (size_t)e * H) + h;
+    const size_t wpr = (size_t)n * qbits(fmt) / 128u;
+    const uint fmode = pick_mode(lane_spans, n);
+
+    for (uint r = 0; r < cnt; r++) {
+        __global const float *ar = in + (size_t)r * n;
+        float acc = 0.0f;
+        if (active)
+            acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng, zeros,
+                                    row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes, fmt,
+                                    DT_F32, lane_spans)
+                        : dot_any(sw2, row * n, ar, 0, n, l, lanes,
+                                  (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
+        red[r * ZMOE_WG + j * lanes + l] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    lane_fold(red, cnt, j, l, lanes);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (active && l == 0) {
+        const float bias = (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
+        __global float *out = shared ? o_sh : o;
+        for (uint r = 0; r < cnt; r++)
+            out[(size_t)(start + r) * H + h] = lane_sum(red, r, j, lanes) + bias;
+    }
+}
+
 /* ------------------------------------------------------------------ combine */
 
 /* One work-item per (h, t); k summed in order: deterministic, no atomics. */
@@ -899,6 +1325,48 @@ INLINE void reduce_body(__global const uint *tokens, __global const float *part,
 REDUCE(f32, DT_F32)
 REDUCE(f16, DT_F16)
 REDUCE(bf16, DT_BF16)
+
+/* Quantized variants: one per (format, activation dtype) for expert_up and per format
+ * for expert_down; scale dtype, zero points, act-order and the shared expert's kind are
+ * uniform arguments (qflags). Part offsets: (codes, scales, zeros, perm) of the routed
+ * tensor then of the shared one, in QALIGN units. */
+#define EXPERT_UP_Q(QN, QF, AN, AD)                                                         \
+    __kernel void expert_up_q##QN##_a##AN(                                                  \
+        __global const uint *prm, __global const void *x, __global const void *w13,         \
+        __global const float *b13, __global const void *sw13, __global const float *topk_w, \
+        __global const uint *sorted, __global const uint4 *tiles, __global float *a,        \
+        __global float *a_sh, uint H, uint I, uint S, uint E, uint K, uint lane_spans,      \
+        uint group, uint row_block, uint qflags, uint rc, uint rs, uint rz, uint rp,        \
+        uint sc, uint ss, uint sz, uint sp)                                                 \
+    {                                                                                       \
+        __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
+        expert_up_q_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S,   \
+                         E, K, lane_spans, group, row_block, qflags, (uint4)(rc, rs, rz, rp), \
+                         (uint4)(sc, ss, sz, sp), red, QF, AD);                             \
+    }
+
+#define EXPERT_DOWN_Q(QN, QF)                                                               \
+    __kernel void expert_down_q##QN(                                                        \
+        __global const uint *prm, __global const float *a, __global const float *a_sh,      \
+        __global const void *w2, __global const float *b2, __global const void *sw2,        \
+        __global const uint4 *tiles, __global float *o, __global float *o_sh, uint H,       \
+        uint I, uint S, uint E, uint lane_spans, uint group, uint row_block, uint qflags,   \
+        uint rc, uint rs, uint rz, uint rp, uint sc, uint ss, uint sz, uint sp)             \
+    {                                                                                       \
+        __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
+        expert_down_q_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E,           \
+                           lane_spans, group, row_block, qflags, (uint4)(rc, rs, rz, rp),   \
+                           (uint4)(sc, ss, sz, sp), red, QF);                               \
+    }
+
+PER_ACT(EXPERT_UP_Q, int4, Q_INT4)
+PER_ACT(EXPERT_UP_Q, int8, Q_INT8)
+PER_ACT(EXPERT_UP_Q, fp8, Q_FP8)
+PER_ACT(EXPERT_UP_Q, mxfp4, Q_MXFP4)
+EXPERT_DOWN_Q(int4, Q_INT4)
+EXPERT_DOWN_Q(int8, Q_INT8)
+EXPERT_DOWN_Q(fp8, Q_FP8)
+EXPERT_DOWN_Q(mxfp4, Q_MXFP4)
 
 /* Reference for bandwidth measurements: a plain f32 copy, 4 elements per work-item. */
 __kernel void copy_f32(__global float *dst, __global const float *src, uint n4)

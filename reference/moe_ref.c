@@ -1,6 +1,7 @@
 /* The reference MoE layer: moe_ref.h's semantics in straightforward loops with f64
  * accumulation. Test code: clarity over speed, malloc is fine here. */
 #include "reference/moe_ref.h"
+#include "weights/quant.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -271,7 +272,23 @@ int zmoe_ref_weights_synthetic(const struct zmoe_config *cfg, uint32_t layer,
             zmoe_ref_weights_free(w);
             return -1;
         }
-        zmoe_weights_synthetic(cfg, layer, t, 0, n, buf);
+        struct zmoe_qmatrix q;
+        if (zmoe_quant_matrix(cfg, t, &q)) {
+            /* quantized: the device-layout bytes the runtime uploads, dequantized by
+             * the format's definition (weights/quant.c), so the reference multiplies
+             * exactly the values the kernels decode */
+            void *bytes = q.bytes <= SIZE_MAX ? malloc((size_t)q.bytes) : NULL;
+            if (!bytes) {
+                free(buf);
+                zmoe_ref_weights_free(w);
+                return -1;
+            }
+            zmoe_weights_synthetic_quant(cfg, layer, t, 0, (size_t)q.bytes, bytes);
+            zmoe_quant_dequant_rows(&q, bytes, 0, q.rows, buf);
+            free(bytes);
+        } else {
+            zmoe_weights_synthetic(cfg, layer, t, 0, n, buf);
+        }
         w->tensor[t] = buf;
     }
     return 0;

@@ -364,6 +364,9 @@ void zmoe_runtime_tear_down(struct zmoe_runtime *rt)
             for (uint32_t l = 0; sl->lists && l < rt->cfg.model.layers; l++)
                 if (sl->lists[l])
                     zeCommandListDestroy(sl->lists[l]);
+            for (uint32_t l = 0; sl->experts_lists && l < rt->cfg.model.layers; l++)
+                if (sl->experts_lists[l])
+                    zeCommandListDestroy(sl->experts_lists[l]);
             for (int e = 0; e < ZMOE_STAGE_COUNT; e++)
                 if (sl->ev[e])
                     zeEventDestroy(sl->ev[e]);

@@ -5,6 +5,7 @@
  * with the caller's routing (align_routed, experts). Only this file knows the kernels'
  * argument orders (kernels/moe.cl, kernels/README.md). */
 #include "runtime/runtime.h"
+#include "weights/quant.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,7 @@ static struct builder begin(struct zmoe_launch_plan *p, enum zmoe_kernel_id k, e
 struct geometry {
     uint32_t H, I, E, K, S, G, nout, spans;
     uint32_t gx_up, gx_down, gx_combine;
+    bool quant; /* quantized expert kernels (cfg->quant.format) */
 };
 
 static struct geometry plan_tables(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
@@ -102,13 +104,21 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
         .G = c->router.groups ? c->router.groups : 1,
         .nout = shape->nout,
         .spans = shape->lane_spans,
+        .quant = c->quant.format != ZMOE_QUANT_NONE,
     };
     const char *w = zmoe_dtype_name(c->dtype.weights), *a = zmoe_dtype_name(c->dtype.activations);
 
     snprintf(p->kernel[ZMOE_K_ROUTER].name, sizeof p->kernel[0].name, "router_w%s_a%s", w, a);
     snprintf(p->kernel[ZMOE_K_ALIGN].name, sizeof p->kernel[0].name, "align");
-    snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up_w%s_a%s", w, a);
-    snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down_w%s", w);
+    if (c->quant.format != ZMOE_QUANT_NONE) {
+        /* quantized experts: one variant per format (and activation dtype for up) */
+        const char *q = zmoe_quant_format_name(c->quant.format);
+        snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up_q%s_a%s", q, a);
+        snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down_q%s", q);
+    } else {
+        snprintf(p->kernel[ZMOE_K_UP].name, sizeof p->kernel[0].name, "expert_up_w%s_a%s", w, a);
+        snprintf(p->kernel[ZMOE_K_DOWN].name, sizeof p->kernel[0].name, "expert_down_w%s", w);
+    }
     snprintf(p->kernel[ZMOE_K_COMBINE].name, sizeof p->kernel[0].name, "combine_a%s", a);
     snprintf(p->kernel[ZMOE_K_ALIGN_ROUTED].name, sizeof p->kernel[0].name, "align_routed");
     for (int k = 0; k < ZMOE_K_COUNT; k++) {
@@ -128,9 +138,61 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
     return g;
 }
 
+/* The quantized kernels' extra by-value arguments (kernels/moe.cl, EXPERT_UP_Q):
+ * group size (0 = per output channel), rows per scale row, the qflags word, then the
+ * part offsets (codes, scales, zeros, perm) of the routed tensor and of the shared one
+ * in ZMOE_QUANT_ALIGN units, taken from zmoe_quant_matrix() (absent parts and float
+ * shared tensors: 0). Offsets are by value, not pointers into the tensor: OpenCL cannot
+ * point into a buffer at 64-byte granularity (sub-buffer origins must be aligned to
+ * CL_DEVICE_MEM_BASE_ADDR_ALIGN), and in 64-byte units a u32 reaches 256 GiB. */
+static void quant_args(struct builder *b, const struct zmoe_config *c, enum zmoe_tensor routed,
+                       enum zmoe_tensor shared)
+{
+    struct zmoe_qmatrix m, s;
+    const bool have = zmoe_quant_matrix(c, routed, &m);
+    const bool shared_q = zmoe_quant_matrix(c, shared, &s);
+    uint32_t flags = (uint32_t)c->quant.scale_dtype & 3u;
+    flags |= c->quant.zero_points ? ZMOE_QF_ZEROS : 0u;
+    flags |= c->quant.act_order ? ZMOE_QF_PERM : 0u;
+    flags |= shared_q ? ZMOE_QF_SHARED_Q : 0u;
+    flags |= ((uint32_t)c->dtype.weights & 3u) << ZMOE_QF_SHARED_DT_SHIFT;
+    u32(b, c->quant.group_size);
+    u32(b, have ? m.row_block : 1u);
+    u32(b, flags);
+    const uint64_t part[2][4] = {
+        {have ? m.codes_offset : 0, have ? m.scales_offset : 0, have ? m.zeros_offset : 0,
+         have ? m.perm_offset : 0},
+        {shared_q ? s.codes_offset : 0, shared_q ? s.scales_offset : 0,
+         shared_q ? s.zeros_offset : 0, shared_q ? s.perm_offset : 0},
+    };
+    for (int i = 0; i < 2; i++)
+        for (int k = 0; k < 4; k++)
+            u32(b, (uint32_t)(part[i][k] / ZMOE_QUANT_ALIGN));
+}
+
+void zmoe_runtime_launch_plan_quant_shard(struct zmoe_launch_plan *p, const struct zmoe_config *sc)
+{
+    if (sc->quant.format == ZMOE_QUANT_NONE)
+        return;
+    for (uint32_t i = 0; i < p->count; i++) {
+        struct zmoe_launch *l = &p->launch[i];
+        if (l->kernel != ZMOE_K_UP && l->kernel != ZMOE_K_DOWN)
+            continue;
+        /* quant_args is the launch's tail: rebuild it from the shard's config */
+        struct zmoe_launch scratch = {0};
+        struct builder b = {&scratch};
+        const bool up = l->kernel == ZMOE_K_UP;
+        quant_args(&b, sc, up ? ZMOE_TENSOR_W13 : ZMOE_TENSOR_W2,
+                   up ? ZMOE_TENSOR_SHARED_W13 : ZMOE_TENSOR_SHARED_W2);
+        if (scratch.nargs <= l->nargs)
+            memcpy(&l->arg[l->nargs - scratch.nargs], scratch.arg, scratch.nargs * sizeof scratch.arg[0]);
+    }
+}
+
 /* The three launches after an align (either one): expert_up, expert_down and combine,
  * each with the group counts the align wrote at act.groups[0], [1], [2]. */
-static void expert_launches(struct zmoe_launch_plan *p, const struct geometry *g)
+static void expert_launches(struct zmoe_launch_plan *p, const struct zmoe_config *c,
+                            const struct geometry *g)
 {
     struct builder b = begin(p, ZMOE_K_UP, ZMOE_STAGE_EXPERT_UP, 0, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
@@ -149,6 +211,8 @@ static void expert_launches(struct zmoe_launch_plan *p, const struct geometry *g
     u32(&b, g->E);
     u32(&b, g->K);
     u32(&b, g->spans);
+    if (g->quant)
+        quant_args(&b, c, ZMOE_TENSOR_W13, ZMOE_TENSOR_SHARED_W13);
 
     b = begin(p, ZMOE_K_DOWN, ZMOE_STAGE_EXPERT_DOWN, 1, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
@@ -165,6 +229,8 @@ static void expert_launches(struct zmoe_launch_plan *p, const struct geometry *g
     u32(&b, g->S);
     u32(&b, g->E);
     u32(&b, g->spans);
+    if (g->quant)
+        quant_args(&b, c, ZMOE_TENSOR_W2, ZMOE_TENSOR_SHARED_W2);
 
     b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
@@ -218,7 +284,7 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     u32(&b, g.gx_down);
     u32(&b, g.gx_combine);
 
-    expert_launches(p, &g);
+    expert_launches(p, c, &g);
 }
 
 void zmoe_runtime_launch_plan_experts(const struct zmoe_config *c,
@@ -247,5 +313,5 @@ void zmoe_runtime_launch_plan_experts(const struct zmoe_config *c,
     u32(&b, g.gx_down);
     u32(&b, g.gx_combine);
 
-    expert_launches(p, &g);
+    expert_launches(p, c, &g);
 }

@@ -23,9 +23,9 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     for (int i = 0; i < ZMOE_ACT_COUNT; i++)
         act[i] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[i]);
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
-        uint32_t b = zmoe_runtime_weight_buffer(&rt->ids, layer, (enum zmoe_tensor)t);
+        void *w = zmoe_runtime_weight_ptr(rt, layer, (enum zmoe_tensor)t);
         /* absent tensors: any valid pointer; the kernels never read it (flags) */
-        weight[t] = b == ZMOE_NO_BUFFER ? act[ZMOE_ACT_GATE] : zmoe_arena_ptr(&rt->arena, &rt->plan, b);
+        weight[t] = w ? w : act[ZMOE_ACT_GATE];
     }
     const ze_group_count_t *groups = act[ZMOE_ACT_GROUPS];
 
@@ -73,6 +73,84 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
     return ZMOE_OK;
 }
 
+void *zmoe_runtime_weight_ptr(const struct zmoe_runtime *rt, uint32_t layer, enum zmoe_tensor t)
+{
+    if (!zmoe_tensor_present(&rt->cfg, t))
+        return NULL;
+    if (rt->caller_weights)
+        return (void *)rt->layer_weights[layer].tensor[t];
+    return zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_weight_buffer(&rt->ids, layer, t));
+}
+
+/* One ring list of (slot s, layer l), into an empty list: the layer call (experts =
+ * false) or the experts-only call on the slot's routing arrays (experts = true):
+ *   event resets; copy x_host -> x_device; barrier; the plan's launches (events chain
+ *   them); [layer call only: routing readback copies after align]; copy y -> y_host. */
+static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, uint32_t l,
+                                         bool experts, ze_command_list_handle_t list,
+                                         struct zmoe_error *err)
+{
+    const struct zmoe_config *c = &rt->cfg;
+    struct zmoe_ring_slot *sl = &rt->slots[s];
+    const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
+                            zmoe_dtype_size(c->dtype.activations);
+    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
+    const char *what = experts ? "experts-only list" : "command list";
+    /* The events of the previous run of this slot are reset first; the barrier keeps the
+     * resets and the input copy ahead of the first signal. */
+    for (uint32_t e = 0; e < ZMOE_STAGE_COUNT; e++)
+        ZE_CHECK(zeCommandListAppendEventReset(list, sl->ev[e]),
+                 "recording the reset of event %u (slot %u layer %u %s)", e, s, l, what);
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->x_dev, sl->x_host, io_bytes, NULL, 0, NULL),
+             "recording the input copy of slot %u layer %u (%s)", s, l, what);
+    ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL),
+             "recording the barrier after the input copy (slot %u layer %u %s)", s, l, what);
+    enum zmoe_status st;
+    if (experts) {
+        /* align_routed reads the caller's routing straight from the slot's host-visible
+         * arrays (no copy); the tokens come from the slot's parameter block, the flags
+         * from the experts parameter block (no shared expert). */
+        const void *io[ZMOE_IO_COUNT] = {
+            [ZMOE_IO_X] = sl->x_dev,
+            [ZMOE_IO_Y] = sl->y_dev,
+            [ZMOE_IO_TOKENS] = &sl->params->tokens,
+            [ZMOE_IO_PARAMS] = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.experts_params),
+            [ZMOE_IO_TOPK_IDS] = sl->ids_host,
+            [ZMOE_IO_TOPK_W] = sl->w_host,
+            [ZMOE_IO_ROUTING_STATUS] = sl->routing_status,
+        };
+        st = zmoe_runtime_append_layer(rt, list, &rt->launch_experts, l, io, sl->ev, err);
+    } else {
+        const void *io[ZMOE_IO_COUNT] = {
+            [ZMOE_IO_X] = sl->x_dev,
+            [ZMOE_IO_Y] = sl->y_dev,
+            [ZMOE_IO_TOKENS] = &sl->params->tokens,
+            [ZMOE_IO_PARAMS] = sl->params,
+        };
+        st = zmoe_runtime_append_layer(rt, list, &rt->launch, l, io, sl->ev, err);
+    }
+    if (st)
+        return st;
+    if (!experts) {
+        /* Routing readback: the router's choice as align left it. act.topk_ids and
+         * act.topk_w stay alive to the end of the layer (plan.c), so the copies only
+         * wait for align and may run next to the expert stages. */
+        void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
+        void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
+        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
+                                               &sl->ev[ZMOE_STAGE_ALIGN]),
+                 "recording the top-k ids copy of slot %u layer %u", s, l);
+        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1,
+                                               &sl->ev[ZMOE_STAGE_ALIGN]),
+                 "recording the top-k weights copy of slot %u layer %u", s, l);
+    }
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
+                                           &sl->ev[ZMOE_STAGE_COMBINE]),
+             "recording the output copy of slot %u layer %u (%s)", s, l, what);
+    ZE_CHECK(zeCommandListClose(list), "closing the %s of slot %u layer %u", what, s, l);
+    return ZMOE_OK;
+}
+
 enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
     const struct zmoe_config *c = &rt->cfg;
@@ -84,11 +162,7 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
     };
     ZE_CHECK(zeEventPoolCreate(rt->context, &pd, 1, &rt->device, &rt->event_pool),
              "creating the pool of %u timestamp events", pd.count);
-    const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
-                            zmoe_dtype_size(c->dtype.activations);
-    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
-    void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
-    void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
+    uint32_t *status = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status);
     for (uint32_t s = 0; s < depth; s++) {
         struct zmoe_ring_slot *sl = &rt->slots[s];
         sl->x_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_DEVICE));
@@ -98,6 +172,9 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
         sl->params = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_PARAMS));
         sl->ids_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_IDS_HOST));
         sl->w_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_W_HOST));
+        /* the slot's row follows the per-layer rows of the caller's lists (plan.c) */
+        sl->routing_status = status + ((size_t)c->model.layers + s) * ZMOE_ROUTING_STATUS_WORDS;
+        sl->experts_layer = -1;
         zmoe_runtime_params(c, sl->params);
         ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
         ZE_CHECK(zeFenceCreate(rt->queue, &fd, &sl->fence), "creating the fence of slot %u", s);
@@ -110,44 +187,33 @@ enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_e
             };
             ZE_CHECK(zeEventCreate(rt->event_pool, &ed, &sl->ev[e]), "creating event %u of slot %u", e, s);
         }
-        for (uint32_t l = 0; l < c->model.layers; l++) {
-            ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
-            ze_command_list_handle_t list;
-            ZE_CHECK(zeCommandListCreate(rt->context, rt->device, &ld, &list),
-                     "creating the command list of slot %u layer %u", s, l);
-            sl->lists[l] = list;
-            /* The events of the previous run of this slot are reset first; the barrier
-             * keeps the resets and the input copy ahead of the first signal. */
-            for (uint32_t e = 0; e < ZMOE_STAGE_COUNT; e++)
-                ZE_CHECK(zeCommandListAppendEventReset(list, sl->ev[e]),
-                         "recording the reset of event %u (slot %u layer %u)", e, s, l);
-            ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->x_dev, sl->x_host, io_bytes, NULL, 0, NULL),
-                     "recording the input copy of slot %u layer %u", s, l);
-            ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL),
-                     "recording the barrier after the input copy (slot %u layer %u)", s, l);
-            const void *io[ZMOE_IO_COUNT] = {
-                [ZMOE_IO_X] = sl->x_dev,
-                [ZMOE_IO_Y] = sl->y_dev,
-                [ZMOE_IO_TOKENS] = &sl->params->tokens,
-                [ZMOE_IO_PARAMS] = sl->params,
-            };
-            enum zmoe_status st = zmoe_runtime_append_layer(rt, list, &rt->launch, l, io, sl->ev, err);
+        for (uint32_t l = 0; l < c->model.layers; l++)
+            for (int experts = 0; experts < (rt->ring_experts ? 2 : 1); experts++) {
+                ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
+                ze_command_list_handle_t *list = experts ? &sl->experts_lists[l] : &sl->lists[l];
+                ZE_CHECK(zeCommandListCreate(rt->context, rt->device, &ld, list),
+                         "creating the %s of slot %u layer %u",
+                         experts ? "experts-only list" : "command list", s, l);
+                enum zmoe_status st = record_slot_list(rt, s, l, experts, *list, err);
+                if (st)
+                    return st;
+            }
+    }
+    return ZMOE_OK;
+}
+
+enum zmoe_status zmoe_runtime_rerecord_layer(struct zmoe_runtime *rt, uint32_t layer,
+                                             struct zmoe_error *err)
+{
+    for (uint32_t s = 0; s < rt->depth; s++)
+        for (int experts = 0; experts < (rt->ring_experts ? 2 : 1); experts++) {
+            ze_command_list_handle_t list = experts ? rt->slots[s].experts_lists[layer]
+                                                    : rt->slots[s].lists[layer];
+            ZE_CHECK(zeCommandListReset(list), "resetting the %s of slot %u layer %u",
+                     experts ? "experts-only list" : "command list", s, layer);
+            enum zmoe_status st = record_slot_list(rt, s, layer, experts, list, err);
             if (st)
                 return st;
-            /* Routing readback: the router's choice as align left it. act.topk_ids and
-             * act.topk_w stay alive to the end of the layer (plan.c), so the copies only
-             * wait for align and may run next to the expert stages. */
-            ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
-                                                   &sl->ev[ZMOE_STAGE_ALIGN]),
-                     "recording the top-k ids copy of slot %u layer %u", s, l);
-            ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1,
-                                                   &sl->ev[ZMOE_STAGE_ALIGN]),
-                     "recording the top-k weights copy of slot %u layer %u", s, l);
-            ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
-                                                   &sl->ev[ZMOE_STAGE_COMBINE]),
-                     "recording the output copy of slot %u layer %u", s, l);
-            ZE_CHECK(zeCommandListClose(list), "closing the command list of slot %u layer %u", s, l);
         }
-    }
     return ZMOE_OK;
 }

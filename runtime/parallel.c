@@ -344,6 +344,10 @@ static enum zmoe_status create_device(struct zmoe_parallel *p, uint32_t r, struc
     /* every device combines its own pairs into an f32 partial: reduce_partials rounds
      * once, to the activation dtype (the launch plan is data: only the variant changes) */
     snprintf(rt->launch.kernel[ZMOE_K_COMBINE].name, sizeof rt->launch.kernel[0].name, "combine_af32");
+    /* quantized experts: the part offsets inside this device's (smaller) tensors */
+    const struct zmoe_config sc = zmoe_runtime_shard_config(cfg, &p->shard[r]);
+    zmoe_runtime_launch_plan_quant_shard(&rt->launch, &sc);
+    zmoe_runtime_launch_plan_quant_shard(&rt->launch_experts, &sc);
     st = zmoe_runtime_build_kernels(rt, err);
     if (st)
         return st;

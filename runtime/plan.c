@@ -23,7 +23,8 @@ const char *zmoe_act_name(enum zmoe_act a)
 uint32_t zmoe_runtime_weight_buffer(const struct zmoe_runtime_buffers *ids, uint32_t layer,
                                     enum zmoe_tensor t)
 {
-    if ((unsigned)t >= ZMOE_TENSOR_COUNT || ids->weight_rank[t] == ZMOE_NO_BUFFER)
+    if ((unsigned)t >= ZMOE_TENSOR_COUNT || ids->caller_weights ||
+        ids->weight_rank[t] == ZMOE_NO_BUFFER)
         return ZMOE_NO_BUFFER;
     return ids->weight_base + layer * ids->weights_per_layer + ids->weight_rank[t];
 }
@@ -142,7 +143,11 @@ size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg)
     size_t bytes = 64 + ((sizeof(struct zmoe_runtime) + 63) & ~(size_t)63);
     bytes += ((size_t)n * sizeof(struct zmoe_buffer) + 127) & ~(size_t)63;
     bytes += ((depth * sizeof(struct zmoe_ring_slot)) + 127) & ~(size_t)63;
-    bytes += depth * (((layers * sizeof(ze_command_list_handle_t)) + 127) & ~(size_t)63);
+    /* per slot: the layer lists and the experts-only lists */
+    bytes += 2 * depth * (((layers * sizeof(ze_command_list_handle_t)) + 127) & ~(size_t)63);
+    /* per layer: the caller's weight pointers and whether the layer has weights */
+    bytes += ((layers * sizeof(struct zmoe_layer_weights)) + 127) & ~(size_t)63;
+    bytes += (layers + 127) & ~(size_t)63;
     bytes += 16384; /* module build log on failure */
     return bytes;
 }
@@ -183,15 +188,35 @@ bool zmoe_runtime_shard_has(const struct zmoe_config *cfg, const struct zmoe_sha
     return !shard || !expert_tensor(t) || shard->experts > 0;
 }
 
+static enum zmoe_status plan_all(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                 bool caller_weights, struct zmoe_plan *plan,
+                                 struct zmoe_runtime_buffers *ids, struct zmoe_error *err);
+
 enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_plan *plan,
                                    struct zmoe_runtime_buffers *ids, struct zmoe_error *err)
 {
-    return zmoe_runtime_plan_shard(cfg, NULL, plan, ids, err);
+    return plan_all(cfg, NULL, false, plan, ids, err);
+}
+
+enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool caller_weights,
+                                           struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
+                                           struct zmoe_error *err)
+{
+    return plan_all(cfg, NULL, caller_weights, plan, ids, err);
 }
 
 enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
                                          struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
                                          struct zmoe_error *err)
+{
+    return plan_all(cfg, shard, false, plan, ids, err);
+}
+
+/* Every buffer of one runtime; `shard` (expert parallel) sizes the expert tensors for the
+ * owned experts and adds the partials, `caller_weights` plans no weight buffers. */
+static enum zmoe_status plan_all(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                 bool caller_weights, struct zmoe_plan *plan,
+                                 struct zmoe_runtime_buffers *ids, struct zmoe_error *err)
 {
     if (!cfg || !plan || !ids) {
         zmoe_runtime_errorf(err, "zmoe_runtime_plan: config, plan and ids must not be NULL");
@@ -218,7 +243,8 @@ enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const st
     uint32_t idx;
 
     const struct zmoe_config ecfg = zmoe_runtime_shard_config(cfg, shard);
-    /* Weights: every present tensor of every layer, persistent. */
+    /* Weights: every present tensor of every layer, persistent; none when the caller
+     * owns them (their pointers stand in for the buffers: runtime.h caller_weights). */
     uint32_t per_layer = 0;
     uint64_t largest = 0;
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
@@ -228,7 +254,8 @@ enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const st
     }
     ids->weights_per_layer = per_layer;
     ids->weight_base = plan->count;
-    for (uint32_t l = 0; l < cfg->model.layers; l++)
+    ids->caller_weights = caller_weights;
+    for (uint32_t l = 0; l < (caller_weights ? 0 : cfg->model.layers); l++)
         for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
             if (ids->weight_rank[t] == ZMOE_NO_BUFFER)
                 continue;
@@ -307,15 +334,17 @@ enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const st
              &ids->record_params, err);
     if (st)
         return st;
-    /* The experts-only call (zmoe_record_experts): its own parameter block (no shared
-     * expert) and, per layer, the status words align_routed sets on a bad expert id. */
+    /* The experts-only call (zmoe_record_experts, zmoe_submit_experts): its own parameter
+     * block (no shared expert) and the status words align_routed sets on a bad expert id:
+     * one row per layer (the caller's lists), then one per ring slot (the ring's). */
     st = add(plan, "record.experts_params", ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_PARAM,
              sizeof(struct zmoe_params), ZMOE_STAGE_ALWAYS_FIRST, ZMOE_STAGE_ALWAYS_LAST,
              &ids->experts_params, err);
     if (st)
         return st;
     st = add(plan, "record.routing_status", ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_PARAM,
-             (uint64_t)cfg->model.layers * ZMOE_ROUTING_STATUS_WORDS * 4, ZMOE_STAGE_ALWAYS_FIRST,
+             ((uint64_t)cfg->model.layers + cfg->runtime.ring_depth) * ZMOE_ROUTING_STATUS_WORDS * 4,
+             ZMOE_STAGE_ALWAYS_FIRST,
              ZMOE_STAGE_ALWAYS_LAST, &ids->routing_status, err);
     if (st)
         return st;

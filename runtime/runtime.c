@@ -63,12 +63,94 @@ static enum zmoe_status check_usable(const struct zmoe_runtime *rt, const char *
 
 /* ----------------------------------------------------------------- create */
 
+/* The caller's pointers for one layer (zmoe_create_info.weights, zmoe_set_layer_weights):
+ * every tensor the config has is given, aligned, and inside one allocation of the
+ * runtime's context that holds all of its bytes; a tensor it does not have is NULL. */
+static enum zmoe_status check_layer_weights(const struct zmoe_runtime *rt, uint32_t layer,
+                                            const struct zmoe_layer_weights *w, const char *fn,
+                                            struct zmoe_error *err)
+{
+    if (!w) {
+        zmoe_runtime_errorf(err, "%s: the weights of layer %u are NULL", fn, layer);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        const enum zmoe_tensor tensor = (enum zmoe_tensor)t;
+        const void *p = w->tensor[t];
+        const char *name = zmoe_tensor_name(tensor);
+        if (!zmoe_tensor_present(&rt->cfg, tensor)) {
+            if (p) {
+                zmoe_runtime_errorf(err, "%s: layer %u tensor '%s' is given but this config has no "
+                                         "such tensor (pass NULL)",
+                                    fn, layer, name);
+                return ZMOE_ERR_ARGUMENT;
+            }
+            continue;
+        }
+        const uint64_t bytes = zmoe_tensor_bytes(&rt->cfg, tensor);
+        if (!p) {
+            zmoe_runtime_errorf(err, "%s: layer %u tensor '%s' (%llu bytes) is NULL", fn, layer, name,
+                                (unsigned long long)bytes);
+            return ZMOE_ERR_ARGUMENT;
+        }
+        /* matrices are read as 16-byte vectors (kernels/moe.cl), f32 vectors as floats */
+        const uintptr_t align = zmoe_tensor_dtype(&rt->cfg, tensor) == ZMOE_DTYPE_F32 &&
+                                        (tensor == ZMOE_TENSOR_ROUTER_B || tensor == ZMOE_TENSOR_SCORE_BIAS ||
+                                         tensor == ZMOE_TENSOR_B13 || tensor == ZMOE_TENSOR_B2)
+                                    ? 4
+                                    : 16;
+        if ((uintptr_t)p % align) {
+            zmoe_runtime_errorf(err, "%s: layer %u tensor '%s' at %p is not %u-byte aligned", fn,
+                                layer, name, p, (unsigned)align);
+            return ZMOE_ERR_ARGUMENT;
+        }
+        void *base = NULL;
+        size_t size = 0;
+        ze_result_t r = zeMemGetAddressRange(rt->context, p, &base, &size);
+        if (r != ZE_RESULT_SUCCESS || !base) {
+            zmoe_runtime_errorf(err, "%s: layer %u tensor '%s' at %p is not memory of the runtime's "
+                                     "Level Zero context (zeMemGetAddressRange: %s)",
+                                fn, layer, name, p, zmoe_ze_result_str(r));
+            return ZMOE_ERR_ARGUMENT;
+        }
+        const uint64_t room = (uint64_t)((uintptr_t)base + size - (uintptr_t)p);
+        if (room < bytes) {
+            zmoe_runtime_errorf(err, "%s: layer %u tensor '%s' at %p needs %llu bytes; its "
+                                     "allocation ends %llu bytes after it",
+                                fn, layer, name, p, (unsigned long long)bytes,
+                                (unsigned long long)room);
+            return ZMOE_ERR_ARGUMENT;
+        }
+    }
+    return ZMOE_OK;
+}
+
+static void mark_all_layers_loaded(struct zmoe_runtime *rt)
+{
+    for (uint32_t l = 0; l < rt->cfg.model.layers; l++)
+        rt->layer_loaded[l] = true;
+    rt->layers_loaded = rt->cfg.model.layers;
+    rt->weights_loaded = true;
+}
+
 static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
                                        struct zmoe_error *err)
 {
     enum zmoe_status st = zmoe_runtime_bring_up(rt, info, err);
     if (st)
         return st;
+    if (rt->caller_weights) {
+        for (uint32_t l = 0; l < rt->cfg.model.layers; l++) {
+            st = check_layer_weights(rt, l, &info->weights[l], "zmoe_create", err);
+            if (st)
+                return st;
+            rt->layer_weights[l] = info->weights[l];
+        }
+        mark_all_layers_loaded(rt);
+        snprintf(rt->weights_report, sizeof rt->weights_report,
+                 "the caller's device memory (%u layers, zmoe_create_info.weights)",
+                 rt->cfg.model.layers);
+    }
     st = zmoe_runtime_build_kernels(rt, err);
     if (st)
         return st;
@@ -91,7 +173,7 @@ static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmo
     zmoe_runtime_params(&rt->cfg, ep);
     ep->flags &= ~(ZMOE_PF_SHARED | ZMOE_PF_SHARED_GATE);
     memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
-           (size_t)rt->cfg.model.layers * ZMOE_ROUTING_STATUS_WORDS * 4);
+           ((size_t)rt->cfg.model.layers + rt->depth) * ZMOE_ROUTING_STATUS_WORDS * 4);
     return zmoe_runtime_record_ring(rt, err);
 }
 
@@ -145,6 +227,8 @@ enum zmoe_status zmoe_create(const struct zmoe_create_info *info, struct zmoe_ru
     rt->cfg = *cfg;
     rt->phase = ZMOE_PHASE_CONFIGURED;
     rt->depth = cfg->runtime.ring_depth;
+    rt->caller_weights = info->weights != NULL;
+    rt->ring_experts = info->ring_experts;
 
     const uint32_t nbuf = zmoe_runtime_max_buffers(cfg);
     struct zmoe_buffer *storage = zmoe_host_block_alloc(&rt->hb, (size_t)nbuf * sizeof *storage, 64);
@@ -154,14 +238,24 @@ enum zmoe_status zmoe_create(const struct zmoe_create_info *info, struct zmoe_ru
         rt->slots[s].lists = zmoe_host_block_alloc(
             &rt->hb, cfg->model.layers * sizeof(ze_command_list_handle_t), 64);
         ok = rt->slots[s].lists != NULL;
+        if (ok && rt->ring_experts) {
+            rt->slots[s].experts_lists = zmoe_host_block_alloc(
+                &rt->hb, cfg->model.layers * sizeof(ze_command_list_handle_t), 64);
+            ok = rt->slots[s].experts_lists != NULL;
+        }
     }
+    rt->layer_loaded = ok ? zmoe_host_block_alloc(&rt->hb, cfg->model.layers, 64) : NULL;
+    rt->layer_weights = rt->layer_loaded ? zmoe_host_block_alloc(&rt->hb, cfg->model.layers *
+                                                                          sizeof *rt->layer_weights, 64)
+                                         : NULL;
+    ok = ok && rt->layer_weights;
     if (!ok) {
         zmoe_runtime_errorf(err, "zmoe_create: host block of %zu bytes too small", rt->hb.size);
         st = ZMOE_ERR_NO_MEMORY;
         goto fail;
     }
     zmoe_plan_init(&rt->plan, storage, nbuf);
-    st = zmoe_runtime_plan(cfg, &rt->plan, &rt->ids, err);
+    st = zmoe_runtime_plan_weights(cfg, rt->caller_weights, &rt->plan, &rt->ids, err);
     if (st)
         goto fail;
     rt->phase = ZMOE_PHASE_PLANNED;
@@ -204,6 +298,11 @@ enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *e
     enum zmoe_status st = check_usable(rt, "zmoe_load_weights", err);
     if (st)
         return st;
+    if (rt->caller_weights) {
+        zmoe_runtime_errorf(err, "zmoe_load_weights: this runtime runs on the caller's weights "
+                                 "(zmoe_create_info.weights); there is nothing to load");
+        return ZMOE_ERR_STATE;
+    }
     if (rt->phase != ZMOE_PHASE_COMMITTED || rt->weights_loaded) {
         zmoe_runtime_errorf(err, "zmoe_load_weights: weights are loaded once, before the first "
                                  "submit (runtime is %s%s)",
@@ -214,8 +313,123 @@ enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *e
     if (st == ZMOE_ERR_DEVICE_LOST)
         rt->lost = true;
     if (st == ZMOE_OK)
-        rt->weights_loaded = true;
+        mark_all_layers_loaded(rt);
     return st;
+}
+
+/* The weight calls that may come after the first submit (re-pointing, per-layer upload)
+ * run only while the ring is idle: no slot acquired, none submitted and not waited for. */
+static enum zmoe_status check_ring_idle(const struct zmoe_runtime *rt, const char *fn,
+                                        struct zmoe_error *err)
+{
+    for (uint32_t s = 0; s < rt->depth; s++)
+        if (rt->slots[s].state != ZMOE_SLOT_FREE) {
+            zmoe_runtime_errorf(err, "%s: slot %u is %s; weights change only while no slot is "
+                                     "acquired or in flight (wait for every submit first)",
+                                fn, s, rt->slots[s].state == ZMOE_SLOT_ACQUIRED ? "acquired" : "in flight");
+            return ZMOE_ERR_STATE;
+        }
+    return ZMOE_OK;
+}
+
+static enum zmoe_status check_weights_call(struct zmoe_runtime *rt, uint32_t layer,
+                                           const void *weights, const char *fn,
+                                           struct zmoe_error *err)
+{
+    if (!rt || !weights) {
+        zmoe_runtime_errorf(err, "%s: runtime and weights must not be NULL", fn);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    enum zmoe_status st = check_usable(rt, fn, err);
+    if (st)
+        return st;
+    if (layer >= rt->cfg.model.layers) {
+        zmoe_runtime_errorf(err, "%s: layer %u out of range (%u layers)", fn, layer,
+                            rt->cfg.model.layers);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    return check_ring_idle(rt, fn, err);
+}
+
+enum zmoe_status zmoe_set_layer_weights(struct zmoe_runtime *rt, uint32_t layer,
+                                        const struct zmoe_layer_weights *weights,
+                                        struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    const char *fn = "zmoe_set_layer_weights";
+    enum zmoe_status st = check_weights_call(rt, layer, weights, fn, err);
+    if (st)
+        return st;
+    if (!rt->caller_weights) {
+        zmoe_runtime_errorf(err, "%s: this runtime owns its weights (created without "
+                                 "zmoe_create_info.weights); use zmoe_upload_layer_weights",
+                            fn);
+        return ZMOE_ERR_STATE;
+    }
+    st = check_layer_weights(rt, layer, weights, fn, err);
+    if (st)
+        return st;
+    const struct zmoe_layer_weights old = rt->layer_weights[layer];
+    rt->layer_weights[layer] = *weights;
+    st = zmoe_runtime_rerecord_layer(rt, layer, err);
+    if (st) {
+        /* a list half re-recorded cannot run: the layer has no usable lists now */
+        rt->layer_weights[layer] = old;
+        if (rt->layer_loaded[layer]) {
+            rt->layer_loaded[layer] = false;
+            rt->layers_loaded--;
+        }
+        rt->weights_loaded = false;
+        if (st == ZMOE_ERR_DEVICE_LOST)
+            rt->lost = true;
+    }
+    return st;
+}
+
+enum zmoe_status zmoe_upload_layer_weights(struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    const char *fn = "zmoe_upload_layer_weights";
+    enum zmoe_status st = check_weights_call(rt, layer, host, fn, err);
+    if (st)
+        return st;
+    if (rt->caller_weights) {
+        zmoe_runtime_errorf(err, "%s: this runtime runs on the caller's weights "
+                                 "(zmoe_create_info.weights); use zmoe_set_layer_weights",
+                            fn);
+        return ZMOE_ERR_STATE;
+    }
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        const bool present = zmoe_tensor_present(&rt->cfg, (enum zmoe_tensor)t);
+        if (present != (host->tensor[t] != NULL)) {
+            zmoe_runtime_errorf(err, "%s: layer %u tensor '%s' is %s", fn, layer,
+                                zmoe_tensor_name((enum zmoe_tensor)t),
+                                present ? "NULL but the config has it"
+                                        : "given but this config has no such tensor (pass NULL)");
+            return ZMOE_ERR_ARGUMENT;
+        }
+    }
+    /* the layer has no valid weights until the copy completes */
+    if (rt->layer_loaded[layer]) {
+        rt->layer_loaded[layer] = false;
+        rt->layers_loaded--;
+        rt->weights_loaded = false;
+    }
+    st = zmoe_runtime_upload_layer(rt, layer, host, err);
+    if (st == ZMOE_ERR_DEVICE_LOST)
+        rt->lost = true;
+    if (st)
+        return st;
+    rt->layer_loaded[layer] = true;
+    rt->layers_loaded++;
+    rt->weights_loaded = rt->layers_loaded == rt->cfg.model.layers;
+    if (!rt->weights_report[0] || strncmp(rt->weights_report, "host memory", 11) == 0)
+        snprintf(rt->weights_report, sizeof rt->weights_report,
+                 "host memory through zmoe_upload_layer_weights (%u of %u layers)",
+                 rt->layers_loaded, rt->cfg.model.layers);
+    return ZMOE_OK;
 }
 
 /* --------------------------------------------------------------------- ring */
@@ -231,7 +445,7 @@ enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *sl
     enum zmoe_status st = check_usable(rt, "zmoe_slot_acquire", err);
     if (st)
         return st;
-    if (!rt->weights_loaded) {
+    if (rt->layers_loaded == 0) {
         zmoe_runtime_errorf(err, "zmoe_slot_acquire: load the weights first (runtime is %s)",
                             zmoe_phase_name(rt->phase));
         return ZMOE_ERR_STATE;
@@ -267,6 +481,8 @@ enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *sl
     slot->output_device = sl->y_dev;
     slot->topk_ids_host = sl->ids_host;
     slot->topk_weights_host = sl->w_host;
+    slot->routing_ids_host = sl->ids_host;
+    slot->routing_weights_host = sl->w_host;
     return ZMOE_OK;
 }
 
@@ -281,44 +497,88 @@ static struct zmoe_ring_slot *slot_of(struct zmoe_runtime *rt, const struct zmoe
     return &rt->slots[slot->index];
 }
 
-enum zmoe_status zmoe_submit(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
-                             uint32_t layer, uint32_t tokens, struct zmoe_error *err)
+/* zmoe_submit and zmoe_submit_experts: write T, execute the slot's pre-recorded list of
+ * the layer (1 Level Zero call). */
+static enum zmoe_status submit_list(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                                    uint32_t layer, uint32_t tokens, bool experts, const char *fn,
+                                    struct zmoe_error *err)
 {
-    LOCAL_ERR(err);
     if (!rt || !slot) {
-        zmoe_runtime_errorf(err, "zmoe_submit: runtime and slot must not be NULL");
+        zmoe_runtime_errorf(err, "%s: runtime and slot must not be NULL", fn);
         return ZMOE_ERR_ARGUMENT;
     }
-    enum zmoe_status st = check_usable(rt, "zmoe_submit", err);
+    enum zmoe_status st = check_usable(rt, fn, err);
     if (st)
         return st;
-    if (!rt->weights_loaded) {
-        zmoe_runtime_errorf(err, "zmoe_submit: load the weights first (runtime is %s)",
+    if (rt->layers_loaded == 0) {
+        zmoe_runtime_errorf(err, "%s: load the weights first (runtime is %s)", fn,
                             zmoe_phase_name(rt->phase));
         return ZMOE_ERR_STATE;
     }
-    struct zmoe_ring_slot *sl = slot_of(rt, slot, "zmoe_submit", err);
+    if (experts && !rt->ring_experts) {
+        zmoe_runtime_errorf(err, "%s: the ring has no experts-only lists (create the runtime "
+                                 "with zmoe_create_info.ring_experts = true)",
+                            fn);
+        return ZMOE_ERR_STATE;
+    }
+    struct zmoe_ring_slot *sl = slot_of(rt, slot, fn, err);
     if (!sl)
         return ZMOE_ERR_ARGUMENT;
     if (layer >= rt->cfg.model.layers || tokens == 0 || tokens > rt->cfg.runtime.max_tokens) {
-        zmoe_runtime_errorf(err, "zmoe_submit: layer %u / tokens %u out of range (layers %u, "
+        zmoe_runtime_errorf(err, "%s: layer %u / tokens %u out of range (layers %u, "
                                  "tokens 1..%u)",
-                            layer, tokens, rt->cfg.model.layers, rt->cfg.runtime.max_tokens);
+                            fn, layer, tokens, rt->cfg.model.layers, rt->cfg.runtime.max_tokens);
         return ZMOE_ERR_ARGUMENT;
     }
+    if (!rt->layer_loaded[layer]) {
+        zmoe_runtime_errorf(err, "%s: layer %u has no weights (zmoe_load_weights or "
+                                 "zmoe_upload_layer_weights)",
+                            fn, layer);
+        return ZMOE_ERR_STATE;
+    }
     if (sl->state != ZMOE_SLOT_ACQUIRED) {
-        zmoe_runtime_errorf(err, "zmoe_submit: slot %u was not acquired", slot->index);
+        zmoe_runtime_errorf(err, "%s: slot %u was not acquired", fn, slot->index);
         return ZMOE_ERR_STATE;
     }
     sl->params->tokens = tokens;
-    ze_result_t r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &sl->lists[layer], sl->fence);
+    ze_command_list_handle_t list = experts ? sl->experts_lists[layer] : sl->lists[layer];
+    ze_result_t r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &list, sl->fence);
     if (r != ZE_RESULT_SUCCESS)
         return ze_fail(rt, err, r, "zeCommandQueueExecuteCommandLists", "submitting ring slot",
                        slot->index);
     sl->state = ZMOE_SLOT_SUBMITTED;
+    sl->experts_layer = experts ? (int64_t)layer : -1;
     sl->seq = ++rt->submits;
     rt->phase = ZMOE_PHASE_RUNNING;
     return ZMOE_OK;
+}
+
+enum zmoe_status zmoe_submit(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                             uint32_t layer, uint32_t tokens, struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    return submit_list(rt, slot, layer, tokens, false, "zmoe_submit", err);
+}
+
+enum zmoe_status zmoe_submit_experts(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
+                                     uint32_t layer, uint32_t tokens, struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    return submit_list(rt, slot, layer, tokens, true, "zmoe_submit_experts", err);
+}
+
+/* The message of a flagged status row (align_routed: count, token, k, id); clears it. */
+static enum zmoe_status report_routing(const struct zmoe_runtime *rt, uint32_t *w,
+                                       const char *where, struct zmoe_error *err)
+{
+    if (w[0] == 0)
+        return ZMOE_OK;
+    zmoe_runtime_errorf(err, "%s: %u routing pair%s named an expert >= %u (experts 0..%u); the "
+                             "first: token %u, k %u, id %u (run as expert 0 with weight 0)",
+                        where, w[0], w[0] == 1 ? "" : "s", rt->cfg.model.experts,
+                        rt->cfg.model.experts - 1, w[1], w[2], w[3]);
+    memset(w, 0, ZMOE_ROUTING_STATUS_WORDS * sizeof *w);
+    return ZMOE_ERR_ROUTING;
 }
 
 static enum zmoe_status finish(struct zmoe_runtime *rt, const struct zmoe_slot *slot,
@@ -355,6 +615,13 @@ static enum zmoe_status finish(struct zmoe_runtime *rt, const struct zmoe_slot *
         return ze_fail(rt, err, r, blocking ? "zeFenceHostSynchronize" : "zeFenceQueryStatus",
                        "waiting for ring slot", slot->index);
     sl->state = ZMOE_SLOT_FREE;
+    if (sl->experts_layer >= 0) {
+        char where[96];
+        snprintf(where, sizeof where, "%s: slot %u layer %u", fn, slot->index,
+                 (unsigned)sl->experts_layer);
+        sl->experts_layer = -1;
+        return report_routing(rt, sl->routing_status, where, err);
+    }
     return ZMOE_OK;
 }
 
@@ -466,15 +733,12 @@ enum zmoe_status zmoe_routing_status(struct zmoe_runtime *rt, struct zmoe_error 
         uint32_t *w = routing_status(rt, l);
         if (w[0] == 0)
             continue;
-        if (st == ZMOE_OK)
-            zmoe_runtime_errorf(err, "zmoe_routing_status: layer %u: %u routing pair%s named an "
-                                     "expert >= %u (experts 0..%u); the first: token %u, k %u, "
-                                     "id %u (run as expert 0 with weight 0)",
-                                l, w[0], w[0] == 1 ? "" : "s", rt->cfg.model.experts,
-                                rt->cfg.model.experts - 1, w[1], w[2], w[3]);
+        char where[64];
+        snprintf(where, sizeof where, "zmoe_routing_status: layer %u", l);
+        struct zmoe_error later;
+        report_routing(rt, w, where, st == ZMOE_OK ? err : &later); /* the first one named */
         st = ZMOE_ERR_ROUTING;
         flagged++;
-        memset(w, 0, ZMOE_ROUTING_STATUS_WORDS * sizeof *w);
     }
     if (flagged > 1) {
         size_t n = strlen(err->msg);
@@ -498,7 +762,7 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
     snprintf(out->device_name, sizeof out->device_name, "%s", rt->device_name);
     snprintf(out->device_reason, sizeof out->device_reason, "%s", rt->device_reason);
     snprintf(out->weights_source, sizeof out->weights_source, "%s",
-             rt->weights_loaded ? rt->weights_report : "(not loaded)");
+             rt->layers_loaded ? rt->weights_report : "(not loaded)");
     out->kernels_native = rt->kernels_native;
     if (rt->lost)
         return ZMOE_ERR_DEVICE_LOST;
@@ -525,4 +789,69 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
         out->stage_device_ns[e] = ticks * rt->timer_resolution_ns;
     }
     return ZMOE_OK;
+}
+
+/* ------------------------------------------------------------ plan, sizes */
+
+static ssize_t count_bytes(void *cookie, const char *buf, size_t size)
+{
+    (void)buf;
+    *(uint64_t *)cookie += size;
+    return (ssize_t)size;
+}
+
+enum zmoe_status zmoe_plan_json(const struct zmoe_runtime *rt, char *buf, size_t size,
+                                size_t *length, struct zmoe_error *err)
+{
+    LOCAL_ERR(err);
+    if (!rt || (!buf && size)) {
+        zmoe_runtime_errorf(err, "zmoe_plan_json: runtime is NULL, or buf is NULL with size %zu", size);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    /* measure first (a stream that only counts), then write into the caller's buffer */
+    uint64_t counted = 0;
+    FILE *count = fopencookie(&counted, "w", (cookie_io_functions_t){.write = count_bytes});
+    if (!count) {
+        zmoe_runtime_errorf(err, "zmoe_plan_json: cannot open a counting stream");
+        return ZMOE_ERR_IO;
+    }
+    zmoe_plan_report_json(&rt->plan, count);
+    fclose(count);
+    const long n = (long)counted;
+    if (length)
+        *length = (size_t)n;
+    if ((size_t)n + 1 > size) {
+        zmoe_runtime_errorf(err, "zmoe_plan_json: the document has %ld bytes; buf holds %zu "
+                                 "(pass at least %ld)",
+                            n, size, n + 1);
+        return ZMOE_ERR_ARGUMENT;
+    }
+    FILE *out = fmemopen(buf, size, "w");
+    if (!out) {
+        zmoe_runtime_errorf(err, "zmoe_plan_json: fmemopen failed");
+        return ZMOE_ERR_IO;
+    }
+    zmoe_plan_report_json(&rt->plan, out);
+    fclose(out);
+    buf[n] = '\0';
+    return ZMOE_OK;
+}
+
+size_t zmoe_sizeof(const char *type)
+{
+    static const struct {
+        const char *name;
+        size_t size;
+    } sizes[] = {
+        {"zmoe_config", sizeof(struct zmoe_config)},
+        {"zmoe_create_info", sizeof(struct zmoe_create_info)},
+        {"zmoe_slot", sizeof(struct zmoe_slot)},
+        {"zmoe_stats", sizeof(struct zmoe_stats)},
+        {"zmoe_error", sizeof(struct zmoe_error)},
+        {"zmoe_layer_weights", sizeof(struct zmoe_layer_weights)},
+    };
+    for (size_t i = 0; type && i < sizeof sizes / sizeof sizes[0]; i++)
+        if (strcmp(type, sizes[i].name) == 0)
+            return sizes[i].size;
+    return 0;
 }

@@ -31,6 +31,14 @@
  * (8,200 bytes), the GEMV kernels at most 4 KiB. */
 #define ZMOE_KERNEL_LOCAL_BYTES 34816u
 
+/* The quantized expert kernels' `qflags` word (moe.cl QF_*): bits 0-1 the scale dtype
+ * (enum zmoe_scale_dtype), then zero points, act-order, shared experts quantized, and
+ * bits 5-6 the float dtype of unquantized shared experts (enum zmoe_dtype). */
+#define ZMOE_QF_ZEROS 4u
+#define ZMOE_QF_PERM 8u
+#define ZMOE_QF_SHARED_Q 16u
+#define ZMOE_QF_SHARED_DT_SHIFT 5
+
 /* The per-slot parameter block, read by the kernels from host-visible memory when they
  * execute (so one recorded list serves every token count). Word layout = moe.cl P_*. */
 struct zmoe_params {
@@ -105,6 +113,7 @@ struct zmoe_runtime_buffers {
     uint32_t partial_base; /* expert parallel, slot s: partial_base + 2s the f32 partial
                               output(s), + 1 its host-visible staging (plan_shard only) */
     uint32_t max_tiles;
+    bool caller_weights; /* no weight buffers: the caller's pointers (rt->layer_weights) */
     uint64_t staging_bytes;
 };
 
@@ -129,6 +138,11 @@ enum zmoe_status zmoe_runtime_check_config(const struct zmoe_config *cfg, struct
 enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_plan *plan,
                                    struct zmoe_runtime_buffers *ids, struct zmoe_error *err);
 
+/* The same plan with no weight buffers when `caller_weights` (zmoe_create_info.weights):
+ * activations, I/O, parameter blocks and a minimal staging buffer only. */
+enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool caller_weights,
+                                           struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
+                                           struct zmoe_error *err);
 /* Expert parallel (runtime/parallel.c): what participant `index` of `participants`
  * holds. Its arena has the expert tensors of `experts` experts (the owned ones, in
  * expert order; sized through zmoe_tensor_bytes of the config with model.experts =
@@ -206,7 +220,7 @@ struct zmoe_launch_arg {
     uint32_t value;
 };
 
-#define ZMOE_LAUNCH_ARGS_MAX 20u
+#define ZMOE_LAUNCH_ARGS_MAX 28u /* the quantized expert_up (kernels/moe.cl) */
 #define ZMOE_LAUNCHES_MAX 6u
 
 /* One launch. It waits for launch `wait` (-1: for nothing before it in the layer) and
@@ -248,6 +262,12 @@ void zmoe_runtime_launch_plan_experts(const struct zmoe_config *cfg,
                                       const struct zmoe_device_shape *shape,
                                       struct zmoe_launch_plan *out);
 
+/* Expert parallel (parallel.c): in a plan built from the full config, the quantized
+ * expert launches' part offsets replaced by those of the shard's tensors (`shard_cfg`:
+ * the config with model.experts = the owned count; weights/quant.h parts shrink with
+ * the expert count, so the scales, zeros and perm parts start earlier). */
+void zmoe_runtime_launch_plan_quant_shard(struct zmoe_launch_plan *p, const struct zmoe_config *shard_cfg);
+
 /* The routing status words of one layer's experts-only call (align_routed writes them,
  * zmoe_routing_status reads and clears them): [0] bad pairs since the last clear
  * (saturating), [1..3] token, k and id of the first one. */
@@ -261,18 +281,26 @@ struct zmoe_ring_slot {
     ze_fence_handle_t fence;
     ze_event_handle_t ev[ZMOE_STAGE_COUNT];
     ze_command_list_handle_t *lists; /* [layers] */
+    ze_command_list_handle_t *experts_lists; /* [layers] with ring_experts, else NULL */
     struct zmoe_params *params;
     void *x_host, *y_host, *x_dev, *y_dev;
     uint32_t *ids_host; /* routing readback [max_tokens][K] */
     float *w_host;
     enum zmoe_slot_state state;
     uint64_t seq; /* submit number, for "last completed" */
+    int64_t experts_layer; /* layer of the in-flight zmoe_submit_experts, -1 otherwise */
+    uint32_t *routing_status; /* the slot's status row (ZMOE_ROUTING_STATUS_WORDS) */
 };
 
 struct zmoe_runtime {
     struct zmoe_config cfg;
     enum zmoe_phase phase;
-    bool weights_loaded;
+    bool weights_loaded;  /* every layer has weights (all loaded, or the caller's) */
+    bool *layer_loaded;   /* [layers]: this layer has weights (zmoe_upload_layer_weights) */
+    uint32_t layers_loaded;
+    bool caller_weights;  /* zmoe_create_info.weights: pointers in layer_weights */
+    struct zmoe_layer_weights *layer_weights; /* [layers], the caller's pointers */
+    bool ring_experts;    /* zmoe_create_info.ring_experts */
     char weights_report[512]; /* the loader's summary, for stats.weights_source */
     bool lost;
     struct zmoe_host_block hb;
@@ -336,9 +364,20 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
                                            const void *const io[ZMOE_IO_COUNT],
                                            ze_event_handle_t *ev, struct zmoe_error *err);
 enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err);
+/* Records the ring lists of `layer` again on its current weights (zeCommandListReset and
+ * the same commands): zmoe_set_layer_weights. The ring must be idle. */
+enum zmoe_status zmoe_runtime_rerecord_layer(struct zmoe_runtime *rt, uint32_t layer,
+                                             struct zmoe_error *err);
+/* The device address of `layer`'s tensor t: the arena's buffer, the caller's pointer, or
+ * NULL when the config has no such tensor. */
+void *zmoe_runtime_weight_ptr(const struct zmoe_runtime *rt, uint32_t layer, enum zmoe_tensor t);
 
 /* upload.c */
 enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+/* One layer from the caller's host memory (kernel layout), through the staging buffer. */
+enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err);
 /* One chunk of a tensor into rt's arena at `offset` of the tensor's buffer (the sink of
  * zmoe_runtime_upload_weights; parallel.c maps a shard's rows through it). */
 enum zmoe_status zmoe_runtime_upload_chunk(struct zmoe_runtime *rt, uint32_t layer,

@@ -68,6 +68,29 @@ enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmo
                              rt->weights_report, sizeof rt->weights_report, err);
 }
 
+enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err)
+{
+    /* The caller's host memory is not host-visible Level Zero memory: every chunk is
+     * staged (sink copies it into the staging buffer first). */
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        const enum zmoe_tensor tensor = (enum zmoe_tensor)t;
+        if (!zmoe_tensor_present(&rt->cfg, tensor))
+            continue;
+        const uint8_t *src = host->tensor[t];
+        const uint64_t bytes = zmoe_tensor_bytes(&rt->cfg, tensor);
+        for (uint64_t off = 0; off < bytes; off += rt->ids.staging_bytes) {
+            const uint64_t left = bytes - off;
+            const size_t n = (size_t)(left < rt->ids.staging_bytes ? left : rt->ids.staging_bytes);
+            enum zmoe_status st = sink(rt, layer, tensor, off, src + off, n, err);
+            if (st)
+                return st;
+        }
+    }
+    return ZMOE_OK;
+}
+
 enum zmoe_status zmoe_runtime_upload_chunk(struct zmoe_runtime *rt, uint32_t layer,
                                            enum zmoe_tensor t, uint64_t offset, const void *bytes,
                                            size_t size, struct zmoe_error *err)

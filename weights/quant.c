@@ -1,6 +1,9 @@
 /* weights/quant.c: the device layout of quantized expert matrices (see quant.h). */
 #include "weights/quant.h"
 
+#include <math.h>
+#include <string.h>
+
 /* What each format fixes: code width and whether scales cover row blocks. */
 static const struct {
     const char *name;
@@ -90,4 +93,86 @@ bool zmoe_quant_matrix(const struct zmoe_config *cfg, enum zmoe_tensor t, struct
         end = 0; /* overflow: bytes 0, like zmoe_tensor_bytes */
     m->bytes = end;
     return true;
+}
+
+/* ------------------------------------------------------------------ dequantization */
+
+/* The formats' values from their definitions (plain C; the kernels decode with bit
+ * tricks, this is written independently of them). */
+static float e4m3fn_value(uint32_t v)
+{
+    const uint32_t e = (v >> 3) & 15u, mant = v & 7u;
+    float mag;
+    if (e == 15u && mant == 7u)
+        mag = NAN; /* e4m3fn: S.1111.111 is NaN; there are no infinities */
+    else if (e == 0)
+        mag = ldexpf((float)mant / 8.0f, -6); /* subnormal: 0.m * 2^(1-7) */
+    else
+        mag = ldexpf(1.0f + (float)mant / 8.0f, (int)e - 7);
+    return (v & 0x80u) ? -mag : mag;
+}
+
+static float e2m1_value(uint32_t v)
+{
+    const uint32_t e = (v >> 1) & 3u, mant = v & 1u;
+    /* e2m1 (OCP MX): bias 1; e == 0 is subnormal 0.m * 2^0 */
+    const float mag = e == 0 ? 0.5f * (float)mant : ldexpf(1.0f + 0.5f * (float)mant, (int)e - 1);
+    return (v & 8u) ? -mag : mag;
+}
+
+static float scale_value(const unsigned char *p, enum zmoe_scale_dtype dt)
+{
+    switch (dt) {
+    case ZMOE_SCALE_F16: return zmoe_f16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    case ZMOE_SCALE_BF16: return zmoe_bf16_to_f32((uint16_t)(p[0] | p[1] << 8));
+    case ZMOE_SCALE_F32: {
+        float f;
+        uint32_t u = (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+        memcpy(&f, &u, 4);
+        return f;
+    }
+    case ZMOE_SCALE_E8M0: return p[0] == 255 ? NAN : ldexpf(1.0f, (int)p[0] - 127);
+    }
+    return NAN;
+}
+
+static uint32_t le32(const unsigned char *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+void zmoe_quant_dequant_rows(const struct zmoe_qmatrix *m, const void *tensor, uint64_t first,
+                             uint64_t count, float *out)
+{
+    const unsigned char *base = tensor;
+    const uint64_t n = m->cols, words = n * m->bits / 32, per_word = 32 / m->bits;
+    const uint64_t rows_per_set = m->perm_sets ? m->rows / m->perm_sets : m->rows;
+    const uint32_t ssz = zmoe_scale_size(m->scale_dtype);
+    const uint32_t mask = (1u << m->bits) - 1u;
+    for (uint64_t i = 0; i < count; i++) {
+        const uint64_t r = first + i;
+        float *row = out + i * n;
+        const unsigned char *codes = base + m->codes_offset + r * words * 4;
+        const unsigned char *perm =
+            m->has_perm ? base + m->perm_offset + (r / rows_per_set) * n * 4 : NULL;
+        for (uint64_t c = 0; c < n; c++) {
+            const uint64_t g = c / m->group;
+            const uint32_t q = (le32(codes + (c / per_word) * 4) >> ((c % per_word) * m->bits)) & mask;
+            const float s = scale_value(base + m->scales_offset +
+                                            ((r / m->row_block) * m->groups_per_row + g) * ssz,
+                                        m->scale_dtype);
+            float v;
+            switch (m->format) {
+            case ZMOE_QUANT_FP8: v = e4m3fn_value(q) * s; break;
+            case ZMOE_QUANT_MXFP4: v = e2m1_value(q) * s; break;
+            default: {
+                const float z = m->has_zeros ? (float)base[m->zeros_offset + r * m->groups_per_row + g]
+                                             : (float)(1u << (m->bits - 1));
+                v = ((float)q - z) * s;
+            }
+            }
+            /* act-order: kernel column c holds checkpoint column perm[c] */
+            row[perm ? le32(perm + c * 4) : c] = v;
+        }
+    }
 }

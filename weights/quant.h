@@ -55,4 +55,12 @@ bool zmoe_quant_matrix(const struct zmoe_config *cfg, enum zmoe_tensor t, struct
 uint32_t zmoe_scale_size(enum zmoe_scale_dtype dt);
 const char *zmoe_quant_format_name(enum zmoe_quant_format f); /* "int4", ... */
 
+/* Dequantizes rows [first, first+count) of matrix m from its whole device-layout tensor
+ * (the bytes above) into out[count][cols] f32, by the definitions above, in checkpoint
+ * column order: with act-order out[r][perm[c']] = value(r, c'), else out[r][c] =
+ * value(r, c). The reference and `zmoe run --check` compare against these values; the
+ * expert kernels compute the same products in f32. */
+void zmoe_quant_dequant_rows(const struct zmoe_qmatrix *m, const void *tensor, uint64_t first,
+                             uint64_t count, float *out);
+
 #endif

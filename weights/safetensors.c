@@ -6,6 +6,7 @@
  * validated (present, dtype, shape) for every layer against the layout's pieces
  * (st_layouts.c), and only then the sink is called, piece by piece through the staging
  * buffer. */
+#include "weights/quant.h"
 #include "weights/st_priv.h"
 
 #include <stdio.h>
@@ -62,29 +63,49 @@ static const char *file_of(const struct st_ws *ws)
     return ws->index_map ? ws->index_path : ws->file[0].path;
 }
 
-static enum zmoe_status check_piece(const struct st_ws *ws, const struct lctx *c,
-                                    const struct piece *p, struct zmoe_error *err)
+/* A float kernel tensor the checkpoint stores quantized: name the format it has (at the
+ * float tensor's own name, or at the family's quantized linears, e.g. Llama 4 from
+ * llm-compressor), so the message says what to configure. */
+static bool quantized_instead(const struct st_ws *ws, const struct lctx *c, uint32_t L,
+                              enum zmoe_tensor t, const char *name, struct zmoe_error *err)
+{
+    const struct st_qformat *f = st_qformat_detect(ws, name);
+    struct st_qpiece q;
+    char where[sizeof q.base + 16];
+    snprintf(where, sizeof where, "%s", name);
+    if (st_ends_with(where, ".weight"))
+        where[strlen(where) - strlen(".weight")] = '\0';
+    if (!f && st_qlayout_piece(c, L, t, 0, &q) == 1 && (f = st_qformat_detect(ws, q.base)))
+        snprintf(where, sizeof where, "%s", q.base);
+    if (!f)
+        return false;
+    errf(err, "weights: %s: '%s' is stored as %s ('%s%s'), but the config has %s for %s "
+              "([quant] format and packing; float experts are dtype.weights %s)", file_of(ws),
+         where, f->name, where, f->piece[QR_CODES].suffix,
+         c->cfg->quant.format ? "float shared experts (quant.shared_experts = false)"
+                              : "no [quant] format",
+         zmoe_tensor_name(t), zmoe_dtype_name(c->cfg->dtype.weights));
+    return true;
+}
+
+static enum zmoe_status check_piece(const struct st_ws *ws, const struct lctx *c, uint32_t L,
+                                    enum zmoe_tensor kt, const struct piece *p,
+                                    struct zmoe_error *err)
 {
     const struct st_tensor *t = st_find_tensor(ws, p->name);
-    if (!t) {
-        char alt[sizeof p->name + 8];
-        snprintf(alt, sizeof alt, "%s_blocks", p->name);
-        if (st_find_tensor(ws, alt)) {
-            errf(err, "weights: %s: tensor '%s' is stored as MXFP4 ('%s' + '_scales'): MXFP4 "
-                      "weights are not supported; use the bf16 checkpoint", file_of(ws),
-                 p->name, alt);
+    if (!t || (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16)) {
+        if (quantized_instead(ws, c, L, kt, p->name, err))
             return ZMOE_ERR_WEIGHTS;
-        }
+    }
+    if (!t) {
         errf(err, "weights: %s: missing tensor '%s' (layout %s, prefix '%s')", file_of(ws),
              p->name, st_layout_name(c->layout), c->prefix);
         return ZMOE_ERR_WEIGHTS;
     }
     const char *fname = ws->file[t->file].path;
     if (t->dtype != ST_F32 && t->dtype != ST_F16 && t->dtype != ST_BF16) {
-        bool mx = st_ends_with(p->name, "_blocks") || st_ends_with(p->name, "_scales");
         errf(err, "weights: %s: tensor '%s': dtype %s not supported (expected F32, F16 or "
-                  "BF16)%s", fname, p->name, st_dtypes[t->dtype].name,
-             mx ? ": MXFP4 weights are not supported; use the bf16 checkpoint" : "");
+                  "BF16)", fname, p->name, st_dtypes[t->dtype].name);
         return ZMOE_ERR_WEIGHTS;
     }
     bool ok = t->ndim == p->ndim;
@@ -189,7 +210,7 @@ static enum zmoe_status check_semantics(const struct st_ws *ws, const struct lct
     return ZMOE_ERR_CONFIG;
 }
 
-static enum zmoe_status validate_all(const struct st_ws *ws, const struct lctx *c,
+static enum zmoe_status validate_all(struct st_ws *ws, const struct lctx *c,
                                      struct zmoe_error *err)
 {
     const struct zmoe_config *cfg = c->cfg;
@@ -215,9 +236,16 @@ static enum zmoe_status validate_all(const struct st_ws *ws, const struct lctx *
                      st_layout_name(c->layout), zmoe_tensor_name(t), st_tensor_switch(t));
                 return ZMOE_ERR_CONFIG;
             }
+            struct zmoe_qmatrix m;
+            if (zmoe_quant_matrix(cfg, t, &m)) {
+                enum zmoe_status st = st_quant_validate(ws, c, L, t, &m, err);
+                if (st != ZMOE_OK)
+                    return st;
+                continue;
+            }
             uint64_t elems = 0;
             for (uint64_t idx = 0; st_layout_piece(c, L, t, idx, &p) == 1; idx++) {
-                enum zmoe_status st = check_piece(ws, c, &p, err);
+                enum zmoe_status st = check_piece(ws, c, L, t, &p, err);
                 if (st != ZMOE_OK)
                     return st;
                 elems += p.nrows * p.ncols;
@@ -235,18 +263,7 @@ static enum zmoe_status validate_all(const struct st_ws *ws, const struct lctx *
 
 /* ------------------------------------------------------------------ streaming */
 
-struct out {
-    unsigned char *staging;
-    size_t cap, fill;
-    uint64_t offset; /* bytes of the current tensor already sunk */
-    uint32_t layer;
-    enum zmoe_tensor t;
-    zmoe_weights_sink sink;
-    void *ctx;
-    struct zmoe_error *err;
-};
-
-static enum zmoe_status flush(struct out *o)
+enum zmoe_status st_flush(struct st_out *o)
 {
     if (o->fill == 0)
         return ZMOE_OK;
@@ -295,7 +312,7 @@ static void transpose_block(unsigned char *dst, enum zmoe_dtype ddt, const unsig
     }
 }
 
-static enum zmoe_status stream_piece(struct out *o, const struct piece *p,
+static enum zmoe_status stream_piece(struct st_out *o, const struct piece *p,
                                      const unsigned char *src, enum zmoe_dtype sdt,
                                      enum zmoe_dtype ddt)
 {
@@ -309,7 +326,7 @@ static enum zmoe_status stream_piece(struct out *o, const struct piece *p,
             while (done < p->ncols) {
                 size_t room = (o->cap - o->fill) / ds;
                 if (room == 0) {
-                    if ((st = flush(o)) != ZMOE_OK)
+                    if ((st = st_flush(o)) != ZMOE_OK)
                         return st;
                     continue;
                 }
@@ -328,14 +345,14 @@ static enum zmoe_status stream_piece(struct out *o, const struct piece *p,
     while (j < p->nrows) {
         uint64_t b = (o->cap - o->fill) / row_bytes;
         if (b == 0 && o->fill) {
-            if ((st = flush(o)) != ZMOE_OK)
+            if ((st = st_flush(o)) != ZMOE_OK)
                 return st;
             continue;
         }
         if (b == 0) {
             /* One output row does not fit the staging buffer: element by element. */
             for (uint64_t cc = 0; cc < p->ncols; cc++) {
-                if (o->cap - o->fill < ds && (st = flush(o)) != ZMOE_OK)
+                if (o->cap - o->fill < ds && (st = st_flush(o)) != ZMOE_OK)
                     return st;
                 put(o->staging + o->fill, ddt, ds,
                     src + (p->base + j * p->row_step + cc * p->col_stride) * ss, sdt);
@@ -355,13 +372,13 @@ static enum zmoe_status stream_piece(struct out *o, const struct piece *p,
     return ZMOE_OK;
 }
 
-static enum zmoe_status stream_all(const struct st_ws *ws, const struct lctx *c,
+static enum zmoe_status stream_all(struct st_ws *ws, const struct lctx *c,
                                    unsigned char *staging, size_t staging_size,
                                    zmoe_weights_sink sink, void *ctx, struct zmoe_error *err)
 {
     const struct zmoe_config *cfg = c->cfg;
     struct piece p;
-    struct out o = {.staging = staging, .cap = staging_size, .sink = sink, .ctx = ctx, .err = err};
+    struct st_out o = {.staging = staging, .cap = staging_size, .sink = sink, .ctx = ctx, .err = err};
     for (uint32_t l = 0; l < cfg->model.layers; l++) {
         for (int ti = 0; ti < ZMOE_TENSOR_COUNT; ti++) {
             enum zmoe_tensor t = (enum zmoe_tensor)ti;
@@ -371,6 +388,15 @@ static enum zmoe_status stream_all(const struct st_ws *ws, const struct lctx *c,
             o.t = t;
             o.offset = 0;
             o.fill = 0;
+            struct zmoe_qmatrix m;
+            if (zmoe_quant_matrix(cfg, t, &m)) {
+                enum zmoe_status r = st_quant_stream(ws, c, ws->layer[l], &m, &o);
+                if (r == ZMOE_OK)
+                    r = st_flush(&o);
+                if (r != ZMOE_OK)
+                    return r;
+                continue;
+            }
             enum zmoe_dtype ddt = zmoe_tensor_dtype(cfg, t);
             for (uint64_t idx = 0; st_layout_piece(c, ws->layer[l], t, idx, &p) == 1; idx++) {
                 const struct st_tensor *st = st_find_tensor(ws, p.name); /* validated */
@@ -382,7 +408,7 @@ static enum zmoe_status stream_all(const struct st_ws *ws, const struct lctx *c,
                 if (r != ZMOE_OK)
                     return r;
             }
-            enum zmoe_status r = flush(&o);
+            enum zmoe_status r = st_flush(&o);
             if (r != ZMOE_OK)
                 return r;
         }

@@ -18,6 +18,7 @@
 #define ZMOE_ST_MAX_TENSORS (1u << 17) /* all tensors of all shards together */
 #define ZMOE_ST_MAX_SHARDS 256u
 #define ZMOE_ST_MAX_LAYERS 1024u        /* checkpoint layer numbers scanned */
+#define ZMOE_ST_MAX_COLS 65536u        /* act-order: columns of one quantized linear */
 #define ZMOE_ST_MAX_HEADER (100u << 20) /* safetensors' own header limit */
 #define ZMOE_WEIGHTS_MIN_STAGING 64
 

@@ -218,3 +218,102 @@ const char *st_tensor_switch(enum zmoe_tensor t)
     }
 }
 
+
+/* ------------------------------------------------------------------ quantized layouts */
+
+/* How the quantized pieces of one kernel tensor come out of the checkpoint's linears
+ * (weights/quant.h keeps the float layout's row order). */
+enum qpiece_kind {
+    QK_EXPERT_PAIR, /* per expert e, gate then up: two [I] x [H] linears named with e, word */
+    QK_EXPERT,      /* per expert e: one [H] x [I] linear */
+    QK_SHARED_PAIR, /* gate then up: two [S] x [H] linears named with a word */
+    QK_SHARED,      /* one [H] x [S] linear */
+    QK_FUSED_IL,    /* [E] x [2I] x [H], gate/up interleaved rows: per expert gate rows (even),
+                       then up rows (odd) */
+    QK_FUSED,       /* [E] x [H] x [I]: per expert all rows */
+};
+
+/* One row per (family, quantized kernel tensor): the linear's name after
+ * "<prefix><layer>." (%llu the expert, %s the word). Llama 4 is llm-compressor's export,
+ * which writes per-expert linears instead of the fused bf16 tensors. */
+struct qlayout_row {
+    enum zmoe_weights_layout layout;
+    enum zmoe_tensor tensor;
+    enum qpiece_kind kind;
+    const char *name;
+    const char *word[2];
+};
+
+static const struct qlayout_row qrows[] = {
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_W13, QK_EXPERT_PAIR, "feed_forward.experts.%llu.%s_proj", {"gate", "up"}},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_W2, QK_EXPERT, "feed_forward.experts.%llu.down_proj", {0}},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_SHARED_W13, QK_SHARED_PAIR, "feed_forward.shared_expert.%s_proj", {"gate", "up"}},
+    {ZMOE_LAYOUT_LLAMA4, ZMOE_TENSOR_SHARED_W2, QK_SHARED, "feed_forward.shared_expert.down_proj", {0}},
+    {ZMOE_LAYOUT_MIXTRAL, ZMOE_TENSOR_W13, QK_EXPERT_PAIR, "block_sparse_moe.experts.%llu.%s", {"w1", "w3"}},
+    {ZMOE_LAYOUT_MIXTRAL, ZMOE_TENSOR_W2, QK_EXPERT, "block_sparse_moe.experts.%llu.w2", {0}},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_W13, QK_EXPERT_PAIR, "mlp.experts.%llu.%s_proj", {"gate", "up"}},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_W2, QK_EXPERT, "mlp.experts.%llu.down_proj", {0}},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_SHARED_W13, QK_SHARED_PAIR, "mlp.shared_expert.%s_proj", {"gate", "up"}},
+    {ZMOE_LAYOUT_QWEN_MOE, ZMOE_TENSOR_SHARED_W2, QK_SHARED, "mlp.shared_expert.down_proj", {0}},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_W13, QK_EXPERT_PAIR, "mlp.experts.%llu.%s_proj", {"gate", "up"}},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_W2, QK_EXPERT, "mlp.experts.%llu.down_proj", {0}},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_SHARED_W13, QK_SHARED_PAIR, "mlp.shared_experts.%s_proj", {"gate", "up"}},
+    {ZMOE_LAYOUT_DEEPSEEK, ZMOE_TENSOR_SHARED_W2, QK_SHARED, "mlp.shared_experts.down_proj", {0}},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_W13, QK_FUSED_IL, "mlp.experts.gate_up_proj", {0}},
+    {ZMOE_LAYOUT_GPT_OSS, ZMOE_TENSOR_W2, QK_FUSED, "mlp.experts.down_proj", {0}},
+};
+
+int st_qlayout_piece(const struct lctx *c, uint32_t L, enum zmoe_tensor t, uint64_t idx,
+                     struct st_qpiece *p)
+{
+    const struct qlayout_row *r = NULL;
+    for (size_t i = 0; i < sizeof qrows / sizeof qrows[0]; i++)
+        if (qrows[i].layout == c->layout && qrows[i].tensor == t)
+            r = &qrows[i];
+    if (!r)
+        return -1;
+    const uint64_t E = c->E, H = c->H, I = c->I, S = c->S;
+    const bool pair = r->kind == QK_EXPERT_PAIR || r->kind == QK_SHARED_PAIR || r->kind == QK_FUSED_IL;
+    const bool routed = r->kind != QK_SHARED_PAIR && r->kind != QK_SHARED;
+    const uint64_t count = (routed ? E : 1) * (pair ? 2 : 1);
+    if (idx >= count)
+        return 0;
+    memset(p, 0, sizeof *p);
+    const uint64_t e = routed ? (pair ? idx / 2 : idx) : 0;
+    const unsigned half = pair ? (unsigned)(idx % 2) : 0;
+    const int n = snprintf(p->base, sizeof p->base, "%s%u.", c->prefix, L);
+    char *nm = p->base + (n > 0 ? n : 0);
+    const size_t room = sizeof p->base - (size_t)(n > 0 ? n : 0);
+    p->set = e;
+    p->set_first = half == 0;
+    p->row_step = 1;
+    switch (r->kind) {
+    case QK_EXPERT_PAIR:
+        snprintf(nm, room, r->name, (unsigned long long)e, r->word[half]);
+        p->out = p->nrows = I, p->in = H;
+        break;
+    case QK_EXPERT:
+        snprintf(nm, room, r->name, (unsigned long long)e);
+        p->out = p->nrows = H, p->in = I;
+        break;
+    case QK_SHARED_PAIR:
+        snprintf(nm, room, r->name, r->word[half]);
+        p->out = p->nrows = S, p->in = H;
+        break;
+    case QK_SHARED:
+        snprintf(nm, room, "%s", r->name);
+        p->out = p->nrows = H, p->in = S;
+        break;
+    case QK_FUSED_IL:
+        /* GPT-OSS: row 2j is gate j, row 2j+1 up j (the bf16 tensor's interleaved columns) */
+        snprintf(nm, room, "%s", r->name);
+        p->out = 2 * I, p->in = H, p->experts = E, p->expert = e;
+        p->row_first = half, p->row_step = 2, p->nrows = I;
+        break;
+    case QK_FUSED:
+        snprintf(nm, room, "%s", r->name);
+        p->out = p->nrows = H, p->in = I, p->experts = E, p->expert = e;
+        break;
+    }
+    return 1;
+}

@@ -354,6 +354,95 @@ void zmoe_weights_synthetic(const struct zmoe_config *cfg, uint32_t layer, enum 
     }
 }
 
+/* Synthetic quantized tensors: device-layout bytes (weights/quant.h), each byte a
+ * function of (seed, layer, tensor, part, index) only, so any chunking and any reader
+ * (upload, reference, benchmarks) sees the same bytes. Codes are uniform over their
+ * bit patterns (fp8's two NaN codes moved to the neighbouring finite one), scales near
+ * the float synthetic scale / 2^(bits-1) in the scale dtype (e8m0: the nearest power of
+ * two, +-1 in the exponent), zeros within +-2 of the middle code, and with act-order
+ * each expert's permutation is c' -> (a c' + b) mod n with a coprime to n (a seeded
+ * bijection any index of which is computable alone). */
+enum { QPART_CODES = 1, QPART_SCALES, QPART_ZEROS, QPART_PERM };
+
+static uint64_t qkey(const struct zmoe_config *cfg, uint32_t layer, enum zmoe_tensor t, int part)
+{
+    uint64_t key = splitmix64(cfg->weights.seed);
+    key = splitmix64(key ^ ((uint64_t)layer << 8) ^ (uint64_t)t);
+    return splitmix64(key ^ ((uint64_t)part << 56) ^ 0x51a7ull);
+}
+
+static uint64_t gcd64(uint64_t a, uint64_t b)
+{
+    while (b) {
+        uint64_t r = a % b;
+        a = b;
+        b = r;
+    }
+    return a;
+}
+
+/* perm[set][c'] of the synthetic act-order permutation (also used by nothing else:
+ * readers take it from the bytes). */
+static uint32_t synthetic_perm(uint64_t key, uint64_t set, uint64_t n, uint64_t c)
+{
+    uint64_t r = splitmix64(key ^ splitmix64(set));
+    uint64_t a = n > 1 ? 1 + (r >> 8) % (n - 1) : 1, b = n ? (r >> 40) % n : 0;
+    while (gcd64(a, n) != 1)
+        a = a % (n - 1) + 1; /* n >= 32: terminates at a coprime (1 at worst) */
+    return (uint32_t)((a * c + b) % n);
+}
+
+/* Bits of scale j as stored in the scale dtype, little-endian in the low bytes. */
+static uint32_t synthetic_scale_bits(const struct zmoe_config *cfg, const struct zmoe_qmatrix *m,
+                                     enum zmoe_tensor t, uint64_t key, uint64_t j)
+{
+    const uint64_t r = splitmix64(key ^ splitmix64(j));
+    const double base = synthetic_scale(cfg, t) / (double)(1u << (m->bits - 1));
+    if (m->scale_dtype == ZMOE_SCALE_E8M0) {
+        int e = 127 + (int)lround(log2(base)) + (int)(r % 3) - 1;
+        return (uint32_t)(e < 1 ? 1 : e > 254 ? 254 : e);
+    }
+    const float v = (float)(base * (0.75 + 0.5 * ((double)(r >> 11) * 0x1p-53)));
+    switch (m->scale_dtype) {
+    case ZMOE_SCALE_F16: return zmoe_f32_to_f16(v);
+    case ZMOE_SCALE_BF16: return zmoe_f32_to_bf16(v);
+    default: return f32_bits(v);
+    }
+}
+
+void zmoe_weights_synthetic_quant(const struct zmoe_config *cfg, uint32_t layer, enum zmoe_tensor t,
+                                  uint64_t offset, size_t size, void *out)
+{
+    unsigned char *o = out;
+    struct zmoe_qmatrix m;
+    if (!zmoe_quant_matrix(cfg, t, &m)) {
+        memset(out, 0, size);
+        return;
+    }
+    const uint64_t kc = qkey(cfg, layer, t, QPART_CODES), ks = qkey(cfg, layer, t, QPART_SCALES);
+    const uint64_t kz = qkey(cfg, layer, t, QPART_ZEROS), kp = qkey(cfg, layer, t, QPART_PERM);
+    const uint32_t ssz = zmoe_scale_size(m.scale_dtype);
+    for (size_t i = 0; i < size; i++) {
+        const uint64_t b = offset + i;
+        uint32_t v = 0;
+        if (b - m.codes_offset < m.codes_bytes) {
+            v = (uint32_t)(splitmix64(kc ^ splitmix64(b - m.codes_offset)) >> 24) & 0xffu;
+            if (m.format == ZMOE_QUANT_FP8 && (v & 0x7fu) == 0x7fu)
+                v ^= 1u; /* 0x7f / 0xff are NaN in e4m3fn */
+        } else if (b - m.scales_offset < m.scales_bytes) {
+            const uint64_t k = b - m.scales_offset;
+            v = synthetic_scale_bits(cfg, &m, t, ks, k / ssz) >> (8 * (k % ssz));
+        } else if (m.has_zeros && b - m.zeros_offset < m.zeros_bytes) {
+            const uint64_t r = splitmix64(kz ^ splitmix64(b - m.zeros_offset));
+            v = (1u << (m.bits - 1)) + (uint32_t)(r % 5) - 2u;
+        } else if (m.has_perm && b - m.perm_offset < m.perm_bytes) {
+            const uint64_t w = (b - m.perm_offset) / 4;
+            v = synthetic_perm(kp, w / m.cols, m.cols, w % m.cols) >> (8 * ((b - m.perm_offset) % 4));
+        }
+        o[i] = (unsigned char)v;
+    }
+}
+
 /* ------------------------------------------------------------------ load */
 
 void zmoe_weights_errorf(struct zmoe_error *err, const char *fmt, ...)
@@ -376,6 +465,20 @@ static enum zmoe_status load_synthetic(const struct zmoe_config *cfg, unsigned c
             enum zmoe_tensor t = (enum zmoe_tensor)ti;
             if (!zmoe_tensor_present(cfg, t))
                 continue;
+            struct zmoe_qmatrix q;
+            if (zmoe_quant_matrix(cfg, t, &q)) {
+                /* device-layout bytes, a staging buffer at a time */
+                for (uint64_t done = 0; done < q.bytes;) {
+                    const size_t chunk =
+                        q.bytes - done < staging_size ? (size_t)(q.bytes - done) : staging_size;
+                    zmoe_weights_synthetic_quant(cfg, layer, t, done, chunk, staging);
+                    enum zmoe_status st = sink(ctx, layer, t, done, staging, chunk, err);
+                    if (st != ZMOE_OK)
+                        return st;
+                    done += chunk;
+                }
+                continue;
+            }
             uint64_t n = zmoe_tensor_elements(cfg, t);
             enum zmoe_dtype dt = zmoe_tensor_dtype(cfg, t);
             size_t es = zmoe_dtype_size(dt);

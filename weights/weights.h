@@ -27,28 +27,12 @@
 
 #include "zmoe.h"
 
-enum zmoe_tensor {
-    ZMOE_TENSOR_ROUTER_W = 0,
-    ZMOE_TENSOR_ROUTER_B,
-    ZMOE_TENSOR_SCORE_BIAS,
-    ZMOE_TENSOR_W13,
-    ZMOE_TENSOR_B13,
-    ZMOE_TENSOR_W2,
-    ZMOE_TENSOR_B2,
-    ZMOE_TENSOR_SHARED_W13,
-    ZMOE_TENSOR_SHARED_W2,
-    ZMOE_TENSOR_SHARED_GATE,
-    ZMOE_TENSOR_COUNT
-};
-
-const char *zmoe_tensor_name(enum zmoe_tensor t); /* "router_w", "w13", ... */
-bool zmoe_tensor_present(const struct zmoe_config *cfg, enum zmoe_tensor t);
+/* enum zmoe_tensor, zmoe_tensor_name, zmoe_tensor_present and zmoe_tensor_bytes are public
+ * (zmoe.h: callers that own their weights name the tensors of this layout). */
 /* Elements of one layer's tensor (0 when absent). Checked: a product overflowing
  * 64 bits gives 0 and the config validator rejects such geometries. */
 uint64_t zmoe_tensor_elements(const struct zmoe_config *cfg, enum zmoe_tensor t);
 enum zmoe_dtype zmoe_tensor_dtype(const struct zmoe_config *cfg, enum zmoe_tensor t);
-/* Bytes of one layer's tensor in its kernel dtype (0 when absent or on overflow). */
-uint64_t zmoe_tensor_bytes(const struct zmoe_config *cfg, enum zmoe_tensor t);
 
 size_t zmoe_dtype_size(enum zmoe_dtype dt);
 const char *zmoe_dtype_name(enum zmoe_dtype dt); /* "f32", "f16", "bf16" */
@@ -65,6 +49,14 @@ void zmoe_dtype_convert(void *dst, enum zmoe_dtype dst_dt, const void *src,
  * reference computing in f32/f64 from these values sees exactly what the device has. */
 void zmoe_weights_synthetic(const struct zmoe_config *cfg, uint32_t layer, enum zmoe_tensor t,
                             uint64_t first, uint64_t count, float *out);
+
+/* Synthetic quantized tensor t of `layer` (a quantized matrix of weights/quant.h):
+ * bytes [offset, offset+size) of its device layout, counter-based like
+ * zmoe_weights_synthetic (weights.c says what the codes, scales, zeros and permutation
+ * are). Readers get values with zmoe_quant_dequant_rows(). Not a quantized matrix:
+ * zeros. */
+void zmoe_weights_synthetic_quant(const struct zmoe_config *cfg, uint32_t layer, enum zmoe_tensor t,
+                                  uint64_t offset, size_t size, void *out);
 
 /* Receives the bytes of one tensor of one layer in kernel layout and dtype, in order,
  * chunk by chunk: `offset` is the byte offset inside that tensor. */

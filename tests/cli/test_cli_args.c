@@ -33,9 +33,10 @@ int main(int argc, char **argv)
 
     expect(CLI_RUN((char *)exe, "--help"), 0, "usage: zmoe", NULL, "--help");
     r = CLI_RUN((char *)exe, "--help");
-    const char *cmds[] = {"run", "forward", "plan", "info", "profile", "config-header"};
+    const char *cmds[] = {"run", "forward", "plan", "info", "profile", "config-header", "import",
+                          "quantize"};
     bool all = true;
-    for (size_t i = 0; i < 6; i++)
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
         all = all && cli_has(r.out, cmds[i]);
     TAP_OK(all, "--help lists every command");
     cli_result_free(&r);
@@ -138,6 +139,19 @@ int main(int argc, char **argv)
     cli_result_free(&r);
     r = CLI_RUN((char *)exe, "config-header", (char *)conf, "--symbol", "my_cfg");
     TAP_OK(r.status == 0 && cli_has(r.out, "my_cfg"), "config-header --symbol names the symbol");
+    cli_result_free(&r);
+    /* a quantized config: the [quant] fields as C enumerators */
+    char qconf[600];
+    snprintf(qconf, sizeof qconf, "%s/llama4-scout-int4.conf", argv[2]);
+    r = CLI_RUN((char *)exe, "config-header", qconf);
+    TAP_OK(r.status == 0 && cli_has(r.out, ".format = ZMOE_QUANT_INT4,") &&
+               cli_has(r.out, ".packing = ZMOE_PACK_COMPRESSED_TENSORS,") &&
+               cli_has(r.out, ".group_size = 128u,") &&
+               cli_has(r.out, ".scale_dtype = ZMOE_SCALE_BF16,") &&
+               cli_has(r.out, ".shared_experts = true,"),
+           "config-header llama4-scout-int4.conf writes its .quant fields");
+    if (r.status)
+        cli_diag(&r);
     cli_result_free(&r);
 
     cli_tmp_cleanup();

@@ -6,8 +6,9 @@ OUT=os.path.join(os.path.dirname(os.path.abspath(__file__)), 'bad')
 BASE=[('model',[('hidden','64'),('intermediate','32'),('experts','8'),('top_k','2'),('layers','2')]),
       ('router',[('scoring','softmax')]),('experts',[('activation','silu')]),('dtype',[('weights','bf16')])]
 cases=[]
-def case(name, expect, set=None, drop=(), add=None, mark=None, raw=None):
-    cases.append((name, expect, set or {}, drop, add or [], mark, raw))
+def case(name, expect, set=None, drop=(), add=None, mark=None, raw=None, set2=None):
+    set=dict(set or {}); set.update(set2 or {})
+    cases.append((name, expect, set, drop, add or [], mark, raw))
 
 def render(set, drop, add, mark):
     secs={s:list(kv) for s,kv in BASE}
@@ -138,6 +139,44 @@ case('gpt-oss-concatenated','key \'experts.gate_up\': expected interleaved with 
 case('model-dir-missing','key \'weights.model_dir\': /nonexistent/model-dir: not a model directory',{'weights.model_dir':'/nonexistent/model-dir'},drop=('model.hidden','model.intermediate','model.experts','model.top_k','model.layers','router.scoring','experts.activation'),mark='weights.model_dir')
 case('model-dir-with-model-key','key \'model.hidden\': not allowed with weights.model_dir (line 19): the model directory\'s config.json gives it',{'weights.model_dir':'/nonexistent/model-dir'},mark='model.hidden')
 case('model-dir-twice','key \'weights.model_dir\': expected one value per key (first set at line',{'weights.model_dir':'/a'},add=['model_dir = /b'],mark='last')
+
+# [quant]: quantized experts (config/README.md "Quantized experts"); hidden and
+# intermediate 128 so the format's default group (128) divides them unless a case says.
+Q={'model.hidden':'128','model.intermediate':'128'}
+def q(**kv):
+    d=dict(Q)
+    for k,v in kv.items(): d['quant.'+k]=v
+    return d
+CK={'weights.file':'m.safetensors','weights.layout':'mixtral'}
+case('quant-format-enum','key \'quant.format\': expected one of none|int4|int8|fp8|mxfp4, found \'int3\'',q(format='int3'),mark='quant.format')
+case('quant-packing-enum','key \'quant.packing\': expected one of none|gptq|awq|compressed_tensors|native, found \'marlin\'',q(format='int4',packing='marlin'),mark='quant.packing')
+case('quant-scale-enum','key \'quant.scale_dtype\': expected one of f16|bf16|f32|e8m0, found \'fp16\'',q(format='int4',scale_dtype='fp16'),mark='quant.scale_dtype')
+case('quant-bool','key \'quant.zero_points\': expected true or false, found \'asym\'',q(format='int4',zero_points='asym'),mark='quant.zero_points')
+case('quant-group-without-format','key \'quant.group_size\': expected no group_size unless quant.format is set (float experts), found \'128\'',q(group_size='128'),mark='quant.group_size')
+case('quant-shared-without-format','key \'quant.shared_experts\': expected no shared_experts unless quant.format is set (float experts), found \'false\'',q(format='none',shared_experts='false'),mark='quant.shared_experts')
+case('quant-packing-synthetic','key \'quant.packing\': expected none with synthetic weights (packing says how a checkpoint file stores the experts), found \'gptq\'',q(format='int4',packing='gptq'),mark='quant.packing')
+case('quant-file-without-packing','key \'quant.packing\': expected gptq|awq|compressed_tensors with format int4, found \'none\' (not in the file: the default with format int4)',dict(q(format='int4'),**CK),mark='quant.format')
+case('quant-int8-awq','key \'quant.packing\': expected gptq|compressed_tensors with format int8, found \'awq\'',dict(q(format='int8',packing='awq',zero_points='true'),**CK),mark='quant.packing')
+case('quant-fp8-gptq','key \'quant.packing\': expected native|compressed_tensors with format fp8, found \'gptq\'',dict(q(format='fp8',packing='gptq'),**CK),mark='quant.packing')
+case('quant-mxfp4-compressed','key \'quant.packing\': expected native with format mxfp4 (GPT-OSS\'s *_blocks/*_scales), found \'compressed_tensors\'',dict(q(format='mxfp4',packing='compressed_tensors'),**CK),mark='quant.packing')
+case('quant-mxfp4-mixtral','key \'quant.format\': expected mxfp4 only with layout gpt_oss (the one family published in MXFP4), found \'mxfp4\'',dict(q(format='mxfp4',packing='native'),**CK),mark='quant.format')
+case('quant-hidden-not-32','key \'quant.format\': expected a geometry with hidden, intermediate multiples of 32 for quantized experts (hidden 80, intermediate 128), found \'int4\'',q(format='int4',group_size='0'),set2={'model.hidden':'80'},mark='quant.format')
+case('quant-shared-not-32','key \'quant.format\': expected a geometry with hidden, intermediate and shared width multiples of 32 for quantized experts (hidden 128, intermediate 128, shared width 48), found \'int8\'',q(format='int8',group_size='0'),set2={'model.shared_experts':'1','model.shared_intermediate':'48'},mark='quant.format')
+case('quant-group-not-32','key \'quant.group_size\': expected 0 (per output channel) or a multiple of 32 dividing hidden (128), intermediate (128), found \'48\'',q(format='int4',group_size='48'),mark='quant.group_size')
+case('quant-group-not-dividing','key \'quant.group_size\': expected 0 (per output channel) or a multiple of 32 dividing hidden (128), intermediate (96), found \'64\'',q(format='int4',group_size='64'),set2={'model.intermediate':'96'},mark='quant.group_size')
+case('quant-default-group-too-big','key \'quant.group_size\': expected 0 (per output channel) or a multiple of 32 dividing hidden (64), intermediate (128), found \'128\' (not in the file: the default with format int4)',q(format='int4'),set2={'model.hidden':'64'},mark='quant.format')
+case('quant-group-shared','key \'quant.group_size\': expected 0 (per output channel) or a multiple of 32 dividing hidden (128), intermediate (128) and the shared width, found \'128\' (not in the file: the default with format int4)',q(format='int4'),set2={'model.shared_experts':'1','model.shared_intermediate':'64'},mark='quant.format')
+case('quant-fp8-group-64','key \'quant.group_size\': expected 0 (per-channel scales) or 128 (128x128 blocks) with format fp8, found \'64\'',q(format='fp8',group_size='64'),mark='quant.group_size')
+case('quant-fp8-blocks-geometry','key \'quant.group_size\': expected 0 (per channel): 128x128 blocks need hidden, intermediate to be multiples of 128, found \'128\' (not in the file: the default with format fp8)',q(format='fp8'),set2={'model.intermediate':'96'},mark='quant.format')
+case('quant-mxfp4-group','key \'quant.group_size\': expected 32 with format mxfp4 (one scale per 32 values), found \'64\'',q(format='mxfp4',group_size='64'),mark='quant.group_size')
+case('quant-zeros-fp8','key \'quant.zero_points\': expected false with format fp8 (zero points are for int4/int8), found \'true\'',q(format='fp8',zero_points='true'),mark='quant.zero_points')
+case('quant-awq-symmetric','key \'quant.zero_points\': expected true with packing awq (AutoAWQ GEMM is asymmetric), found \'false\' (not in the file: the default with format int4)',dict(q(format='int4',packing='awq'),**CK),mark='quant.format')
+case('quant-act-order-awq','key \'quant.act_order\': expected false unless format is int4/int8 with packing gptq (g_idx), compressed_tensors (weight_g_idx) or synthetic, found \'true\'',dict(q(format='int4',packing='awq',zero_points='true',act_order='true'),**CK),mark='quant.act_order')
+case('quant-act-order-fp8','key \'quant.act_order\': expected false unless format is int4/int8 with packing gptq (g_idx), compressed_tensors (weight_g_idx) or synthetic, found \'true\'',q(format='fp8',act_order='true'),mark='quant.act_order')
+case('quant-act-order-per-channel','key \'quant.act_order\': expected false with per-channel scales (group_size 0: act-order only reorders groups), found \'true\'',q(format='int4',group_size='0',act_order='true'),mark='quant.act_order')
+case('quant-e8m0-int4','key \'quant.scale_dtype\': expected f16|bf16|f32 with format int4, found \'e8m0\'',q(format='int4',scale_dtype='e8m0'),mark='quant.scale_dtype')
+case('quant-mxfp4-f16','key \'quant.scale_dtype\': expected e8m0 with format mxfp4, found \'f16\'',q(format='mxfp4',scale_dtype='f16'),mark='quant.scale_dtype')
+case('quant-budget-below-weights','key \'budget.device_bytes\': expected 0 (unlimited) or at least the weights\' 409600 bytes',dict(q(format='int4'),**{'budget.device_bytes':'64K'}),mark='budget.device_bytes')
 
 for name, expect, set, drop, add, mark, raw in cases:
     if raw is not None:

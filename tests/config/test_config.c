@@ -206,6 +206,160 @@ static void test_defaults(void)
     TAP_OK(st == ZMOE_OK && !cfg.experts.gate_up_interleaved, "layout mixtral defaults to concatenated");
 }
 
+/* [quant]: the defaults each format fills in, good configs of every format/packing pair
+ * round-tripping (print -> parse exact, [quant] written only when quantized), and the
+ * struct-level rules the parser cannot reach (format none with a non-default key). */
+static const char qbase[] = "[model]\nhidden = 256\nintermediate = 128\nexperts = 4\n"
+                            "top_k = 2\nlayers = 2\n[router]\nscoring = softmax\n"
+                            "[experts]\nactivation = silu\n[dtype]\nweights = bf16\n";
+
+static bool parse_quant(const char *quant, const char *weights, struct zmoe_config *cfg,
+                        struct zmoe_error *err)
+{
+    char text[2048];
+    snprintf(text, sizeof text, "%s[quant]\n%s%s", qbase, quant, weights ? weights : "");
+    return zmoe_config_parse(text, strlen(text), "quant", cfg, err) == ZMOE_OK;
+}
+
+static void test_quant(void)
+{
+    struct zmoe_config cfg;
+    struct zmoe_error err = {{0}};
+    static const struct {
+        const char *quant;
+        uint32_t group;
+        enum zmoe_scale_dtype scale;
+    } defaults[] = {
+        {"format = int4\n", 128, ZMOE_SCALE_F16},
+        {"format = int8\n", 128, ZMOE_SCALE_F16},
+        {"format = fp8\n", 128, ZMOE_SCALE_F32},
+        {"format = mxfp4\n", 32, ZMOE_SCALE_E8M0},
+    };
+    for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
+        bool ok = parse_quant(defaults[i].quant, NULL, &cfg, &err);
+        if (!TAP_OK(ok && cfg.quant.group_size == defaults[i].group &&
+                        cfg.quant.scale_dtype == defaults[i].scale && !cfg.quant.zero_points &&
+                        !cfg.quant.act_order && cfg.quant.shared_experts &&
+                        cfg.quant.packing == ZMOE_PACK_NONE,
+                    "%.*s: defaults group %u, scale %s, symmetric, no act-order, shared quantized",
+                    (int)strlen(defaults[i].quant) - 1, defaults[i].quant, defaults[i].group,
+                    zmoe_config_scale_dtype_name(defaults[i].scale)))
+            tap_diag("  %s", err.msg);
+        char what[48];
+        snprintf(what, sizeof what, "%.*s defaults", (int)strlen(defaults[i].quant) - 1,
+                 defaults[i].quant);
+        if (ok)
+            check_round_trip(&cfg, what);
+    }
+    /* No [quant] at all: format none, and printing writes no [quant] section. */
+    TAP_OK(zmoe_config_parse(qbase, strlen(qbase), "float", &cfg, &err) == ZMOE_OK &&
+               cfg.quant.format == ZMOE_QUANT_NONE && cfg.quant.shared_experts &&
+               cfg.quant.group_size == 0,
+           "no [quant]: format none, shared_experts true, group 0");
+    size_t len = 0;
+    enum zmoe_status st;
+    char *text = slurp_print(&cfg, &len, &st);
+    TAP_OK(st == ZMOE_OK && text && !strstr(text, "[quant]"), "a float config prints no [quant]");
+    free(text);
+    TAP_OK(parse_quant("format = none\n", NULL, &cfg, &err) && cfg.quant.format == ZMOE_QUANT_NONE,
+           "format = none is accepted");
+
+    /* Every allowed format/packing pair with a checkpoint file, and synthetic variants. */
+    static const struct {
+        const char *quant, *weights;
+    } good[] = {
+        {"format = int4\npacking = gptq\ngroup_size = 64\nact_order = true\nzero_points = true\n",
+         "[weights]\nfile = m.safetensors\nlayout = qwen_moe\n"},
+        {"format = int4\npacking = awq\nzero_points = true\n",
+         "[weights]\nfile = m.safetensors\nlayout = mixtral\n"},
+        {"format = int4\npacking = compressed_tensors\ngroup_size = 32\nscale_dtype = bf16\n",
+         "[weights]\nfile = m.safetensors\nlayout = llama4\n"},
+        {"format = int4\npacking = compressed_tensors\nact_order = true\n",
+         "[weights]\nfile = m.safetensors\nlayout = qwen_moe\n"},
+        {"format = int8\npacking = gptq\ngroup_size = 0\n",
+         "[weights]\nfile = m.safetensors\nlayout = deepseek\n"},
+        {"format = int8\npacking = compressed_tensors\ngroup_size = 0\nscale_dtype = f32\n",
+         "[weights]\nfile = m.safetensors\nlayout = qwen_moe\n"},
+        {"format = fp8\npacking = native\n", "[weights]\nfile = m.safetensors\nlayout = deepseek\n"},
+        {"format = fp8\npacking = compressed_tensors\ngroup_size = 0\nscale_dtype = bf16\n",
+         "[weights]\nfile = m.safetensors\nlayout = qwen_moe\n"},
+        {"format = mxfp4\npacking = native\n", "[weights]\nfile = m.safetensors\nlayout = gpt_oss\n"},
+        {"format = int4\nact_order = true\ngroup_size = 32\n", NULL},
+        {"format = int8\nzero_points = true\nscale_dtype = f32\n", NULL},
+        {"format = fp8\ngroup_size = 0\nscale_dtype = f16\n", NULL},
+        {"format = int4\nshared_experts = false\n", NULL},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char what[64];
+        snprintf(what, sizeof what, "good quant config %zu", i);
+        bool ok = parse_quant(good[i].quant, good[i].weights, &cfg, &err);
+        if (!TAP_OK(ok, "%s parses", what))
+            tap_diag("  %s\n%s", err.msg, good[i].quant);
+        if (ok)
+            check_round_trip(&cfg, what);
+    }
+    /* shared_experts = false keeps a shared expert of a width no quantized layout takes. */
+    char text2[2048];
+    snprintf(text2, sizeof text2,
+             "[model]\nhidden = 256\nintermediate = 128\nexperts = 4\ntop_k = 2\nlayers = 2\n"
+             "shared_experts = 1\nshared_intermediate = 48\n[router]\nscoring = softmax\n"
+             "[experts]\nactivation = silu\n[dtype]\nweights = bf16\n[quant]\nformat = int4\n"
+             "group_size = 64\nshared_experts = %s\n", "false");
+    TAP_OK(zmoe_config_parse(text2, strlen(text2), "float-shared", &cfg, &err) == ZMOE_OK,
+           "shared width 48 with shared_experts = false (float shared expert) validates");
+    snprintf(text2 + strlen(text2) - strlen("false\n"), 8, "true\n");
+    TAP_OK(zmoe_config_parse(text2, strlen(text2), "q-shared", &cfg, &err) == ZMOE_ERR_CONFIG &&
+               strstr(err.msg, "shared width 48"),
+           "the same with shared_experts = true is rejected naming the shared width (%s)", err.msg);
+
+    /* Struct rules: format none needs every quant field at its default (a float config
+     * prints no [quant], so anything else would not survive a round trip). */
+    struct zmoe_config base;
+    TAP_OK(zmoe_config_parse(qbase, strlen(qbase), "float", &base, &err) == ZMOE_OK, "base parses");
+    static const char *const none_expect[] = {"quant.packing", "quant.group_size",
+                                              "quant.zero_points", "quant.act_order",
+                                              "quant.scale_dtype", "quant.shared_experts"};
+    for (int k = 0; k < 6; k++) {
+        struct zmoe_config c = base;
+        switch (k) {
+        case 0: c.quant.packing = ZMOE_PACK_GPTQ; break;
+        case 1: c.quant.group_size = 128; break;
+        case 2: c.quant.zero_points = true; break;
+        case 3: c.quant.act_order = true; break;
+        case 4: c.quant.scale_dtype = ZMOE_SCALE_BF16; break;
+        default: c.quant.shared_experts = false; break;
+        }
+        char want[80];
+        snprintf(want, sizeof want, "key '%s'", none_expect[k]);
+        TAP_OK(zmoe_config_validate(&c, &err) == ZMOE_ERR_CONFIG && strstr(err.msg, want) &&
+                   strstr(err.msg, "unless quant.format is set"),
+               "format none with %s changed: rejected naming it (%s)", none_expect[k], err.msg);
+    }
+    struct zmoe_config c = base;
+    c.quant.format = (enum zmoe_quant_format)7;
+    TAP_OK(zmoe_config_validate(&c, &err) == ZMOE_ERR_CONFIG && strstr(err.msg, "quant.format") &&
+               strstr(err.msg, "none|int4|int8|fp8|mxfp4"),
+           "an out-of-range format enum is rejected (%s)", err.msg);
+    c = base;
+    c.quant.format = ZMOE_QUANT_INT4;
+    c.quant.group_size = 128;
+    c.quant.scale_dtype = (enum zmoe_scale_dtype)9;
+    TAP_OK(zmoe_config_validate(&c, &err) == ZMOE_ERR_CONFIG && strstr(err.msg, "quant.scale_dtype"),
+           "an out-of-range scale dtype is rejected (%s)", err.msg);
+    /* The weight bytes the validator and the plan use are the quantized layout's. */
+    c = base;
+    c.quant.format = ZMOE_QUANT_INT4;
+    c.quant.group_size = 128;
+    uint64_t qb = 0, fb = 0;
+    TAP_OK(zmoe_config_weight_bytes(&c, &qb) && zmoe_config_weight_bytes(&base, &fb) &&
+               /* per layer: W13 1024 rows x 256 / 2 + f16 scales 1024 x 2 x 2, W2 1024
+                * rows x 128 / 2 + 1024 x 1 x 2, router 4 x 256 x 2 (bf16) */
+               qb == 2 * ((131072 + 4096) + (65536 + 2048) + 2048) &&
+               fb == 2 * (4 * 3 * 128 * 256 * 2 + 2048),
+           "weight bytes: int4 %llu (expected %u), bf16 %llu", (unsigned long long)qb,
+           2 * ((131072 + 4096) + (65536 + 2048) + 2048), (unsigned long long)fb);
+}
+
 static void test_sizes(void)
 {
     static const struct {
@@ -490,7 +644,7 @@ static uint32_t rnd(uint32_t n)
 static void test_random_round_trips(void)
 {
     static const float floats[] = {1.0f, 2.5f, 0.1f, 1.702f, 7.0f, 1e-3f, 16.0f, 3.4e38f, 0.0f, -1.0f};
-    int valid = 0, refused = 0, bad = 0;
+    int valid = 0, refused = 0, bad = 0, quantized = 0;
     for (int i = 0; i < 3000; i++) {
         struct zmoe_config c;
         struct zmoe_error err;
@@ -532,6 +686,22 @@ static void test_random_round_trips(void)
             if (rnd(2))
                 snprintf(c.weights.prefix, sizeof c.weights.prefix, "model.layers.%u.", rnd(9));
         }
+        /* [quant] on a third of them, geometries the formats take on half of those. */
+        if (rnd(3) == 0) {
+            static const uint32_t groups[] = {0, 32, 64, 128, 48};
+            c.quant.format = (enum zmoe_quant_format)(1 + rnd(4));
+            c.quant.packing = c.weights.file[0] ? (enum zmoe_quant_packing)rnd(5) : ZMOE_PACK_NONE;
+            c.quant.group_size = groups[rnd(5)];
+            c.quant.zero_points = rnd(3) == 0;
+            c.quant.act_order = rnd(4) == 0;
+            c.quant.scale_dtype = (enum zmoe_scale_dtype)rnd(4);
+            c.quant.shared_experts = rnd(4) != 0;
+            if (rnd(2)) {
+                c.model.hidden = 128 * (1 + rnd(4));
+                c.model.intermediate = 128 * (1 + rnd(4));
+                c.model.shared_intermediate = c.model.shared_experts ? 128 * (1 + rnd(2)) : 0;
+            }
+        }
         /* The seed only exists for synthetic weights: with a file it is not printed, and
          * parsing gives the default back. */
         c.weights.seed = c.weights.file[0] ? 1 : ((uint64_t)rnd(UINT32_MAX) << 32) | rnd(UINT32_MAX);
@@ -547,6 +717,7 @@ static void test_random_round_trips(void)
             continue;
         }
         valid++;
+        quantized += c.quant.format != ZMOE_QUANT_NONE;
         struct zmoe_config back;
         if (pst != ZMOE_OK || zmoe_config_parse(text, len, "rnd", &back, &err) != ZMOE_OK ||
             zmoe_config_diff(&c, &back) != NULL) {
@@ -563,7 +734,9 @@ static void test_random_round_trips(void)
         fclose(f);
         free(h);
     }
-    TAP_OK(valid > 300 && refused > 300, "random structs: %d valid, %d refused", valid, refused);
+    TAP_OK(valid > 300 && refused > 300 && quantized > 20,
+           "random structs: %d valid (%d with quantized experts), %d refused", valid, quantized,
+           refused);
     TAP_EQ_INT(bad, 0, "every valid random struct round-trips; every invalid one is refused");
 }
 
@@ -575,6 +748,7 @@ int main(int argc, char **argv)
     test_examples();
     test_defaults();
     test_sizes();
+    test_quant();
     test_validate_struct();
     test_lines();
     test_api_edges();

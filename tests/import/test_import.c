@@ -24,8 +24,15 @@ static const struct {
     {"Qwen1.5-MoE-A2.7B", "qwen1.5-moe-a2.7b.conf", "Qwen2MoeForCausalLM", NULL},
     {"Qwen3-30B-A3B", "qwen3-30b-a3b.conf", "Qwen3MoeForCausalLM", NULL},
     {"DeepSeek-V2-Lite", "deepseek-v2-lite.conf", "DeepseekV2ForCausalLM", NULL},
-    {"DeepSeek-V3", "deepseek-v3.conf", "DeepseekV3ForCausalLM", "quant_method = \"fp8\""},
-    {"gpt-oss-20b", "gpt-oss-20b.conf", "GptOssForCausalLM", "quant_method = \"mxfp4\""},
+    /* the two published quantized: their quantization_config gives [quant] */
+    {"DeepSeek-V3", "deepseek-v3-fp8.conf", "DeepseekV3ForCausalLM", "activation_scheme = \"dynamic\""},
+    {"gpt-oss-20b", "gpt-oss-20b-mxfp4.conf", "GptOssForCausalLM", NULL},
+    /* the base models' config.json with the quantized repos' quantization_config and
+     * torch_dtype (Qwen/Qwen3-30B-A3B-GPTQ-Int4, RedHatAI/Llama-4-Scout-17B-16E-Instruct-
+     * quantized.w4a16) */
+    {"Qwen3-30B-A3B-GPTQ-Int4", "qwen3-30b-a3b-int4.conf", "Qwen3MoeForCausalLM", NULL},
+    {"Llama-4-Scout-17B-16E-Instruct-quantized.w4a16", "llama4-scout-int4.conf",
+     "Llama4ForConditionalGeneration", NULL},
 };
 #define NMODELS (sizeof models / sizeof models[0])
 
@@ -99,7 +106,7 @@ static void hub_model(unsigned i)
                     models[i].note))
             tap_diag("notes: %s", imp->notes);
     } else
-        TAP_OK(!strstr(imp->notes, "quant"), "%s: no quantization note", name);
+        TAP_OK(!strstr(imp->notes, "quantization_config"), "%s: no quantization note", name);
     free(text);
 
     /* through the binary: import --output, then plan the file and the directory */
@@ -341,6 +348,258 @@ static void malformed(void)
     }
 }
 
+/* ------------------------------------------------------------------ quantization_config */
+
+/* A small Qwen3-MoE (hidden 256, experts 128 wide) with a quantization_config spliced in
+ * at QC; DeepSeek-V3 and GPT-OSS bases for fp8 and mxfp4. */
+static const char qwen3q[] =
+    "{\"architectures\": [\"Qwen3MoeForCausalLM\"], \"model_type\": \"qwen3_moe\", "
+    "\"hidden_size\": 256, \"moe_intermediate_size\": 128, \"num_experts\": 8, "
+    "\"num_experts_per_tok\": 2, \"num_hidden_layers\": 2, \"norm_topk_prob\": true, "
+    "\"torch_dtype\": \"bfloat16\", \"quantization_config\": QC}";
+static const char dsv3q[] =
+    "{\"architectures\": [\"DeepseekV3ForCausalLM\"], \"model_type\": \"deepseek_v3\", "
+    "\"hidden_size\": 256, \"moe_intermediate_size\": 128, \"n_routed_experts\": 32, "
+    "\"num_experts_per_tok\": 4, \"num_hidden_layers\": 4, \"first_k_dense_replace\": 1, "
+    "\"moe_layer_freq\": 1, \"n_shared_experts\": 1, \"n_group\": 8, \"topk_group\": 4, "
+    "\"norm_topk_prob\": true, \"routed_scaling_factor\": 2.5, \"scoring_func\": \"sigmoid\", "
+    "\"topk_method\": \"noaux_tc\", \"hidden_act\": \"silu\", \"torch_dtype\": \"bfloat16\", "
+    "\"quantization_config\": QC}";
+static const char gptossq[] =
+    "{\"architectures\": [\"GptOssForCausalLM\"], \"model_type\": \"gpt_oss\", "
+    "\"hidden_size\": 128, \"intermediate_size\": 128, \"num_local_experts\": 8, "
+    "\"num_experts_per_tok\": 2, \"num_hidden_layers\": 2, \"swiglu_limit\": 7.0, "
+    "\"quantization_config\": QC}";
+
+#define GPTQ(extra) "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 128, " \
+                    "\"desc_act\": false, \"sym\": true" extra "}"
+#define CT(fmt, w, extra)                                                                \
+    "{\"quant_method\": \"compressed-tensors\", \"format\": \"" fmt "\", "               \
+    "\"config_groups\": {\"group_0\": {\"targets\": [\"Linear\"], \"weights\": {" w "}, " \
+    "\"input_activations\": null}}" extra "}"
+#define CTW4 "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": true, \"strategy\": \"group\", " \
+             "\"group_size\": 128, \"actorder\": null, \"dynamic\": false"
+
+static void quant_imports(void)
+{
+    static const struct {
+        const char *what, *base, *qc;
+        enum zmoe_quant_format format;
+        enum zmoe_quant_packing packing;
+        uint32_t group;
+        bool zeros, act_order, shared;
+        enum zmoe_scale_dtype scale;
+        const char *why_key, *why; /* a comment naming the field */
+    } good[] = {
+        {"GPTQ int4 g128 sym", qwen3q, GPTQ(", \"checkpoint_format\": \"gptq\""), ZMOE_QUANT_INT4,
+         ZMOE_PACK_GPTQ, 128, false, false, true, ZMOE_SCALE_F16, "quant.group_size",
+         "quantization_config.group_size = 128"},
+        {"GPTQ int8 per channel, asymmetric, desc_act", qwen3q,
+         "{\"quant_method\": \"gptq\", \"bits\": 8, \"group_size\": -1, \"desc_act\": false, "
+         "\"sym\": false}", ZMOE_QUANT_INT8, ZMOE_PACK_GPTQ, 0, true, false, true, ZMOE_SCALE_F16,
+         "quant.zero_points", "quantization_config.sym = false"},
+        {"GPTQ act-order", qwen3q,
+         "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 64, \"desc_act\": true}",
+         ZMOE_QUANT_INT4, ZMOE_PACK_GPTQ, 64, false, true, true, ZMOE_SCALE_F16, "quant.act_order",
+         "quantization_config.desc_act = true"},
+        {"AWQ GEMM", qwen3q,
+         "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, "
+         "\"version\": \"gemm\"}", ZMOE_QUANT_INT4, ZMOE_PACK_AWQ, 128, true, false, true,
+         ZMOE_SCALE_F16, "quant.packing", "quant_method = \"awq\""},
+        {"AWQ with AutoAWQ's own names (w_bit, q_group_size)", qwen3q,
+         "{\"quant_method\": \"awq\", \"w_bit\": 4, \"q_group_size\": 64, \"zero_point\": true}",
+         ZMOE_QUANT_INT4, ZMOE_PACK_AWQ, 64, true, false, true, ZMOE_SCALE_F16, "quant.format",
+         "quantization_config.w_bit = 4"},
+        {"AutoRound, GPTQ packing", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round:auto_gptq\", "
+         "\"bits\": 4, \"group_size\": 128, \"sym\": true, \"data_type\": \"int\"}",
+         ZMOE_QUANT_INT4, ZMOE_PACK_GPTQ, 128, false, false, true, ZMOE_SCALE_F16, "quant.packing",
+         "packing_format = \"auto_round:auto_gptq\""},
+        {"AutoRound, AWQ packing", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round:auto_awq\", "
+         "\"bits\": 4, \"group_size\": 64, \"sym\": false}",
+         ZMOE_QUANT_INT4, ZMOE_PACK_AWQ, 64, true, false, true, ZMOE_SCALE_F16, "quant.packing",
+         "packing_format = \"auto_round:auto_awq\""},
+        {"compressed-tensors W4A16 pack-quantized", qwen3q, CT("pack-quantized", CTW4, ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, true, ZMOE_SCALE_BF16,
+         "quant.group_size", "config_groups.group_0.weights.strategy = group, group_size = 128"},
+        {"compressed-tensors actorder null", qwen3q, CT("pack-quantized", CTW4, ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "weights.actorder null or absent: columns in order"},
+        {"compressed-tensors W4A16 asymmetric", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": false, "
+            "\"strategy\": \"group\", \"group_size\": 32", ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 32, true, false, true, ZMOE_SCALE_BF16,
+         "quant.zero_points", "weights.symmetric = false"},
+        {"compressed-tensors actorder group (weight_g_idx)", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": true, "
+            "\"strategy\": \"group\", \"group_size\": 64, \"actorder\": \"group\"", ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 64, false, true, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "actorder = \"group\" (weight_g_idx"},
+        {"compressed-tensors actorder weight (no g_idx)", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"symmetric\": true, "
+            "\"strategy\": \"group\", \"group_size\": 64, \"actorder\": \"weight\"", ""),
+         ZMOE_QUANT_INT4, ZMOE_PACK_COMPRESSED_TENSORS, 64, false, false, true, ZMOE_SCALE_BF16,
+         "quant.act_order", "actorder = \"weight\" (no g_idx stored"},
+        {"compressed-tensors W8A16 int-quantized channel", qwen3q,
+         CT("int-quantized", "\"num_bits\": 8, \"type\": \"int\", \"symmetric\": true, "
+            "\"strategy\": \"channel\"", ""),
+         ZMOE_QUANT_INT8, ZMOE_PACK_COMPRESSED_TENSORS, 0, false, false, true, ZMOE_SCALE_BF16,
+         "quant.packing", "format = \"int-quantized\""},
+        {"compressed-tensors fp8 block, shared expert ignored", dsv3q,
+         CT("float-quantized", "\"num_bits\": 8, \"type\": \"float\", \"symmetric\": true, "
+            "\"strategy\": \"block\", \"block_structure\": [128, 128]",
+            ", \"ignore\": [\"lm_head\", \"re:.*mlp.shared_experts.*\"]"),
+         ZMOE_QUANT_FP8, ZMOE_PACK_COMPRESSED_TENSORS, 128, false, false, false, ZMOE_SCALE_BF16,
+         "quant.shared_experts", "ignore lists \"re:.*mlp.shared_experts.*\""},
+        {"fp8 native (DeepSeek-V3)", dsv3q,
+         "{\"quant_method\": \"fp8\", \"fmt\": \"e4m3\", \"activation_scheme\": \"dynamic\", "
+         "\"weight_block_size\": [128, 128]}", ZMOE_QUANT_FP8, ZMOE_PACK_NATIVE, 128, false, false,
+         true, ZMOE_SCALE_F32, "quant.group_size", "weight_block_size = [128, 128]"},
+        {"mxfp4 (GPT-OSS)", gptossq,
+         "{\"quant_method\": \"mxfp4\", \"modules_to_not_convert\": [\"model.layers.*.mlp.router\"]}",
+         ZMOE_QUANT_MXFP4, ZMOE_PACK_NATIVE, 32, false, false, true, ZMOE_SCALE_E8M0, "quant.format",
+         "quant_method = \"mxfp4\""},
+    };
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
+        char *json = variant(good[i].base, "QC", good[i].qc);
+        struct zmoe_hf_import *imp = calloc(1, sizeof *imp);
+        struct zmoe_error err = {{0}};
+        enum zmoe_status st = zmoe_config_import_hf_json(json, strlen(json), "q.json", "m", imp, &err);
+        const struct zmoe_config *c = &imp->cfg;
+        if (!TAP_OK(st == ZMOE_OK && c->quant.format == good[i].format &&
+                        c->quant.packing == good[i].packing && c->quant.group_size == good[i].group &&
+                        c->quant.zero_points == good[i].zeros &&
+                        c->quant.act_order == good[i].act_order &&
+                        c->quant.shared_experts == good[i].shared &&
+                        c->quant.scale_dtype == good[i].scale,
+                    "%s: [quant] %s %s group %u%s%s%s", good[i].what,
+                    zmoe_config_quant_format_name(good[i].format),
+                    zmoe_config_quant_packing_name(good[i].packing), good[i].group,
+                    good[i].zeros ? " zero points" : "", good[i].act_order ? " act-order" : "",
+                    good[i].shared ? "" : " shared float"))
+            tap_diag("status %s: %s", zmoe_status_str(st), err.msg);
+        const char *why = st == ZMOE_OK ? zmoe_config_hf_why(imp, good[i].why_key) : NULL;
+        TAP_OK(why && strstr(why, good[i].why), "%s: %s comment names '%s' (%s)", good[i].what,
+               good[i].why_key, good[i].why, why ? why : "none");
+        /* printed with a comment on every [quant] key, and reads back equal */
+        char *text = NULL;
+        size_t len = 0;
+        FILE *mem = open_memstream(&text, &len);
+        enum zmoe_status pst = st == ZMOE_OK ? zmoe_config_hf_print(imp, mem, &err) : st;
+        fclose(mem);
+        struct zmoe_config back;
+        const char *bare = text ? uncommented_key(text) : "no text";
+        TAP_OK(pst == ZMOE_OK && text && strstr(text, "[quant]") && bare == NULL &&
+                   zmoe_config_parse(text, len, "printed", &back, &err) == ZMOE_OK &&
+                   zmoe_config_diff(&back, c) == NULL,
+               "%s: printed with [quant], every key commented (bare: %s), reads back equal",
+               good[i].what, bare ? bare : "none");
+        free(text);
+        free(imp);
+        free(json);
+    }
+
+    static const struct {
+        const char *what, *base, *qc, *expect;
+    } bad[] = {
+        {"GPTQ 3 bits", qwen3q, "{\"quant_method\": \"gptq\", \"bits\": 3, \"group_size\": 128}",
+         "field 'quantization_config.bits': 3 bits is not a width zmoe keeps (4 or 8)"},
+        {"GPTQ without bits", qwen3q, "{\"quant_method\": \"gptq\", \"group_size\": 128}",
+         "field 'quantization_config.bits': missing"},
+        {"GPTQ v2 zero points", qwen3q, GPTQ(", \"checkpoint_format\": \"gptq_v2\""),
+         "field 'quantization_config.checkpoint_format': \"gptq_v2\" is not a GPTQ packing zmoe reads"},
+        {"GPTQ bits as a string", qwen3q, "{\"quant_method\": \"gptq\", \"bits\": \"4\", \"group_size\": 128}",
+         "field 'quantization_config.bits': expected an integer, found \"4\""},
+        {"GPTQ group not dividing the intermediate", qwen3q, "{\"quant_method\": \"gptq\", \"bits\": 4, \"group_size\": 96}",
+         "the fields give a config zmoe refuses: config: key 'quant.group_size'"},
+        {"AWQ 8 bits", qwen3q, "{\"quant_method\": \"awq\", \"bits\": 8, \"group_size\": 128, \"zero_point\": true}",
+         "field 'quantization_config.bits': 8 bits is not a width zmoe keeps (4)"},
+        {"AWQ with desc_act", qwen3q,
+         "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"desc_act\": true}",
+         "field 'quantization_config.desc_act': true with quant_method \"awq\""},
+        {"AWQ GEMV", qwen3q,
+         "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": true, \"version\": \"gemv\"}",
+         "field 'quantization_config.version': \"gemv\" is not an AWQ packing zmoe reads"},
+        {"AWQ symmetric", qwen3q,
+         "{\"quant_method\": \"awq\", \"bits\": 4, \"group_size\": 128, \"zero_point\": false}",
+         "field 'quantization_config.zero_point': false (symmetric AWQ)"},
+        {"compressed-tensors W8A8 (activation quantization)", qwen3q,
+         "{\"quant_method\": \"compressed-tensors\", \"format\": \"int-quantized\", \"config_groups\": "
+         "{\"group_0\": {\"weights\": {\"num_bits\": 8, \"type\": \"int\", \"strategy\": \"channel\"}, "
+         "\"input_activations\": {\"num_bits\": 8, \"type\": \"int\", \"dynamic\": true}}}}",
+         "field 'quantization_config.config_groups.group_0.input_activations': activation "
+         "quantization (W8A8-style schemes) is not something zmoe does"},
+        {"compressed-tensors 2 bits", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 2, \"type\": \"int\", \"strategy\": \"group\", \"group_size\": 128", ""),
+         "field 'quantization_config.config_groups.group_0.weights.num_bits': 2 bits"},
+        {"compressed-tensors int4 as int-quantized", qwen3q,
+         CT("int-quantized", CTW4, ""),
+         "field 'quantization_config.format': \"int-quantized\" with 4-bit int weights (expected pack-quantized)"},
+        {"compressed-tensors unknown actorder", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"strategy\": \"group\", "
+            "\"group_size\": 128, \"actorder\": \"dynamic\"", ""),
+         "field 'quantization_config.config_groups.group_0.weights.actorder': \"dynamic\" (expected null, group, weight or static)"},
+        {"compressed-tensors tensor strategy", qwen3q,
+         CT("pack-quantized", "\"num_bits\": 4, \"type\": \"int\", \"strategy\": \"tensor\"", ""),
+         "field 'quantization_config.config_groups.group_0.weights.strategy': \"tensor\" is not a scale layout"},
+        {"compressed-tensors NVFP4", qwen3q,
+         CT("nvfp4-pack-quantized", "\"num_bits\": 4, \"type\": \"float\", \"strategy\": \"tensor_group\", \"group_size\": 16", ""),
+         "field 'quantization_config.config_groups.group_0.weights.num_bits': 4 with type float"},
+        {"compressed-tensors fp8 block 64", dsv3q,
+         CT("float-quantized", "\"num_bits\": 8, \"type\": \"float\", \"strategy\": \"block\", "
+            "\"block_structure\": [64, 64]", ""),
+         "field 'quantization_config.config_groups.group_0.weights.block_structure': expected [128, 128]"},
+        {"compressed-tensors two groups", qwen3q,
+         "{\"quant_method\": \"compressed-tensors\", \"format\": \"pack-quantized\", \"config_groups\": "
+         "{\"a\": {\"weights\": {" CTW4 "}}, \"b\": {\"weights\": {" CTW4 "}}}}",
+         "field 'quantization_config.config_groups': expected an object with one group"},
+        {"compressed-tensors without format", qwen3q,
+         "{\"quant_method\": \"compressed-tensors\", \"config_groups\": {\"g\": {\"weights\": {" CTW4 "}}}}",
+         "field 'quantization_config.format': missing"},
+        {"fp8 without block size (per tensor)", dsv3q,
+         "{\"quant_method\": \"fp8\", \"fmt\": \"e4m3\", \"activation_scheme\": \"dynamic\"}",
+         "field 'quantization_config.weight_block_size': expected [128, 128] (the fp8 blocks zmoe reads), found nothing"},
+        {"fp8 static activations", dsv3q,
+         "{\"quant_method\": \"fp8\", \"activation_scheme\": \"static\", \"weight_block_size\": [128, 128]}",
+         "field 'quantization_config.activation_scheme': \"static\""},
+        {"fp8 e5m2", dsv3q,
+         "{\"quant_method\": \"fp8\", \"fmt\": \"e5m2\", \"weight_block_size\": [128, 128]}",
+         "field 'quantization_config.fmt': \"e5m2\" is not an fp8 format zmoe keeps"},
+        {"mxfp4 outside GPT-OSS", qwen3q, "{\"quant_method\": \"mxfp4\"}",
+         "field 'quantization_config.quant_method': \"mxfp4\" outside GPT-OSS"},
+        {"AutoRound native packing", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round\", \"bits\": 4, "
+         "\"group_size\": 128}",
+         "field 'quantization_config.packing_format': \"auto_round\" is not a packing zmoe reads"},
+        {"AutoRound mxfp4 data type", qwen3q,
+         "{\"quant_method\": \"auto-round\", \"packing_format\": \"auto_round:auto_gptq\", "
+         "\"bits\": 4, \"group_size\": 32, \"data_type\": \"mx_fp\"}",
+         "field 'quantization_config.data_type': \"mx_fp\""},
+        {"bitsandbytes", qwen3q, "{\"quant_method\": \"bitsandbytes\", \"load_in_4bit\": true}",
+         "field 'quantization_config.quant_method': \"bitsandbytes\" is not a quantization zmoe reads "
+         "(gptq, awq, auto-round, compressed-tensors, fp8, mxfp4)"},
+        {"no quant_method", qwen3q, "{\"bits\": 4}", "field 'quantization_config.quant_method': missing"},
+        {"quantization_config not an object", qwen3q, "[4]",
+         "field 'quantization_config': expected an object, found [4]"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char *json = variant(bad[i].base, "QC", bad[i].qc);
+        struct zmoe_hf_import *imp = calloc(1, sizeof *imp);
+        struct zmoe_error err = {{0}};
+        enum zmoe_status st = zmoe_config_import_hf_json(json, strlen(json), "bad.json", "m", imp,
+                                                         &err);
+        if (!TAP_OK(st == ZMOE_ERR_CONFIG && !strncmp(err.msg, "bad.json: ", 10) &&
+                        strstr(err.msg, bad[i].expect),
+                    "%s: refused naming the field and value", bad[i].what)) {
+            tap_diag("status %s, message: %s", zmoe_status_str(st), err.msg);
+            tap_diag("expected: %s", bad[i].expect);
+        }
+        free(imp);
+        free(json);
+    }
+}
+
 /* ------------------------------------------------------------------ the binary */
 
 static void binary_errors(void)
@@ -411,6 +670,7 @@ int main(int argc, char **argv)
         hub_model(i);
     spot_checks();
     malformed();
+    quant_imports();
     binary_errors();
     cli_tmp_cleanup();
     return tap_exit();

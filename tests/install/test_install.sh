@@ -7,7 +7,7 @@ build=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 echo "TAP version 13"
-echo "1..5"
+echo "1..7"
 if meson install -C "$build" --no-rebuild --quiet --destdir "$tmp/root" >"$tmp/install.log" 2>&1; then
     echo "ok 1 - meson install into a destdir"
 else
@@ -44,4 +44,47 @@ if ${CXX:-c++} -std=c++17 -Wall -Wextra -Werror -fsyntax-only $(pkg-config --cfl
     echo "ok 5 - the installed zmoe.h compiles as C++17"
 else
     echo "not ok 5 - the installed zmoe.h compiles as C++17"; sed 's/^/# /' "$tmp/cxx.log"; exit 1
+fi
+if ${CXX:-c++} -std=c++17 -Wall -Wextra -Werror ${ZMOE_CONSUMER_CFLAGS:-} "$src/../../examples/engine_share.cc" \
+        -o "$tmp/engine_share" $(pkg-config --cflags --libs zmoe) >"$tmp/cxx.log" 2>&1 &&
+        LD_LIBRARY_PATH="$libdir" "$tmp/engine_share" >"$tmp/engine.log" 2>&1; then
+    sed 's/^/#   /' "$tmp/engine.log"
+    echo "ok 6 - examples/engine_share.cc builds with the installed header (C++17) and runs on hostdev"
+else
+    sed 's/^/# /' "$tmp/cxx.log" "$tmp/engine.log" 2>/dev/null
+    echo "not ok 6 - examples/engine_share.cc builds with the installed header (C++17) and runs on hostdev"; exit 1
+fi
+# The installed Python package: found under the destdir, its generated _install_paths.py
+# names the install libdir; the library itself comes from the destdir (ZMOE_LIBRARY), and
+# a numpy call runs unless the library is sanitized (python3 cannot load it then).
+init=$(find "$tmp/root" -path '*/zmoe/__init__.py' | head -1)
+site=$(dirname "$(dirname "$init")")
+if [ -n "$init" ] && [ -f "$site/zmoe/_install_paths.py" ] && [ -n "${ZMOE_PYTHON:-}" ] &&
+        PYTHONPATH="$site" ZMOE_LIBRARY="$libdir/libzmoe.so" ZMOE_SANITIZED="${ZMOE_CONSUMER_CFLAGS:-}" \
+        "$ZMOE_PYTHON" - >"$tmp/py.log" 2>&1 <<'PY'
+import os
+import numpy as np
+import zmoe
+from zmoe import _install_paths
+assert zmoe.__file__.startswith(os.environ["PYTHONPATH"]), zmoe.__file__
+assert os.path.isabs(_install_paths.LIBDIR), _install_paths.LIBDIR
+if not os.environ["ZMOE_SANITIZED"]:
+    rng = np.random.default_rng(1)
+    w13 = rng.standard_normal((4, 16, 32)).astype(np.float32)
+    w2 = rng.standard_normal((4, 32, 8)).astype(np.float32)
+    x = rng.standard_normal((2, 32)).astype(np.float32)
+    y = zmoe.fused_experts(x, w13, w2, np.ones((2, 1), np.float32), np.array([[1], [3]], np.int32))
+    def expert(e, v):
+        g, u = np.split(w13[e] @ v, 2)
+        return w2[e] @ (g / (1 + np.exp(-g)) * u)
+    want = np.stack([expert(1, x[0]), expert(3, x[1])])
+    assert np.abs(y - want).max() <= 1e-4 * np.abs(want).max(), np.abs(y - want).max()
+    print("fused_experts through the installed package: ok")
+PY
+then
+    sed 's/^/#   /' "$tmp/py.log"
+    echo "ok 7 - the installed python package imports (and runs fused_experts) from site-packages"
+else
+    sed 's/^/# /' "$tmp/py.log" 2>/dev/null
+    echo "not ok 7 - the installed python package imports (and runs fused_experts) from site-packages (ZMOE_PYTHON=${ZMOE_PYTHON:-unset})"; exit 1
 fi

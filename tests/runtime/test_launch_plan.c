@@ -6,6 +6,7 @@
  * grid covers max_tokens. For every dtype pair and both device shapes (CPU spans, GPU
  * interleaved). The runtime_forward tests run the same plans against the reference. */
 #include "rt_util.h"
+#include "weights/quant.h"
 
 #include <string.h>
 
@@ -76,6 +77,9 @@ static void check_launches(struct zmoe_runtime *rt, const struct zmoe_launch_pla
            "%s: expert_up's argument %u is top_k (the baseline's hook)", what, ZMOE_UP_ARG_K);
 }
 
+static void check_quant(const struct zmoe_config *c, const struct zmoe_launch_plan *p,
+                        const char *what);
+
 static void check_plan(const struct zmoe_config *c, const char *what)
 {
     struct zmoe_runtime *rt = rt_create(c, what);
@@ -128,7 +132,47 @@ static void check_plan(const struct zmoe_config *c, const char *what)
     }
     TAP_OK(same_widths && same_experts && memcmp(x->kernel, p->kernel, sizeof x->kernel) == 0,
            "%s: the same kernel table, grid widths and expert launches as the layer plan", xwhat);
+    if (c->quant.format != ZMOE_QUANT_NONE)
+        check_quant(c, p, what);
     zmoe_destroy(rt);
+}
+
+/* Quantized experts: the format's kernels, and their last by-value arguments are group,
+ * row_block, qflags and the part offsets of zmoe_quant_matrix() in 64-byte units (routed
+ * tensor, then shared; 0 for a float shared expert). */
+static void check_quant(const struct zmoe_config *c, const struct zmoe_launch_plan *p,
+                        const char *what)
+{
+    char up[48], down[48];
+    snprintf(up, sizeof up, "expert_up_q%s_a%s", zmoe_quant_format_name(c->quant.format),
+             zmoe_dtype_name(c->dtype.activations));
+    snprintf(down, sizeof down, "expert_down_q%s", zmoe_quant_format_name(c->quant.format));
+    TAP_OK(strcmp(p->kernel[ZMOE_K_UP].name, up) == 0 && strcmp(p->kernel[ZMOE_K_DOWN].name, down) == 0,
+           "%s: quantized kernels %s, %s", what, p->kernel[ZMOE_K_UP].name, p->kernel[ZMOE_K_DOWN].name);
+    bool ok = true;
+    for (int k = 0; k < 2; k++) {
+        const struct zmoe_launch *l = &p->launch[p->count - 3 + k];
+        const enum zmoe_tensor rt_ = k ? ZMOE_TENSOR_W2 : ZMOE_TENSOR_W13;
+        const enum zmoe_tensor st_ = k ? ZMOE_TENSOR_SHARED_W2 : ZMOE_TENSOR_SHARED_W13;
+        struct zmoe_qmatrix m, sm = {0};
+        ok &= zmoe_quant_matrix(c, rt_, &m);
+        const bool sq = zmoe_quant_matrix(c, st_, &sm);
+        ok &= sq == c->quant.shared_experts;
+        const uint64_t want[8] = {m.codes_offset, m.scales_offset, m.zeros_offset, m.perm_offset,
+                                  sq ? sm.codes_offset : 0, sq ? sm.scales_offset : 0,
+                                  sq ? sm.zeros_offset : 0, sq ? sm.perm_offset : 0};
+        const uint32_t base = l->nargs - 11;
+        ok &= l->arg[base].value == c->quant.group_size && l->arg[base + 1].value == m.row_block;
+        const uint32_t qf = l->arg[base + 2].value;
+        ok &= (qf & 3u) == (uint32_t)c->quant.scale_dtype &&
+              !!(qf & ZMOE_QF_ZEROS) == c->quant.zero_points &&
+              !!(qf & ZMOE_QF_PERM) == c->quant.act_order && !!(qf & ZMOE_QF_SHARED_Q) == sq &&
+              ((qf >> ZMOE_QF_SHARED_DT_SHIFT) & 3u) == (uint32_t)c->dtype.weights;
+        for (int i = 0; i < 8; i++)
+            ok &= l->arg[base + 3 + i].kind == ZMOE_ARG_U32 && want[i] % ZMOE_QUANT_ALIGN == 0 &&
+                  l->arg[base + 3 + i].value == want[i] / ZMOE_QUANT_ALIGN;
+    }
+    TAP_OK(ok, "%s: group, row block, qflags and part offsets from zmoe_quant_matrix()", what);
 }
 
 int main(void)
@@ -150,6 +194,26 @@ int main(void)
                 snprintf(what, sizeof what, "%s split, weights %s, activations %s",
                          sh ? "interleaved" : "spans", zmoe_dtype_name(c.dtype.weights),
                          zmoe_dtype_name(c.dtype.activations));
+                check_plan(&c, what);
+            }
+        /* quantized experts: every format, shared expert quantized and float */
+        for (int f = ZMOE_QUANT_INT4; f <= ZMOE_QUANT_MXFP4; f++)
+            for (int sq = 0; sq < 2; sq++) {
+                struct zmoe_config c = rt_base_config();
+                c.model.shared_experts = 1;
+                c.model.shared_intermediate = 32;
+                c.dtype.weights = ZMOE_DTYPE_BF16;
+                c.quant.format = (enum zmoe_quant_format)f;
+                c.quant.group_size = f == ZMOE_QUANT_FP8 ? 0 : 32;
+                c.quant.scale_dtype = f == ZMOE_QUANT_MXFP4 ? ZMOE_SCALE_E8M0
+                                      : f == ZMOE_QUANT_FP8 ? ZMOE_SCALE_F32 : ZMOE_SCALE_F16;
+                c.quant.zero_points = f == ZMOE_QUANT_INT4;
+                c.quant.act_order = f == ZMOE_QUANT_INT8 || f == ZMOE_QUANT_INT4;
+                c.quant.shared_experts = sq;
+                char what[96];
+                snprintf(what, sizeof what, "%s split, %s experts, shared %s",
+                         sh ? "interleaved" : "spans", zmoe_quant_format_name(c.quant.format),
+                         sq ? "quantized" : "bf16");
                 check_plan(&c, what);
             }
     }

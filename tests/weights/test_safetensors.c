@@ -728,7 +728,8 @@ static void malformed(void)
         check_fails("missing file", &c2, ZMOE_ERR_IO, "cannot open");
     }
     ckpt_free(ck);
-    /* GPT-OSS MXFP4 checkpoint: *_blocks / *_scales instead of the bf16 tensors */
+    /* GPT-OSS MXFP4 checkpoint (*_blocks / *_scales instead of the bf16 tensors) with a
+     * float config: the message names the format (tests/weights/test_quant_load.c loads it) */
     {
         struct zmoe_config g = geometry(ZMOE_LAYOUT_GPT_OSS, 2, 32, 4, 1);
         g.router.bias = true;
@@ -758,8 +759,10 @@ static void malformed(void)
         s->data = malloc(16);
         memcpy((void *)s->data, sc, 16);
         set_file(&g, write_ckpt(ck, "mxfp4", 1));
-        check_fails("MXFP4 checkpoint", &g, ZMOE_ERR_WEIGHTS,
-                    "MXFP4 weights are not supported; use the bf16 checkpoint");
+        check_fails("MXFP4 checkpoint with a float config", &g, ZMOE_ERR_WEIGHTS,
+                    "'model.layers.0.mlp.experts.gate_up_proj' is stored as GPT-OSS MXFP4 "
+                    "(_blocks/_scales) ('model.layers.0.mlp.experts.gate_up_proj_blocks'), but "
+                    "the config has no [quant] format");
         ckpt_free(ck);
         /* bf16 GPT-OSS but the config forgot the biases: refused, not silently dropped */
         add_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
