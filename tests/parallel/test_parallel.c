@@ -489,7 +489,7 @@ static void lost(uint32_t N)
     /* HOSTDEV_DEVICE_LOST_AFTER (test env) loses the context after some executions */
     struct zmoe_config c = rt_base_config();
     c.parallel.devices = N;
-    c.runtime.wait_timeout_ms = 5000; /* PoCL compiles at first launch: slow on a loaded machine */
+    c.runtime.wait_timeout_ms = 10000; /* PoCL compiles at first launch: slow on a loaded machine */
     struct zmoe_parallel *p = par_create(&c, "lost");
     TAP_OK(p != NULL, "created");
     if (!p)
@@ -510,7 +510,9 @@ static void lost(uint32_t N)
     }
     TAP_OK(st == ZMOE_ERR_DEVICE_LOST || st == ZMOE_ERR_LEVEL_ZERO || st == ZMOE_TIMEOUT,
            "an error after %d calls: %s: %s", i, zmoe_status_str(st), err.msg);
-    TAP_OK(worst < 5.0 + 1.0, "every call returned within the wait bound (worst %.3f s)", worst);
+    if (st != ZMOE_OK && st != ZMOE_ERR_DEVICE_LOST)
+        tap_diag("(not the loss itself: %s)", err.msg);
+    TAP_OK(worst < 10.0 + 2.0, "every call returned within the wait bound (worst %.3f s)", worst);
     st = run_parallel(p, &c, 0, x, 4, NULL, &err);
     TAP_OK(st != ZMOE_OK, "later calls fail too: %s", zmoe_status_str(st));
     free(x);
