@@ -94,6 +94,12 @@ void cli_rmsnorm(float *y, const float *x, uint32_t rows, uint32_t h);
 int cli_cmd_run(int argc, char **argv);
 int cli_cmd_forward(int argc, char **argv);
 int cli_cmd_plan(int argc, char **argv);
+/* zmoe plan's expert-parallel section (plan_parallel.c): text, or a JSON member
+ * (",\n\"parallel\": {...}") inside the plan object. Returns an exit code. */
+int cli_plan_parallel(const char *label, const struct zmoe_config *cfg, uint32_t devices, bool json);
+/* zmoe run on several devices or MPI ranks (run_parallel.c). */
+int cli_run_parallel(const char *cmd, const char *label, const struct zmoe_config *cfg, uint32_t steps,
+                     uint32_t tokens, bool check);
 int cli_cmd_info(int argc, char **argv);
 int cli_cmd_profile(int argc, char **argv);
 int cli_cmd_config_header(int argc, char **argv);

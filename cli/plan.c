@@ -6,13 +6,14 @@
 #include "config/config.h"
 #include "runtime/runtime.h"
 #include "weights/quant.h"
+#include "zmoe_parallel.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 static const char plan_usage[] =
-    "usage: zmoe plan CONFIG [--json]\n"
-    "       zmoe plan --model MODEL_DIR [OVERRIDES.conf] [--json]\n"
+    "usage: zmoe plan CONFIG [--json] [--devices N]\n"
+    "       zmoe plan --model MODEL_DIR [OVERRIDES.conf] [--json] [--devices N]\n"
     "\n"
     "Plans the memory of CONFIG without touching a device and prints the arena map\n"
     "(every buffer: memory, offset, size, lifetime), the budget verdict, the bytes a\n"
@@ -25,7 +26,11 @@ static const char plan_usage[] =
     "\n"
     "  --model DIR   take the model from a Hugging Face model directory (DIR/config.json,\n"
     "                its checkpoint) instead of CONFIG; a CONFIG given too may only set\n"
-    "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n";
+    "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n"
+    "  --devices N   expert parallel over N devices (default: the config's [parallel]):\n"
+    "                each device's experts, weight and arena bytes, the bytes moved between\n"
+    "                devices per layer call, and a roofline estimate adding the link time\n"
+    "                (PCIe 4.0/5.0 x16, Xe Link)\n";
 
 /* Peak memory bandwidth and capacity from Intel's product specifications (ark.intel.com):
  *  Arc A770 16GB: GDDR6 17.5 Gbps x 256 bit = 560 GB/s, 16 GB
@@ -457,12 +462,13 @@ static void print_json(const char *path, const struct zmoe_config *cfg, const st
                : plan->size[ZMOE_MEMORY_DEVICE] <= gpus[g].capacity ? "true"
                                                                     : "false");
     }
-    printf("\n]}\n");
+    printf("\n]"); /* the caller closes the object (after the parallel section) */
 }
 
 int cli_cmd_plan(int argc, char **argv)
 {
-    struct cli_opt opts[] = {{"--json", CLI_OPT_FLAG}, {"--model", CLI_OPT_STRING}, {NULL}};
+    struct cli_opt opts[] = {{"--json", CLI_OPT_FLAG}, {"--model", CLI_OPT_STRING},
+                             {"--devices", CLI_OPT_U32, 1, ZMOE_PARALLEL_MAX}, {NULL}};
     const char *pos[1] = {NULL};
     int npos;
     bool help;
@@ -511,11 +517,20 @@ int cli_cmd_plan(int argc, char **argv)
                                                      &budget_err);
     struct traffic tr;
     traffic(&cfg, &tr);
+    /* expert parallel: --devices, else the config's own [parallel] */
+    const uint32_t devices = opts[2].seen ? opts[2].u32 : zmoe_parallel_participants(&cfg);
+    int prc = CLI_EXIT_OK;
     if (opts[0].flag)
         print_json(pos[0], &cfg, &plan, host_block, budget, budget_err.msg, &tr);
     else
         print_text(pos[0], &cfg, &plan, host_block, budget, budget_err.msg, &tr);
+    if (opts[2].seen || devices > 1)
+        prc = cli_plan_parallel(pos[0], &cfg, devices, opts[0].flag);
+    if (opts[0].flag)
+        printf("}\n");
     free(storage);
+    if (prc != CLI_EXIT_OK)
+        return prc;
     if (budget != ZMOE_OK) {
         cli_error("plan", "%s: %s", pos[0], budget_err.msg);
         return CLI_EXIT_USAGE;

@@ -7,13 +7,14 @@
 #include "cli/cli.h"
 #include "cli/zecount.h"
 #include "weights/weights.h"
+#include "zmoe_parallel.h"
 
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char run_usage[] =
-    "usage: zmoe run CONFIG [--steps N] [--tokens T] [--streams S] [--check]\n"
+    "usage: zmoe run CONFIG [--steps N] [--tokens T] [--streams S] [--check] [--devices N]\n"
     "       zmoe run --model MODEL_DIR [OVERRIDES.conf] [options]\n"
     "\n"
     "Creates the runtime, loads the configured weights (file or synthetic) and runs N\n"
@@ -31,6 +32,10 @@ static const char run_usage[] =
     "  --model DIR   take the model from a Hugging Face model directory (DIR/config.json,\n"
     "                its checkpoint) instead of CONFIG; a CONFIG given too may only set\n"
     "                [dtype], [runtime], [budget] and weights.prefix (see 'zmoe import')\n"
+    "  --devices N   expert parallel over N devices (overrides [parallel] devices; with the\n"
+    "                config's [parallel] devices or ranks > 1 this is the default): one\n"
+    "                token stream, each device its experts; under mpiexec with ranks = N\n"
+    "                every rank runs it and rank 0 prints\n"
     "\n"
     "Level Zero calls are counted with the loader's tracing layer, which this command\n"
     "enables (ZE_ENABLE_TRACING_LAYER=1) unless the variable is already set.\n";
@@ -272,6 +277,7 @@ int cli_cmd_run(int argc, char **argv)
         {"--streams", CLI_OPT_U32, 1, UINT32_MAX},
         {"--check", CLI_OPT_FLAG},
         {"--model", CLI_OPT_STRING},
+        {"--devices", CLI_OPT_U32, 1, ZMOE_PARALLEL_MAX},
         {NULL},
     };
     const char *pos[1] = {NULL};
@@ -305,6 +311,15 @@ int cli_cmd_run(int argc, char **argv)
                   cfg.runtime.ring_depth, label);
         return CLI_EXIT_USAGE;
     }
+    /* expert parallel (run_parallel.c): the config's [parallel] or --devices */
+    if (opts[5].seen) {
+        if (opts[5].u32 != cfg.parallel.devices)
+            cfg.parallel.expert_map_set = false; /* a map for another count */
+        cfg.parallel.devices = opts[5].u32;
+        cfg.parallel.ranks = 0;
+    }
+    if (opts[5].seen || zmoe_parallel_participants(&cfg) > 1)
+        return cli_run_parallel(r.cmd, label, &cfg, opts[0].u32, opts[1].u32, opts[3].flag);
     r.steps = opts[0].u32;
     r.tokens = opts[1].u32;
     r.nstreams = opts[2].seen ? opts[2].u32 : cfg.runtime.ring_depth;

@@ -37,7 +37,8 @@ _Static_assert(sizeof(enum zmoe_scale_dtype) == sizeof(int), "enum size");
 
 /* ------------------------------------------------------------------ key table */
 
-enum kind { KIND_U32, KIND_U64, KIND_SIZE, KIND_F32, KIND_BOOL, KIND_ENUM, KIND_STR, KIND_GATE_UP };
+enum kind { KIND_U32, KIND_U64, KIND_SIZE, KIND_F32, KIND_BOOL, KIND_ENUM, KIND_STR, KIND_GATE_UP,
+             KIND_MAP /* parallel.expert_map: per-participant expert lists */ };
 
 struct enum_desc {
     const char *const *names;  /* config-file spelling, index = value */
@@ -98,6 +99,7 @@ enum key_id {
     K_MAX_TOKENS, K_RING_DEPTH, K_DEVICE, K_WAIT_TIMEOUT,
     K_DEVICE_BYTES, K_HOST_BYTES,
     K_FILE, K_LAYOUT, K_PREFIX, K_SEED,
+    K_P_DEVICES, K_P_RANKS, K_P_MAP,
     K_COUNT
 };
 
@@ -157,12 +159,15 @@ static const struct key_desc keys[K_COUNT] = {
     [K_LAYOUT] = {"weights", "layout", "layout", KIND_ENUM, OFF(weights.layout), 0, &enum_layout, false, "weights.layout"},
     [K_PREFIX] = {"weights", "prefix", "prefix", KIND_STR, OFF(weights.prefix), SZ(weights.prefix), NULL, false, "weights.prefix"},
     [K_SEED] = {"weights", "seed", "seed", KIND_U64, OFF(weights.seed), 0, NULL, false, "weights.seed"},
+    [K_P_DEVICES] = {"parallel", "devices", "devices", KIND_U32, OFF(parallel.devices), 0, NULL, false, "parallel.devices"},
+    [K_P_RANKS] = {"parallel", "ranks", "ranks", KIND_U32, OFF(parallel.ranks), 0, NULL, false, "parallel.ranks"},
+    [K_P_MAP] = {"parallel", "expert_map", "expert_map", KIND_MAP, OFF(parallel.expert_map), 0, NULL, false, "parallel.expert_map"},
 };
 
 static const char *const sections[] = {"model", "router", "experts", "dtype", "quant",
-                                       "runtime", "budget", "weights"};
+                                       "runtime", "budget", "weights", "parallel"};
 #define SECTION_COUNT ((int)(sizeof sections / sizeof sections[0]))
-#define SECTIONS_LIST "[model], [router], [experts], [dtype], [quant], [runtime], [budget], [weights]"
+#define SECTIONS_LIST "[model], [router], [experts], [dtype], [quant], [runtime], [budget], [weights], [parallel]"
 #define NAME_MAX_LEN 48 /* section and key names; inih truncates names at 49 chars */
 
 /* Typed access to a field through its descriptor. memcpy keeps this free of aliasing
@@ -280,6 +285,37 @@ static void format_float(float f, char *buf, size_t size)
     }
 }
 
+#define MAP_UNSET 0xffu /* parallel.expert_map: an expert no list names */
+
+/* "0-3,8 | 4-7,9": participant r's experts (runs as ranges), lists separated by '|'. */
+static void format_map(const struct zmoe_config *c, char *buf, size_t size)
+{
+    size_t n = 0;
+    uint32_t parts = 0;
+    const uint32_t E = c->model.experts < ZMOE_PARALLEL_EXPERTS_MAX ? c->model.experts
+                                                                      : ZMOE_PARALLEL_EXPERTS_MAX;
+    for (uint32_t e = 0; e < E; e++)
+        if (c->parallel.expert_map[e] != MAP_UNSET && c->parallel.expert_map[e] + 1u > parts)
+            parts = c->parallel.expert_map[e] + 1u;
+    buf[0] = '\0';
+    for (uint32_t r = 0; r < parts && n < size; r++) {
+        bool first = true;
+        if (r)
+            n += (size_t)snprintf(buf + n, size - n, " | ");
+        for (uint32_t e = 0; e < E && n < size; e++) {
+            if (c->parallel.expert_map[e] != r)
+                continue;
+            uint32_t f = e;
+            while (f + 1 < E && c->parallel.expert_map[f + 1] == r)
+                f++;
+            if (n < size)
+                n += (size_t)snprintf(buf + n, size - n, f > e ? "%s%u-%u" : "%s%u", first ? "" : ",", e, f);
+            first = false;
+            e = f;
+        }
+    }
+}
+
 static void format_value(const struct zmoe_config *c, enum key_id k, char *buf, size_t size)
 {
     switch (keys[k].kind) {
@@ -289,6 +325,7 @@ static void format_value(const struct zmoe_config *c, enum key_id k, char *buf, 
     case KIND_F32: format_float(get_f32(c, k), buf, size); break;
     case KIND_BOOL: snprintf(buf, size, "%s", get_bool(c, k) ? "true" : "false"); break;
     case KIND_GATE_UP: snprintf(buf, size, "%s", gate_up_names[get_bool(c, k) ? 1 : 0]); break;
+    case KIND_MAP: format_map(c, buf, size); break;
     case KIND_ENUM: {
         int v = get_enum(c, k);
         if (v >= 0 && v < keys[k].e->count)
@@ -695,6 +732,41 @@ static enum zmoe_status validate(const struct zmoe_config *c, const struct where
                    "concatenated with synthetic weights (they are generated in kernel layout; "
                    "interleaved describes a checkpoint file)");
 
+    /* parallel: participants are devices of one process or MPI ranks (one device each) */
+    const uint32_t pd = c->parallel.devices, pr_ = c->parallel.ranks;
+    if (pd > ZMOE_PARALLEL_MAX)
+        return bad(err, w, c, K_P_DEVICES, "0..%u devices", ZMOE_PARALLEL_MAX);
+    if (pr_ > ZMOE_PARALLEL_MAX)
+        return bad(err, w, c, K_P_RANKS, "0..%u ranks", ZMOE_PARALLEL_MAX);
+    if (pd > 1 && pr_ > 1)
+        return bad(err, w, c, K_P_RANKS, "ranks <= 1 with devices = %u: one of them (one device "
+                                         "per rank with MPI)", pd);
+    const uint32_t parts = pd > pr_ ? pd : (pr_ ? pr_ : 1);
+    const enum key_id pk = pd > 1 ? K_P_DEVICES : K_P_RANKS;
+    if (!c->parallel.expert_map_set && E % parts)
+        return bad(err, w, c, pk, "a count dividing model.experts (%u devices/ranks do not "
+                                  "divide %u experts: the implicit map gives each the same "
+                                  "number; set parallel.expert_map)", parts, E);
+    if (c->parallel.expert_map_set) {
+        uint32_t owned[ZMOE_PARALLEL_MAX] = {0};
+        if (E > ZMOE_PARALLEL_EXPERTS_MAX)
+            return bad(err, w, c, K_P_MAP, "at most %u experts to map (model has %u)",
+                       ZMOE_PARALLEL_EXPERTS_MAX, E);
+        for (uint32_t e = 0; e < E; e++) {
+            const uint32_t o = c->parallel.expert_map[e];
+            if (o == MAP_UNSET)
+                return bad(err, w, c, K_P_MAP, "every expert in one list: expert %u is in none", e);
+            if (o >= parts)
+                return bad(err, w, c, K_P_MAP, "lists for participants 0..%u: expert %u -> "
+                                               "participant %u", parts - 1, e, o);
+            owned[o]++;
+        }
+        for (uint32_t r = 0; r < parts; r++)
+            if (!owned[r])
+                return bad(err, w, c, K_P_MAP, "one list per participant: participant %u owns "
+                                               "no expert", r);
+    }
+
     /* sizes: every tensor and the sum over layers must fit in 64 bits (weights.h's
      * element counts rely on this), and so must the largest activation buffer. */
     uint64_t layer_bytes, total, t;
@@ -720,7 +792,9 @@ static enum zmoe_status validate(const struct zmoe_config *c, const struct where
 
     /* budget: the device arena holds every layer's weights, so a budget below them can
      * never be met (the arena's plan check adds the activations on top). */
-    if (c->budget.device_bytes != 0 && c->budget.device_bytes < total)
+    /* (with several participants each device holds a share: its own plan is checked
+     * against the budget when it is created) */
+    if (c->budget.device_bytes != 0 && c->budget.device_bytes < total && parts == 1)
         return bad(err, w, c, K_DEVICE_BYTES,
                    "0 (unlimited) or at least the weights' %llu bytes (%.2f GiB)",
                    (unsigned long long)total, (double)total / (1024.0 * 1024.0 * 1024.0));
@@ -1183,6 +1257,73 @@ static int model_dir_key(struct parse *p, const char *value)
     return 1;
 }
 
+/* parallel.expert_map = "0-3,8 | 4-7,9": list r (separated by '|') holds participant r's
+ * experts, single numbers or inclusive ranges a-b, comma-separated. An expert listed
+ * twice is refused here; one listed nowhere, or past model.experts, in finish(). */
+static bool parse_map(struct parse *p, const struct where *w, const char *value)
+{
+    uint8_t *map = p->cfg.parallel.expert_map;
+    memset(map, MAP_UNSET, ZMOE_PARALLEL_EXPERTS_MAX);
+    uint32_t part = 0;
+    const char *s = value;
+    for (;;) {
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (!is_digit(*s)) {
+            key_error(p->err, w, K_P_MAP, value, "lists of experts per participant, e.g. "
+                                                 "'0-3,8 | 4-7,9' (numbers or ranges a-b, "
+                                                 "comma-separated, lists separated by '|')");
+            return false;
+        }
+        uint32_t a = 0, b;
+        while (is_digit(*s) && a < 100000)
+            a = a * 10 + (uint32_t)(*s++ - '0');
+        b = a;
+        if (*s == '-') {
+            s++;
+            if (!is_digit(*s)) {
+                key_error(p->err, w, K_P_MAP, value, "a range a-b with both ends");
+                return false;
+            }
+            b = 0;
+            while (is_digit(*s) && b < 100000)
+                b = b * 10 + (uint32_t)(*s++ - '0');
+        }
+        if (b < a || b >= ZMOE_PARALLEL_EXPERTS_MAX) {
+            key_error(p->err, w, K_P_MAP, value, "experts 0..%u in ascending ranges (found %u-%u)",
+                      ZMOE_PARALLEL_EXPERTS_MAX - 1, a, b);
+            return false;
+        }
+        for (uint32_t e = a; e <= b; e++) {
+            if (map[e] != MAP_UNSET) {
+                key_error(p->err, w, K_P_MAP, value, "each expert in one list: expert %u is "
+                                                     "listed for participant %u and again for %u",
+                          e, map[e], part);
+                return false;
+            }
+            map[e] = (uint8_t)part;
+        }
+        while (*s == ' ' || *s == '\t')
+            s++;
+        if (*s == ',') {
+            s++;
+        } else if (*s == '|') {
+            s++;
+            if (++part >= ZMOE_PARALLEL_MAX) {
+                key_error(p->err, w, K_P_MAP, value, "at most %u lists (participants)", ZMOE_PARALLEL_MAX);
+                return false;
+            }
+        } else if (*s == '\0') {
+            break;
+        } else {
+            key_error(p->err, w, K_P_MAP, value, "',' or '|' between experts, found '%c'", *s);
+            return false;
+        }
+    }
+    p->cfg.parallel.expert_map_set = true;
+    return true;
+}
+
 static int handler(void *user, const char *section, const char *name, const char *value)
 {
     struct parse *p = user;
@@ -1289,6 +1430,9 @@ static int handler(void *user, const char *section, const char *name, const char
         }
         break;
     }
+    case KIND_MAP:
+        ok = parse_map(p, &w, value);
+        break;
     case KIND_STR: {
         size_t len = strlen(value);
         ok = len < d->size;
@@ -1323,6 +1467,7 @@ static size_t key_size(enum key_id k)
     case KIND_GATE_UP: return sizeof(bool);
     case KIND_ENUM: return sizeof(int);
     case KIND_STR: return keys[k].size;
+    case KIND_MAP: return sizeof ((struct zmoe_config *)0)->parallel.expert_map;
     }
     return 0;
 }
@@ -1419,6 +1564,14 @@ static enum zmoe_status finish(struct parse *p)
                                           "synthetic weights only)");
     if (!p->lines[K_GATE_UP])
         c->experts.gate_up_interleaved = c->weights.layout == ZMOE_LAYOUT_GPT_OSS;
+    if (c->parallel.expert_map_set) {
+        for (uint32_t e = c->model.experts; e < ZMOE_PARALLEL_EXPERTS_MAX; e++) {
+            if (c->parallel.expert_map[e] != MAP_UNSET)
+                return bad(p->err, &w, c, K_P_MAP, "experts below model.experts = %u (expert %u "
+                                                   "is listed)", c->model.experts, e);
+            c->parallel.expert_map[e] = 0; /* as a compiled-in config has it */
+        }
+    }
     if (c->quant.format == ZMOE_QUANT_NONE) {
         for (int k = K_Q_PACKING; k <= K_Q_SHARED; k++)
             if (p->lines[k])
@@ -1565,6 +1718,14 @@ const char *zmoe_config_diff(const struct zmoe_config *a, const struct zmoe_conf
         case KIND_BOOL:
         case KIND_GATE_UP: same = get_bool(a, (enum key_id)k) == get_bool(b, (enum key_id)k); break;
         case KIND_STR: same = strncmp(pa, pb, keys[k].size) == 0; break;
+        case KIND_MAP: {
+            /* the entries of existing experts (past E nothing is read) */
+            uint32_t E = a->model.experts < ZMOE_PARALLEL_EXPERTS_MAX ? a->model.experts
+                                                                       : ZMOE_PARALLEL_EXPERTS_MAX;
+            same = a->parallel.expert_map_set == b->parallel.expert_map_set &&
+                   (!a->parallel.expert_map_set || memcmp(pa, pb, E) == 0);
+            break;
+        }
         default: same = false; break;
         }
         if (!same)
@@ -1589,6 +1750,9 @@ static bool key_meaningful(const struct zmoe_config *c, enum key_id k)
     case K_LAYOUT: return has_file;
     case K_PREFIX: return has_file && c->weights.prefix[0] != '\0';
     case K_SEED: return !has_file;
+    case K_P_DEVICES: return c->parallel.devices > 1;
+    case K_P_RANKS: return c->parallel.ranks > 1;
+    case K_P_MAP: return c->parallel.expert_map_set;
     case K_Q_FORMAT:
     case K_Q_PACKING:
     case K_Q_GROUP:
@@ -1650,15 +1814,16 @@ enum zmoe_status zmoe_config_print_commented(const struct zmoe_config *cfg, FILE
             bool any = false;
             for (int j = k; j < K_COUNT && !strcmp(keys[j].section, keys[k].section); j++)
                 any = any || key_meaningful(cfg, (enum key_id)j);
-            /* [quant] is written only for quantized experts, so float configs print as
-             * they always did; every other section is written even when empty. */
-            if (any || strcmp(keys[k].section, "quant") != 0)
+            /* [quant] is written only for quantized experts and [parallel] only for
+             * several participants, so other configs print as they always did; every
+             * other section is written even when empty. */
+            if (any || (strcmp(keys[k].section, "quant") != 0 && strcmp(keys[k].section, "parallel") != 0))
                 fprintf(out, "%s[%s]\n", section ? "\n" : "", keys[k].section);
             section = keys[k].section;
         }
         if (!key_meaningful(cfg, (enum key_id)k))
             continue;
-        char v[ZMOE_PATH_MAX + 16];
+        char v[4096]; /* an expert map of 512 scattered experts */
         switch (keys[k].kind) {
         case KIND_SIZE: format_size(get_u64(cfg, (enum key_id)k), v, sizeof v); break;
         case KIND_STR: snprintf(v, sizeof v, "%s", get_str(cfg, (enum key_id)k)); break;
@@ -1772,6 +1937,14 @@ enum zmoe_status zmoe_config_write_header(const struct zmoe_config *cfg, const c
             write_c_string(out, get_str(cfg, (enum key_id)k), d->size);
             fprintf(out, ",\n");
             break;
+        case KIND_MAP: {
+            const bool set = cfg->parallel.expert_map_set;
+            fprintf(out, "{");
+            for (uint32_t e = 0; set && e < cfg->model.experts && e < ZMOE_PARALLEL_EXPERTS_MAX; e++)
+                fprintf(out, "%s%u", e ? ", " : "", cfg->parallel.expert_map[e]);
+            fprintf(out, "},\n        .expert_map_set = %s,\n", set ? "true" : "false");
+            break;
+        }
         }
     }
     fprintf(out, "    },\n};\n\n#endif\n");

@@ -99,6 +99,8 @@ enum zmoe_quant_packing {
 enum zmoe_scale_dtype { ZMOE_SCALE_F16 = 0, ZMOE_SCALE_BF16, ZMOE_SCALE_F32, ZMOE_SCALE_E8M0 };
 
 #define ZMOE_PATH_MAX 512
+#define ZMOE_PARALLEL_EXPERTS_MAX 512 /* experts an expert map names (the kernels' limit) */
+#define ZMOE_PARALLEL_MAX 16          /* participants (devices or ranks) */
 #define ZMOE_PREFIX_MAX 128
 
 /* Everything a runtime is built from. Produced by zmoe_config_load() or compiled in
@@ -161,6 +163,15 @@ struct zmoe_config {
         char prefix[ZMOE_PREFIX_MAX]; /* "" = detect; else e.g. "model.layers." */
         uint64_t seed;                /* synthetic weights */
     } weights;
+    /* Expert parallel ([parallel]; include/zmoe_parallel.h): routed experts sharded over
+     * participants (devices of this process, or MPI ranks), router and shared experts
+     * replicated. 0 and 1 both mean one. */
+    struct {
+        uint32_t devices;    /* Level Zero devices used by this process */
+        uint32_t ranks;      /* MPI ranks (one device each) */
+        bool expert_map_set; /* false: participant r owns experts [r*E/N, (r+1)*E/N) */
+        uint8_t expert_map[ZMOE_PARALLEL_EXPERTS_MAX]; /* expert e -> its participant */
+    } parallel;
 };
 
 /* Parse and validate an INI config file. Errors read "file:line: key 'k': ...". */

@@ -56,6 +56,12 @@
 #define F_EXPERT_BIAS 32u
 #define F_SHARED 64u
 #define F_SHARED_GATE 128u
+/* Expert parallel (runtime/parallel.c): this participant owns the experts whose bits
+ * are set in prm[P_OWNED ..] (E bits); its weights hold them alone, in expert order.
+ * Without the flag every expert is owned (one device). */
+#define F_SHARD 256u
+#define P_OWNED 8
+#define NO_ROW 0xffffffffu /* inv[] of a pair another participant computes */
 
 #define ACT_SILU 0u
 #define ACT_GELU 1u
@@ -407,14 +413,34 @@ INLINE float group_score(__local const float *s, __global const float *sb, bool 
  * placement sorted[row] = t*K+k / inv[t*K+k] = row, and the group counts of the three
  * indirect launches (groups[0..2] expert_up, [3..5] expert_down, [6..8] combine).
  * Every work-item calls it and reaches every barrier. */
-INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint *topk_ids,
+/* Expert parallel: is expert e owned here (F_SHARD), and its index in this
+ * participant's weights (owned experts below e). */
+INLINE bool owned(__global const uint *prm, uint flags, uint e)
+{
+    return !(flags & F_SHARD) || ((prm[P_OWNED + e / 32u] >> (e % 32u)) & 1u);
+}
+INLINE uint local_expert(__global const uint *prm, uint flags, uint e)
+{
+    if (!(flags & F_SHARD))
+        return e;
+    uint n = 0;
+    for (uint w = 0; w < e / 32u; w++)
+        n += popcount(prm[P_OWNED + w]);
+    return n + popcount(prm[P_OWNED + e / 32u] & ((1u << (e % 32u)) - 1u));
+}
+
+INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint *prm,
+                        __global const uint *topk_ids,
                         __global uint *sorted, __global uint *inv, __global uint4 *tiles,
                         __global uint *groups, __local uint *cnt, __local uint *off,
                         __local uint *toff, __local uint *part, uint lid, uint ls, uint gx_up,
                         uint gx_down, uint gx_combine)
 {
     const uint TK = T * K;
+    /* experts another participant owns get no rows and no tiles here (F_SHARD) */
     for (uint e = lid; e < E; e += ls) {
+        if (!owned(prm, flags, e))
+            cnt[e] = 0;
         off[e] = cnt[e];
         toff[e] = (cnt[e] + ZMOE_RMAX - 1u) / ZMOE_RMAX;
     }
@@ -422,14 +448,20 @@ INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint 
     wg_exclusive_scan(off, E, part, lid, ls);
     const uint routed_tiles = wg_exclusive_scan(toff, E, part, lid, ls);
     for (uint e = lid; e < E; e += ls) {
-        const uint c = cnt[e], o = off[e];
+        const uint c = cnt[e], o = off[e], le = c ? local_expert(prm, flags, e) : 0u;
         uint tb = toff[e];
         for (uint r = 0; r < c; r += ZMOE_RMAX)
-            tiles[tb++] = (uint4)(e, o + r, min((uint)ZMOE_RMAX, c - r), 0u);
+            tiles[tb++] = (uint4)(le, o + r, min((uint)ZMOE_RMAX, c - r), 0u);
     }
-    /* placement: row = the expert's offset + the position taken above */
+    /* placement: row = the expert's offset + the position taken above; a pair of an
+     * expert owned elsewhere has no row (combine skips it) */
     for (uint p = lid; p < TK; p += ls) {
-        const uint q = off[topk_ids[p]] + inv[p];
+        const uint e = topk_ids[p];
+        if (!owned(prm, flags, e)) {
+            inv[p] = NO_ROW;
+            continue;
+        }
+        const uint q = off[e] + inv[p];
         sorted[q] = p;
         inv[p] = q;
     }
@@ -578,7 +610,7 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     }
 
-    align_place(T, K, E, flags, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
+    align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
                 gx_up, gx_down, gx_combine);
 }
 
@@ -635,7 +667,7 @@ __kernel void align_routed(__global const uint *tokens, __global const uint *prm
         }
         status[0] = min(seen, 0xffffffffu - bad[1]) + bad[1];
     }
-    align_place(T, K, E, flags, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
+    align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
                 gx_up, gx_down, gx_combine);
 }
 
@@ -1336,6 +1368,8 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
     float acc = 0.0f;
     for (uint k = 0; k < K; k++) {
         const uint p = inv[t * K + k];
+        if (p == NO_ROW)
+            continue; /* expert parallel: another participant's pair */
         const float c = on_input ? 1.0f : topk_w[t * K + k];
         acc += c * o[(size_t)p * H + h];
     }
@@ -1408,6 +1442,33 @@ EXPERT_DOWN(bf16, DT_BF16)
 COMBINE(f32, DT_F32)
 COMBINE(f16, DT_F16)
 COMBINE(bf16, DT_BF16)
+
+/* Expert parallel (runtime/parallel.c): y[t] = the participants' f32 partial outputs
+ * summed in participant order (part[r][t][h], r = 0..n-1): a fixed order, no atomics,
+ * one rounding to the activation dtype. One work-item per (h, t); grid y = max_tokens,
+ * rows at or past the token count return. */
+INLINE void reduce_body(__global const uint *tokens, __global const float *part,
+                        __global void *y, uint H, uint n, uint stride, const uint adt)
+{
+    const uint h = get_global_id(0), t = get_group_id(1);
+    if (h >= H || t >= tokens[0])
+        return;
+    float acc = 0.0f;
+    for (uint r = 0; r < n; r++)
+        acc += part[(size_t)r * stride + (size_t)t * H + h];
+    st1(y, (size_t)t * H + h, acc, adt);
+}
+
+#define REDUCE(AN, AD)                                                                      \
+    __kernel void reduce_partials_a##AN(__global const uint *tokens,                        \
+                                        __global const float *part, __global void *y,       \
+                                        uint H, uint n, uint stride)                        \
+    {                                                                                       \
+        reduce_body(tokens, part, y, H, n, stride, AD);                                     \
+    }
+REDUCE(f32, DT_F32)
+REDUCE(f16, DT_F16)
+REDUCE(bf16, DT_BF16)
 
 /* Quantized variants: one per (format, activation dtype) for expert_up and per format
  * for expert_down; scale dtype, zero points, act-order and the shared expert's kind are

@@ -190,6 +190,25 @@ static void quant_args(struct builder *b, const struct zmoe_config *c, enum zmoe
             u32(b, (uint32_t)(part[i][k] / ZMOE_QUANT_ALIGN));
 }
 
+void zmoe_runtime_launch_plan_quant_shard(struct zmoe_launch_plan *p, const struct zmoe_config *sc)
+{
+    if (sc->quant.format == ZMOE_QUANT_NONE)
+        return;
+    for (uint32_t i = 0; i < p->count; i++) {
+        struct zmoe_launch *l = &p->launch[i];
+        if (l->kernel != ZMOE_K_UP && l->kernel != ZMOE_K_DOWN)
+            continue;
+        /* quant_args is the launch's tail: rebuild it from the shard's config */
+        struct zmoe_launch scratch = {0};
+        struct builder b = {&scratch};
+        const bool up = l->kernel == ZMOE_K_UP;
+        quant_args(&b, sc, up ? ZMOE_TENSOR_W13 : ZMOE_TENSOR_W2,
+                   up ? ZMOE_TENSOR_SHARED_W13 : ZMOE_TENSOR_SHARED_W2);
+        if (scratch.nargs <= l->nargs)
+            memcpy(&l->arg[l->nargs - scratch.nargs], scratch.arg, scratch.nargs * sizeof scratch.arg[0]);
+    }
+}
+
 /* The three launches after an align (either one): expert_up, expert_down and combine,
  * each with the group counts the align wrote at act.groups[0], [1], [2]. */
 static void expert_launches(struct zmoe_launch_plan *p, const struct zmoe_config *c,

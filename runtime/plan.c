@@ -130,7 +130,7 @@ uint32_t zmoe_runtime_max_buffers(const struct zmoe_config *cfg)
         cfg->runtime.ring_depth > ZMOE_RUNTIME_DEPTH_MAX)
         return 0;
     return cfg->model.layers * ZMOE_TENSOR_COUNT + ZMOE_ACT_COUNT +
-           cfg->runtime.ring_depth * ZMOE_SLOT_BUFFER_COUNT + 4;
+           cfg->runtime.ring_depth * (ZMOE_SLOT_BUFFER_COUNT + 2) + 4;
 }
 
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg)
@@ -163,15 +163,60 @@ static enum zmoe_status add(struct zmoe_plan *plan, const char *name, enum zmoe_
     return zmoe_plan_add(plan, name, mem, cat, size, ACT_ALIGN, first, last, index, err);
 }
 
+static bool expert_tensor(enum zmoe_tensor t)
+{
+    return t == ZMOE_TENSOR_W13 || t == ZMOE_TENSOR_B13 || t == ZMOE_TENSOR_W2 ||
+           t == ZMOE_TENSOR_B2;
+}
+
+struct zmoe_config zmoe_runtime_shard_config(const struct zmoe_config *cfg,
+                                             const struct zmoe_shard *shard)
+{
+    struct zmoe_config c = *cfg;
+    if (shard)
+        c.model.experts = shard->experts;
+    return c;
+}
+
+bool zmoe_runtime_shard_has(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                            enum zmoe_tensor t)
+{
+    if (!zmoe_tensor_present(cfg, t))
+        return false;
+    if (shard && !shard->shared && (t == ZMOE_TENSOR_SHARED_W13 || t == ZMOE_TENSOR_SHARED_W2))
+        return false;
+    return !shard || !expert_tensor(t) || shard->experts > 0;
+}
+
+static enum zmoe_status plan_all(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                 bool caller_weights, struct zmoe_plan *plan,
+                                 struct zmoe_runtime_buffers *ids, struct zmoe_error *err);
+
 enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_plan *plan,
                                    struct zmoe_runtime_buffers *ids, struct zmoe_error *err)
 {
-    return zmoe_runtime_plan_weights(cfg, false, plan, ids, err);
+    return plan_all(cfg, NULL, false, plan, ids, err);
 }
 
 enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool caller_weights,
                                            struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
                                            struct zmoe_error *err)
+{
+    return plan_all(cfg, NULL, caller_weights, plan, ids, err);
+}
+
+enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                         struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
+                                         struct zmoe_error *err)
+{
+    return plan_all(cfg, shard, false, plan, ids, err);
+}
+
+/* Every buffer of one runtime; `shard` (expert parallel) sizes the expert tensors for the
+ * owned experts and adds the partials, `caller_weights` plans no weight buffers. */
+static enum zmoe_status plan_all(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                 bool caller_weights, struct zmoe_plan *plan,
+                                 struct zmoe_runtime_buffers *ids, struct zmoe_error *err)
 {
     if (!cfg || !plan || !ids) {
         zmoe_runtime_errorf(err, "zmoe_runtime_plan: config, plan and ids must not be NULL");
@@ -197,13 +242,14 @@ enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool c
     char name[ZMOE_BUFFER_NAME_MAX];
     uint32_t idx;
 
+    const struct zmoe_config ecfg = zmoe_runtime_shard_config(cfg, shard);
     /* Weights: every present tensor of every layer, persistent; none when the caller
      * owns them (their pointers stand in for the buffers: runtime.h caller_weights). */
     uint32_t per_layer = 0;
     uint64_t largest = 0;
     for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
         ids->weight_rank[t] = ZMOE_NO_BUFFER;
-        if (zmoe_tensor_present(cfg, (enum zmoe_tensor)t))
+        if (zmoe_runtime_shard_has(cfg, shard, (enum zmoe_tensor)t))
             ids->weight_rank[t] = per_layer++;
     }
     ids->weights_per_layer = per_layer;
@@ -213,9 +259,10 @@ enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool c
         for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
             if (ids->weight_rank[t] == ZMOE_NO_BUFFER)
                 continue;
-            /* zmoe_tensor_bytes: quantized matrices are their parts (weights/quant.h),
-             * not elements times a dtype size; 0 on overflow */
-            const uint64_t bytes = zmoe_tensor_bytes(cfg, (enum zmoe_tensor)t);
+            /* zmoe_tensor_bytes: quantized matrices are weights/quant.h's parts; a shard's
+             * expert tensors are those of its owned experts alone */
+            uint64_t bytes = zmoe_tensor_bytes(expert_tensor((enum zmoe_tensor)t) ? &ecfg : cfg,
+                                               (enum zmoe_tensor)t);
             if (bytes == 0)
                 goto overflow;
             if (bytes > largest)
@@ -301,6 +348,28 @@ enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool c
              ZMOE_STAGE_ALWAYS_LAST, &ids->routing_status, err);
     if (st)
         return st;
+    /* Expert parallel: per slot the f32 partial output(s) and their host staging. */
+    ids->partial_base = plan->count;
+    for (uint32_t s = 0; shard && s < cfg->runtime.ring_depth; s++) {
+        uint64_t rows = shard->index == 0 ? shard->participants : 1, pb;
+        if (!mul(rows, osh, &pb))
+            goto overflow;
+        snprintf(name, sizeof name, "slot%u.partial", s);
+        st = add(plan, name, ZMOE_MEMORY_DEVICE, ZMOE_CATEGORY_IO, pb, ZMOE_STAGE_ALWAYS_FIRST,
+                 ZMOE_STAGE_ALWAYS_LAST, &idx, err);
+        if (st)
+            return st;
+        /* host staging: the participant's own partial, or on participant 0 (MPI) the
+         * rows the others' partials arrive in */
+        uint64_t sb = 0;
+        if (shard->staged && !mul(shard->index == 0 ? shard->participants : 1, osh, &sb))
+            goto overflow;
+        snprintf(name, sizeof name, "slot%u.partial_stage", s);
+        st = add(plan, name, ZMOE_MEMORY_HOST_VISIBLE, ZMOE_CATEGORY_IO, sb, ZMOE_STAGE_ALWAYS_FIRST,
+                 ZMOE_STAGE_ALWAYS_LAST, &idx, err);
+        if (st)
+            return st;
+    }
     /* Staging: the largest tensor or STAGING_MAX, whichever is smaller — weights stream
      * through it, so it does not grow with the model. */
     uint64_t staging = largest < STAGING_MAX ? largest : STAGING_MAX;

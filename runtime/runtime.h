@@ -49,6 +49,9 @@ struct zmoe_params {
     float swiglu_alpha;
     float swiglu_limit;
     uint32_t reserved[2];
+    /* ZMOE_PF_SHARD (expert parallel, parallel.c): bit e set = expert e is this
+     * participant's (its weights hold the owned experts alone, in expert order). */
+    uint32_t owned[ZMOE_KERNEL_EMAX / 32];
 };
 #define ZMOE_PF_SIGMOID 1u
 #define ZMOE_PF_RENORM 2u
@@ -58,6 +61,7 @@ struct zmoe_params {
 #define ZMOE_PF_EXPERT_BIAS 32u
 #define ZMOE_PF_SHARED 64u
 #define ZMOE_PF_SHARED_GATE 128u
+#define ZMOE_PF_SHARD 256u
 
 /* The params a config implies (tokens left 0). */
 void zmoe_runtime_params(const struct zmoe_config *cfg, struct zmoe_params *out);
@@ -106,6 +110,8 @@ struct zmoe_runtime_buffers {
     uint32_t experts_params; /* the experts-only call's parameter block (no shared expert) */
     uint32_t routing_status; /* u32 [layers][ZMOE_ROUTING_STATUS_WORDS], host-visible */
     uint32_t staging;
+    uint32_t partial_base; /* expert parallel, slot s: partial_base + 2s the f32 partial
+                              output(s), + 1 its host-visible staging (plan_shard only) */
     uint32_t max_tiles;
     bool caller_weights; /* no weight buffers: the caller's pointers (rt->layer_weights) */
     uint64_t staging_bytes;
@@ -137,6 +143,29 @@ enum zmoe_status zmoe_runtime_plan(const struct zmoe_config *cfg, struct zmoe_pl
 enum zmoe_status zmoe_runtime_plan_weights(const struct zmoe_config *cfg, bool caller_weights,
                                            struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
                                            struct zmoe_error *err);
+/* Expert parallel (runtime/parallel.c): what participant `index` of `participants`
+ * holds. Its arena has the expert tensors of `experts` experts (the owned ones, in
+ * expert order; sized through zmoe_tensor_bytes of the config with model.experts =
+ * `experts`, so quantized formats shard as row ranges of every part), the router
+ * replicated, the shared experts only when `shared`, and per slot the f32 partial
+ * output: [participants][max_tokens][H] on participant 0 (its own first, then what the
+ * others copy in), [max_tokens][H] elsewhere, plus a host-visible copy of it when
+ * `staged` (no peer access to participant 0; with MPI on participant 0 the
+ * [participants][max_tokens][H] rows the other ranks' partials arrive in). */
+struct zmoe_shard {
+    uint32_t participants, index, experts;
+    bool shared, staged;
+};
+/* The config whose expert tensors are the shard's (model.experts = shard->experts). */
+struct zmoe_config zmoe_runtime_shard_config(const struct zmoe_config *cfg,
+                                             const struct zmoe_shard *shard);
+/* True when tensor t has a buffer on the shard (shared experts on one participant). */
+bool zmoe_runtime_shard_has(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                            enum zmoe_tensor t);
+/* zmoe_runtime_plan for one participant (shard NULL: the one-device plan). */
+enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const struct zmoe_shard *shard,
+                                         struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
+                                         struct zmoe_error *err);
 
 /* Bytes of the host block zmoe_create() needs for `cfg` (runtime structures). */
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg);
@@ -237,6 +266,12 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *cfg, const struct zmoe_d
 void zmoe_runtime_launch_plan_experts(const struct zmoe_config *cfg,
                                       const struct zmoe_device_shape *shape,
                                       struct zmoe_launch_plan *out);
+
+/* Expert parallel (parallel.c): in a plan built from the full config, the quantized
+ * expert launches' part offsets replaced by those of the shard's tensors (`shard_cfg`:
+ * the config with model.experts = the owned count; weights/quant.h parts shrink with
+ * the expert count, so the scales, zeros and perm parts start earlier). */
+void zmoe_runtime_launch_plan_quant_shard(struct zmoe_launch_plan *p, const struct zmoe_config *shard_cfg);
 
 /* The routing status words of one layer's experts-only call (align_routed writes them,
  * zmoe_routing_status reads and clears them): [0] bad pairs since the last clear
@@ -348,5 +383,10 @@ enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmo
 enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t layer,
                                            const struct zmoe_layer_weights *host,
                                            struct zmoe_error *err);
+/* One chunk of a tensor into rt's arena at `offset` of the tensor's buffer (the sink of
+ * zmoe_runtime_upload_weights; parallel.c maps a shard's rows through it). */
+enum zmoe_status zmoe_runtime_upload_chunk(struct zmoe_runtime *rt, uint32_t layer,
+                                           enum zmoe_tensor t, uint64_t offset, const void *bytes,
+                                           size_t size, struct zmoe_error *err);
 
 #endif

@@ -90,3 +90,10 @@ enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t lay
     }
     return ZMOE_OK;
 }
+
+enum zmoe_status zmoe_runtime_upload_chunk(struct zmoe_runtime *rt, uint32_t layer,
+                                           enum zmoe_tensor t, uint64_t offset, const void *bytes,
+                                           size_t size, struct zmoe_error *err)
+{
+    return sink(rt, layer, t, offset, bytes, size, err);
+}

@@ -7,7 +7,8 @@ PACKAGES="build-essential pkg-config meson ninja-build clang libclang-rt-14-dev
 libze1 libze-dev intel-opencl-icd
 pocl-opencl-icd ocl-icd-opencl-dev opencl-c-headers llvm-spirv-15 spirv-tools
 libinih-dev libjsmn-dev valgrind
-python3-numpy python3-pytest python3-torch"
+python3-numpy python3-pytest python3-torch
+libmpich-dev mpich"
 
 missing=""
 for p in $PACKAGES; do

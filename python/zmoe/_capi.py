@@ -63,11 +63,16 @@ class _Weights(ctypes.Structure):
                 ("prefix", ctypes.c_char * 128), ("seed", ctypes.c_uint64)]
 
 
+class _Parallel(ctypes.Structure):
+    _fields_ = [("devices", ctypes.c_uint32), ("ranks", ctypes.c_uint32),
+                ("expert_map_set", ctypes.c_bool), ("expert_map", ctypes.c_uint8 * 512)]
+
+
 class Config(ctypes.Structure):
     """struct zmoe_config"""
     _fields_ = [("model", _Model), ("router", _Router), ("experts", _Experts),
                 ("dtype", _Dtype), ("quant", _Quant), ("runtime", _RuntimeCfg), ("budget", _Budget),
-                ("weights", _Weights)]
+                ("weights", _Weights), ("parallel", _Parallel)]
 
 
 class LayerWeights(ctypes.Structure):
