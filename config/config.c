@@ -493,9 +493,9 @@ static enum zmoe_status validate_quant(const struct zmoe_config *c, const struct
             return bad(err, w, c, K_Q_ACT_ORDER, "false unless quant.format is set");
         if (c->quant.scale_dtype != ZMOE_SCALE_F16)
             return bad(err, w, c, K_Q_SCALE, "f16 (the default) unless quant.format is set");
-        /* A float config prints no [quant], so a false here could not round-trip. */
-        if (!c->quant.shared_experts)
-            return bad(err, w, c, K_Q_SHARED, "true (the default) unless quant.format is set");
+        /* shared_experts means nothing without quantized experts: either value is
+         * accepted (a zeroed struct, as C callers build one, holds false) and
+         * zmoe_config_diff does not compare it. */
         return ZMOE_OK;
     }
     const bool is_int = f == ZMOE_QUANT_INT4 || f == ZMOE_QUANT_INT8;
@@ -1708,6 +1708,9 @@ const char *zmoe_config_diff(const struct zmoe_config *a, const struct zmoe_conf
     for (int k = 0; k < K_COUNT; k++) {
         const char *pa = (const char *)a + keys[k].offset;
         const char *pb = (const char *)b + keys[k].offset;
+        if (k == K_Q_SHARED && a->quant.format == ZMOE_QUANT_NONE &&
+            b->quant.format == ZMOE_QUANT_NONE)
+            continue; /* no meaning for float experts (validate accepts either value) */
         bool same;
         switch (keys[k].kind) {
         case KIND_U32:

@@ -313,21 +313,35 @@ static void test_quant(void)
            "the same with shared_experts = true is rejected naming the shared width (%s)", err.msg);
 
     /* Struct rules: format none needs every quant field at its default (a float config
-     * prints no [quant], so anything else would not survive a round trip). */
+     * prints no [quant], so anything else would not survive a round trip), except
+     * shared_experts, which has no meaning then: a zeroed struct (false) validates and
+     * compares equal to the parsed default (true). */
     struct zmoe_config base;
     TAP_OK(zmoe_config_parse(qbase, strlen(qbase), "float", &base, &err) == ZMOE_OK, "base parses");
     static const char *const none_expect[] = {"quant.packing", "quant.group_size",
                                               "quant.zero_points", "quant.act_order",
-                                              "quant.scale_dtype", "quant.shared_experts"};
-    for (int k = 0; k < 6; k++) {
+                                              "quant.scale_dtype"};
+    {
+        struct zmoe_config c = base;
+        c.quant.shared_experts = false;
+        TAP_OK(zmoe_config_validate(&c, &err) == ZMOE_OK && zmoe_config_diff(&c, &base) == NULL,
+               "format none with shared_experts false (a zeroed struct) validates and equals "
+               "the parsed default");
+        c.quant.format = ZMOE_QUANT_INT4;
+        struct zmoe_config q = base;
+        q.quant.format = ZMOE_QUANT_INT4;
+        TAP_OK(zmoe_config_diff(&c, &q) != NULL && !strcmp(zmoe_config_diff(&c, &q),
+                                                             "quant.shared_experts"),
+               "with quantized experts shared_experts is compared");
+    }
+    for (int k = 0; k < 5; k++) {
         struct zmoe_config c = base;
         switch (k) {
         case 0: c.quant.packing = ZMOE_PACK_GPTQ; break;
         case 1: c.quant.group_size = 128; break;
         case 2: c.quant.zero_points = true; break;
         case 3: c.quant.act_order = true; break;
-        case 4: c.quant.scale_dtype = ZMOE_SCALE_BF16; break;
-        default: c.quant.shared_experts = false; break;
+        default: c.quant.scale_dtype = ZMOE_SCALE_BF16; break;
         }
         char want[80];
         snprintf(want, sizeof want, "key '%s'", none_expect[k]);
