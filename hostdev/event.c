@@ -224,6 +224,7 @@ ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
     hd_quiesce(p->ctx);
     pthread_mutex_lock(&hd.lock);
     e->created = false;
+    hd_queues_forget_event_locked(p->ctx, e);
     hd_event_drop_clev_locked(e);
     hd_cancel_waiters(e, e + 1);
     bool last = --p->refs == 0 && p->destroyed;

@@ -399,6 +399,9 @@ ze_memory_type_t hd_mem_type(const void *ptr);
  * device still uses (after an injected or real sync failure) cannot crash. A queue
  * blocked on an event is not waited for: the host may be the one to signal it. */
 void hd_quiesce(struct hd_context *ctx);
+/* e is being destroyed: no queue of ctx may keep it among its pending signals (hd.lock
+ * held). */
+void hd_queues_forget_event_locked(struct hd_context *ctx, struct hd_event *e);
 
 /* PoCL error → Level Zero result (core.c). */
 ze_result_t hd_cl_error(cl_int err);

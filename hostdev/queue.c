@@ -38,6 +38,20 @@ static void resolve_pending(struct hd_queue *q)
     q->done_pend = 0;
 }
 
+/* Pending signals of a queue that stopped (device lost) are never resolved, and
+ * hd_quiesce does not wait for such a queue: an event destroyed meanwhile (its pool's
+ * memory goes with the last one) must not stay in the list. Its slot is pointed at a
+ * placeholder without a PoCL event, which resolve_* skip; the list's length is left as
+ * it is, so a runner of a live queue walking it sees a valid entry either way. */
+void hd_queues_forget_event_locked(struct hd_context *c, struct hd_event *e)
+{
+    static struct hd_event none;
+    for (struct hd_queue *q = c->queues; q; q = q->next)
+        for (size_t i = 0; i < q->npend; i++)
+            if (q->pend[i] == e)
+                q->pend[i] = &none;
+}
+
 /* The first done_pend pending signals completed (resume_cb): resolve them now. */
 static void resolve_done(struct hd_queue *q)
 {
