@@ -65,6 +65,13 @@ __kernel void inc(__global uint *p)
     p[get_global_id(0)] += 1u;
 }
 
+// Atomic increment: for several queues updating one buffer at once (different queues
+// run concurrently, as on a real device, so `inc` would race there).
+__kernel void inc_atomic(__global uint *p)
+{
+    atomic_inc(&p[get_global_id(0)]);
+}
+
 // __constant pointer argument.
 __kernel void from_const(__constant int *table, __global int *out)
 {

@@ -191,7 +191,7 @@ int main(int argc, char **argv)
 
     uint32_t n = 0;
     ZE_OK(zeModuleGetKernelNames(m, &n, NULL), "kernel name count");
-    TAP_EQ_INT(n, 8, "8 kernels in kernels.cl");
+    TAP_EQ_INT(n, 9, "9 kernels in kernels.cl");
     const char *names[16];
     ZE_OK(zeModuleGetKernelNames(m, &n, names), "kernel names");
     int found = 0;

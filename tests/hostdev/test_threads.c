@@ -76,7 +76,9 @@ int main(void)
     uint32_t *buf[2] = { hdt_shared(&t, N * sizeof(uint32_t)), hdt_shared(&t, N * sizeof(uint32_t)) };
     memset(buf[0], 0, N * sizeof(uint32_t));
     memset(buf[1], 0, N * sizeof(uint32_t));
-    ze_kernel_handle_t k = hdt_kernel(t.mod, "inc");
+    /* atomic: the 4 queues run the lists concurrently (hostdev continues lists in PoCL
+     * callbacks; Level Zero orders nothing between queues) */
+    ze_kernel_handle_t k = hdt_kernel(t.mod, "inc_atomic");
     ZE_CHECK(zeKernelSetGroupSize(k, 16, 1, 1));
     ze_group_count_t gc = { N / 16, 1, 1 };
     for (int i = 0; i < 2; i++) {
