@@ -1061,26 +1061,24 @@ INLINE uint qword(uint4 q, uint i)
     return i == 0u ? q.x : i == 1u ? q.y : i == 2u ? q.z : q.w;
 }
 
-/* Lane l's shares of NR quantized rows times one x row (GPUs): row q < NR is matrix row
- * r0 + (q % QR) * nout + (q / QR) * dup, QR = qrows_of(fmt); expert_down uses NR = QR
- * rows nout apart (dup 0; a pair of row sets dup rows apart is for gate/up, see
- * kernels/README.md: measured slower than one pair per work-item in expert_up). Each x
- * octet is loaded once for all NR rows; each row's chunk is one 16-byte load of one
- * group. Row offsets are 32-bit distances from row r0 (registers: Xe SIMD). */
+/* Lane l's shares of NR quantized rows times one x row (GPUs, expert_down): row q < NR
+ * is matrix row r0 + q * nout. Each x octet is loaded once for all NR rows; each row's
+ * chunk is one 16-byte load of one group. Row offsets are 32-bit distances from row r0
+ * (registers: Xe SIMD). (Two row pairs per work-item in expert_up measured slower than
+ * one, kernels/README.md.) */
 INLINE float8 qrows_part(__global const uint4 *codes, __global const uchar *scales,
                          __global const uchar *zeros, __global const uint *perm,
-                         __global const void *xr, size_t r0, uint nout, uint dup, uint n,
-                         uint G, uint row_block, uint qflags, uint l, uint lanes, const uint NR,
+                         __global const void *xr, size_t r0, uint nout, uint n, uint G,
+                         uint row_block, uint qflags, uint l, uint lanes, const uint NR,
                          const uint fmt, const uint adt, const uint gather)
 {
     const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK, ng = n / G, nch = n / V;
-    const uint QR = qrows_of(fmt);
     __global const uint4 *c0 = codes + r0 * nch;
     __global const uchar *z0 = zeros + r0 * ng;
     uint dr[8]; /* row q - row 0 */
     float acc[8];
     for (uint q = 0; q < NR; q++) {
-        dr[q] = (q % QR) * nout + (q / QR) * dup;
+        dr[q] = q * nout;
         acc[q] = 0.0f;
     }
     for (uint k = l; k < nch; k += lanes) {
@@ -1120,14 +1118,14 @@ INLINE float8 qrows_part(__global const uint4 *codes, __global const uchar *scal
 
 INLINE float8 qrows_mode(__global const uint4 *codes, __global const uchar *scales,
                          __global const uchar *zeros, __global const uint *perm,
-                         __global const void *xr, size_t r0, uint nout, uint dup, uint n,
-                         uint G, uint row_block, uint qflags, uint l, uint lanes, const uint NR,
+                         __global const void *xr, size_t r0, uint nout, uint n, uint G,
+                         uint row_block, uint qflags, uint l, uint lanes, const uint NR,
                          const uint fmt, const uint adt)
 {
     if (qflags & QF_PERM)
-        return qrows_part(codes, scales, zeros, perm, xr, r0, nout, dup, n, G, row_block, qflags,
-                          l, lanes, NR, fmt, adt, 1u);
-    return qrows_part(codes, scales, zeros, perm, xr, r0, nout, dup, n, G, row_block, qflags, l,
+        return qrows_part(codes, scales, zeros, perm, xr, r0, nout, n, G, row_block, qflags, l,
+                          lanes, NR, fmt, adt, 1u);
+    return qrows_part(codes, scales, zeros, perm, xr, r0, nout, n, G, row_block, qflags, l,
                       lanes, NR, fmt, adt, 0u);
 }
 
@@ -1325,7 +1323,7 @@ INLINE void expert_down_q_body(__global const uint *prm, __global const float *a
                                       (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
             mine[0] = acc;
         } else if (quant) {
-            const float8 acc = qrows_mode(codes, scales, zeros, perm, ar, row, nout, 0u, n, G,
+            const float8 acc = qrows_mode(codes, scales, zeros, perm, ar, row, nout, n, G,
                                           row_block, qflags, l, lanes, rpi, fmt, DT_F32);
             for (uint q = 0; q < rpi; q++)
                 mine[q * ZMOE_WG] = f8at(acc, q);

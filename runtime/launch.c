@@ -144,10 +144,10 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
          * work-item (half for 8-bit codes), so a work-group covers at most 32 rows, a
          * divisor of every quantized row count; expert_up keeps the float shape (one row
          * pair per work-item measured faster there, kernels/README.md) */
-        const uint32_t bits = c->quant.format == ZMOE_QUANT_INT4 ||
-                                      c->quant.format == ZMOE_QUANT_MXFP4 ? 4u : 8u;
-        const uint32_t rows = shape->lane_spans ? 1u : bits == 4u ? ZMOE_QUANT_ROWS
-                                                                  : ZMOE_QUANT_ROWS / 2u;
+        struct zmoe_qmatrix w2;
+        zmoe_quant_matrix(c, ZMOE_TENSOR_W2, &w2); /* W2 is quantized with any format */
+        const uint32_t rows = shape->lane_spans ? 1u : w2.bits == 4u ? ZMOE_QUANT_ROWS
+                                                                     : ZMOE_QUANT_ROWS / 2u;
         p->kernel[ZMOE_K_DOWN].local[0] = shape->qlanes;
         p->kernel[ZMOE_K_DOWN].local[1] = shape->qnout;
         down_rows = shape->qnout * rows;
