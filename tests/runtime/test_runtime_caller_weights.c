@@ -8,10 +8,15 @@
  *    routing written into the slot, 3 Level Zero calls and no malloc per call, a bad id
  *    reported by zmoe_wait as ZMOE_ERR_ROUTING;
  *  - one layer's weights from host memory (zmoe_upload_layer_weights) into zmoe's arena;
- *  - zmoe_plan_json and zmoe_sizeof.
+ *  - zmoe_plan_json and zmoe_sizeof;
+ *  - the quantized formats (int4 with zero points and act-order, int8, fp8 blocks, mxfp4)
+ *    through each of those paths: the caller's tensors are then the packed device layout
+ *    of weights/quant.h, filled with the synthetic quantized bytes, and the reference
+ *    dequantizes the same bytes by the format's definition.
  * Test code: malloc is fine here (the counters only look inside RT_IN). */
 #include "rt_util.h"
 #include "rt_count.h"
+#include "weights/quant.h"
 
 #include <stdio.h>
 
@@ -78,6 +83,11 @@ struct owned_layer {
 static void *tensor_bytes_of(const struct zmoe_config *c, uint32_t seed_layer, enum zmoe_tensor t,
                              void *dst)
 {
+    struct zmoe_qmatrix q;
+    if (zmoe_quant_matrix(c, t, &q)) { /* codes, scales, zeros, perm: the packed layout */
+        zmoe_weights_synthetic_quant(c, seed_layer, t, 0, (size_t)q.bytes, dst);
+        return dst;
+    }
     const uint64_t n = zmoe_tensor_elements(c, t);
     float *f = malloc(n * sizeof *f);
     if (!f)
@@ -112,6 +122,29 @@ static void layer_free(struct owned_layer *o, bool device)
             else
                 free(o->mem[t]);
         }
+}
+
+/* rt_tolerance, except quantized experts with f32 activations: the reference multiplies
+ * the exact dequantized values, the kernels apply the scale once per 16-byte chunk of a
+ * group (summation order only; the bound test_runtime_quant states). */
+static double tolerance(const struct zmoe_config *c)
+{
+    if (c->quant.format != ZMOE_QUANT_NONE && c->dtype.activations == ZMOE_DTYPE_F32)
+        return 3e-5;
+    return rt_tolerance(c);
+}
+
+/* c with quantized experts (shared experts too when it has them). */
+static struct zmoe_config quantized(struct zmoe_config c, enum zmoe_quant_format f, uint32_t group,
+                                    bool zeros, bool act_order, enum zmoe_scale_dtype sdt)
+{
+    c.quant.format = f;
+    c.quant.group_size = group;
+    c.quant.zero_points = zeros;
+    c.quant.act_order = act_order;
+    c.quant.scale_dtype = sdt;
+    c.quant.shared_experts = c.model.shared_experts > 0;
+    return c;
 }
 
 static struct zmoe_config mixtral(void)
@@ -268,14 +301,14 @@ static void check_caller_weights(const char *what, struct zmoe_config c)
     for (uint32_t l = 0; l < L; l++) {
         st = rt_forward(rt, &c, l, x, T, y);
         zmoe_ref_forward(&c, &rw[l], x, T, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
-        TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, (size_t)T * H, NULL) <= rt_tolerance(&c),
+        TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, (size_t)T * H, NULL) <= tolerance(&c),
                "%s: layer %u through the ring (router + experts) matches the reference (rel %.3g)",
                name, l, rt_rel_error(y, ref, (size_t)T * H, NULL));
     }
     make_routing(&c, T, 3, ids, wk);
     st = ring_experts(rt, &c, 1, x, T, ids, wk, y, &err);
     zmoe_ref_experts(&c, &rw[1], x, T, ids, wk, ref);
-    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, (size_t)T * H, NULL) <= rt_tolerance(&c),
+    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, (size_t)T * H, NULL) <= tolerance(&c),
            "%s: zmoe_submit_experts on layer 1 matches the reference on the given routing (rel %.3g)%s%s",
            name, rt_rel_error(y, ref, (size_t)T * H, NULL), st ? ": " : "", st ? err.msg : "");
     zmoe_dtype_convert(bx, c.dtype.activations, x, ZMOE_DTYPE_F32, (size_t)T * H);
@@ -286,7 +319,7 @@ static void check_caller_weights(const char *what, struct zmoe_config c)
     r = r ? r : zeCommandQueueSynchronize(queue, UINT64_MAX);
     float yc[8 * 128];
     zmoe_dtype_convert(yc, ZMOE_DTYPE_F32, by, c.dtype.activations, (size_t)T * H);
-    TAP_OK(r == ZE_RESULT_SUCCESS && rt_rel_error(yc, ref, (size_t)T * H, NULL) <= rt_tolerance(&c),
+    TAP_OK(r == ZE_RESULT_SUCCESS && rt_rel_error(yc, ref, (size_t)T * H, NULL) <= tolerance(&c),
            "%s: the caller's own list (zmoe_record_experts) matches too (rel %.3g)", name,
            rt_rel_error(yc, ref, (size_t)T * H, NULL));
 
@@ -309,12 +342,12 @@ static void check_caller_weights(const char *what, struct zmoe_config c)
     float y0[8 * 128], y1[8 * 128];
     st = RT_IN(rt_forward(rt, &c, 0, x, T, y0));
     zmoe_ref_forward(&c, &rw[1], x, T, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
-    TAP_OK(st == ZMOE_OK && rt_rel_error(y0, ref, (size_t)T * H, NULL) <= rt_tolerance(&c),
+    TAP_OK(st == ZMOE_OK && rt_rel_error(y0, ref, (size_t)T * H, NULL) <= tolerance(&c),
            "%s: layer 0 now computes with layer 1's weights (rel %.3g)", name,
            rt_rel_error(y0, ref, (size_t)T * H, NULL));
     st = RT_IN(ring_experts(rt, &c, 0, x, T, ids, wk, y1, &err));
     zmoe_ref_experts(&c, &rw[1], x, T, ids, wk, ref);
-    TAP_OK(st == ZMOE_OK && rt_rel_error(y1, ref, (size_t)T * H, NULL) <= rt_tolerance(&c),
+    TAP_OK(st == ZMOE_OK && rt_rel_error(y1, ref, (size_t)T * H, NULL) <= tolerance(&c),
            "%s: and so does its experts-only ring list (rel %.3g)", name,
            rt_rel_error(y1, ref, (size_t)T * H, NULL));
     char counted[128];
@@ -398,7 +431,7 @@ static void check_bad_pointers(void)
     zmoe_ref_weights_synthetic(&c, 0, &rw);
     st = rt_forward(rt, &c, 0, x, 3, y);
     zmoe_ref_forward(&c, &rw, x, 3, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
-    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, 3 * 64, NULL) <= rt_tolerance(&c),
+    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, 3 * 64, NULL) <= tolerance(&c),
            "re-point: after the refused calls layer 0 still runs its own weights (rel %.3g)",
            rt_rel_error(y, ref, 3 * 64, NULL));
     struct zmoe_slot slot;
@@ -457,7 +490,7 @@ static void check_ring_experts(const char *what, struct zmoe_config c, uint64_t 
         const bool counts = counts_ok(3, false, counted, sizeof counted);
         zmoe_ref_experts(&c, &rw, x, Ts[i], ids, w, ref);
         const double rel = rt_rel_error(y, ref, (size_t)Ts[i] * H, NULL);
-        TAP_OK(st == ZMOE_OK && rel <= rt_tolerance(&c),
+        TAP_OK(st == ZMOE_OK && rel <= tolerance(&c),
                "%s: T=%u matches the reference on the slot's routing (rel %.3g)%s%s", name, Ts[i],
                rel, st ? ": " : "", st ? err.msg : "");
         /* steady state: fence reset, execute, fence wait (the slot was never used before
@@ -491,10 +524,9 @@ static void check_ring_experts(const char *what, struct zmoe_config c, uint64_t 
 }
 
 /* One layer from host memory into zmoe's arena; the other layer has none. */
-static void check_upload_layer(void)
+static void check_upload_layer(struct zmoe_config c)
 {
-    struct zmoe_config c = llama4(2);
-    c.dtype.weights = ZMOE_DTYPE_BF16;
+    const uint32_t H = c.model.hidden;
     struct zmoe_create_info info = {.config = &c, .ring_experts = true};
     struct zmoe_runtime *rt = NULL;
     struct zmoe_error err = {{0}};
@@ -526,13 +558,14 @@ static void check_upload_layer(void)
            "(%s): %s",
            tracing ? "no Level Zero allocation or list creation" : "zmoe's host block refused nothing",
            st ? err.msg : "ok");
-    float *x = rt_inputs(&c, 4, 4), y[4 * 64], ref[4 * 64];
+    float *x = rt_inputs(&c, 4, 4), y[4 * 128], ref[4 * 128];
     struct zmoe_ref_weights rw;
     zmoe_ref_weights_synthetic(&c, 0, &rw);
     st = rt_forward(rt, &c, 1, x, 4, y);
     zmoe_ref_forward(&c, &rw, x, 4, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
-    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, 4 * 64, NULL) <= rt_tolerance(&c),
-           "upload: layer 1 runs the uploaded weights (rel %.3g)", rt_rel_error(y, ref, 4 * 64, NULL));
+    TAP_OK(st == ZMOE_OK && rt_rel_error(y, ref, 4 * H, NULL) <= tolerance(&c),
+           "upload (%s): layer 1 runs the uploaded weights (rel %.3g)",
+           zmoe_quant_format_name(c.quant.format), rt_rel_error(y, ref, 4 * H, NULL));
     zmoe_slot_acquire(rt, &slot, &err);
     BAD(zmoe_submit(rt, &slot, 0, 4, &err), ZMOE_ERR_STATE, "layer 0 has no weights",
         "upload: submitting the layer without weights");
@@ -541,10 +574,11 @@ static void check_upload_layer(void)
     zmoe_submit(rt, &slot, 1, 4, &err);
     zmoe_wait(rt, &slot, UINT64_MAX, &err);
     st = zmoe_upload_layer_weights(rt, 0, &host.w, &err);
-    float y0[4 * 64];
+    float y0[4 * 128];
     TAP_OK(st == ZMOE_OK && rt_forward(rt, &c, 0, x, 4, y0) == ZMOE_OK &&
-               rt_rel_error(y0, ref, 4 * 64, NULL) <= rt_tolerance(&c),
-           "upload: after the first submit, layer 0 too (ring idle)");
+               rt_rel_error(y0, ref, 4 * H, NULL) <= tolerance(&c),
+           "upload (%s): after the first submit, layer 0 too (ring idle)",
+           zmoe_quant_format_name(c.quant.format));
     BAD(zmoe_load_weights(rt, &err), ZMOE_ERR_STATE, "before the first", "upload: zmoe_load_weights after running");
     zmoe_ref_weights_free(&rw);
     free(x);
@@ -601,7 +635,27 @@ int main(void)
     c = gpt_oss();
     c.dtype.weights = ZMOE_DTYPE_F16;
     check_ring_experts("GPT-OSS swiglu, biases", c, 23);
-    check_upload_layer();
+    c = llama4(2);
+    c.dtype.weights = ZMOE_DTYPE_BF16;
+    check_upload_layer(c);
+    /* the quantized formats through the same paths */
+    c = llama4(2);
+    c.model.shared_intermediate = 64; /* a multiple of the group */
+    c.dtype.weights = ZMOE_DTYPE_BF16;
+    check_caller_weights("Llama 4 on input K=2, int4 asym act-order g32, shared int4",
+                         quantized(c, ZMOE_QUANT_INT4, 32, true, true, ZMOE_SCALE_BF16));
+    check_caller_weights("GPT-OSS swiglu, biases, mxfp4",
+                         quantized(gpt_oss(), ZMOE_QUANT_MXFP4, 32, false, false, ZMOE_SCALE_E8M0));
+    check_ring_experts("Mixtral-like int8 per-channel",
+                       quantized(mixtral(), ZMOE_QUANT_INT8, 0, false, false, ZMOE_SCALE_F32), 24);
+    c = llama4(1);
+    c.model.hidden = c.model.intermediate = c.model.shared_intermediate = 128;
+    check_ring_experts("Llama 4 on input K=1, fp8 128x128 blocks",
+                       quantized(c, ZMOE_QUANT_FP8, 128, false, false, ZMOE_SCALE_BF16), 25);
+    c = llama4(2);
+    c.model.shared_intermediate = 64;
+    c.dtype.weights = ZMOE_DTYPE_BF16;
+    check_upload_layer(quantized(c, ZMOE_QUANT_INT4, 32, false, false, ZMOE_SCALE_F16));
     check_plan_json_and_sizes();
     zeCommandQueueDestroy(queue);
     zeContextDestroy(ctx);
