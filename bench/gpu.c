@@ -52,7 +52,7 @@
 /* ------------------------------------------------------------------ options */
 
 struct options {
-    const char *kernels, *examples, *only, *tsv, *md;
+    const char *kernels, *examples, *only, *skip, *tsv, *md;
     uint32_t tokens[TOKENS_MAX], ntokens;
     uint32_t reps;
     int shape[4]; /* -1 auto, else a ze_device_type_t; each runs every geometry */
@@ -94,6 +94,7 @@ static void usage(FILE *f)
             "  --examples DIR    config examples (default %s)\n"
             "  --tokens LIST     token counts, e.g. 1,2,4,8 (default)\n"
             "  --only NAME       only geometries whose name contains NAME\n"
+            "  --skip A,B        not the geometries whose name contains A or B\n"
             "  --reps N          timed runs per row, median (default 100)\n"
             "  --quick           tiny geometry + the smallest example, T 1,2, 5 reps\n"
             "  --shape gpu|cpu|auto  launch-plan device shape (auto: the device's type);\n"
@@ -144,6 +145,9 @@ static int parse_options(int argc, char **argv)
         } else if (!strcmp(a, "--only")) {
             NEEDV();
             opt.only = v;
+        } else if (!strcmp(a, "--skip")) {
+            NEEDV();
+            opt.skip = v;
         } else if (!strcmp(a, "--tsv")) {
             NEEDV();
             opt.tsv = v;
@@ -382,7 +386,17 @@ static int cmp_str(const void *a, const void *b)
 
 static bool selected(const char *name)
 {
-    return !opt.only || strstr(name, opt.only);
+    if (opt.only && !strstr(name, opt.only))
+        return false;
+    for (const char *s = opt.skip; s && *s;) { /* comma-separated parts */
+        char part[64];
+        const size_t n = strcspn(s, ",");
+        snprintf(part, sizeof part, "%.*s", (int)(n < sizeof part ? n : sizeof part - 1), s);
+        if (n && strstr(name, part))
+            return false;
+        s += n + (s[n] == ',');
+    }
+    return true;
 }
 
 /* The built-in geometries of issue 12, a tiny one, then every real config example
@@ -1432,7 +1446,14 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             memcpy(r->geo, G->name, sizeof r->geo);
             if (opt.nshapes > 1) /* one row per geometry, T and shape: say which */
                 snprintf(r->geo + strlen(r->geo), sizeof r->geo - strlen(r->geo), "/%s", d->shape_name);
-            snprintf(r->shape, sizeof r->shape, "%ux%u %s", d->shape.lanes, d->shape.nout,
+            /* the GEMV shape, and the expert kernels' where launch.c gives them their own */
+            const uint32_t *lu = L.lp.kernel[ZMOE_K_UP].local, *ld = L.lp.kernel[ZMOE_K_DOWN].local;
+            char up[16] = "", down[16] = "";
+            if (lu[0] != d->shape.lanes)
+                snprintf(up, sizeof up, " up %ux%u", lu[0], lu[1]);
+            if (ld[0] != d->shape.lanes)
+                snprintf(down, sizeof down, " down %ux%u", ld[0], ld[1]);
+            snprintf(r->shape, sizeof r->shape, "%ux%u%s%s %s", d->shape.lanes, d->shape.nout, up, down,
                      d->shape.lane_spans ? "contiguous" : "interleaved");
             r->T = T;
             r->H = H, r->I = c->model.intermediate, r->E = E, r->K = K, r->S = S;
@@ -1589,7 +1610,8 @@ static int write_md(const struct dev *d, const struct row *rows, uint32_t n, con
     fprintf(f, "- device: **%s** (%s), driver %s, %s; platform %s\n", d->name, d->vendor, d->driver, d->version,
             d->platform_name);
     fprintf(f, "- launch plan: `zmoe_runtime_launch_plan()` with the device shape (GEMV lanes x rows, split) of "
-               "column *shape*, from %s\n", d->shape_why);
+               "column *shape*, from %s; *up* / *down*: expert_up's / expert_down's own lanes x rows where the "
+               "plan gives them one (quantized experts; float expert_down on short rows)\n", d->shape_why);
     fprintf(f, "- copy kernel (`copy_f32`, %.0f MiB -> %.0f MiB): **%.1f GB/s** (bytes read + written, median)\n",
             d->copy_bytes / MIB, d->copy_bytes / MIB, d->copy_gbs);
     fprintf(f, "- date: %s; %u timed runs per row (median), L2 flushed before each (copy_f32 over %.0f MiB)\n", date,

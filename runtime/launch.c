@@ -22,9 +22,14 @@ static const struct {
 } shape_table[] = {
     /* quantized rows are short in bytes (a 2048-value int4 row is 64 chunks of 16 bytes):
      * 8 lanes give each lane 8 chunks of a row where 32 gave it 2 and the per-row lane
-     * reduction cost more than the loads (issue 13, H200) */
-    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8}},
-    {ZE_DEVICE_TYPE_CPU, {8, 8, 256, 1, 8, 8}},
+     * reduction cost more than the loads: expert_down (issue 13) and expert_up (H200,
+     * Qwen3-30B-A3B T=1 / T=8: int8 44 -> 27 / 251 -> 111 us, int4 29 -> 25 / 163 -> 140).
+     * align stays at 256 items: NVIDIA's OpenCL allows align no more (its registers).
+     * Float expert_down rows under 128 chunks run 16 lanes (H200, T=1 / T=8 us:
+     * Qwen3-30B-A3B, I=768, 14.2 -> 12.4 / 65.6 -> 51.5; I=640 19.1 -> 15.2 / 100.6 ->
+     * 73.1; longer rows lose with 16: GPT-OSS I=2880 T=8 118 -> 133, Mixtral 452 -> 518) */
+    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8, 16, 128}},
+    {ZE_DEVICE_TYPE_CPU, {8, 8, 256, 1, 8, 8, 0, 0}},
 };
 
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group)
@@ -39,6 +44,7 @@ struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32
         if (v && v <= ZMOE_KERNEL_WG && (v & (v - 1)) == 0) {
             s.lanes = (uint32_t)v;
             s.qlanes = v < 8 ? 8u : (uint32_t)v;
+            s.short_lanes = 0; /* one lane count for every float kernel */
         }
     }
     s.nout = ZMOE_KERNEL_WG / s.lanes;
@@ -46,8 +52,8 @@ struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32
     const char *spans = getenv("ZMOE_GEMV_SPANS");
     if (spans && (spans[0] == '0' || spans[0] == '1') && spans[1] == '\0')
         s.lane_spans = (uint32_t)(spans[0] - '0');
-    if (max_group < s.align_wg)
-        s.align_wg = ZMOE_KERNEL_WG;
+    while (s.align_wg > ZMOE_KERNEL_WG && s.align_wg > max_group)
+        s.align_wg /= 2; /* the largest power of two the device allows */
     return s;
 }
 
@@ -138,21 +144,29 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
     p->kernel[ZMOE_K_COMBINE].local[0] = ZMOE_KERNEL_WG;
     p->kernel[ZMOE_K_COMBINE].local[1] = 1;
 
-    uint32_t down_rows = g.nout;
+    uint32_t up_rows = g.nout, down_rows = g.nout;
     if (g.quant) {
-        /* quantized expert_down: its own shape and, interleaved, ZMOE_QUANT_ROWS rows per
-         * work-item (half for 8-bit codes), so a work-group covers at most 32 rows, a
-         * divisor of every quantized row count; expert_up keeps the float shape (one row
-         * pair per work-item measured faster there, kernels/README.md) */
+        /* quantized experts: their own shape; expert_down with, interleaved,
+         * ZMOE_QUANT_ROWS rows per work-item (half for 8-bit codes), so a work-group
+         * covers at most 32 rows, a divisor of every quantized row count; expert_up one
+         * row pair per work-item (two measured slower, kernels/README.md) */
         struct zmoe_qmatrix w2;
         zmoe_quant_matrix(c, ZMOE_TENSOR_W2, &w2); /* W2 is quantized with any format */
         const uint32_t rows = shape->lane_spans ? 1u : w2.bits == 4u ? ZMOE_QUANT_ROWS
                                                                      : ZMOE_QUANT_ROWS / 2u;
+        p->kernel[ZMOE_K_UP].local[0] = shape->qlanes;
+        p->kernel[ZMOE_K_UP].local[1] = shape->qnout;
         p->kernel[ZMOE_K_DOWN].local[0] = shape->qlanes;
         p->kernel[ZMOE_K_DOWN].local[1] = shape->qnout;
+        up_rows = shape->qnout;
         down_rows = shape->qnout * rows;
+    } else if (shape->short_lanes && !shape->lane_spans &&
+               (uint64_t)g.I * zmoe_dtype_size(c->dtype.weights) / 16u < shape->short_chunks) {
+        p->kernel[ZMOE_K_DOWN].local[0] = shape->short_lanes;
+        p->kernel[ZMOE_K_DOWN].local[1] = ZMOE_KERNEL_WG / shape->short_lanes;
+        down_rows = ZMOE_KERNEL_WG / shape->short_lanes;
     }
-    g.gx_up = div_up(g.I > g.S ? g.I : g.S, g.nout);
+    g.gx_up = div_up(g.I > g.S ? g.I : g.S, up_rows);
     g.gx_down = div_up(g.H, down_rows);
     g.gx_combine = div_up(g.H, ZMOE_KERNEL_WG);
     return g;

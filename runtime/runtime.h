@@ -189,7 +189,10 @@ struct zmoe_device_shape {
     uint32_t lanes, nout;   /* lanes split a row's dot product; nout rows per group */
     uint32_t align_wg;      /* work-items of the one align work-group */
     uint32_t lane_spans;    /* 1: one contiguous span per lane (CPUs); 0: interleaved */
-    uint32_t qlanes, qnout; /* the quantized expert kernels' lanes and rows (>= 8 lanes) */
+    uint32_t qlanes, qnout; /* the quantized expert kernels' (up and down) lanes and rows */
+    /* float expert_down with rows of fewer than short_chunks 16-byte chunks (I * weight
+     * size / 16) runs short_lanes lanes (0: never), as every lane then still has a few */
+    uint32_t short_lanes, short_chunks;
 };
 /* Rows per work-item of the quantized expert kernels with the interleaved split
  * (kernels/moe.cl ZMOE_QROWS and qrows_of: this for 4-bit codes, half for 8-bit); 1

@@ -173,6 +173,17 @@ static void check_quant(const struct zmoe_config *c, const struct zmoe_launch_pl
                   l->arg[base + 3 + i].value == want[i] / ZMOE_QUANT_ALIGN;
     }
     TAP_OK(ok, "%s: group, row block, qflags and part offsets from zmoe_quant_matrix()", what);
+    /* both quantized kernels run the quantized shape; expert_up's grid (align's argument
+     * gx_up, third from last) covers max(I, S) row pairs at one pair per work-item */
+    const struct zmoe_launch *al = &p->launch[p->count - 4];
+    const uint32_t n = c->model.intermediate > c->model.shared_intermediate ? c->model.intermediate
+                                                                              : c->model.shared_intermediate;
+    const uint32_t *lu = p->kernel[ZMOE_K_UP].local, *ld = p->kernel[ZMOE_K_DOWN].local;
+    const uint32_t gx_up = al->arg[al->nargs - 3].value;
+    TAP_OK(lu[0] == p->shape.qlanes && lu[1] == p->shape.qnout && ld[0] == p->shape.qlanes &&
+               ld[1] == p->shape.qnout && gx_up * lu[1] >= n && (gx_up - 1) * lu[1] < n,
+           "%s: expert_up and expert_down run %u x %u (the quantized shape), expert_up %u groups wide",
+           what, lu[0], lu[1], gx_up);
 }
 
 int main(void)
@@ -228,6 +239,39 @@ int main(void)
     TAP_OK(cpu.lanes == 8 && cpu.nout == 8 && cpu.lane_spans == 1, "CPU shape: 8 lanes x 8 rows, spans");
     TAP_OK(small.align_wg == ZMOE_KERNEL_WG, "a device with 64-item groups gets a %u-item align",
            small.align_wg);
+    struct zmoe_device_shape mid = zmoe_runtime_device_shape(ZE_DEVICE_TYPE_GPU, 200);
+    TAP_OK(mid.align_wg == 128, "a device with 200-item groups gets a %u-item align (128)", mid.align_wg);
+    /* float expert_down on short rows: 16 lanes on the GPU shape, 32 on long rows; never on
+     * the CPU shape nor with lanes forced by ZMOE_GEMV_LANES */
+    static const struct {
+        uint32_t I;
+        enum zmoe_dtype wdt;
+        bool cpu, forced;
+        uint32_t lanes;
+    } rows[] = {
+        {768, ZMOE_DTYPE_BF16, false, false, 16},  {1024, ZMOE_DTYPE_BF16, false, false, 32},
+        {512, ZMOE_DTYPE_F32, false, false, 32},   {2880, ZMOE_DTYPE_BF16, false, false, 32},
+        {768, ZMOE_DTYPE_BF16, true, false, 8},    {768, ZMOE_DTYPE_BF16, false, true, 32},
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        struct zmoe_config c = rt_base_config();
+        c.model.hidden = 2048;
+        c.model.intermediate = rows[i].I;
+        c.dtype.weights = rows[i].wdt;
+        if (rows[i].forced)
+            setenv("ZMOE_GEMV_LANES", "32", 1);
+        const struct zmoe_device_shape sh =
+            zmoe_runtime_device_shape(rows[i].cpu ? ZE_DEVICE_TYPE_CPU : ZE_DEVICE_TYPE_GPU, 1024);
+        unsetenv("ZMOE_GEMV_LANES");
+        static struct zmoe_launch_plan p;
+        zmoe_runtime_launch_plan(&c, &sh, &p);
+        const struct zmoe_launch *al = &p.launch[p.count - 4];
+        const uint32_t *ld = p.kernel[ZMOE_K_DOWN].local, gx_down = al->arg[al->nargs - 2].value;
+        TAP_OK(ld[0] == rows[i].lanes && ld[0] * ld[1] == ZMOE_KERNEL_WG && gx_down * ld[1] == 2048,
+               "%s shape%s, I=%u %s: expert_down %u x %u, %u groups wide (want %u lanes)",
+               rows[i].cpu ? "CPU" : "GPU", rows[i].forced ? " (ZMOE_GEMV_LANES=32)" : "", rows[i].I,
+               zmoe_dtype_name(rows[i].wdt), ld[0], ld[1], gx_down, rows[i].lanes);
+    }
     setenv("ZMOE_GEMV_LANES", "3", 1); /* not a power of two: ignored */
     struct zmoe_device_shape odd = zmoe_runtime_device_shape(ZE_DEVICE_TYPE_CPU, 1024);
     TAP_OK(odd.lanes == 8, "ZMOE_GEMV_LANES=3 is ignored (lanes %u)", odd.lanes);
