@@ -671,118 +671,7 @@ __kernel void align_routed(__global const uint *tokens, __global const uint *prm
                 gx_up, gx_down, gx_combine);
 }
 
-/* ------------------------------------------------------------------ experts */
-
-/* Tile (expert e, first row, rows): e < E routed rows [start, start+cnt) of the sorted
- * order; e == E the shared expert on tokens [start, start+cnt). Column = intermediate
- * index i; the work-item computes gate row i and up row n + i. */
-INLINE void expert_up_body(__global const uint *prm, __global const void *x,
-                           __global const void *w13, __global const float *b13,
-                           __global const void *sw13, __global const float *topk_w,
-                           __global const uint *sorted, __global const uint4 *tiles,
-                           __global float *a, __global float *a_sh, uint H, uint I, uint S,
-                           uint E, uint K, uint lane_spans, __local float *red, const uint wdt,
-                           const uint adt)
-{
-    const uint l = get_local_id(0), j = get_local_id(1);
-    const uint lanes = get_local_size(0), nout = get_local_size(1);
-    const uint4 tile = tiles[get_group_id(1)];
-    const uint e = tile.x, start = tile.y, cnt = tile.z;
-    const bool shared = e == E;
-    const uint n = shared ? S : I;
-    const uint col0 = get_group_id(0) * nout;
-    if (col0 >= n)
-        return; /* uniform over the work-group: no barrier is skipped by a subset */
-    const uint col = col0 + j;
-    const bool active = col < n;
-    const uint flags = prm[P_FLAGS];
-    const bool on_input = !shared && (flags & F_ON_INPUT);
-    __global const void *w = shared ? sw13 : w13;
-    const size_t grow = ((shared ? 0 : (size_t)e * 2 * I) + col) * H;
-    const size_t urow = grow + (size_t)n * H;
-    const uint mode = pick_mode(lane_spans, H);
-
-    /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
-     * just read for row 0, come from cache for the other rows of the tile. */
-    for (uint r = 0; r < cnt; r++) {
-        uint tok;
-        float xs = 1.0f;
-        if (shared) {
-            tok = start + r;
-        } else {
-            const uint tk = sorted[start + r];
-            tok = tk / K;
-            if (on_input)
-                xs = topk_w[tk];
-        }
-        const size_t xoff = (size_t)tok * H;
-        float ag = 0.0f, au = 0.0f;
-        if (active) {
-            const float2 gu = dot2_mode(w, grow, urow, x, xoff, xs, H, l, lanes, wdt, adt, mode);
-            ag = gu.x;
-            au = gu.y;
-        }
-        /* Partials meet in local memory once per row. The barrier sits inside the row
-         * loop (cnt is uniform over the work-group): with the loop closed before the
-         * barrier, PoCL 3.1 ran it for the first row only. */
-        red[j * lanes + l] = ag;
-        red[ZMOE_WG + j * lanes + l] = au;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        lane_fold(red, 2u, j, l, lanes);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (active && l == 0) {
-            const bool bias = !shared && (flags & F_EXPERT_BIAS);
-            const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
-            const float bu = bias ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
-            __global float *out = shared ? a_sh : a;
-            out[(size_t)(start + r) * n + col] =
-                activate(lane_sum(red, 0, j, lanes) + bg, lane_sum(red, 1, j, lanes) + bu,
-                         prm[P_ACTIVATION], as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-}
-
-/* Column = hidden index h; rows of a (f32, stride n) times W2[e] row h. */
-INLINE void expert_down_body(__global const uint *prm, __global const float *a,
-                             __global const float *a_sh, __global const void *w2,
-                             __global const float *b2, __global const void *sw2,
-                             __global const uint4 *tiles, __global float *o,
-                             __global float *o_sh, uint H, uint I, uint S, uint E,
-                             uint lane_spans, __local float *red, const uint wdt)
-{
-    const uint l = get_local_id(0), j = get_local_id(1);
-    const uint lanes = get_local_size(0), nout = get_local_size(1);
-    const uint4 tile = tiles[get_group_id(1)];
-    const uint e = tile.x, start = tile.y, cnt = tile.z;
-    const bool shared = e == E;
-    const uint n = shared ? S : I;
-    const uint h = get_group_id(0) * nout + j;
-    const bool active = h < H;
-    __global const void *w = shared ? sw2 : w2;
-    __global const float *in = (shared ? a_sh : a) + (size_t)start * n;
-    const size_t wrow = ((shared ? 0 : (size_t)e * H) + h) * n;
-    const uint mode = pick_mode(lane_spans, n);
-
-    for (uint r = 0; r < cnt; r++) {
-        __global const float *ar = in + (size_t)r * n;
-        float acc = 0.0f;
-        if (active)
-            acc = dot_mode(w, wrow, ar, 0, n, l, lanes, wdt, DT_F32, mode);
-        red[r * ZMOE_WG + j * lanes + l] = acc;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    lane_fold(red, cnt, j, l, lanes);
-    barrier(CLK_LOCAL_MEM_FENCE);
-    if (active && l == 0) {
-        const float bias = (!shared && (prm[P_FLAGS] & F_EXPERT_BIAS)) ? b2[(size_t)e * H + h] : 0.0f;
-        __global float *out = shared ? o_sh : o;
-        for (uint r = 0; r < cnt; r++)
-            out[(size_t)(start + r) * H + h] = lane_sum(red, r, j, lanes) + bias;
-    }
-}
-
-/* ------------------------------------------------------------------ quantized experts */
+/* ------------------------------------------------------------------ quantized rows */
 
 /* Quantized expert matrices (weights/quant.h; kernels/README.md "Quantized weights").
  * One arena tensor per matrix holds its parts (codes, scales, zeros, perm); the kernels
@@ -794,7 +683,8 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
  * along the row), so a chunk needs one scale and one zero, and each code is decoded in
  * registers right before its multiply-add. f32 throughout; the chunk's dot product is
  * scaled once by its group's scale. */
-#define Q_INT4 1u  /* enum zmoe_quant_format */
+#define Q_NONE 0u  /* enum zmoe_quant_format: float experts */
+#define Q_INT4 1u
 #define Q_INT8 2u
 #define Q_FP8 3u
 #define Q_MXFP4 4u
@@ -1173,8 +1063,10 @@ INLINE float2 qdot2_mode(__global const uint4 *cg, uint du, __global const uchar
                                adt, MODE_WIDE, 0u);
 }
 
-/* The float shared expert next to quantized routed ones (quant.shared_experts = false):
- * its dtype is a uniform argument, dispatched once outside the loops. */
+/* ------------------------------------------------------------------ experts */
+
+/* Float rows whose dtype is only known at run time (the float shared expert of a quantized
+ * kernel, quant.shared_experts = false): dispatched once outside the loops. */
 INLINE float dot_any(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
                      uint n, uint l, uint lanes, uint wdt, uint mode)
 {
@@ -1185,6 +1077,7 @@ INLINE float dot_any(__global const void *w, size_t wrow, __global const void *x
     return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F32, DT_F32, mode);
 }
 
+/* (only shared experts take this path: no routing weight on x) */
 INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __global const void *x,
                        size_t xoff, uint n, uint l, uint lanes, uint wdt, const uint adt, uint mode)
 {
@@ -1195,17 +1088,25 @@ INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __globa
     return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F32, adt, mode);
 }
 
-/* expert_up with quantized weights: expert_up_body's tiles, rows, barriers and outputs;
- * only the pair's dot products differ. Offsets o* are in QALIGN units within w13 (routed)
- * and sw13 (shared): codes, scales, zeros, perm. */
-INLINE void expert_up_q_body(__global const uint *prm, __global const void *x,
-                             __global const void *w13, __global const float *b13,
-                             __global const void *sw13, __global const float *topk_w,
-                             __global const uint *sorted, __global const uint4 *tiles,
-                             __global float *a, __global float *a_sh, uint H, uint I, uint S,
-                             uint E, uint K, uint lane_spans, uint group, uint row_block,
-                             uint qflags, uint4 roff, uint4 soff, __local float *red,
-                             const uint fmt, const uint adt)
+/* The expert bodies serve the float kernels (fmt == Q_NONE, weights of dtype wdt) and the
+ * quantized ones (fmt a Q_* format; wdt unused): tiles, rows, barriers and outputs are
+ * one code, only the row dot products differ. fmt and wdt are compile-time constants of
+ * each kernel, so every variant keeps only its own dot product. A quantized kernel's
+ * shared expert is float when qflags lacks QF_SHARED_Q, of the dtype in qflags. The
+ * offsets roff / soff (codes, scales, zeros, perm of the routed / shared tensor, in
+ * QALIGN units) and group, row_block, qflags are 0 in the float kernels. */
+
+/* Tile (expert e, first row, rows): e < E routed rows [start, start+cnt) of the sorted
+ * order; e == E the shared expert on tokens [start, start+cnt). Column = intermediate
+ * index i; the work-item computes gate row i and up row n + i. */
+INLINE void expert_up_body(__global const uint *prm, __global const void *x,
+                           __global const void *w13, __global const float *b13,
+                           __global const void *sw13, __global const float *topk_w,
+                           __global const uint *sorted, __global const uint4 *tiles,
+                           __global float *a, __global float *a_sh, uint H, uint I, uint S,
+                           uint E, uint K, uint lane_spans, uint group, uint row_block,
+                           uint qflags, uint4 roff, uint4 soff, __local float *red,
+                           const uint wdt, const uint fmt, const uint adt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0), nout = get_local_size(1);
@@ -1220,23 +1121,25 @@ INLINE void expert_up_q_body(__global const uint *prm, __global const void *x,
     const bool active = col < n;
     const uint flags = prm[P_FLAGS];
     const bool on_input = !shared && (flags & F_ON_INPUT);
-    /* uniform per work-group: the shared tile of float shared experts reads floats */
-    const bool quant = !shared || (qflags & QF_SHARED_Q);
-    __global const void *base = shared ? sw13 : w13;
+    __global const void *w = shared ? sw13 : w13;
+    const uint mode = pick_mode(lane_spans, H);
+    /* quantized rows (uniform per work-group: a float shared tile reads floats) */
+    const bool quant = fmt != Q_NONE && (!shared || (qflags & QF_SHARED_Q));
     const uint4 off = shared ? soff : roff;
-    __global const uint4 *codes = (__global const uint4 *)QPART(base, off.x);
-    __global const uchar *scales = QPART(base, off.y), *zeros = QPART(base, off.z);
-    __global const uint *perm = (__global const uint *)QPART(base, off.w) + (shared ? 0 : (size_t)e * H);
+    __global const uint4 *codes = (__global const uint4 *)QPART(w, off.x);
+    __global const uchar *scales = QPART(w, off.y), *zeros = QPART(w, off.z);
+    __global const uint *perm = (__global const uint *)QPART(w, off.w) + (shared ? 0 : (size_t)e * H);
     const uint G = group ? group : H, ng = H / G;
-    const size_t rg = (shared ? 0 : (size_t)e * 2 * I) + col, ru = rg + n;
+    const size_t rg = (shared ? 0 : (size_t)e * 2 * I) + col; /* gate row; up row rg + n */
     const size_t wpr = (size_t)H * qbits(fmt) / 128u; /* uint4 chunks per row */
-    const uint fmode = pick_mode(lane_spans, H);
     /* the gate row's scale row, and the up row's distance from it in bytes (I and S are
      * multiples of row_block: both blocks of 128 rows of fp8 lie inside one half) */
     const uint ssz = fmt == Q_MXFP4 ? 1u : (qflags & QF_SCALE_MASK) == SC_F32 ? 4u : 2u;
-    __global const uchar *sgate = scales + (rg / row_block) * ng * ssz;
-    const uint sdu = (n / row_block) * ng * ssz;
+    __global const uchar *sgate = scales + (rg / max(row_block, 1u)) * ng * ssz;
+    const uint sdu = (n / max(row_block, 1u)) * ng * ssz;
 
+    /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
+     * just read for row 0, come from cache for the other rows of the tile. */
     for (uint r = 0; r < cnt; r++) {
         uint tok;
         float xs = 1.0f;
@@ -1255,11 +1158,16 @@ INLINE void expert_up_q_body(__global const uint *prm, __global const void *x,
                 quant ? qdot2_mode(codes + rg * wpr, (uint)(n * wpr), sgate, sdu, zeros + rg * ng,
                                    n * ng, perm, xrow(x, xoff, adt), xs, H, G, qflags, l, lanes,
                                    fmt, adt, lane_spans)
-                      : dot2_any(sw13, rg * H, ru * H, x, xoff, H, l, lanes,
-                                 (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, fmode);
+                : fmt == Q_NONE
+                    ? dot2_mode(w, rg * H, (rg + n) * H, x, xoff, xs, H, l, lanes, wdt, adt, mode)
+                    : dot2_any(sw13, rg * H, (rg + n) * H, x, xoff, H, l, lanes,
+                               (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, mode);
             ag = gu.x;
             au = gu.y;
         }
+        /* Partials meet in local memory once per row. The barrier sits inside the row
+         * loop (cnt is uniform over the work-group): with the loop closed before the
+         * barrier, PoCL 3.1 ran it for the first row only. */
         red[j * lanes + l] = ag;
         red[ZMOE_WG + j * lanes + l] = au;
         barrier(CLK_LOCAL_MEM_FENCE);
@@ -1278,14 +1186,16 @@ INLINE void expert_up_q_body(__global const uint *prm, __global const void *x,
     }
 }
 
-/* expert_down with quantized weights: expert_down_body with quantized rows of W2. */
-INLINE void expert_down_q_body(__global const uint *prm, __global const float *a,
-                               __global const float *a_sh, __global const void *w2,
-                               __global const float *b2, __global const void *sw2,
-                               __global const uint4 *tiles, __global float *o,
-                               __global float *o_sh, uint H, uint I, uint S, uint E,
-                               uint lane_spans, uint group, uint row_block, uint qflags,
-                               uint4 roff, uint4 soff, __local float *red, const uint fmt)
+/* Column = hidden index h; rows of a (f32, stride n) times W2[e] row h (quantized on
+ * GPUs: qrows_of(fmt) rows per work-item, nout apart, qrows_part; otherwise one). */
+INLINE void expert_down_body(__global const uint *prm, __global const float *a,
+                             __global const float *a_sh, __global const void *w2,
+                             __global const float *b2, __global const void *sw2,
+                             __global const uint4 *tiles, __global float *o,
+                             __global float *o_sh, uint H, uint I, uint S, uint E,
+                             uint lane_spans, uint group, uint row_block, uint qflags,
+                             uint4 roff, uint4 soff, __local float *red, const uint wdt,
+                             const uint fmt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
     const uint lanes = get_local_size(0), nout = get_local_size(1);
@@ -1293,21 +1203,21 @@ INLINE void expert_down_q_body(__global const uint *prm, __global const float *a
     const uint e = tile.x, start = tile.y, cnt = tile.z;
     const bool shared = e == E;
     const uint n = shared ? S : I;
-    /* GPUs: qrows_of(fmt) rows per work-item, nout apart (qrows_part); CPUs: one */
-    const uint rpi = lane_spans ? 1u : qrows_of(fmt);
+    const uint rpi = fmt == Q_NONE || lane_spans ? 1u : qrows_of(fmt);
     const uint h = get_group_id(0) * nout * rpi + j;
     const bool active = h < H;
-    const bool quant = !shared || (qflags & QF_SHARED_Q);
-    __global const void *base = shared ? sw2 : w2;
+    const bool quant = fmt != Q_NONE && (!shared || (qflags & QF_SHARED_Q));
+    const uint fdt = fmt == Q_NONE ? wdt : (qflags >> QF_SHARED_DT_SHIFT) & 3u;
+    __global const void *w = shared ? sw2 : w2;
     const uint4 off = shared ? soff : roff;
-    __global const uint4 *codes = (__global const uint4 *)QPART(base, off.x);
-    __global const uchar *scales = QPART(base, off.y), *zeros = QPART(base, off.z);
-    __global const uint *perm = (__global const uint *)QPART(base, off.w) + (shared ? 0 : (size_t)e * n);
+    __global const uint4 *codes = (__global const uint4 *)QPART(w, off.x);
+    __global const uchar *scales = QPART(w, off.y), *zeros = QPART(w, off.z);
+    __global const uint *perm = (__global const uint *)QPART(w, off.w) + (shared ? 0 : (size_t)e * n);
     __global const float *in = (shared ? a_sh : a) + (size_t)start * n;
     const uint G = group ? group : n, ng = n / G;
     const size_t row = (shared ? 0 : (size_t)e * H) + h;
     const size_t wpr = (size_t)n * qbits(fmt) / 128u;
-    const uint fmode = pick_mode(lane_spans, n);
+    const uint mode = pick_mode(lane_spans, n);
 
     /* partials of (token row r, matrix row q) at red row r * rpi + q */
     for (uint r = 0; r < cnt; r++) {
@@ -1316,11 +1226,11 @@ INLINE void expert_down_q_body(__global const uint *prm, __global const float *a
         if (rpi == 1u) {
             float acc = 0.0f;
             if (active)
-                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng, zeros,
-                                        row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes, fmt,
-                                        DT_F32, lane_spans)
-                            : dot_any(sw2, row * n, ar, 0, n, l, lanes,
-                                      (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
+                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / max(row_block, 1u)) * ng,
+                                        zeros, row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes,
+                                        fmt, DT_F32, lane_spans)
+                      : fmt == Q_NONE ? dot_mode(w, row * n, ar, 0, n, l, lanes, wdt, DT_F32, mode)
+                                      : dot_any(w, row * n, ar, 0, n, l, lanes, fdt, mode);
             mine[0] = acc;
         } else if (quant) {
             const float8 acc = qrows_mode(codes, scales, zeros, perm, ar, row, nout, n, G,
@@ -1329,8 +1239,7 @@ INLINE void expert_down_q_body(__global const uint *prm, __global const float *a
                 mine[q * ZMOE_WG] = f8at(acc, q);
         } else {
             for (uint q = 0; q < rpi; q++)
-                mine[q * ZMOE_WG] = dot_any(sw2, (row + q * nout) * n, ar, 0, n, l, lanes,
-                                            (qflags >> QF_SHARED_DT_SHIFT) & 3u, fmode);
+                mine[q * ZMOE_WG] = dot_any(w, (row + q * nout) * n, ar, 0, n, l, lanes, fdt, mode);
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -1398,7 +1307,7 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
     {                                                                                       \
         __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
         expert_up_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S, E,  \
-                       K, lane_spans, red, WD, AD);                                         \
+                       K, lane_spans, 0, 0, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE, AD); \
     }
 
 #define EXPERT_DOWN(WN, WD)                                                                 \
@@ -1411,7 +1320,7 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
     {                                                                                       \
         __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
         expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
-                         red, WD);                                                          \
+                         0, 0, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE);                 \
     }
 
 #define COMBINE(AN, AD)                                                                     \
@@ -1482,9 +1391,9 @@ REDUCE(bf16, DT_BF16)
         uint sc, uint ss, uint sz, uint sp)                                                 \
     {                                                                                       \
         __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
-        expert_up_q_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S,   \
-                         E, K, lane_spans, group, row_block, qflags, (uint4)(rc, rs, rz, rp), \
-                         (uint4)(sc, ss, sz, sp), red, QF, AD);                             \
+        expert_up_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S, E,  \
+                       K, lane_spans, group, row_block, qflags, (uint4)(rc, rs, rz, rp),    \
+                       (uint4)(sc, ss, sz, sp), red, DT_F32, QF, AD);                       \
     }
 
 #define EXPERT_DOWN_Q(QN, QF)                                                               \
@@ -1496,9 +1405,9 @@ REDUCE(bf16, DT_BF16)
         uint rc, uint rs, uint rz, uint rp, uint sc, uint ss, uint sz, uint sp)             \
     {                                                                                       \
         __local float red[ZMOE_QROWS * ZMOE_RMAX * ZMOE_WG];                                \
-        expert_down_q_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E,           \
-                           lane_spans, group, row_block, qflags, (uint4)(rc, rs, rz, rp),   \
-                           (uint4)(sc, ss, sz, sp), red, QF);                               \
+        expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
+                         group, row_block, qflags, (uint4)(rc, rs, rz, rp),                 \
+                         (uint4)(sc, ss, sz, sp), red, DT_F32, QF);                         \
     }
 
 PER_ACT(EXPERT_UP_Q, int4, Q_INT4)
