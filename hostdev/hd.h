@@ -401,7 +401,7 @@ void *hd_handle_get(const void *h, uint32_t kind);
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE
 
 /* The parents' `refs`/`destroyed` pairs (see "Lifetimes" above), under hd.lock,
- * which each of these takes. _last: the caller frees the struct now. */
+ * which each of these takes (core.c). _last: the caller frees the struct now. */
 void hd_parent_ref(uint32_t *refs);
 bool hd_parent_unref_last(uint32_t *refs, const bool *destroyed);   /* a child went */
 bool hd_parent_destroy_last(const uint32_t *refs, bool *destroyed); /* the parent's own destroy */
@@ -413,6 +413,7 @@ bool hd_count_query(uint32_t *pCount, const void *array, uint32_t n);
 /* Level Zero's string queries: with *pSize 0 or no buffer, *pSize becomes the size
  * with the terminator; else s is copied, cut to *pSize and terminated (core.c). */
 void hd_string_query(const char *s, size_t *pSize, char *out);
+
 /* Frees every allocation still owned by ctx (context teardown). */
 void hd_mem_release_context(struct hd_context *ctx);
 /* Releases every virtual memory reservation of ctx (vmem.c, context teardown). */
