@@ -344,11 +344,7 @@ ze_result_t ZE_APICALL hd_zeEventHostSynchronize(ze_event_handle_t h, uint64_t t
     enum hd_wait_end end = event_host_wait_locked(e, c, timeout);
     bool lost = c->lost;
     pthread_mutex_unlock(&hd.lock);
-    if (end == HD_WAIT_CANCELLED)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE; /* destroyed while waited on */
-    if (lost)
-        return ZE_RESULT_ERROR_DEVICE_LOST;
-    return end == HD_WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return hd_host_wait_result(end, lost);
 }
 
 /* The kernel timestamps of e (of a pool with the timestamp flag) as they stand once

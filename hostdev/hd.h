@@ -450,6 +450,9 @@ void hd_cancel_waiters(const void *lo, const void *hi);
  * becomes true: nothing will signal it any more). Takes hd.lock itself. */
 ze_result_t hd_host_synchronize(const void *obj, const bool *flag, const bool *gone, struct hd_context *c,
                                 uint64_t timeout);
+/* What a host synchronization (fence or event) returns, the codes above, from how
+ * its wait ended and whether the device was lost then. Needs no lock. */
+ze_result_t hd_host_wait_result(enum hd_wait_end end, bool lost);
 
 /* Events (event.c). *_locked: called with hd.lock held. */
 struct hd_event *hd_event_of(ze_event_handle_t h);
