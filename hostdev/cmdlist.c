@@ -125,10 +125,8 @@ ze_result_t ZE_APICALL hd_zeCommandListCreate(ze_context_handle_t h, ze_device_h
                                               const ze_command_list_desc_t *desc, ze_command_list_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0x7)
@@ -152,10 +150,8 @@ ze_result_t ZE_APICALL hd_zeCommandListCreateImmediate(ze_context_handle_t h, ze
                                                        ze_command_list_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     struct hd_list *l = hd_list_new(c, d);

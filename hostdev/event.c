@@ -113,9 +113,7 @@ ze_result_t ZE_APICALL hd_zeEventPoolCreate(ze_context_handle_t h, const ze_even
                                             ze_device_handle_t *phDevices, ze_event_pool_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!desc || !ph || (ndev && !phDevices))
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0x7)

@@ -392,9 +392,9 @@ bool hd_handle_live(const void *p, uint32_t kind);
 /* h when it is a live handle of `kind` whose struct still carries that magic, else
  * NULL: what every hd_*_of lookup checks before the object is read. */
 void *hd_handle_get(const void *h, uint32_t kind);
-/* In an entry point: the object behind handle h (looked up with `of`, e.g.
- * hd_kernel_of) in a new variable; a NULL, stale or foreign handle returns
- * ZE_RESULT_ERROR_INVALID_NULL_HANDLE. */
+/* In an entry point: the object behind handle h (looked up with `of`: hd_context,
+ * hd_device, hd_kernel_of, ...) in a new variable; a NULL, stale or foreign handle
+ * returns ZE_RESULT_ERROR_INVALID_NULL_HANDLE. */
 #define HD_OBJECT(type, var, of, h)                                       \
     type *var = of(h);                                                    \
     if (!var)                                                             \

@@ -820,10 +820,8 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
                                          ze_module_build_log_handle_t *phBuildLog)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(hContext);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, hContext);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !phModule || !desc->pInputModule)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (phBuildLog)

@@ -863,10 +863,8 @@ ze_result_t ZE_APICALL hd_zeCommandQueueCreate(ze_context_handle_t h, ze_device_
                                                const ze_command_queue_desc_t *desc, ze_command_queue_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     struct hd_queue *q;

@@ -182,9 +182,7 @@ ze_result_t ZE_APICALL hd_zeVirtualMemQueryPageSize(ze_context_handle_t h, ze_de
 ze_result_t ZE_APICALL hd_zeVirtualMemReserve(ze_context_handle_t h, const void *start, size_t size, void **pptr)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (size == 0 || size % page_size())
