@@ -16,8 +16,7 @@
 
 struct hd_list *hd_list_of(ze_command_list_handle_t h)
 {
-    struct hd_list *l = (struct hd_list *)h;
-    return l && hd_handle_live(l, HD_MAGIC_LIST) && l->magic == HD_MAGIC_LIST ? l : NULL;
+    return hd_handle_get(h, HD_MAGIC_LIST);
 }
 
 struct hd_list *hd_list_new(struct hd_context *c, struct hd_device *d)
@@ -76,6 +75,15 @@ static size_t blob_reserve(struct hd_list *l, size_t n)
     return off;
 }
 
+/* Copies n bytes into the list's blob; returns their offset or SIZE_MAX. */
+static size_t blob_copy(struct hd_list *l, const void *src, size_t n)
+{
+    size_t off = blob_reserve(l, n);
+    if (off != SIZE_MAX && n)
+        memcpy(l->blob + off, src, n);
+    return off;
+}
+
 static ze_result_t cmd_new(struct hd_list *l, enum hd_cmd_kind kind, ze_event_handle_t signal, uint32_t nwait,
                            ze_event_handle_t *waits, struct hd_cmd **out)
 {
@@ -97,10 +105,9 @@ static ze_result_t cmd_new(struct hd_list *l, enum hd_cmd_kind kind, ze_event_ha
     }
     size_t woff = 0;
     if (nwait) {
-        woff = blob_reserve(l, nwait * sizeof(struct hd_event *));
+        woff = blob_copy(l, waits, nwait * sizeof(struct hd_event *));
         if (woff == SIZE_MAX)
             return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
-        memcpy(l->blob + woff, waits, nwait * sizeof(struct hd_event *));
     }
     struct hd_cmd *c = &l->cmds[l->ncmds++];
     memset(c, 0, sizeof *c);
@@ -118,10 +125,8 @@ ze_result_t ZE_APICALL hd_zeCommandListCreate(ze_context_handle_t h, ze_device_h
                                               const ze_command_list_desc_t *desc, ze_command_list_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0x7)
@@ -145,10 +150,8 @@ ze_result_t ZE_APICALL hd_zeCommandListCreateImmediate(ze_context_handle_t h, ze
                                                        ze_command_list_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     struct hd_list *l = hd_list_new(c, d);
@@ -173,9 +176,7 @@ ze_result_t ZE_APICALL hd_zeCommandListCreateImmediate(ze_context_handle_t h, ze
 ze_result_t ZE_APICALL hd_zeCommandListDestroy(ze_command_list_handle_t h)
 {
     HD_ENTRY();
-    struct hd_list *l = hd_list_of(h);
-    if (!l)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_list, l, hd_list_of, h);
     hd_handle_del(l);
     hd_quiesce(l->ctx);
     if (l->immediate) {
@@ -195,9 +196,7 @@ ze_result_t ZE_APICALL hd_zeCommandListDestroy(ze_command_list_handle_t h)
 ze_result_t ZE_APICALL hd_zeCommandListClose(ze_command_list_handle_t h)
 {
     HD_ENTRY();
-    struct hd_list *l = hd_list_of(h);
-    if (!l)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_list, l, hd_list_of, h);
     if (l->immediate)
         return ZE_RESULT_ERROR_INVALID_COMMAND_LIST_TYPE;
     hd_list_close(l);
@@ -207,9 +206,7 @@ ze_result_t ZE_APICALL hd_zeCommandListClose(ze_command_list_handle_t h)
 ze_result_t ZE_APICALL hd_zeCommandListReset(ze_command_list_handle_t h)
 {
     HD_ENTRY();
-    struct hd_list *l = hd_list_of(h);
-    if (!l)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_list, l, hd_list_of, h);
     if (!l->immediate) {
         hd_quiesce(l->ctx);
         hd_list_reset(l);
@@ -287,13 +284,12 @@ static ze_result_t record_launch(struct hd_list *rec, struct hd_kernel *k, const
     ze_result_t r = cmd_new(rec, indirect ? HD_CMD_LAUNCH_INDIRECT : HD_CMD_LAUNCH, sig, nwait, waits, &c);
     if (r != ZE_RESULT_SUCCESS)
         return r;
-    size_t off = blob_reserve(rec, k->info->blob_size);
+    size_t off = blob_copy(rec, k->values, k->info->blob_size);
     if (off == SIZE_MAX) {
         rec->ncmds--;
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
-    /* blob_reserve may move the blob but not the cmds array: c is still valid. */
-    memcpy(rec->blob + off, k->values, k->info->blob_size);
+    /* blob_copy may move the blob but not the cmds array: c is still valid. */
     c->u.launch.k = k;
     c->u.launch.args_off = off;
     memcpy(c->u.launch.gs, k->gs, sizeof k->gs);
@@ -482,12 +478,11 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryFill(ze_command_list_handle_t
     ze_result_t r = cmd_new(rec, HD_CMD_FILL, sig, nwait, waits, &c);
     if (r != ZE_RESULT_SUCCESS)
         return r;
-    size_t off = blob_reserve(rec, psize);
+    size_t off = blob_copy(rec, pattern, psize);
     if (off == SIZE_MAX) {
         rec->ncmds--;
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
-    memcpy(rec->blob + off, pattern, psize);
     c->u.fill.dst = ptr;
     c->u.fill.size = size;
     c->u.fill.pattern_off = off;
@@ -495,14 +490,22 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryFill(ze_command_list_handle_t
     return rec_end(l, rec);
 }
 
-ze_result_t ZE_APICALL hd_zeCommandListAppendBarrier(ze_command_list_handle_t h, ze_event_handle_t sig,
-                                                     uint32_t nwait, ze_event_handle_t *waits)
+/* A command that only waits and signals (barriers, SignalEvent, WaitOnEvents): a
+ * list runs in order, so a barrier has nothing more to do. */
+static ze_result_t append_nop(ze_command_list_handle_t h, ze_event_handle_t sig, uint32_t nwait,
+                              ze_event_handle_t *waits)
 {
-    HD_ENTRY();
     BEGIN_APPEND(h, l, rec);
     struct hd_cmd *c;
     ze_result_t r = cmd_new(rec, HD_CMD_NOP, sig, nwait, waits, &c);
     return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+}
+
+ze_result_t ZE_APICALL hd_zeCommandListAppendBarrier(ze_command_list_handle_t h, ze_event_handle_t sig,
+                                                     uint32_t nwait, ze_event_handle_t *waits)
+{
+    HD_ENTRY();
+    return append_nop(h, sig, nwait, waits);
 }
 
 ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryRangesBarrier(ze_command_list_handle_t h, uint32_t n,
@@ -512,10 +515,7 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendMemoryRangesBarrier(ze_command_list
 {
     (void)n; (void)sizes; (void)ranges;
     HD_ENTRY();
-    BEGIN_APPEND(h, l, rec);
-    struct hd_cmd *c;
-    ze_result_t r = cmd_new(rec, HD_CMD_NOP, sig, nwait, waits, &c);
-    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+    return append_nop(h, sig, nwait, waits);
 }
 
 ze_result_t ZE_APICALL hd_zeCommandListAppendSignalEvent(ze_command_list_handle_t h, ze_event_handle_t ev)
@@ -523,10 +523,7 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendSignalEvent(ze_command_list_handle_
     HD_ENTRY();
     if (!hd_list_of(h) || !hd_event_of(ev))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    BEGIN_APPEND(h, l, rec);
-    struct hd_cmd *c;
-    ze_result_t r = cmd_new(rec, HD_CMD_NOP, ev, 0, NULL, &c);
-    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+    return append_nop(h, ev, 0, NULL);
 }
 
 ze_result_t ZE_APICALL hd_zeCommandListAppendWaitOnEvents(ze_command_list_handle_t h, uint32_t n,
@@ -537,10 +534,7 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendWaitOnEvents(ze_command_list_handle
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     if (!evs)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    BEGIN_APPEND(h, l, rec);
-    struct hd_cmd *c;
-    ze_result_t r = cmd_new(rec, HD_CMD_NOP, NULL, n, evs, &c);
-    return r != ZE_RESULT_SUCCESS ? r : rec_end(l, rec);
+    return append_nop(h, NULL, n, evs);
 }
 
 ze_result_t ZE_APICALL hd_zeCommandListAppendEventReset(ze_command_list_handle_t h, ze_event_handle_t ev)
@@ -630,7 +624,7 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendQueryKernelTimestamps(ze_command_li
     if (r != ZE_RESULT_SUCCESS)
         return r;
     size_t eoff = n ? blob_reserve(rec, (size_t)n * sizeof(struct hd_event *)) : 0;
-    size_t ooff = offsets && n ? blob_reserve(rec, (size_t)n * sizeof(size_t)) : SIZE_MAX;
+    size_t ooff = offsets && n ? blob_copy(rec, offsets, (size_t)n * sizeof(size_t)) : SIZE_MAX;
     if (eoff == SIZE_MAX || (offsets && n && ooff == SIZE_MAX)) {
         rec->ncmds--;
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
@@ -640,8 +634,6 @@ ze_result_t ZE_APICALL hd_zeCommandListAppendQueryKernelTimestamps(ze_command_li
         struct hd_event *e = hd_event_of(evs[i]);
         memcpy(rec->blob + eoff + i * sizeof e, &e, sizeof e);
     }
-    if (offsets && n)
-        memcpy(rec->blob + ooff, offsets, (size_t)n * sizeof(size_t));
     c->u.query.dst = dst;
     c->u.query.n = n;
     c->u.query.events_off = eoff;

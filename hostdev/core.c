@@ -71,6 +71,54 @@ ze_result_t hd_cl_error(cl_int err)
     }
 }
 
+bool hd_count_query(uint32_t *pCount, const void *array, uint32_t n)
+{
+    if (*pCount == 0 || !array) {
+        *pCount = n;
+        return true;
+    }
+    if (*pCount > n)
+        *pCount = n;
+    return false;
+}
+
+void hd_string_query(const char *s, size_t *pSize, char *out)
+{
+    size_t need = strlen(s) + 1;
+    if (!out || *pSize == 0) {
+        *pSize = need;
+        return;
+    }
+    size_t n = *pSize < need ? *pSize : need;
+    memcpy(out, s, n);
+    out[n - 1] = '\0';
+    *pSize = n;
+}
+
+void hd_parent_ref(uint32_t *refs)
+{
+    pthread_mutex_lock(&hd.lock);
+    (*refs)++;
+    pthread_mutex_unlock(&hd.lock);
+}
+
+bool hd_parent_unref_last(uint32_t *refs, const bool *destroyed)
+{
+    pthread_mutex_lock(&hd.lock);
+    bool last = --*refs == 0 && *destroyed;
+    pthread_mutex_unlock(&hd.lock);
+    return last;
+}
+
+bool hd_parent_destroy_last(const uint32_t *refs, bool *destroyed)
+{
+    pthread_mutex_lock(&hd.lock);
+    *destroyed = true;
+    bool last = *refs == 0;
+    pthread_mutex_unlock(&hd.lock);
+    return last;
+}
+
 /* ---------------------------------------------------------- fault injection */
 
 /* HOSTDEV_FAIL=<entry|*>:<n>[:<error>][,...] — re-read at every zeContextCreate. */
@@ -366,12 +414,8 @@ ze_result_t ZE_APICALL hd_zeDriverGet(uint32_t *pCount, ze_driver_handle_t *phDr
     HD_ENTRY();
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (*pCount == 0 || !phDrivers) {
-        *pCount = 1;
-        return ZE_RESULT_SUCCESS;
-    }
-    phDrivers[0] = (ze_driver_handle_t)(void *)&hd;
-    *pCount = 1;
+    if (!hd_count_query(pCount, phDrivers, 1))
+        phDrivers[0] = (ze_driver_handle_t)(void *)&hd;
     return ZE_RESULT_SUCCESS;
 }
 
@@ -426,12 +470,8 @@ ze_result_t ZE_APICALL hd_zeDriverGetExtensionProperties(ze_driver_handle_t h, u
     CHECK_DRIVER(h);
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (*pCount == 0 || !p) {
-        *pCount = n;
+    if (hd_count_query(pCount, p, n))
         return ZE_RESULT_SUCCESS;
-    }
-    if (*pCount > n)
-        *pCount = n;
     for (uint32_t i = 0; i < *pCount; i++) {
         snprintf(p[i].name, sizeof p[i].name, "%s", exts[i].name);
         p[i].version = exts[i].version;
@@ -462,14 +502,23 @@ struct hd_device *hd_device(ze_device_handle_t h)
     return NULL;
 }
 
-#define CHECK_DEVICE(h, d)                                                \
-    struct hd_device *d = hd_device(h);                                   \
+#define CHECK_DEVICE(h)                                                   \
     do {                                                                  \
         if (!(h))                                                         \
             return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;                   \
-        if (!d)                                                           \
+        if (!hd_device(h))                                                \
             return ZE_RESULT_ERROR_INVALID_ARGUMENT;                      \
     } while (0)
+
+/* The device queries that report no items (sub-devices, caches). */
+static ze_result_t no_items(ze_device_handle_t h, uint32_t *pCount)
+{
+    CHECK_DEVICE(h);
+    if (!pCount)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    *pCount = 0;
+    return ZE_RESULT_SUCCESS;
+}
 
 ze_result_t ZE_APICALL hd_zeDeviceGet(ze_driver_handle_t h, uint32_t *pCount, ze_device_handle_t *ph)
 {
@@ -477,14 +526,9 @@ ze_result_t ZE_APICALL hd_zeDeviceGet(ze_driver_handle_t h, uint32_t *pCount, ze
     CHECK_DRIVER(h);
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (*pCount == 0 || !ph) {
-        *pCount = hd.ndevices;
-        return ZE_RESULT_SUCCESS;
-    }
-    uint32_t n = *pCount < hd.ndevices ? *pCount : hd.ndevices;
-    for (uint32_t i = 0; i < n; i++)
-        ph[i] = (ze_device_handle_t)&hd.devices[i];
-    *pCount = n;
+    if (!hd_count_query(pCount, ph, hd.ndevices))
+        for (uint32_t i = 0; i < *pCount; i++)
+            ph[i] = (ze_device_handle_t)&hd.devices[i];
     return ZE_RESULT_SUCCESS;
 }
 
@@ -492,20 +536,16 @@ ze_result_t ZE_APICALL hd_zeDeviceGetSubDevices(ze_device_handle_t h, uint32_t *
 {
     (void)ph;
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
-    if (!pCount)
-        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    *pCount = 0;
-    return ZE_RESULT_SUCCESS;
+    return no_items(h, pCount);
 }
 
 ze_result_t ZE_APICALL hd_zeDeviceGetProperties(ze_device_handle_t h, ze_device_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
+    CHECK_DEVICE(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    const struct hd_device *d = hd_device(h);
     ze_structure_type_t stype = p->stype;
     p->type = ZE_DEVICE_TYPE_CPU;
     p->vendorId = hd.vendor_id;
@@ -536,8 +576,7 @@ ze_result_t ZE_APICALL hd_zeDeviceGetProperties(ze_device_handle_t h, ze_device_
 ze_result_t ZE_APICALL hd_zeDeviceGetComputeProperties(ze_device_handle_t h, ze_device_compute_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     p->maxTotalGroupSize = (uint32_t)hd.max_wg;
@@ -557,8 +596,7 @@ ze_result_t ZE_APICALL hd_zeDeviceGetComputeProperties(ze_device_handle_t h, ze_
 ze_result_t ZE_APICALL hd_zeDeviceGetModuleProperties(ze_device_handle_t h, ze_device_module_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     /* ocloc emits SPIR-V 1.4, the newest llvm-spirv-15 reads. */
@@ -587,25 +625,20 @@ ze_result_t ZE_APICALL hd_zeDeviceGetCommandQueueGroupProperties(ze_device_handl
                                                                  ze_command_queue_group_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (*pCount == 0 || !p) {
-        *pCount = HD_NUM_GROUPS;
+    if (hd_count_query(pCount, p, HD_NUM_GROUPS))
         return ZE_RESULT_SUCCESS;
-    }
     /* Group 0 computes and copies; group 1 only copies, as a GPU's copy engine. Both
      * run on the same PoCL device; a copy-only list refuses kernel launches. */
-    uint32_t n = *pCount < HD_NUM_GROUPS ? *pCount : HD_NUM_GROUPS;
-    for (uint32_t i = 0; i < n; i++) {
+    for (uint32_t i = 0; i < *pCount; i++) {
         p[i].flags = i == HD_GROUP_COMPUTE
                          ? ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COMPUTE | ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY
                          : ZE_COMMAND_QUEUE_GROUP_PROPERTY_FLAG_COPY;
         p[i].maxMemoryFillPatternSize = 128;
         p[i].numQueues = HD_GROUP_QUEUES;
     }
-    *pCount = n;
     return ZE_RESULT_SUCCESS;
 }
 
@@ -617,15 +650,11 @@ ze_result_t ZE_APICALL hd_zeDeviceGetMemoryProperties(ze_device_handle_t h, uint
                                                       ze_device_memory_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (*pCount == 0 || !p) {
-        *pCount = 1;
+    if (hd_count_query(pCount, p, 1))
         return ZE_RESULT_SUCCESS;
-    }
-    *pCount = 1;
     p->flags = 0;
     p->maxClockRate = 0;
     p->maxBusWidth = 64;
@@ -641,8 +670,7 @@ ze_result_t ZE_APICALL hd_zeDeviceGetMemoryAccessProperties(ze_device_handle_t h
                                                             ze_device_memory_access_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     ze_memory_access_cap_flags_t all = ZE_MEMORY_ACCESS_CAP_FLAG_RW | ZE_MEMORY_ACCESS_CAP_FLAG_ATOMIC |
@@ -666,19 +694,13 @@ ze_result_t ZE_APICALL hd_zeDeviceGetCacheProperties(ze_device_handle_t h, uint3
 {
     (void)p;
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
-    if (!pCount)
-        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    *pCount = 0;
-    return ZE_RESULT_SUCCESS;
+    return no_items(h, pCount);
 }
 
 ze_result_t ZE_APICALL hd_zeDeviceGetImageProperties(ze_device_handle_t h, ze_device_image_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     p->maxImageDims1D = p->maxImageDims2D = p->maxImageDims3D = 0;
@@ -693,8 +715,7 @@ ze_result_t ZE_APICALL hd_zeDeviceGetExternalMemoryProperties(ze_device_handle_t
                                                               ze_device_external_memory_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     p->memoryAllocationImportTypes = p->memoryAllocationExportTypes = 0;
@@ -706,10 +727,8 @@ ze_result_t ZE_APICALL hd_zeDeviceGetP2PProperties(ze_device_handle_t h, ze_devi
                                                    ze_device_p2p_properties_t *p)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    CHECK_DEVICE(peer, e);
-    (void)d;
-    (void)e;
+    CHECK_DEVICE(h);
+    CHECK_DEVICE(peer);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     p->flags = ZE_DEVICE_P2P_PROPERTY_FLAG_ACCESS | ZE_DEVICE_P2P_PROPERTY_FLAG_ATOMICS;
@@ -719,10 +738,8 @@ ze_result_t ZE_APICALL hd_zeDeviceGetP2PProperties(ze_device_handle_t h, ze_devi
 ze_result_t ZE_APICALL hd_zeDeviceCanAccessPeer(ze_device_handle_t h, ze_device_handle_t peer, ze_bool_t *v)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    CHECK_DEVICE(peer, e);
-    (void)d;
-    (void)e;
+    CHECK_DEVICE(h);
+    CHECK_DEVICE(peer);
     if (!v)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     *v = 1;   /* every device is the same host memory */
@@ -732,16 +749,14 @@ ze_result_t ZE_APICALL hd_zeDeviceCanAccessPeer(ze_device_handle_t h, ze_device_
 ze_result_t ZE_APICALL hd_zeDeviceGetStatus(ze_device_handle_t h)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeDeviceGetGlobalTimestamps(ze_device_handle_t h, uint64_t *host, uint64_t *dev)
 {
     HD_ENTRY();
-    CHECK_DEVICE(h, d);
-    (void)d;
+    CHECK_DEVICE(h);
     if (!host || !dev)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     /* Host and device share one clock here, so the pair correlates exactly. */
@@ -753,8 +768,7 @@ ze_result_t ZE_APICALL hd_zeDeviceGetGlobalTimestamps(ze_device_handle_t h, uint
 
 struct hd_context *hd_context(ze_context_handle_t h)
 {
-    struct hd_context *c = (struct hd_context *)h;
-    return c && hd_handle_live(c, HD_MAGIC_CONTEXT) && c->magic == HD_MAGIC_CONTEXT ? c : NULL;
+    return hd_handle_get(h, HD_MAGIC_CONTEXT);
 }
 
 /* The last contexts destroyed, so that zeMemFree of memory that went with its
@@ -774,6 +788,14 @@ bool hd_context_was_destroyed(ze_context_handle_t h)
     return found;
 }
 
+bool hd_context_lost(struct hd_context *c)
+{
+    pthread_mutex_lock(&hd.lock);
+    bool lost = c->lost;
+    pthread_mutex_unlock(&hd.lock);
+    return lost;
+}
+
 static void context_free(struct hd_context *c)
 {
     c->magic = HD_MAGIC_DEAD;
@@ -782,17 +804,12 @@ static void context_free(struct hd_context *c)
 
 void hd_context_ref(struct hd_context *c)
 {
-    pthread_mutex_lock(&hd.lock);
-    c->refs++;
-    pthread_mutex_unlock(&hd.lock);
+    hd_parent_ref(&c->refs);
 }
 
 void hd_context_unref(struct hd_context *c)
 {
-    pthread_mutex_lock(&hd.lock);
-    bool last = --c->refs == 0 && c->destroyed;
-    pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_unref_last(&c->refs, &c->destroyed))
         context_free(c);
 }
 
@@ -873,10 +890,8 @@ ze_result_t ZE_APICALL hd_zeContextDestroy(ze_context_handle_t h)
                 (unsigned long long)c->blocking_waits, (unsigned long long)c->sleeps,
                 (unsigned long long)c->idle_wakeups);
     dead_contexts[dead_next++ % HD_DEAD_CONTEXTS] = (uintptr_t)c;
-    c->destroyed = true;
-    bool last = c->refs == 0;
     pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_destroy_last(&c->refs, &c->destroyed))
         context_free(c);
     return ZE_RESULT_SUCCESS;
 }
@@ -889,10 +904,16 @@ ze_result_t ZE_APICALL hd_zeContextGetStatus(ze_context_handle_t h)
     struct hd_context *c = hd_context(h);
     if (!c)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&hd.lock);
-    bool lost = c->lost;
-    pthread_mutex_unlock(&hd.lock);
-    return lost ? ZE_RESULT_ERROR_DEVICE_LOST : ZE_RESULT_SUCCESS;
+    return hd_context_lost(c) ? ZE_RESULT_ERROR_DEVICE_LOST : ZE_RESULT_SUCCESS;
+}
+
+/* Residency: every allocation is host memory, always resident; only the arguments
+ * are checked (make resident and evict alike). */
+static ze_result_t residency(ze_context_handle_t h, ze_device_handle_t dev, void *ptr)
+{
+    if (!hd_context(h) || !hd_device(dev))
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
 }
 
 ze_result_t ZE_APICALL hd_zeContextMakeMemoryResident(ze_context_handle_t h, ze_device_handle_t dev, void *ptr,
@@ -900,9 +921,7 @@ ze_result_t ZE_APICALL hd_zeContextMakeMemoryResident(ze_context_handle_t h, ze_
 {
     (void)size;
     HD_ENTRY();
-    if (!hd_context(h) || !hd_device(dev))
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    return residency(h, dev, ptr);
 }
 
 ze_result_t ZE_APICALL hd_zeContextEvictMemory(ze_context_handle_t h, ze_device_handle_t dev, void *ptr,
@@ -910,9 +929,7 @@ ze_result_t ZE_APICALL hd_zeContextEvictMemory(ze_context_handle_t h, ze_device_
 {
     (void)size;
     HD_ENTRY();
-    if (!hd_context(h) || !hd_device(dev))
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    return ptr ? ZE_RESULT_SUCCESS : ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    return residency(h, dev, ptr);
 }
 
 /* Waits until the context's queues have finished what was submitted so far: on a
@@ -924,8 +941,5 @@ ze_result_t ZE_APICALL hd_zeContextSystemBarrier(ze_context_handle_t h, ze_devic
     if (!c || !hd_device(dev))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
     hd_quiesce(c);
-    pthread_mutex_lock(&hd.lock);
-    bool lost = c->lost;
-    pthread_mutex_unlock(&hd.lock);
-    return lost ? ZE_RESULT_ERROR_DEVICE_LOST : ZE_RESULT_SUCCESS;
+    return hd_context_lost(c) ? ZE_RESULT_ERROR_DEVICE_LOST : ZE_RESULT_SUCCESS;
 }

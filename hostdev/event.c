@@ -14,14 +14,13 @@
 
 struct hd_event *hd_event_of(ze_event_handle_t h)
 {
-    struct hd_event *e = (struct hd_event *)h;
-    return e && hd_handle_live(e, HD_MAGIC_EVENT) && e->magic == HD_MAGIC_EVENT && e->created ? e : NULL;
+    struct hd_event *e = hd_handle_get(h, HD_MAGIC_EVENT);
+    return e && e->created ? e : NULL;
 }
 
 static struct hd_pool *pool_of(ze_event_pool_handle_t h)
 {
-    struct hd_pool *p = (struct hd_pool *)h;
-    return p && hd_handle_live(p, HD_MAGIC_POOL) && p->magic == HD_MAGIC_POOL ? p : NULL;
+    return hd_handle_get(h, HD_MAGIC_POOL);
 }
 
 /* A pool's struct (and its events' memory) goes when it is destroyed and its last
@@ -110,21 +109,11 @@ void hd_event_check_locked(struct hd_event *e, cl_event ev, bool done)
         hd_event_resolve_locked(e, hd_raw_to_mono());
 }
 
-static bool ctx_lost(struct hd_context *c)
-{
-    pthread_mutex_lock(&hd.lock);
-    bool lost = c->lost;
-    pthread_mutex_unlock(&hd.lock);
-    return lost;
-}
-
 ze_result_t ZE_APICALL hd_zeEventPoolCreate(ze_context_handle_t h, const ze_event_pool_desc_t *desc, uint32_t ndev,
                                             ze_device_handle_t *phDevices, ze_event_pool_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!desc || !ph || (ndev && !phDevices))
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0x7)
@@ -162,17 +151,11 @@ ze_result_t ZE_APICALL hd_zeEventPoolCreate(ze_context_handle_t h, const ze_even
 ze_result_t ZE_APICALL hd_zeEventPoolDestroy(ze_event_pool_handle_t h)
 {
     HD_ENTRY();
-    struct hd_pool *p = pool_of(h);
-    if (!p)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_pool, p, pool_of, h);
     hd_handle_del(p);
     hd_quiesce(p->ctx);
-    pthread_mutex_lock(&hd.lock);
     /* Events still created stay valid until they are destroyed themselves. */
-    p->destroyed = true;
-    bool last = p->refs == 0;
-    pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_destroy_last(&p->refs, &p->destroyed))
         pool_free(p);
     return ZE_RESULT_SUCCESS;
 }
@@ -180,9 +163,7 @@ ze_result_t ZE_APICALL hd_zeEventPoolDestroy(ze_event_pool_handle_t h)
 ze_result_t ZE_APICALL hd_zeEventCreate(ze_event_pool_handle_t h, const ze_event_desc_t *desc, ze_event_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_pool *p = pool_of(h);
-    if (!p)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_pool, p, pool_of, h);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->signal > 0x7 || desc->wait > 0x7)
@@ -216,9 +197,7 @@ ze_result_t ZE_APICALL hd_zeEventCreate(ze_event_pool_handle_t h, const ze_event
 ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
 {
     HD_ENTRY();
-    struct hd_event *e = hd_event_of(h);
-    if (!e)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_event, e, hd_event_of, h);
     hd_handle_del(e);
     struct hd_pool *p = e->pool;
     hd_quiesce(p->ctx);
@@ -237,9 +216,7 @@ ze_result_t ZE_APICALL hd_zeEventDestroy(ze_event_handle_t h)
 ze_result_t ZE_APICALL hd_zeEventHostSignal(ze_event_handle_t h)
 {
     HD_ENTRY();
-    struct hd_event *e = hd_event_of(h);
-    if (!e)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_event, e, hd_event_of, h);
     uint64_t now = hd_now_ns();
     pthread_mutex_lock(&hd.lock);
     hd_event_set_locked(e, now, now);
@@ -250,9 +227,7 @@ ze_result_t ZE_APICALL hd_zeEventHostSignal(ze_event_handle_t h)
 ze_result_t ZE_APICALL hd_zeEventHostReset(ze_event_handle_t h)
 {
     HD_ENTRY();
-    struct hd_event *e = hd_event_of(h);
-    if (!e)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_event, e, hd_event_of, h);
     pthread_mutex_lock(&hd.lock);
     hd_event_drop_clev_locked(e);
     e->signalled = false;
@@ -280,10 +255,8 @@ static void event_poll_locked(struct hd_event *e)
 ze_result_t ZE_APICALL hd_zeEventQueryStatus(ze_event_handle_t h)
 {
     HD_ENTRY();
-    struct hd_event *e = hd_event_of(h);
-    if (!e)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    if (ctx_lost(e->pool->ctx))
+    HD_OBJECT(struct hd_event, e, hd_event_of, h);
+    if (hd_context_lost(e->pool->ctx))
         return ZE_RESULT_ERROR_DEVICE_LOST;
     pthread_mutex_lock(&hd.lock);
     event_poll_locked(e);
@@ -363,31 +336,19 @@ static enum hd_wait_end event_host_wait_locked(struct hd_event *e, struct hd_con
 ze_result_t ZE_APICALL hd_zeEventHostSynchronize(ze_event_handle_t h, uint64_t timeout)
 {
     HD_ENTRY();
-    struct hd_event *e = hd_event_of(h);
-    if (!e)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_event, e, hd_event_of, h);
     struct hd_context *c = e->pool->ctx;
     pthread_mutex_lock(&hd.lock);
     enum hd_wait_end end = event_host_wait_locked(e, c, timeout);
     bool lost = c->lost;
     pthread_mutex_unlock(&hd.lock);
-    if (end == HD_WAIT_CANCELLED)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE; /* destroyed while waited on */
-    if (lost)
-        return ZE_RESULT_ERROR_DEVICE_LOST;
-    return end == HD_WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return hd_host_wait_result(end, lost);
 }
 
-ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_kernel_timestamp_result_t *r)
+/* The kernel timestamps of e (of a pool with the timestamp flag) as they stand once
+ * a completed signal in flight is resolved; NOT_READY while e is not signalled. */
+static ze_result_t read_timestamp(struct hd_event *e, ze_kernel_timestamp_result_t *r)
 {
-    HD_ENTRY();
-    struct hd_event *e = hd_event_of(h);
-    if (!e)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
-    if (!r)
-        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (!(e->pool->flags & ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP))
-        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
     pthread_mutex_lock(&hd.lock);
     event_poll_locked(e);
     bool s = e->signalled;
@@ -395,6 +356,17 @@ ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_ke
     r->global.kernelEnd = r->context.kernelEnd = e->ts_end;
     pthread_mutex_unlock(&hd.lock);
     return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+}
+
+ze_result_t ZE_APICALL hd_zeEventQueryKernelTimestamp(ze_event_handle_t h, ze_kernel_timestamp_result_t *r)
+{
+    HD_ENTRY();
+    HD_OBJECT(struct hd_event, e, hd_event_of, h);
+    if (!r)
+        return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
+    if (!(e->pool->flags & ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP))
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
+    return read_timestamp(e, r);
 }
 
 /* One device, no sub-devices: the one timestamp result is the event's kernel
@@ -410,16 +382,7 @@ ze_result_t ZE_APICALL hd_zeEventQueryTimestampsExp(ze_event_handle_t h, ze_devi
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (!(e->pool->flags & ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP))
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    if (*pCount == 0 || !ts) {
-        *pCount = 1;
+    if (hd_count_query(pCount, ts, 1))
         return ZE_RESULT_SUCCESS;
-    }
-    *pCount = 1;
-    pthread_mutex_lock(&hd.lock);
-    event_poll_locked(e);
-    bool s = e->signalled;
-    ts->global.kernelStart = ts->context.kernelStart = e->ts_start;
-    ts->global.kernelEnd = ts->context.kernelEnd = e->ts_end;
-    pthread_mutex_unlock(&hd.lock);
-    return s ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return read_timestamp(e, ts);
 }

@@ -13,17 +13,14 @@
 
 struct hd_fence *hd_fence_of(ze_fence_handle_t h)
 {
-    struct hd_fence *f = (struct hd_fence *)h;
-    return f && hd_handle_live(f, HD_MAGIC_FENCE) && f->magic == HD_MAGIC_FENCE ? f : NULL;
+    return hd_handle_get(h, HD_MAGIC_FENCE);
 }
 
 ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fence_desc_t *desc,
                                         ze_fence_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_queue *q = hd_queue_of(h);
-    if (!q)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_queue, q, hd_queue_of, h);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0x1)
@@ -38,9 +35,7 @@ ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fe
         free(f);
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
-    pthread_mutex_lock(&hd.lock);
-    q->refs++;   /* q's struct stays while f exists, even after q's destroy */
-    pthread_mutex_unlock(&hd.lock);
+    hd_parent_ref(&q->refs);   /* q's struct stays while f exists, even after q's destroy */
     *ph = (ze_fence_handle_t)f;
     return ZE_RESULT_SUCCESS;
 }
@@ -48,9 +43,7 @@ ze_result_t ZE_APICALL hd_zeFenceCreate(ze_command_queue_handle_t h, const ze_fe
 ze_result_t ZE_APICALL hd_zeFenceDestroy(ze_fence_handle_t h)
 {
     HD_ENTRY();
-    struct hd_fence *f = hd_fence_of(h);
-    if (!f)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_fence, f, hd_fence_of, h);
     hd_handle_del(f);
     struct hd_queue *q = f->queue;
     hd_quiesce(q->ctx);
@@ -66,9 +59,7 @@ ze_result_t ZE_APICALL hd_zeFenceDestroy(ze_fence_handle_t h)
 ze_result_t ZE_APICALL hd_zeFenceHostSynchronize(ze_fence_handle_t h, uint64_t timeout)
 {
     HD_ENTRY();
-    struct hd_fence *f = hd_fence_of(h);
-    if (!f)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_fence, f, hd_fence_of, h);
     /* A fence whose queue was destroyed before reaching it is never signalled: the
      * wait ends (INVALID_NULL_HANDLE) rather than hanging. */
     return hd_host_synchronize(f, &f->signalled, &f->queue->stop, f->queue->ctx, timeout);
@@ -77,9 +68,7 @@ ze_result_t ZE_APICALL hd_zeFenceHostSynchronize(ze_fence_handle_t h, uint64_t t
 ze_result_t ZE_APICALL hd_zeFenceQueryStatus(ze_fence_handle_t h)
 {
     HD_ENTRY();
-    struct hd_fence *f = hd_fence_of(h);
-    if (!f)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_fence, f, hd_fence_of, h);
     pthread_mutex_lock(&hd.lock);
     bool s = f->signalled, lost = f->queue->ctx->lost;
     pthread_mutex_unlock(&hd.lock);
@@ -91,9 +80,7 @@ ze_result_t ZE_APICALL hd_zeFenceQueryStatus(ze_fence_handle_t h)
 ze_result_t ZE_APICALL hd_zeFenceReset(ze_fence_handle_t h)
 {
     HD_ENTRY();
-    struct hd_fence *f = hd_fence_of(h);
-    if (!f)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_fence, f, hd_fence_of, h);
     pthread_mutex_lock(&hd.lock);
     f->signalled = false;
     pthread_mutex_unlock(&hd.lock);

@@ -133,3 +133,9 @@ bool hd_handle_live(const void *p, uint32_t kind)
     pthread_mutex_unlock(&tab.lock);
     return ok;
 }
+
+void *hd_handle_get(const void *h, uint32_t kind)
+{
+    /* Every handle's struct starts with its magic word (hd.h). */
+    return hd_handle_live(h, kind) && *(const uint32_t *)h == kind ? (void *)h : NULL;
+}

@@ -380,6 +380,8 @@ struct hd_context *hd_context(ze_context_handle_t h);
  * struct exists; the context's struct is freed by the last unref after its destroy. */
 void hd_context_ref(struct hd_context *c);
 void hd_context_unref(struct hd_context *c);
+/* Whether c's device is lost (takes hd.lock). */
+bool hd_context_lost(struct hd_context *c);
 /* Whether h is a context destroyed recently (its memory went with it). */
 bool hd_context_was_destroyed(ze_context_handle_t h);
 
@@ -387,6 +389,31 @@ bool hd_context_was_destroyed(ze_context_handle_t h);
 bool hd_handle_add(const void *p, uint32_t kind);
 void hd_handle_del(const void *p);
 bool hd_handle_live(const void *p, uint32_t kind);
+/* h when it is a live handle of `kind` whose struct still carries that magic, else
+ * NULL: what every hd_*_of lookup checks before the object is read. */
+void *hd_handle_get(const void *h, uint32_t kind);
+/* In an entry point: the object behind handle h (looked up with `of`: hd_context,
+ * hd_device, hd_kernel_of, ...) in a new variable; a NULL, stale or foreign handle
+ * returns ZE_RESULT_ERROR_INVALID_NULL_HANDLE. */
+#define HD_OBJECT(type, var, of, h)                                       \
+    type *var = of(h);                                                    \
+    if (!var)                                                             \
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE
+
+/* The parents' `refs`/`destroyed` pairs (see "Lifetimes" above), under hd.lock,
+ * which each of these takes (core.c). _last: the caller frees the struct now. */
+void hd_parent_ref(uint32_t *refs);
+bool hd_parent_unref_last(uint32_t *refs, const bool *destroyed);   /* a child went */
+bool hd_parent_destroy_last(const uint32_t *refs, bool *destroyed); /* the parent's own destroy */
+
+/* Level Zero's two-call count queries: with *pCount 0 or no array, *pCount becomes
+ * n and true says the query is answered; else *pCount is cut to n for the caller to
+ * fill that many (core.c). */
+bool hd_count_query(uint32_t *pCount, const void *array, uint32_t n);
+/* Level Zero's string queries: with *pSize 0 or no buffer, *pSize becomes the size
+ * with the terminator; else s is copied, cut to *pSize and terminated (core.c). */
+void hd_string_query(const char *s, size_t *pSize, char *out);
+
 /* Frees every allocation still owned by ctx (context teardown). */
 void hd_mem_release_context(struct hd_context *ctx);
 /* Releases every virtual memory reservation of ctx (vmem.c, context teardown). */
@@ -423,6 +450,9 @@ void hd_cancel_waiters(const void *lo, const void *hi);
  * becomes true: nothing will signal it any more). Takes hd.lock itself. */
 ze_result_t hd_host_synchronize(const void *obj, const bool *flag, const bool *gone, struct hd_context *c,
                                 uint64_t timeout);
+/* What a host synchronization (fence or event) returns, the codes above, from how
+ * its wait ended and whether the device was lost then. Needs no lock. */
+ze_result_t hd_host_wait_result(enum hd_wait_end end, bool lost);
 
 /* Events (event.c). *_locked: called with hd.lock held. */
 struct hd_event *hd_event_of(ze_event_handle_t h);

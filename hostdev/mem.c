@@ -90,10 +90,8 @@ ze_result_t ZE_APICALL hd_zeMemAllocDevice(ze_context_handle_t h, const ze_devic
                                            size_t size, size_t align, ze_device_handle_t hDevice, void **pptr)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0x7)
@@ -105,9 +103,7 @@ ze_result_t ZE_APICALL hd_zeMemAllocHost(ze_context_handle_t h, const ze_host_me
                                          size_t align, void **pptr)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!desc || !pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (desc->flags > 0xf)
@@ -120,9 +116,7 @@ ze_result_t ZE_APICALL hd_zeMemAllocShared(ze_context_handle_t h, const ze_devic
                                            ze_device_handle_t hDevice, void **pptr)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     struct hd_device *d = NULL;
     if (hDevice && !(d = hd_device(hDevice)))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
@@ -210,9 +204,7 @@ ze_result_t ZE_APICALL hd_zeMemGetAllocProperties(ze_context_handle_t h, const v
                                                   ze_memory_allocation_properties_t *p, ze_device_handle_t *phDevice)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!ptr || !p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     pthread_mutex_lock(&hd.mem_lock);
@@ -231,9 +223,7 @@ ze_result_t ZE_APICALL hd_zeMemGetAllocProperties(ze_context_handle_t h, const v
 ze_result_t ZE_APICALL hd_zeMemGetAddressRange(ze_context_handle_t h, const void *ptr, void **pBase, size_t *pSize)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!ptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     pthread_mutex_lock(&hd.mem_lock);

@@ -754,10 +754,7 @@ static void module_free(struct hd_module *m)
 
 static void module_unref(struct hd_module *m)
 {
-    pthread_mutex_lock(&hd.lock);
-    bool last = --m->refs == 0 && m->destroyed;
-    pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_unref_last(&m->refs, &m->destroyed))
         module_free(m);
 }
 
@@ -823,10 +820,8 @@ ze_result_t ZE_APICALL hd_zeModuleCreate(ze_context_handle_t hContext, ze_device
                                          ze_module_build_log_handle_t *phBuildLog)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(hContext);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, hContext);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !phModule || !desc->pInputModule)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (phBuildLog)
@@ -957,40 +952,30 @@ fail:
 
 static struct hd_module *module_of(ze_module_handle_t h)
 {
-    struct hd_module *m = (struct hd_module *)h;
-    return m && hd_handle_live(m, HD_MAGIC_MODULE) && m->magic == HD_MAGIC_MODULE ? m : NULL;
+    return hd_handle_get(h, HD_MAGIC_MODULE);
 }
 
 ze_result_t ZE_APICALL hd_zeModuleDestroy(ze_module_handle_t h)
 {
     HD_ENTRY();
-    struct hd_module *m = module_of(h);
-    if (!m)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_module, m, module_of, h);
     hd_handle_del(m);
     hd_quiesce(m->ctx);
     /* Kernels still alive keep the module's struct until they are destroyed. */
-    pthread_mutex_lock(&hd.lock);
-    m->destroyed = true;
-    bool last = m->refs == 0;
-    pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_destroy_last(&m->refs, &m->destroyed))
         module_free(m);
     return ZE_RESULT_SUCCESS;
 }
 
 static struct hd_log *log_of(ze_module_build_log_handle_t h)
 {
-    struct hd_log *l = (struct hd_log *)h;
-    return l && hd_handle_live(l, HD_MAGIC_LOG) && l->magic == HD_MAGIC_LOG ? l : NULL;
+    return hd_handle_get(h, HD_MAGIC_LOG);
 }
 
 ze_result_t ZE_APICALL hd_zeModuleBuildLogDestroy(ze_module_build_log_handle_t h)
 {
     HD_ENTRY();
-    struct hd_log *l = log_of(h);
-    if (!l)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_log, l, log_of, h);
     hd_handle_del(l);
     l->magic = HD_MAGIC_DEAD;
     free(l->text);
@@ -1001,39 +986,22 @@ ze_result_t ZE_APICALL hd_zeModuleBuildLogDestroy(ze_module_build_log_handle_t h
 ze_result_t ZE_APICALL hd_zeModuleBuildLogGetString(ze_module_build_log_handle_t h, size_t *pSize, char *pBuildLog)
 {
     HD_ENTRY();
-    struct hd_log *l = log_of(h);
-    if (!l)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_log, l, log_of, h);
     if (!pSize)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    size_t need = strlen(l->text) + 1;
-    if (!pBuildLog || *pSize == 0) {
-        *pSize = need;
-        return ZE_RESULT_SUCCESS;
-    }
-    size_t n = *pSize < need ? *pSize : need;
-    memcpy(pBuildLog, l->text, n);
-    pBuildLog[n - 1] = '\0';
-    *pSize = n;
+    hd_string_query(l->text, pSize, pBuildLog);
     return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeModuleGetKernelNames(ze_module_handle_t h, uint32_t *pCount, const char **pNames)
 {
     HD_ENTRY();
-    struct hd_module *m = module_of(h);
-    if (!m)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_module, m, module_of, h);
     if (!pCount)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    if (*pCount == 0 || !pNames) {
-        *pCount = m->nkernels;
-        return ZE_RESULT_SUCCESS;
-    }
-    uint32_t n = *pCount < m->nkernels ? *pCount : m->nkernels;
-    for (uint32_t i = 0; i < n; i++)
-        pNames[i] = m->names[i];
-    *pCount = n;
+    if (!hd_count_query(pCount, pNames, m->nkernels))
+        for (uint32_t i = 0; i < *pCount; i++)
+            pNames[i] = m->names[i];
     return ZE_RESULT_SUCCESS;
 }
 
@@ -1051,9 +1019,7 @@ ze_result_t ZE_APICALL hd_zeModuleGetProperties(ze_module_handle_t h, ze_module_
 ze_result_t ZE_APICALL hd_zeModuleGetNativeBinary(ze_module_handle_t h, size_t *pSize, uint8_t *bin)
 {
     HD_ENTRY();
-    struct hd_module *m = module_of(h);
-    if (!m)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_module, m, module_of, h);
     if (!pSize)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     size_t spec_len = strlen(m->spec);
@@ -1080,16 +1046,24 @@ ze_result_t ZE_APICALL hd_zeModuleGetNativeBinary(ze_module_handle_t h, size_t *
 
 struct hd_kernel *hd_kernel_of(ze_kernel_handle_t h)
 {
-    struct hd_kernel *k = (struct hd_kernel *)h;
-    return k && hd_handle_live(k, HD_MAGIC_KERNEL) && k->magic == HD_MAGIC_KERNEL ? k : NULL;
+    return hd_handle_get(h, HD_MAGIC_KERNEL);
+}
+
+/* Frees k's struct and argument arrays (its PoCL kernel and lock are the caller's). */
+static void kernel_free(struct hd_kernel *k)
+{
+    k->magic = HD_MAGIC_DEAD;
+    free(k->values);
+    free(k->set);
+    free(k->cl_values);
+    free(k->cl_set);
+    free(k);
 }
 
 ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_desc_t *desc, ze_kernel_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_module *m = module_of(h);
-    if (!m)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_module, m, module_of, h);
     if (!desc || !ph || !desc->pKernelName)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     *ph = NULL;
@@ -1114,11 +1088,7 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
     if (k->values && k->set && k->cl_values && k->cl_set)
         k->clk = clCreateKernel(m->prog, desc->pKernelName, &err);
     if (!k->clk) {
-        free(k->values);
-        free(k->set);
-        free(k->cl_values);
-        free(k->cl_set);
-        free(k);
+        kernel_free(k);
         return err == CL_INVALID_KERNEL_NAME ? ZE_RESULT_ERROR_INVALID_KERNEL_NAME : hd_cl_error(err);
     }
     pthread_mutex_init(&k->lock, NULL);
@@ -1130,16 +1100,10 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
     if (!hd_handle_add(k, HD_MAGIC_KERNEL)) {
         clReleaseKernel(k->clk);
         pthread_mutex_destroy(&k->lock);
-        free(k->values);
-        free(k->set);
-        free(k->cl_values);
-        free(k->cl_set);
-        free(k);
+        kernel_free(k);
         return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
     }
-    pthread_mutex_lock(&hd.lock);
-    m->refs++;
-    pthread_mutex_unlock(&hd.lock);
+    hd_parent_ref(&m->refs);
     *ph = (ze_kernel_handle_t)k;
     return ZE_RESULT_SUCCESS;
 }
@@ -1147,20 +1111,13 @@ ze_result_t ZE_APICALL hd_zeKernelCreate(ze_module_handle_t h, const ze_kernel_d
 ze_result_t ZE_APICALL hd_zeKernelDestroy(ze_kernel_handle_t h)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     hd_handle_del(k);
     struct hd_module *m = k->mod;
     hd_quiesce(m->ctx);
-    k->magic = HD_MAGIC_DEAD;
     clReleaseKernel(k->clk);
     pthread_mutex_destroy(&k->lock);
-    free(k->values);
-    free(k->set);
-    free(k->cl_values);
-    free(k->cl_set);
-    free(k);
+    kernel_free(k);
     module_unref(m);
     return ZE_RESULT_SUCCESS;
 }
@@ -1169,9 +1126,7 @@ ze_result_t ZE_APICALL hd_zeKernelSetArgumentValue(ze_kernel_handle_t h, uint32_
                                                    const void *value)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (index >= k->info->nargs)
         return ZE_RESULT_ERROR_INVALID_KERNEL_ARGUMENT_INDEX;
     const struct hd_arg *a = &k->info->args[index];
@@ -1212,9 +1167,7 @@ ze_result_t ZE_APICALL hd_zeKernelSetArgumentValue(ze_kernel_handle_t h, uint32_
 ze_result_t ZE_APICALL hd_zeKernelSetGroupSize(ze_kernel_handle_t h, uint32_t x, uint32_t y, uint32_t z)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     const uint32_t *r = k->info->reqd;
     if (!x || !y || !z || x > hd.max_wi[0] || y > hd.max_wi[1] || z > hd.max_wi[2] ||
         (uint64_t)x * y * z > hd.max_wg || (r[0] && (x != r[0] || y != r[1] || z != r[2])))
@@ -1240,9 +1193,7 @@ ze_result_t ZE_APICALL hd_zeKernelSuggestGroupSize(ze_kernel_handle_t h, uint32_
                                                    uint32_t *sx, uint32_t *sy, uint32_t *sz)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (!sx || !sy || !sz)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (!gx || !gy || !gz)
@@ -1281,9 +1232,7 @@ ze_result_t ZE_APICALL hd_zeKernelSuggestMaxCooperativeGroupCount(ze_kernel_hand
 ze_result_t ZE_APICALL hd_zeKernelGetProperties(ze_kernel_handle_t h, ze_kernel_properties_t *p)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (!p)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     p->numKernelArgs = k->info->nargs;
@@ -1310,29 +1259,17 @@ ze_result_t ZE_APICALL hd_zeKernelGetProperties(ze_kernel_handle_t h, ze_kernel_
 ze_result_t ZE_APICALL hd_zeKernelGetName(ze_kernel_handle_t h, size_t *pSize, char *pName)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (!pSize)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
-    size_t need = strlen(k->info->name) + 1;
-    if (!pName || *pSize == 0) {
-        *pSize = need;
-        return ZE_RESULT_SUCCESS;
-    }
-    size_t n = *pSize < need ? *pSize : need;
-    memcpy(pName, k->info->name, n);
-    pName[n - 1] = '\0';
-    *pSize = n;
+    hd_string_query(k->info->name, pSize, pName);
     return ZE_RESULT_SUCCESS;
 }
 
 ze_result_t ZE_APICALL hd_zeKernelSetGlobalOffsetExp(ze_kernel_handle_t h, uint32_t x, uint32_t y, uint32_t z)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     k->offset[0] = x;
     k->offset[1] = y;
     k->offset[2] = z;
@@ -1348,9 +1285,7 @@ ze_result_t ZE_APICALL hd_zeKernelSetGlobalOffsetExp(ze_kernel_handle_t h, uint3
 ze_result_t ZE_APICALL hd_zeKernelSetIndirectAccess(ze_kernel_handle_t h, ze_kernel_indirect_access_flags_t f)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (f & ~(ze_kernel_indirect_access_flags_t)HD_INDIRECT_ALL)
         return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     k->indirect = f;
@@ -1360,9 +1295,7 @@ ze_result_t ZE_APICALL hd_zeKernelSetIndirectAccess(ze_kernel_handle_t h, ze_ker
 ze_result_t ZE_APICALL hd_zeKernelGetIndirectAccess(ze_kernel_handle_t h, ze_kernel_indirect_access_flags_t *f)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (!f)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     *f = k->indirect;
@@ -1385,24 +1318,17 @@ ze_result_t ZE_APICALL hd_zeKernelSetCacheConfig(ze_kernel_handle_t h, ze_cache_
 ze_result_t ZE_APICALL hd_zeKernelGetSourceAttributes(ze_kernel_handle_t h, uint32_t *pSize, char **pString)
 {
     HD_ENTRY();
-    struct hd_kernel *k = hd_kernel_of(h);
-    if (!k)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_kernel, k, hd_kernel_of, h);
     if (!pSize)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     char attrs[96] = "";
     const uint32_t *r = k->info->reqd;
     if (r[0])
         snprintf(attrs, sizeof attrs, "reqd_work_group_size(%u,%u,%u)", r[0], r[1], r[2]);
-    uint32_t need = (uint32_t)strlen(attrs) + 1;
-    if (!pString || !*pString || *pSize == 0) {
-        *pSize = need;
-        return ZE_RESULT_SUCCESS;
-    }
-    uint32_t n = *pSize < need ? *pSize : need;
-    memcpy(*pString, attrs, n);
-    (*pString)[n - 1] = '\0';
-    *pSize = n;
+    /* *pSize is a uint32_t here, and the buffer is passed as *pString. */
+    size_t size = *pSize;
+    hd_string_query(attrs, &size, pString ? *pString : NULL);
+    *pSize = (uint32_t)size;
     return ZE_RESULT_SUCCESS;
 }
 

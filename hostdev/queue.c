@@ -17,25 +17,7 @@
 
 struct hd_queue *hd_queue_of(ze_command_queue_handle_t h)
 {
-    struct hd_queue *q = (struct hd_queue *)h;
-    return q && hd_handle_live(q, HD_MAGIC_QUEUE) && q->magic == HD_MAGIC_QUEUE ? q : NULL;
-}
-
-/* The events whose signals rode on PoCL commands of q, once those completed. */
-static void resolve_pending(struct hd_queue *q)
-{
-    if (!q->npend)
-        return;
-    int64_t off = hd_raw_to_mono();
-    pthread_mutex_lock(&hd.lock);
-    for (size_t i = 0; i < q->npend; i++) {
-        struct hd_event *e = q->pend[i];
-        if (e->clev && e->owner == q)
-            hd_event_resolve_locked(e, off);
-    }
-    pthread_mutex_unlock(&hd.lock);
-    q->npend = 0;
-    q->done_pend = 0;
+    return hd_handle_get(h, HD_MAGIC_QUEUE);
 }
 
 /* Pending signals of a queue that stopped (device lost) are never resolved, and
@@ -69,6 +51,14 @@ static void resolve_done(struct hd_queue *q)
     q->done_pend = 0;
 }
 
+/* The events whose signals rode on PoCL commands of q, once those completed. */
+static void resolve_pending(struct hd_queue *q)
+{
+    q->done_pend = q->npend;
+    if (q->done_pend)
+        resolve_done(q);
+}
+
 /* q's last enqueued command is now ev (a reference q takes over), or unknown. */
 static void set_last(struct hd_queue *q, cl_event ev)
 {
@@ -90,6 +80,23 @@ static cl_int drain(struct hd_queue *q)
     set_last(q, NULL);
     resolve_pending(q);
     return err;
+}
+
+/* drain(q), keeping the first PoCL error in *err. */
+static void drain_keeping_error(struct hd_queue *q, cl_int *err)
+{
+    cl_int e = drain(q);
+    if (*err == CL_SUCCESS)
+        *err = e;
+}
+
+/* A PoCL failure in q's execution: the first one is what Synchronize reports. */
+static void note_cl_error(struct hd_queue *q, cl_int err)
+{
+    pthread_mutex_lock(&hd.lock);
+    if (q->error == ZE_RESULT_SUCCESS)
+        q->error = hd_cl_error(err);
+    pthread_mutex_unlock(&hd.lock);
 }
 
 /* The command just enqueued with PoCL event ev signals e when it completes (e takes
@@ -224,9 +231,7 @@ static void wait_event_locked(struct hd_queue *q, struct hd_event *e, bool *drai
         }
         if (!*drained) {
             pthread_mutex_unlock(&hd.lock);
-            cl_int e2 = drain(q);
-            if (*err == CL_SUCCESS)
-                *err = e2;
+            drain_keeping_error(q, err);
             pthread_mutex_lock(&hd.lock);
             *drained = true;
             continue;
@@ -339,6 +344,22 @@ static enum suspend_end suspend(struct hd_queue *q)
     return IDLE;
 }
 
+/* What q has in flight must complete before the runner goes on: it suspends into a
+ * callback (RUN_SUSPENDED), or the worker drains q (a first error kept in *err), or
+ * a callback hands the job to the worker. RUN_DONE: q is idle, go on. */
+static enum run_end go_idle(struct hd_queue *q, enum runner who, cl_int *err)
+{
+    enum suspend_end se = suspend(q);
+    if (se == SUSPENDED)
+        return RUN_SUSPENDED;
+    if (se == NOT_SUSPENDED) {
+        if (who != IN_WORKER)
+            return RUN_TO_WORKER;
+        drain_keeping_error(q, err);
+    }
+    return RUN_DONE;
+}
+
 static bool fill_on_pocl(const struct hd_cmd *c)
 {
     return c->u.fill.size % c->u.fill.psize == 0 && (uintptr_t)c->u.fill.dst % c->u.fill.psize == 0;
@@ -391,16 +412,9 @@ static enum run_end run_cmd(struct hd_queue *q, const struct hd_list *l, const s
             return RUN_STOPPED;
     }
     if (q->inflight && (q->resume >= l->host_tail || needs_idle(c))) {
-        enum suspend_end se = suspend(q);
-        if (se == SUSPENDED)
-            return RUN_SUSPENDED;
-        if (se == NOT_SUSPENDED) {
-            if (who != IN_WORKER)
-                return RUN_TO_WORKER;
-            cl_int e2 = drain(q);
-            if (err == CL_SUCCESS)
-                err = e2;
-        }
+        enum run_end e = go_idle(q, who, &err);
+        if (e != RUN_DONE)
+            return e;
     }
     if (q->done_pend && c->kind != HD_CMD_LAUNCH && c->kind != HD_CMD_LAUNCH_INDIRECT)
         resolve_done(q);   /* before anything that observes events */
@@ -500,11 +514,8 @@ static enum run_end run_cmd(struct hd_queue *q, const struct hd_list *l, const s
         } else {
             /* Done on the host (or failed): signalled now, after what came before
              * where this thread may wait for it. */
-            if (who == IN_WORKER) {
-                cl_int e2 = drain(q);
-                if (err == CL_SUCCESS)
-                    err = e2;
-            }
+            if (who == IN_WORKER)
+                drain_keeping_error(q, &err);
             uint64_t t1 = hd_now_ns();
             pthread_mutex_lock(&hd.lock);
             hd_event_set_locked(c->signal, t1, t1);
@@ -516,10 +527,7 @@ static enum run_end run_cmd(struct hd_queue *q, const struct hd_list *l, const s
     if (q->done_pend)
         resolve_done(q);
     if (err != CL_SUCCESS) {
-        pthread_mutex_lock(&hd.lock);
-        if (q->error == ZE_RESULT_SUCCESS)
-            q->error = hd_cl_error(err);
-        pthread_mutex_unlock(&hd.lock);
+        note_cl_error(q, err);
         fprintf(stderr, "hostdev: command %d failed in PoCL (%d)\n", (int)c->kind, err);
     }
     return RUN_DONE;
@@ -533,19 +541,13 @@ static enum run_end run_job(struct hd_queue *q, const struct hd_list *l, enum ru
         if (e != RUN_DONE)
             return e;
     }
-    enum suspend_end se = q->inflight ? suspend(q) : IDLE;
-    if (se == SUSPENDED)
-        return RUN_SUSPENDED;
-    if (se == NOT_SUSPENDED) {
-        if (who != IN_WORKER)
-            return RUN_TO_WORKER;
-        cl_int err = drain(q);
-        if (err != CL_SUCCESS) {
-            pthread_mutex_lock(&hd.lock);
-            if (q->error == ZE_RESULT_SUCCESS)
-                q->error = hd_cl_error(err);
-            pthread_mutex_unlock(&hd.lock);
-        }
+    if (q->inflight) {
+        cl_int err = CL_SUCCESS;
+        enum run_end e = go_idle(q, who, &err);
+        if (e != RUN_DONE)
+            return e;
+        if (err != CL_SUCCESS)
+            note_cl_error(q, err);
     }
     if (q->done_pend)
         resolve_done(q);
@@ -704,10 +706,7 @@ static void queue_struct_free(struct hd_queue *q)
 
 void hd_queue_unref(struct hd_queue *q)
 {
-    pthread_mutex_lock(&hd.lock);
-    bool last = --q->refs == 0 && q->destroyed;
-    pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_unref_last(&q->refs, &q->destroyed))
         queue_struct_free(q);
 }
 
@@ -746,11 +745,7 @@ void hd_queue_free(struct hd_queue *q)
     q->clq = NULL;
     pthread_cond_destroy(&q->work);
     /* Fences of q stay valid to query and destroy: the struct waits for them. */
-    pthread_mutex_lock(&hd.lock);
-    q->destroyed = true;
-    bool last = q->refs == 0;
-    pthread_mutex_unlock(&hd.lock);
-    if (last)
+    if (hd_parent_destroy_last(&q->refs, &q->destroyed))
         queue_struct_free(q);
 }
 
@@ -868,10 +863,8 @@ ze_result_t ZE_APICALL hd_zeCommandQueueCreate(ze_context_handle_t h, ze_device_
                                                const ze_command_queue_desc_t *desc, ze_command_queue_handle_t *ph)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    struct hd_device *d = hd_device(hDevice);
-    if (!c || !d)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
+    HD_OBJECT(struct hd_device, d, hd_device, hDevice);
     if (!desc || !ph)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     struct hd_queue *q;
@@ -889,9 +882,7 @@ ze_result_t ZE_APICALL hd_zeCommandQueueCreate(ze_context_handle_t h, ze_device_
 ze_result_t ZE_APICALL hd_zeCommandQueueDestroy(ze_command_queue_handle_t h)
 {
     HD_ENTRY();
-    struct hd_queue *q = hd_queue_of(h);
-    if (!q)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_queue, q, hd_queue_of, h);
     hd_handle_del(q);
     hd_queue_free(q);
     return ZE_RESULT_SUCCESS;
@@ -901,9 +892,7 @@ ze_result_t ZE_APICALL hd_zeCommandQueueExecuteCommandLists(ze_command_queue_han
                                                             ze_command_list_handle_t *phLists, ze_fence_handle_t hf)
 {
     HD_ENTRY();
-    struct hd_queue *q = hd_queue_of(h);
-    if (!q)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_queue, q, hd_queue_of, h);
     if (!phLists)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (n == 0)
@@ -931,9 +920,7 @@ ze_result_t ZE_APICALL hd_zeCommandQueueExecuteCommandLists(ze_command_queue_han
 ze_result_t ZE_APICALL hd_zeCommandQueueSynchronize(ze_command_queue_handle_t h, uint64_t timeout)
 {
     HD_ENTRY();
-    struct hd_queue *q = hd_queue_of(h);
-    if (!q)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_queue, q, hd_queue_of, h);
     pthread_mutex_lock(&hd.lock);
     bool gone;
     bool ok = hd_queue_wait_locked(q, q->submitted, timeout, q->ctx, &gone);

@@ -112,6 +112,39 @@ static void merge_locked(struct vres *r)
     r->nsegs = o + 1;
 }
 
+/* Ends what range_begin began: the segments merged again, vm.lock released. */
+static ze_result_t range_end(struct vres *r, ze_result_t res)
+{
+    merge_locked(r);
+    pthread_mutex_unlock(&vm.lock);
+    return res;
+}
+
+/* Takes vm.lock and finds c's reservation *rp holding [ptr, ptr + size) and its
+ * segments [i, j) that cover exactly that range (split as needed). On success the
+ * lock stays held until the caller's range_end; on failure it is released. */
+static ze_result_t range_begin(struct hd_context *c, const void *ptr, size_t size, struct vres **rp, size_t *i,
+                               size_t *j)
+{
+    pthread_mutex_lock(&vm.lock);
+    struct vres *r = find_locked(c, (uintptr_t)ptr, size);
+    if (!r) {
+        pthread_mutex_unlock(&vm.lock);
+        return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* not inside a reservation */
+    }
+    if (!range_locked(r, (uintptr_t)ptr - r->base, size, i, j))
+        return range_end(r, ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY);
+    *rp = r;
+    return ZE_RESULT_SUCCESS;
+}
+
+static void vres_free(struct vres *r)
+{
+    munmap((void *)r->base, r->size);
+    free(r->segs);
+    free(r);
+}
+
 static int prot_of(ze_memory_access_attribute_t a)
 {
     return a == ZE_MEMORY_ACCESS_ATTRIBUTE_READWRITE ? PROT_READ | PROT_WRITE
@@ -149,9 +182,7 @@ ze_result_t ZE_APICALL hd_zeVirtualMemQueryPageSize(ze_context_handle_t h, ze_de
 ze_result_t ZE_APICALL hd_zeVirtualMemReserve(ze_context_handle_t h, const void *start, size_t size, void **pptr)
 {
     HD_ENTRY();
-    struct hd_context *c = hd_context(h);
-    if (!c)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_context, c, hd_context, h);
     if (!pptr)
         return ZE_RESULT_ERROR_INVALID_NULL_POINTER;
     if (size == 0 || size % page_size())
@@ -205,9 +236,7 @@ ze_result_t ZE_APICALL hd_zeVirtualMemFree(ze_context_handle_t h, const void *pt
     pthread_mutex_unlock(&vm.lock);
     if (!r)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* not a reservation of this context */
-    munmap((void *)r->base, r->size);
-    free(r->segs);
-    free(r);
+    vres_free(r);
     return ZE_RESULT_SUCCESS;
 }
 
@@ -221,17 +250,14 @@ void hd_vmem_release_context(struct hd_context *c)
             continue;
         }
         *pr = r->next;
-        munmap((void *)r->base, r->size);
-        free(r->segs);
-        free(r);
+        vres_free(r);
     }
     pthread_mutex_unlock(&vm.lock);
 }
 
 static struct hd_phys *phys_of(ze_physical_mem_handle_t h)
 {
-    struct hd_phys *p = (struct hd_phys *)h;
-    return p && hd_handle_live(p, HD_MAGIC_PHYS) && p->magic == HD_MAGIC_PHYS ? p : NULL;
+    return hd_handle_get(h, HD_MAGIC_PHYS);
 }
 
 ze_result_t ZE_APICALL hd_zePhysicalMemCreate(ze_context_handle_t h, ze_device_handle_t dev,
@@ -286,9 +312,7 @@ ze_result_t ZE_APICALL hd_zePhysicalMemCreate(ze_context_handle_t h, ze_device_h
 ze_result_t ZE_APICALL hd_zePhysicalMemDestroy(ze_context_handle_t h, ze_physical_mem_handle_t hp)
 {
     HD_ENTRY();
-    struct hd_phys *p = phys_of(hp);
-    if (!p)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_phys, p, phys_of, hp);
     struct hd_context *c = hd_context(h);
     if (h && !c && !hd_context_was_destroyed(h))
         return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
@@ -316,27 +340,18 @@ ze_result_t ZE_APICALL hd_zeVirtualMemMap(ze_context_handle_t h, const void *ptr
     ze_result_t res = check_range(h, ptr, size, &c);
     if (res != ZE_RESULT_SUCCESS)
         return res;
-    struct hd_phys *p = phys_of(hp);
-    if (!p)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE;
+    HD_OBJECT(struct hd_phys, p, phys_of, hp);
     if (access > ZE_MEMORY_ACCESS_ATTRIBUTE_READONLY)
         return ZE_RESULT_ERROR_INVALID_ENUMERATION;
     if (offset % page_size())
         return ZE_RESULT_ERROR_UNSUPPORTED_ALIGNMENT;
     if (p->ctx != c || offset > p->size || size > p->size - offset)
         return ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    pthread_mutex_lock(&vm.lock);
-    struct vres *r = find_locked(c, (uintptr_t)ptr, size);
+    struct vres *r;
     size_t i, j;
-    if (!r) {
-        pthread_mutex_unlock(&vm.lock);
-        return ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* not inside a reservation */
-    }
-    if (!range_locked(r, (uintptr_t)ptr - r->base, size, &i, &j)) {
-        merge_locked(r);
-        pthread_mutex_unlock(&vm.lock);
-        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
-    }
+    res = range_begin(c, ptr, size, &r, &i, &j);
+    if (res != ZE_RESULT_SUCCESS)
+        return res;
     for (size_t k = i; k < j; k++)
         if (r->segs[k].mapped)
             res = ZE_RESULT_ERROR_INVALID_ARGUMENT;   /* already mapped: unmap first */
@@ -348,9 +363,7 @@ ze_result_t ZE_APICALL hd_zeVirtualMemMap(ze_context_handle_t h, const void *ptr
             r->segs[k].mapped = true;
             r->segs[k].attr = access;
         }
-    merge_locked(r);
-    pthread_mutex_unlock(&vm.lock);
-    return res;
+    return range_end(r, res);
 }
 
 ze_result_t ZE_APICALL hd_zeVirtualMemUnmap(ze_context_handle_t h, const void *ptr, size_t size)
@@ -361,18 +374,11 @@ ze_result_t ZE_APICALL hd_zeVirtualMemUnmap(ze_context_handle_t h, const void *p
     if (res != ZE_RESULT_SUCCESS)
         return res;
     hd_quiesce(c);
-    pthread_mutex_lock(&vm.lock);
-    struct vres *r = find_locked(c, (uintptr_t)ptr, size);
+    struct vres *r;
     size_t i, j;
-    if (!r) {
-        pthread_mutex_unlock(&vm.lock);
-        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    }
-    if (!range_locked(r, (uintptr_t)ptr - r->base, size, &i, &j)) {
-        merge_locked(r);
-        pthread_mutex_unlock(&vm.lock);
-        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
-    }
+    res = range_begin(c, ptr, size, &r, &i, &j);
+    if (res != ZE_RESULT_SUCCESS)
+        return res;
     if (mmap((void *)ptr, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_NORESERVE, -1, 0) ==
         MAP_FAILED)
         res = ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
@@ -381,9 +387,7 @@ ze_result_t ZE_APICALL hd_zeVirtualMemUnmap(ze_context_handle_t h, const void *p
             r->segs[k].mapped = false;
             r->segs[k].attr = ZE_MEMORY_ACCESS_ATTRIBUTE_NONE;
         }
-    merge_locked(r);
-    pthread_mutex_unlock(&vm.lock);
-    return res;
+    return range_end(r, res);
 }
 
 ze_result_t ZE_APICALL hd_zeVirtualMemSetAccessAttribute(ze_context_handle_t h, const void *ptr, size_t size,
@@ -396,18 +400,11 @@ ze_result_t ZE_APICALL hd_zeVirtualMemSetAccessAttribute(ze_context_handle_t h, 
         return res;
     if (access > ZE_MEMORY_ACCESS_ATTRIBUTE_READONLY)
         return ZE_RESULT_ERROR_INVALID_ENUMERATION;
-    pthread_mutex_lock(&vm.lock);
-    struct vres *r = find_locked(c, (uintptr_t)ptr, size);
+    struct vres *r;
     size_t i, j;
-    if (!r) {
-        pthread_mutex_unlock(&vm.lock);
-        return ZE_RESULT_ERROR_INVALID_ARGUMENT;
-    }
-    if (!range_locked(r, (uintptr_t)ptr - r->base, size, &i, &j)) {
-        merge_locked(r);
-        pthread_mutex_unlock(&vm.lock);
-        return ZE_RESULT_ERROR_OUT_OF_HOST_MEMORY;
-    }
+    res = range_begin(c, ptr, size, &r, &i, &j);
+    if (res != ZE_RESULT_SUCCESS)
+        return res;
     /* Only mapped pages take an access: giving unmapped reserved pages access would
      * expose anonymous memory no physical object backs. */
     for (size_t k = i; k < j; k++)
@@ -418,9 +415,7 @@ ze_result_t ZE_APICALL hd_zeVirtualMemSetAccessAttribute(ze_context_handle_t h, 
     if (res == ZE_RESULT_SUCCESS)
         for (size_t k = i; k < j; k++)
             r->segs[k].attr = access;
-    merge_locked(r);
-    pthread_mutex_unlock(&vm.lock);
-    return res;
+    return range_end(r, res);
 }
 
 ze_result_t ZE_APICALL hd_zeVirtualMemGetAccessAttribute(ze_context_handle_t h, const void *ptr, size_t size,

@@ -130,8 +130,16 @@ static enum hd_wait_end host_wait_flag(const void *key, const bool *flag, const 
     return end;
 }
 
-/* zeEventHostSynchronize and zeFenceHostSynchronize: wait for `flag` of `obj` with the
- * spec's results (NOT_READY on timeout, DEVICE_LOST after a loss). */
+ze_result_t hd_host_wait_result(enum hd_wait_end end, bool lost)
+{
+    if (end == HD_WAIT_CANCELLED)
+        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE; /* destroyed while waited on */
+    if (lost)
+        return ZE_RESULT_ERROR_DEVICE_LOST;
+    return end == HD_WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+}
+
+/* zeFenceHostSynchronize: wait for `flag` of `obj` with the spec's results. */
 ze_result_t hd_host_synchronize(const void *obj, const bool *flag, const bool *gone, struct hd_context *c,
                                 uint64_t timeout)
 {
@@ -139,10 +147,6 @@ ze_result_t hd_host_synchronize(const void *obj, const bool *flag, const bool *g
     enum hd_wait_end end = host_wait_flag(obj, flag, gone, c, timeout);
     bool lost = c->lost;
     pthread_mutex_unlock(&hd.lock);
-    if (end == HD_WAIT_CANCELLED)
-        return ZE_RESULT_ERROR_INVALID_NULL_HANDLE; /* destroyed while waited on */
-    if (lost)
-        return ZE_RESULT_ERROR_DEVICE_LOST;
-    return end == HD_WAIT_DONE ? ZE_RESULT_SUCCESS : ZE_RESULT_NOT_READY;
+    return hd_host_wait_result(end, lost);
 }
 
