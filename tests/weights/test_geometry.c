@@ -2,7 +2,7 @@
  * exact representability) and synthetic streaming through zmoe_weights_load. */
 #include "weights/weights.h"
 #include "tests/tap.h"
-#include "tests/weights/mem_sink.h"
+#include "tests/weights/load_util.h"
 
 #include <stdint.h>
 #include <string.h>

@@ -12,7 +12,7 @@
 #include "weights/weights.h"
 #include "tests/quant/qckpt.h"
 #include "tests/tap.h"
-#include "tests/weights/mem_sink.h"
+#include "tests/weights/load_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,42 +22,17 @@ static char tmpdir[256];
 
 /* ------------------------------------------------------------------ configs */
 
+/* GPT-OSS checkpoints here always have the router and expert biases. */
 static struct zmoe_config geometry(enum zmoe_weights_layout lay, uint32_t E, uint32_t H,
                                    uint32_t I, uint32_t S, uint32_t layers)
 {
-    struct zmoe_config c;
-    memset(&c, 0, sizeof c);
-    c.model.experts = E;
-    c.model.hidden = H;
-    c.model.intermediate = I;
-    c.model.top_k = 2;
-    c.model.layers = layers;
+    struct zmoe_config c = load_layout_config(lay, E, H, I, layers);
     c.model.shared_experts = S ? 1 : 0;
     c.model.shared_intermediate = S;
-    c.router.groups = 1;
-    c.router.routed_scaling_factor = 1;
-    c.dtype.weights = ZMOE_DTYPE_BF16;
-    c.weights.layout = lay;
     c.weights.seed = 77;
-    switch (lay) { /* what each family's modeling code fixes (the loader checks it) */
-    case ZMOE_LAYOUT_LLAMA4:
-        c.router.scoring = ZMOE_SCORING_SIGMOID;
-        c.router.apply_router_weight_on_input = true;
-        break;
-    case ZMOE_LAYOUT_MIXTRAL:
-        c.router.renormalize = true;
-        break;
-    case ZMOE_LAYOUT_GPT_OSS:
-        c.router.renormalize = true;
+    if (lay == ZMOE_LAYOUT_GPT_OSS) {
         c.router.bias = true;
         c.experts.bias = true;
-        c.experts.activation = ZMOE_ACT_SWIGLU_OAI;
-        c.experts.swiglu_alpha = 1.702f;
-        c.experts.swiglu_limit = 7.0f;
-        c.experts.gate_up_interleaved = true;
-        break;
-    default:
-        break;
     }
     return c;
 }

@@ -1,9 +1,7 @@
-/* A weights sink into host memory for the loader tests: one buffer per (layer, tensor)
- * of the config, filled with 0xA5 so that bytes the loader never wrote (padding
- * included) compare unequal; every chunk must arrive in order and in bounds, else it
- * counts as bad. Test code: malloc is fine. */
-#ifndef ZMOE_TEST_MEM_SINK_H
-#define ZMOE_TEST_MEM_SINK_H
+/* Helpers shared by the loader tests (safetensors, quant_load, geometry): a config of
+ * each checkpoint layout, and a weights sink into host memory. Test code: malloc is fine. */
+#ifndef ZMOE_TEST_LOAD_UTIL_H
+#define ZMOE_TEST_LOAD_UTIL_H
 
 #include "tests/tap.h"
 #include "weights/weights.h"
@@ -12,6 +10,46 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* E experts of H x I, top-2, `layers` MoE layers, bf16 weights in `lay`, with the routing
+ * each family's modeling code fixes (the loader checks it). */
+static inline struct zmoe_config load_layout_config(enum zmoe_weights_layout lay, uint32_t E,
+                                                    uint32_t H, uint32_t I, uint32_t layers)
+{
+    struct zmoe_config c;
+    memset(&c, 0, sizeof c);
+    c.model.experts = E;
+    c.model.hidden = H;
+    c.model.intermediate = I;
+    c.model.top_k = 2;
+    c.model.layers = layers;
+    c.router.groups = 1;
+    c.router.routed_scaling_factor = 1;
+    c.dtype.weights = ZMOE_DTYPE_BF16;
+    c.weights.layout = lay;
+    switch (lay) {
+    case ZMOE_LAYOUT_LLAMA4:
+        c.router.scoring = ZMOE_SCORING_SIGMOID;
+        c.router.apply_router_weight_on_input = true;
+        break;
+    case ZMOE_LAYOUT_MIXTRAL:
+        c.router.renormalize = true;
+        break;
+    case ZMOE_LAYOUT_GPT_OSS:
+        c.router.renormalize = true;
+        c.experts.activation = ZMOE_ACT_SWIGLU_OAI;
+        c.experts.swiglu_alpha = 1.702f;
+        c.experts.swiglu_limit = 7.0f;
+        c.experts.gate_up_interleaved = true;
+        break;
+    default:
+        break;
+    }
+    return c;
+}
+
+/* The sink: one buffer per (layer, tensor) of the config, filled with 0xA5 so that bytes
+ * the loader never wrote (padding included) compare unequal; a chunk out of order or out
+ * of bounds, or for a tensor the config lacks, counts as bad. */
 #define MEM_SINK_LAYERS 4
 struct mem_sink {
     unsigned char *buf[MEM_SINK_LAYERS][ZMOE_TENSOR_COUNT];
