@@ -15,17 +15,12 @@
 static inline struct zmoe_config load_layout_config(enum zmoe_weights_layout lay, uint32_t E,
                                                     uint32_t H, uint32_t I, uint32_t layers)
 {
-    struct zmoe_config c;
-    memset(&c, 0, sizeof c);
-    c.model.experts = E;
-    c.model.hidden = H;
-    c.model.intermediate = I;
-    c.model.top_k = 2;
-    c.model.layers = layers;
-    c.router.groups = 1;
-    c.router.routed_scaling_factor = 1;
-    c.dtype.weights = ZMOE_DTYPE_BF16;
-    c.weights.layout = lay;
+    struct zmoe_config c = {
+        .model = {.experts = E, .hidden = H, .intermediate = I, .top_k = 2, .layers = layers},
+        .router = {.groups = 1, .routed_scaling_factor = 1},
+        .dtype = {.weights = ZMOE_DTYPE_BF16},
+        .weights = {.layout = lay},
+    };
     switch (lay) {
     case ZMOE_LAYOUT_LLAMA4:
         c.router.scoring = ZMOE_SCORING_SIGMOID;
