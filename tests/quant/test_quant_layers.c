@@ -229,31 +229,6 @@ static bool parse(const char *text, const char *what, struct zmoe_config *c)
     return true;
 }
 
-/* One forward through the ring; y and the routing readback. */
-static enum zmoe_status forward(struct zmoe_runtime *rt, const struct zmoe_config *c,
-                                uint32_t layer, const float *x, uint32_t T, float *y,
-                                uint32_t *ids)
-{
-    struct zmoe_error err = {{0}};
-    struct zmoe_slot slot;
-    enum zmoe_status st = zmoe_slot_acquire(rt, &slot, &err);
-    if (!st) {
-        zmoe_dtype_convert(slot.input_host, c->dtype.activations, x, ZMOE_DTYPE_F32,
-                           (size_t)T * c->model.hidden);
-        st = zmoe_submit(rt, &slot, layer, T, &err);
-    }
-    if (!st)
-        st = zmoe_wait(rt, &slot, UINT64_MAX, &err);
-    if (st) {
-        tap_diag("forward: %s: %s", zmoe_status_str(st), err.msg);
-        return st;
-    }
-    zmoe_dtype_convert(y, ZMOE_DTYPE_F32, slot.output_host, c->dtype.activations,
-                       (size_t)T * c->model.hidden);
-    memcpy(ids, slot.topk_ids_host, (size_t)T * c->model.top_k * sizeof *ids);
-    return ZMOE_OK;
-}
-
 static const uint32_t Ts[3] = {1, 5, 8};
 
 /* Both layers at every T: y within tol of zmoe_ref_forward on ref, same routing.
@@ -271,7 +246,7 @@ static void compare(struct zmoe_runtime *rt, const struct zmoe_config *c,
             zmoe_ref_forward(c, &ref[l], x, T, ZMOE_REF_AS_CONFIGURED, yr, idr, NULL);
             double scale = 0, rel = INFINITY;
             bool same_ids = false;
-            if (rt && forward(rt, c, l, x, T, y, ids) == ZMOE_OK) {
+            if (rt && rt_forward_routed(rt, c, l, x, T, y, ids, NULL) == ZMOE_OK) {
                 rel = rt_rel_error(y, yr, (size_t)T * H, &scale);
                 same_ids = memcmp(ids, idr, (size_t)T * K * sizeof *ids) == 0;
             }

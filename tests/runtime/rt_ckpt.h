@@ -22,6 +22,9 @@
 struct rck {
     struct stw_tensor t[RCK_MAXT];
     size_t n;
+    /* Per-expert tensors (Mixtral, Qwen, DeepSeek) go in last expert first, each
+     * expert's in reverse order: a loader that depends on file order fails. */
+    bool reverse_experts;
 };
 
 /* Adds a tensor of f32 values stored as `dt` (rounded to nearest even). */
@@ -90,6 +93,29 @@ static inline void rck_reshape(struct rck *c, const char *name, unsigned ndim, u
         t->shape[i] = shape[i];
 }
 
+/* One of an expert's matrices: expert e's is v + e * step, rows x cols, named
+ * "<P><L>.<block>.experts.<e>.<name>". */
+struct rck_expert_tensor {
+    const char *name;
+    const float *v;
+    uint64_t step, rows, cols;
+};
+
+/* The three matrices of each of E experts, in ck's expert order. */
+static inline void rck_add_experts(struct rck *ck, enum zmoe_dtype dt, uint64_t E, const char *P,
+                                   uint32_t L, const char *block,
+                                   const struct rck_expert_tensor part[3])
+{
+    for (uint64_t i = 0; i < E; i++) {
+        uint64_t e = ck->reverse_experts ? E - 1 - i : i;
+        for (int k = 0; k < 3; k++) {
+            const struct rck_expert_tensor *x = &part[ck->reverse_experts ? 2 - k : k];
+            rck_add(ck, dt, x->v + e * x->step, 2, x->rows, x->cols, 0, "%s%u.%s.experts.%llu.%s",
+                    P, L, block, (unsigned long long)e, x->name);
+        }
+    }
+}
+
 /* One MoE layer of cfg->weights.layout at checkpoint layer L with layer prefix P, from
  * zmoe_weights_synthetic(cfg, l) (cfg carries the file weights' seed). Matrices and
  * biases are stored as `dt`, the DeepSeek score bias as F32 (as in the real files). */
@@ -155,14 +181,12 @@ static inline void rck_add_moe_layer(struct rck *ck, const struct zmoe_config *c
     case ZMOE_LAYOUT_MIXTRAL:
         rck_add(ck, dt, w.tensor[ZMOE_TENSOR_ROUTER_W], 2, E, H, 0,
                 "%s%u.block_sparse_moe.gate.weight", P, L);
-        for (uint64_t e = 0; e < E; e++) {
-            rck_add(ck, dt, K13 + e * 2 * I * H, 2, I, H, 0,
-                    "%s%u.block_sparse_moe.experts.%llu.w1.weight", P, L, (unsigned long long)e);
-            rck_add(ck, dt, K2 + e * H * I, 2, H, I, 0,
-                    "%s%u.block_sparse_moe.experts.%llu.w2.weight", P, L, (unsigned long long)e);
-            rck_add(ck, dt, K13 + (e * 2 + 1) * I * H, 2, I, H, 0,
-                    "%s%u.block_sparse_moe.experts.%llu.w3.weight", P, L, (unsigned long long)e);
-        }
+        /* w1 = gate (the first I rows of W13[e]), w2 = down, w3 = up */
+        rck_add_experts(ck, dt, E, P, L, "block_sparse_moe",
+                        (const struct rck_expert_tensor[3]){
+                            {"w1.weight", K13, 2 * I * H, I, H},
+                            {"w2.weight", K2, H * I, H, I},
+                            {"w3.weight", K13 + I * H, 2 * I * H, I, H}});
         break;
     case ZMOE_LAYOUT_QWEN_MOE:
     case ZMOE_LAYOUT_DEEPSEEK: {
@@ -172,14 +196,11 @@ static inline void rck_add_moe_layer(struct rck *ck, const struct zmoe_config *c
         if (ds && cfg->router.score_correction_bias)
             rck_add(ck, ZMOE_DTYPE_F32, w.tensor[ZMOE_TENSOR_SCORE_BIAS], 1, E, 0, 0,
                     "%s%u.mlp.gate.e_score_correction_bias", P, L);
-        for (uint64_t e = 0; e < E; e++) {
-            rck_add(ck, dt, K13 + e * 2 * I * H, 2, I, H, 0,
-                    "%s%u.mlp.experts.%llu.gate_proj.weight", P, L, (unsigned long long)e);
-            rck_add(ck, dt, K13 + (e * 2 + 1) * I * H, 2, I, H, 0,
-                    "%s%u.mlp.experts.%llu.up_proj.weight", P, L, (unsigned long long)e);
-            rck_add(ck, dt, K2 + e * H * I, 2, H, I, 0, "%s%u.mlp.experts.%llu.down_proj.weight",
-                    P, L, (unsigned long long)e);
-        }
+        rck_add_experts(ck, dt, E, P, L, "mlp",
+                        (const struct rck_expert_tensor[3]){
+                            {"gate_proj.weight", K13, 2 * I * H, I, H},
+                            {"up_proj.weight", K13 + I * H, 2 * I * H, I, H},
+                            {"down_proj.weight", K2, H * I, H, I}});
         if (S) {
             rck_add(ck, dt, KS13, 2, S, H, 0, "%s%u.mlp.%s.gate_proj.weight", P, L, sh);
             rck_add(ck, dt, KS13 + S * H, 2, S, H, 0, "%s%u.mlp.%s.up_proj.weight", P, L, sh);
@@ -214,16 +235,20 @@ static inline void rck_add_other(struct rck *ck, const char *P, uint32_t L,
     }
 }
 
+#define RCK_METADATA "{\"format\":\"pt\"}" /* what transformers writes */
+
 /* Writes `ck` into dir as <stem>.safetensors (shards <= 1) or as `shards` files
  * <stem>-0000k-of-0000n.safetensors (tensors dealt round-robin) plus
- * <stem>.safetensors.index.json; returns the path to configure (static storage). */
-static inline const char *rck_write(struct rck *ck, const char *dir, const char *stem,
-                                    unsigned shards)
+ * <stem>.safetensors.index.json; the single file has RCK_METADATA as its __metadata__,
+ * the shards `shard_metadata` (NULL: none). Returns the path to configure (static
+ * storage). */
+static inline const char *rck_write_meta(struct rck *ck, const char *dir, const char *stem,
+                                         unsigned shards, const char *shard_metadata)
 {
     static char path[512];
     if (shards <= 1) {
         snprintf(path, sizeof path, "%s/%s.safetensors", dir, stem);
-        if (stw_write(path, ck->t, ck->n, "{\"format\":\"pt\"}") != 0)
+        if (stw_write(path, ck->t, ck->n, RCK_METADATA) != 0)
             tap_bail("cannot write %s", path);
         return path;
     }
@@ -242,13 +267,20 @@ static inline const char *rck_write(struct rck *ck, const char *dir, const char 
         }
         char p[512];
         snprintf(p, sizeof p, "%s/%s", dir, fnames[s]);
-        if (stw_write(p, part, n, "{\"format\":\"pt\"}") != 0)
+        if (stw_write(p, part, n, shard_metadata) != 0)
             tap_bail("cannot write %s", p);
     }
     snprintf(path, sizeof path, "%s/%s.safetensors.index.json", dir, stem);
     if (stw_write_index(path, names, files, ck->n) != 0)
         tap_bail("cannot write %s", path);
     return path;
+}
+
+/* rck_write_meta with RCK_METADATA in every file, as a Hugging Face checkpoint has. */
+static inline const char *rck_write(struct rck *ck, const char *dir, const char *stem,
+                                    unsigned shards)
+{
+    return rck_write_meta(ck, dir, stem, shards, RCK_METADATA);
 }
 
 /* Shard file name (inside dir) that rck_write put tensor `name` into. */

@@ -106,9 +106,12 @@ static inline struct zmoe_runtime *rt_create(const struct zmoe_config *c, const 
 }
 
 /* One forward of `tokens` rows of x (f32, already rounded) on layer `layer` through the
- * ring; y receives f32. Returns the status. */
-static inline enum zmoe_status rt_forward(struct zmoe_runtime *rt, const struct zmoe_config *c,
-                                          uint32_t layer, const float *x, uint32_t tokens, float *y)
+ * ring; y receives f32, and the slot's routing readback ([tokens][top_k]) goes to ids and
+ * wts where they are not NULL. Returns the status. */
+static inline enum zmoe_status rt_forward_routed(struct zmoe_runtime *rt,
+                                                 const struct zmoe_config *c, uint32_t layer,
+                                                 const float *x, uint32_t tokens, float *y,
+                                                 uint32_t *ids, float *wts)
 {
     struct zmoe_error err = {{0}};
     struct zmoe_slot slot;
@@ -126,7 +129,19 @@ static inline enum zmoe_status rt_forward(struct zmoe_runtime *rt, const struct 
     }
     zmoe_dtype_convert(y, ZMOE_DTYPE_F32, slot.output_host, c->dtype.activations,
                        (size_t)tokens * c->model.hidden);
+    const size_t pairs = (size_t)tokens * c->model.top_k;
+    if (ids)
+        memcpy(ids, slot.topk_ids_host, pairs * sizeof *ids);
+    if (wts)
+        memcpy(wts, slot.topk_weights_host, pairs * sizeof *wts);
     return ZMOE_OK;
+}
+
+/* rt_forward_routed without the routing readback. */
+static inline enum zmoe_status rt_forward(struct zmoe_runtime *rt, const struct zmoe_config *c,
+                                          uint32_t layer, const float *x, uint32_t tokens, float *y)
+{
+    return rt_forward_routed(rt, c, layer, x, tokens, y, NULL, NULL);
 }
 
 static inline float *rt_inputs(const struct zmoe_config *c, uint32_t tokens, uint64_t seed)

@@ -88,32 +88,6 @@ static struct zmoe_config file_config(const struct zmoe_config *c, const struct 
     return f;
 }
 
-/* One forward through the ring; y, and the routing readback of the slot. */
-static enum zmoe_status forward(struct zmoe_runtime *rt, const struct zmoe_config *c,
-                                uint32_t layer, const float *x, uint32_t T, float *y,
-                                uint32_t *ids, float *wts)
-{
-    struct zmoe_error err = {{0}};
-    struct zmoe_slot slot;
-    enum zmoe_status st = zmoe_slot_acquire(rt, &slot, &err);
-    if (!st) {
-        zmoe_dtype_convert(slot.input_host, c->dtype.activations, x, ZMOE_DTYPE_F32,
-                           (size_t)T * c->model.hidden);
-        st = zmoe_submit(rt, &slot, layer, T, &err);
-    }
-    if (!st)
-        st = zmoe_wait(rt, &slot, UINT64_MAX, &err);
-    if (st) {
-        tap_diag("forward: %s: %s", zmoe_status_str(st), err.msg);
-        return st;
-    }
-    zmoe_dtype_convert(y, ZMOE_DTYPE_F32, slot.output_host, c->dtype.activations,
-                       (size_t)T * c->model.hidden);
-    memcpy(ids, slot.topk_ids_host, (size_t)T * c->model.top_k * sizeof *ids);
-    memcpy(wts, slot.topk_weights_host, (size_t)T * c->model.top_k * sizeof *wts);
-    return ZMOE_OK;
-}
-
 static void run_case(const struct lcase *k)
 {
     struct zmoe_config c = example(k->conf);
@@ -159,7 +133,7 @@ static void run_case(const struct lcase *k)
             rck_ref_weights(&c, &fc, l, k->file_dt, &w);
             zmoe_ref_forward(&c, &w, x, T, ZMOE_REF_AS_CONFIGURED, ref, rids, rwts);
             zmoe_ref_weights_free(&w);
-            enum zmoe_status st = forward(rt, &c, l, x, T, y, ids, wts);
+            enum zmoe_status st = rt_forward_routed(rt, &c, l, x, T, y, ids, wts);
             double rel = st ? INFINITY : rt_rel_error(y, ref, (size_t)T * H, NULL);
             TAP_OK(st == ZMOE_OK && rel <= tol,
                    "%s: layer %u, T=%u: y equals the reference on the file's weights (rel %.3g, "

@@ -12,6 +12,7 @@
 #include "weights/weights.h"
 #include "tests/quant/qckpt.h"
 #include "tests/tap.h"
+#include "tests/weights/load_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -21,42 +22,17 @@ static char tmpdir[256];
 
 /* ------------------------------------------------------------------ configs */
 
+/* GPT-OSS checkpoints here always have the router and expert biases. */
 static struct zmoe_config geometry(enum zmoe_weights_layout lay, uint32_t E, uint32_t H,
                                    uint32_t I, uint32_t S, uint32_t layers)
 {
-    struct zmoe_config c;
-    memset(&c, 0, sizeof c);
-    c.model.experts = E;
-    c.model.hidden = H;
-    c.model.intermediate = I;
-    c.model.top_k = 2;
-    c.model.layers = layers;
+    struct zmoe_config c = load_layout_config(lay, E, H, I, layers);
     c.model.shared_experts = S ? 1 : 0;
     c.model.shared_intermediate = S;
-    c.router.groups = 1;
-    c.router.routed_scaling_factor = 1;
-    c.dtype.weights = ZMOE_DTYPE_BF16;
-    c.weights.layout = lay;
     c.weights.seed = 77;
-    switch (lay) { /* what each family's modeling code fixes (the loader checks it) */
-    case ZMOE_LAYOUT_LLAMA4:
-        c.router.scoring = ZMOE_SCORING_SIGMOID;
-        c.router.apply_router_weight_on_input = true;
-        break;
-    case ZMOE_LAYOUT_MIXTRAL:
-        c.router.renormalize = true;
-        break;
-    case ZMOE_LAYOUT_GPT_OSS:
-        c.router.renormalize = true;
+    if (lay == ZMOE_LAYOUT_GPT_OSS) {
         c.router.bias = true;
         c.experts.bias = true;
-        c.experts.activation = ZMOE_ACT_SWIGLU_OAI;
-        c.experts.swiglu_alpha = 1.702f;
-        c.experts.swiglu_limit = 7.0f;
-        c.experts.gate_up_interleaved = true;
-        break;
-    default:
-        break;
     }
     return c;
 }
@@ -401,52 +377,6 @@ static unsigned char *expect_float(const struct model *m, const struct layer *y,
     return buf;
 }
 
-/* ------------------------------------------------------------------ memory sink */
-
-struct mem {
-    unsigned char *buf[MAXL][ZMOE_TENSOR_COUNT];
-    uint64_t size[MAXL][ZMOE_TENSOR_COUNT], next[MAXL][ZMOE_TENSOR_COUNT];
-    int bad, calls;
-    size_t max_chunk;
-};
-
-static void mem_init(struct mem *s, const struct zmoe_config *c)
-{
-    memset(s, 0, sizeof *s);
-    for (uint32_t l = 0; l < c->model.layers && l < MAXL; l++)
-        for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
-            if (zmoe_tensor_present(c, (enum zmoe_tensor)t)) {
-                s->size[l][t] = zmoe_tensor_bytes(c, (enum zmoe_tensor)t);
-                s->buf[l][t] = malloc(s->size[l][t] + 1);
-                memset(s->buf[l][t], 0xA5, s->size[l][t]); /* padding must be written */
-            }
-}
-
-static void mem_free(struct mem *s)
-{
-    for (int l = 0; l < MAXL; l++)
-        for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
-            free(s->buf[l][t]);
-}
-
-static enum zmoe_status mem_sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint64_t offset,
-                                 const void *bytes, size_t size, struct zmoe_error *err)
-{
-    struct mem *s = ctx;
-    (void)err;
-    s->calls++;
-    if (size > s->max_chunk)
-        s->max_chunk = size;
-    if (layer >= MAXL || !s->buf[layer][t] || offset != s->next[layer][t] ||
-        offset + size > s->size[layer][t]) {
-        s->bad++;
-        return ZMOE_OK;
-    }
-    memcpy(s->buf[layer][t] + offset, bytes, size);
-    s->next[layer][t] += size;
-    return ZMOE_OK;
-}
-
 /* ------------------------------------------------------------------ round trips */
 
 static const char *part_at(const struct zmoe_qmatrix *q, uint64_t off)
@@ -468,12 +398,12 @@ static void roundtrip(const char *what, struct model *m, unsigned shards, size_t
     snprintf(stem, sizeof stem, "rt%d", tap_run_count_);
     snprintf(m->cfg.weights.file, sizeof m->cfg.weights.file, "%s",
              qck_write(&m->ck, tmpdir, stem, shards));
-    struct mem s;
-    mem_init(&s, &m->cfg);
+    struct mem_sink s;
+    mem_sink_init(&s, &m->cfg);
     unsigned char *stg = malloc(staging);
     char report[512] = "";
     struct zmoe_error err = {{0}};
-    enum zmoe_status st = zmoe_weights_load(&m->cfg, stg, staging, mem_sink, &s, report,
+    enum zmoe_status st = zmoe_weights_load(&m->cfg, stg, staging, mem_sink_write, &s, report,
                                             sizeof report, &err);
     if (!TAP_OK(st == ZMOE_OK, "%s: load (%u shard%s, staging %zu)", what, shards ? shards : 1,
                 shards > 1 ? "s" : "", staging))
@@ -508,7 +438,7 @@ static void roundtrip(const char *what, struct model *m, unsigned shards, size_t
     TAP_OK(eq && quant >= 2, "%s: %d tensors (%d quantized) equal the device layout of the "
            "chosen codes", what, tensors, quant);
     free(stg);
-    mem_free(&s);
+    mem_sink_free(&s);
 }
 
 struct rt_case {
@@ -644,11 +574,12 @@ static void against_reference(void)
         char stem[64];
         snprintf(stem, sizeof stem, "ref%zu", i);
         snprintf(c.weights.file, sizeof c.weights.file, "%s", qck_write(&ck, tmpdir, stem, 2));
-        struct mem s;
-        mem_init(&s, &c);
+        struct mem_sink s;
+        mem_sink_init(&s, &c);
         unsigned char stg[1000];
         struct zmoe_error err = {{0}};
-        enum zmoe_status st = zmoe_weights_load(&c, stg, sizeof stg, mem_sink, &s, NULL, 0, &err);
+        enum zmoe_status st =
+            zmoe_weights_load(&c, stg, sizeof stg, mem_sink_write, &s, NULL, 0, &err);
         if (!TAP_OK(st == ZMOE_OK && s.bad == 0, "reference %s: load", cases[i].what))
             tap_diag("  status %d: %s", (int)st, err.msg);
         uint64_t checked = 0, bad = 0;
@@ -683,7 +614,7 @@ static void against_reference(void)
         TAP_OK(st == ZMOE_OK && bad == 0 && checked > 0,
                "reference %s: %llu loaded values equal quant_ref's exactly", cases[i].what,
                (unsigned long long)checked);
-        mem_free(&s);
+        mem_sink_free(&s);
         qck_ref_free(ref, 2);
         qck_free(&ck);
     }
@@ -698,15 +629,16 @@ static void expect_fail(const char *what, struct model *m, enum zmoe_status stat
     snprintf(stem, sizeof stem, "bad%d", tap_run_count_);
     snprintf(m->cfg.weights.file, sizeof m->cfg.weights.file, "%s",
              qck_write(&m->ck, tmpdir, stem, 1));
-    struct mem s;
-    mem_init(&s, &m->cfg);
+    struct mem_sink s;
+    mem_sink_init(&s, &m->cfg);
     unsigned char stg[4096];
     struct zmoe_error err = {{0}};
-    enum zmoe_status st = zmoe_weights_load(&m->cfg, stg, sizeof stg, mem_sink, &s, NULL, 0, &err);
+    enum zmoe_status st =
+        zmoe_weights_load(&m->cfg, stg, sizeof stg, mem_sink_write, &s, NULL, 0, &err);
     if (!TAP_OK(st == status && strstr(err.msg, needle) != NULL, "%s: %s", what, err.msg))
         tap_diag("  got status %d, want %d with \"%s\"", (int)st, (int)status, needle);
     TAP_EQ_INT(s.calls, 0, "%s: nothing reached the sink", what);
-    mem_free(&s);
+    mem_sink_free(&s);
 }
 
 static struct stw_tensor *must_find(struct model *m, const char *name)
@@ -1026,12 +958,12 @@ static void mutations(void)
                 }
                 snprintf(m.cfg.weights.file, sizeof m.cfg.weights.file, "%s",
                          qck_write(&m.ck, tmpdir, "mut", 1));
-                struct mem sk;
-                mem_init(&sk, &m.cfg);
+                struct mem_sink sk;
+                mem_sink_init(&sk, &m.cfg);
                 unsigned char stg[96];
                 struct zmoe_error err = {{0}};
-                enum zmoe_status st = zmoe_weights_load(&m.cfg, stg, sizeof stg, mem_sink, &sk,
-                                                        NULL, 0, &err);
+                enum zmoe_status st = zmoe_weights_load(&m.cfg, stg, sizeof stg, mem_sink_write,
+                                                        &sk, NULL, 0, &err);
                 if (st == ZMOE_OK)
                     loads++;
                 else
@@ -1041,7 +973,7 @@ static void mutations(void)
                     tap_diag("  %s mutation %d: status %d, %d sink calls (%d bad): %s", keep.name,
                              mu, (int)st, sk.calls, sk.bad, err.msg);
                 }
-                mem_free(&sk);
+                mem_sink_free(&sk);
                 free((void *)t->data);
                 *t = keep;
                 t->data = malloc(keep.bytes + 1);

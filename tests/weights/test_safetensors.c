@@ -5,8 +5,10 @@
 #include "weights/weights.h"
 #include "weights/safetensors.h"
 #include "reference/moe_ref.h"
+#include "tests/runtime/rt_ckpt.h"
 #include "tests/weights/st_writer.h"
 #include "tests/tap.h"
+#include "tests/weights/load_util.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -26,252 +28,27 @@ static const char *status_name(enum zmoe_status st)
 
 /* ------------------------------------------------------------------ checkpoints */
 
-#define MAXT 4096
-struct ckpt {
-    struct stw_tensor t[MAXT];
-    size_t n;
-};
-
-/* Adds a tensor with f32 values stored as `dt`. */
-static struct stw_tensor *add(struct ckpt *c, enum zmoe_dtype dt, const float *v, unsigned ndim,
-                              uint64_t d0, uint64_t d1, uint64_t d2, const char *fmt, ...)
-    __attribute__((format(printf, 8, 9)));
-static struct stw_tensor *add(struct ckpt *c, enum zmoe_dtype dt, const float *v, unsigned ndim,
-                              uint64_t d0, uint64_t d1, uint64_t d2, const char *fmt, ...)
-{
-    if (c->n >= MAXT)
-        tap_bail("checkpoint too large");
-    struct stw_tensor *t = &c->t[c->n++];
-    memset(t, 0, sizeof *t);
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(t->name, sizeof t->name, fmt, ap);
-    va_end(ap);
-    if (stw_tensor_from_f32(t, dt, v, ndim, d0, d1, d2))
-        tap_bail("out of memory");
-    return t;
-}
-
-static void ckpt_free(struct ckpt *c)
-{
-    for (size_t i = 0; i < c->n; i++)
-        free((void *)c->t[i].data);
-    c->n = 0;
-}
-
-static struct stw_tensor *find(struct ckpt *c, const char *name)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (strcmp(c->t[i].name, name) == 0)
-            return &c->t[i];
-    return NULL;
-}
-
-static void drop(struct ckpt *c, const char *name)
-{
-    struct stw_tensor *t = find(c, name);
-    if (!t)
-        tap_bail("drop: no %s", name);
-    free((void *)t->data);
-    *t = c->t[--c->n];
-}
-
-/* One MoE layer of `layout` at checkpoint layer L, from the synthetic weights of config
- * layer l, by the inverse of the documented mapping (written out here independently of
- * the loader). Matrices and biases are stored as `dt`; the score bias as F32. */
-static void add_layer(struct ckpt *ck, const struct zmoe_config *cfg, uint32_t l, uint32_t L,
-                      const char *P, enum zmoe_dtype dt)
-{
-    struct zmoe_ref_weights w;
-    if (zmoe_ref_weights_synthetic(cfg, l, &w) != 0)
-        tap_bail("synthetic weights");
-    uint64_t E = cfg->model.experts, H = cfg->model.hidden, I = cfg->model.intermediate;
-    uint64_t S = (uint64_t)cfg->model.shared_experts * cfg->model.shared_intermediate;
-    const float *K13 = w.tensor[ZMOE_TENSOR_W13], *K2 = w.tensor[ZMOE_TENSOR_W2];
-    const float *KS13 = w.tensor[ZMOE_TENSOR_SHARED_W13], *KS2 = w.tensor[ZMOE_TENSOR_SHARED_W2];
-    enum zmoe_weights_layout lay = cfg->weights.layout;
-    float *gu = malloc(E * H * 2 * I * sizeof(float)), *dn = malloc(E * I * H * sizeof(float));
-    switch (lay) {
-    case ZMOE_LAYOUT_LLAMA4:
-    case ZMOE_LAYOUT_GPT_OSS: {
-        bool oss = lay == ZMOE_LAYOUT_GPT_OSS;
-        bool il = oss || cfg->experts.gate_up_interleaved;
-        const char *ff = oss ? "mlp" : "feed_forward";
-        add(ck, dt, w.tensor[ZMOE_TENSOR_ROUTER_W], 2, E, H, 0, "%s%u.%s.%s.weight", P, L, ff,
-            "router");
-        /* gate_up_proj[e][h][c]: column c of the [H][2I] matrix is kernel row c (concat)
-         * or kernel row c/2 of gate (even c) / up (odd c) (interleaved) */
-        for (uint64_t e = 0; e < E; e++)
-            for (uint64_t h = 0; h < H; h++)
-                for (uint64_t c = 0; c < 2 * I; c++) {
-                    uint64_t row = il ? (c % 2) * I + c / 2 : c;
-                    gu[(e * H + h) * 2 * I + c] = K13[(e * 2 * I + row) * H + h];
-                }
-        add(ck, dt, gu, 3, E, H, 2 * I, "%s%u.%s.experts.gate_up_proj", P, L, ff);
-        for (uint64_t e = 0; e < E; e++) /* down_proj[e][i][h] = W2[e][h][i] */
-            for (uint64_t i = 0; i < I; i++)
-                for (uint64_t h = 0; h < H; h++)
-                    dn[(e * I + i) * H + h] = K2[(e * H + h) * I + i];
-        add(ck, dt, dn, 3, E, I, H, "%s%u.%s.experts.down_proj", P, L, ff);
-        if (oss) {
-            if (cfg->router.bias)
-                add(ck, dt, w.tensor[ZMOE_TENSOR_ROUTER_B], 1, E, 0, 0, "%s%u.mlp.router.bias", P, L);
-            if (cfg->experts.bias) {
-                const float *B13 = w.tensor[ZMOE_TENSOR_B13];
-                for (uint64_t e = 0; e < E; e++)
-                    for (uint64_t c = 0; c < 2 * I; c++)
-                        gu[e * 2 * I + c] = B13[e * 2 * I + (c % 2) * I + c / 2];
-                add(ck, dt, gu, 2, E, 2 * I, 0, "%s%u.mlp.experts.gate_up_proj_bias", P, L);
-                add(ck, dt, w.tensor[ZMOE_TENSOR_B2], 2, E, H, 0, "%s%u.mlp.experts.down_proj_bias",
-                    P, L);
-            }
-        } else if (S) {
-            add(ck, dt, KS13, 2, S, H, 0, "%s%u.feed_forward.shared_expert.gate_proj.weight", P, L);
-            add(ck, dt, KS13 + S * H, 2, S, H, 0, "%s%u.feed_forward.shared_expert.up_proj.weight",
-                P, L);
-            add(ck, dt, KS2, 2, H, S, 0, "%s%u.feed_forward.shared_expert.down_proj.weight", P, L);
-        }
-        break;
-    }
-    case ZMOE_LAYOUT_MIXTRAL:
-        add(ck, dt, w.tensor[ZMOE_TENSOR_ROUTER_W], 2, E, H, 0, "%s%u.block_sparse_moe.gate.weight",
-            P, L);
-        for (uint64_t e = 0; e < E; e++) {
-            add(ck, dt, K13 + e * 2 * I * H, 2, I, H, 0,
-                "%s%u.block_sparse_moe.experts.%llu.w1.weight", P, L, (unsigned long long)e);
-            add(ck, dt, K2 + e * H * I, 2, H, I, 0, "%s%u.block_sparse_moe.experts.%llu.w2.weight",
-                P, L, (unsigned long long)e);
-            add(ck, dt, K13 + (e * 2 + 1) * I * H, 2, I, H, 0,
-                "%s%u.block_sparse_moe.experts.%llu.w3.weight", P, L, (unsigned long long)e);
-        }
-        break;
-    case ZMOE_LAYOUT_QWEN_MOE:
-    case ZMOE_LAYOUT_DEEPSEEK: {
-        bool ds = lay == ZMOE_LAYOUT_DEEPSEEK;
-        const char *sh = ds ? "shared_experts" : "shared_expert";
-        add(ck, dt, w.tensor[ZMOE_TENSOR_ROUTER_W], 2, E, H, 0, "%s%u.mlp.gate.weight", P, L);
-        if (ds && cfg->router.score_correction_bias)
-            add(ck, ZMOE_DTYPE_F32, w.tensor[ZMOE_TENSOR_SCORE_BIAS], 1, E, 0, 0,
-                "%s%u.mlp.gate.e_score_correction_bias", P, L);
-        /* experts in reverse order: the loader must not depend on file order */
-        for (uint64_t e = E; e-- > 0;) {
-            add(ck, dt, K2 + e * H * I, 2, H, I, 0, "%s%u.mlp.experts.%llu.down_proj.weight", P, L,
-                (unsigned long long)e);
-            add(ck, dt, K13 + (e * 2 + 1) * I * H, 2, I, H, 0,
-                "%s%u.mlp.experts.%llu.up_proj.weight", P, L, (unsigned long long)e);
-            add(ck, dt, K13 + e * 2 * I * H, 2, I, H, 0, "%s%u.mlp.experts.%llu.gate_proj.weight",
-                P, L, (unsigned long long)e);
-        }
-        if (S) {
-            add(ck, dt, KS13, 2, S, H, 0, "%s%u.mlp.%s.gate_proj.weight", P, L, sh);
-            add(ck, dt, KS13 + S * H, 2, S, H, 0, "%s%u.mlp.%s.up_proj.weight", P, L, sh);
-            add(ck, dt, KS2, 2, H, S, 0, "%s%u.mlp.%s.down_proj.weight", P, L, sh);
-            if (!ds && cfg->router.shared_expert_gate)
-                add(ck, dt, w.tensor[ZMOE_TENSOR_SHARED_GATE], 2, 1, H, 0,
-                    "%s%u.mlp.shared_expert_gate.weight", P, L);
-        }
-        break;
-    }
-    default:
-        tap_bail("layout");
-    }
-    free(gu);
-    free(dn);
-    zmoe_ref_weights_free(&w);
-}
-
 /* Unrelated tensors a real checkpoint has (embeddings, attention, dense MLP layers). */
-static void add_other(struct ckpt *ck, const char *P, uint32_t L, bool dense_mlp)
+static void add_other(struct rck *ck, const char *P, uint32_t L, bool dense_mlp)
 {
     static const float z[64] = {0};
-    add(ck, ZMOE_DTYPE_BF16, z, 2, 4, 8, 0, "%s%u.self_attn.q_proj.weight", P, L);
+    rck_add(ck, ZMOE_DTYPE_BF16, z, 2, 4, 8, 0, "%s%u.self_attn.q_proj.weight", P, L);
     if (dense_mlp) {
-        add(ck, ZMOE_DTYPE_BF16, z, 2, 2, 4, 0, "%s%u.mlp.gate_proj.weight", P, L);
-        add(ck, ZMOE_DTYPE_BF16, z, 2, 2, 4, 0, "%s%u.mlp.down_proj.weight", P, L);
+        rck_add(ck, ZMOE_DTYPE_BF16, z, 2, 2, 4, 0, "%s%u.mlp.gate_proj.weight", P, L);
+        rck_add(ck, ZMOE_DTYPE_BF16, z, 2, 2, 4, 0, "%s%u.mlp.down_proj.weight", P, L);
     }
 }
 
-/* Writes `ck` as one file or as `shards` shards + index; returns the path to load. */
-static const char *write_ckpt(struct ckpt *ck, const char *stem, unsigned shards)
+/* Writes `ck` as one file or as `shards` shards + index; returns the path to load. The
+ * shards have no __metadata__: the loader must not need it. */
+static const char *write_ckpt(struct rck *ck, const char *stem, unsigned shards)
 {
-    static char path[512];
-    if (shards <= 1) {
-        snprintf(path, sizeof path, "%s/%s.safetensors", tmpdir, stem);
-        if (stw_write(path, ck->t, ck->n, "{\"format\":\"pt\"}") != 0)
-            tap_bail("write %s", path);
-        return path;
-    }
-    static struct stw_tensor part[MAXT];
-    static const char *names[MAXT], *files[MAXT];
-    static char fnames[16][128];
-    for (unsigned s = 0; s < shards; s++) {
-        size_t n = 0;
-        snprintf(fnames[s], sizeof fnames[s], "%s-%05u-of-%05u.safetensors", stem, s + 1, shards);
-        for (size_t i = s; i < ck->n; i += shards) {
-            part[n++] = ck->t[i];
-            names[i] = ck->t[i].name;
-            files[i] = fnames[s];
-        }
-        char p[512];
-        snprintf(p, sizeof p, "%s/%s", tmpdir, fnames[s]);
-        if (stw_write(p, part, n, NULL) != 0)
-            tap_bail("write %s", p);
-    }
-    snprintf(path, sizeof path, "%s/%s.safetensors.index.json", tmpdir, stem);
-    if (stw_write_index(path, names, files, ck->n) != 0)
-        tap_bail("write %s", path);
-    return path;
-}
-
-/* ------------------------------------------------------------------ memory sink */
-
-#define MAXL 4
-struct mem {
-    unsigned char *buf[MAXL][ZMOE_TENSOR_COUNT];
-    uint64_t size[MAXL][ZMOE_TENSOR_COUNT], next[MAXL][ZMOE_TENSOR_COUNT];
-    int bad, calls;
-    size_t max_chunk;
-};
-
-static void mem_init(struct mem *m, const struct zmoe_config *cfg)
-{
-    memset(m, 0, sizeof *m);
-    for (uint32_t l = 0; l < cfg->model.layers && l < MAXL; l++)
-        for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
-            m->size[l][t] = zmoe_tensor_elements(cfg, (enum zmoe_tensor)t) *
-                            zmoe_dtype_size(zmoe_tensor_dtype(cfg, (enum zmoe_tensor)t));
-            m->buf[l][t] = m->size[l][t] ? calloc(1, m->size[l][t]) : NULL;
-        }
-}
-
-static void mem_free(struct mem *m)
-{
-    for (int l = 0; l < MAXL; l++)
-        for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
-            free(m->buf[l][t]);
-}
-
-static enum zmoe_status mem_sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint64_t offset,
-                                 const void *bytes, size_t size, struct zmoe_error *err)
-{
-    struct mem *m = ctx;
-    (void)err;
-    m->calls++;
-    if (size > m->max_chunk)
-        m->max_chunk = size;
-    if (layer >= MAXL || !m->buf[layer][t] || offset != m->next[layer][t] ||
-        offset + size > m->size[layer][t]) {
-        m->bad++;
-        return ZMOE_OK;
-    }
-    memcpy(m->buf[layer][t] + offset, bytes, size);
-    m->next[layer][t] += size;
-    return ZMOE_OK;
+    return rck_write_meta(ck, tmpdir, stem, shards, NULL);
 }
 
 /* Kernel bytes expected for (layer, tensor): synthetic values stored as `file_dt` in the
  * checkpoint (score bias: F32), converted to the tensor's configured dtype. */
-static int expected_equal(const struct zmoe_config *cfg, const struct mem *m, uint32_t l,
+static int expected_equal(const struct zmoe_config *cfg, const struct mem_sink *m, uint32_t l,
                           enum zmoe_tensor t, enum zmoe_dtype file_dt)
 {
     uint64_t n = zmoe_tensor_elements(cfg, t);
@@ -292,37 +69,8 @@ static int expected_equal(const struct zmoe_config *cfg, const struct mem *m, ui
 static struct zmoe_config geometry(enum zmoe_weights_layout lay, uint32_t E, uint32_t H,
                                    uint32_t I, uint32_t layers)
 {
-    struct zmoe_config c;
-    memset(&c, 0, sizeof c);
-    c.model.experts = E;
-    c.model.hidden = H;
-    c.model.intermediate = I;
-    c.model.top_k = 2;
-    c.model.layers = layers;
-    c.router.groups = 1;
-    c.router.routed_scaling_factor = 1;
-    c.dtype.weights = ZMOE_DTYPE_BF16;
-    c.weights.layout = lay;
+    struct zmoe_config c = load_layout_config(lay, E, H, I, layers);
     c.weights.seed = 1234 + lay;
-    /* The routing each family's modeling code fixes (the loader checks it). */
-    switch (lay) {
-    case ZMOE_LAYOUT_LLAMA4:
-        c.router.scoring = ZMOE_SCORING_SIGMOID;
-        c.router.apply_router_weight_on_input = true;
-        break;
-    case ZMOE_LAYOUT_MIXTRAL:
-        c.router.renormalize = true;
-        break;
-    case ZMOE_LAYOUT_GPT_OSS:
-        c.router.renormalize = true;
-        c.experts.activation = ZMOE_ACT_SWIGLU_OAI;
-        c.experts.swiglu_alpha = 1.702f;
-        c.experts.swiglu_limit = 7.0f;
-        c.experts.gate_up_interleaved = true;
-        break;
-    default:
-        break;
-    }
     return c;
 }
 
@@ -330,13 +78,13 @@ static struct zmoe_config geometry(enum zmoe_weights_layout lay, uint32_t E, uin
 static void check_roundtrip(const char *what, struct zmoe_config *cfg, enum zmoe_dtype file_dt,
                             size_t staging_size, const char *want_report)
 {
-    struct mem m;
-    mem_init(&m, cfg);
+    struct mem_sink m;
+    mem_sink_init(&m, cfg);
     unsigned char *staging = malloc(staging_size);
     char report[512];
     struct zmoe_error err = {{0}};
-    enum zmoe_status st = zmoe_weights_load(cfg, staging, staging_size, mem_sink, &m, report,
-                                            sizeof report, &err);
+    enum zmoe_status st = zmoe_weights_load(cfg, staging, staging_size, mem_sink_write, &m,
+                                            report, sizeof report, &err);
     if (!TAP_OK(st == ZMOE_OK, "%s: load (staging %zu)", what, staging_size))
         tap_diag("  %s: %s", status_name(st), err.msg);
     TAP_OK(m.bad == 0 && m.max_chunk <= staging_size, "%s: chunks in order, in bounds, <= staging",
@@ -357,24 +105,24 @@ static void check_roundtrip(const char *what, struct zmoe_config *cfg, enum zmoe
         TAP_OK(strstr(report, want_report) != NULL, "%s: report mentions \"%s\": %s", what,
                want_report, report);
     free(staging);
-    mem_free(&m);
+    mem_sink_free(&m);
 }
 
 /* Expects a load failure with `status` and `needle` in the message, and no sink call. */
 static void check_fails(const char *what, struct zmoe_config *cfg, enum zmoe_status status,
                         const char *needle)
 {
-    struct mem m;
-    mem_init(&m, cfg);
+    struct mem_sink m;
+    mem_sink_init(&m, cfg);
     unsigned char staging[4096];
     struct zmoe_error err = {{0}};
-    enum zmoe_status st = zmoe_weights_load(cfg, staging, sizeof staging, mem_sink, &m, NULL, 0,
-                                            &err);
+    enum zmoe_status st = zmoe_weights_load(cfg, staging, sizeof staging, mem_sink_write, &m,
+                                            NULL, 0, &err);
     if (!TAP_OK(st == status && strstr(err.msg, needle) != NULL, "%s: %s", what, err.msg))
         tap_diag("  got %s, want %s with \"%s\"", status_name(st), status_name(status),
                  needle);
     TAP_EQ_INT(m.calls, 0, "%s: nothing reached the sink", what);
-    mem_free(&m);
+    mem_sink_free(&m);
 }
 
 static void set_file(struct zmoe_config *c, const char *path)
@@ -386,7 +134,7 @@ static void set_file(struct zmoe_config *c, const char *path)
 
 static void roundtrips(void)
 {
-    struct ckpt *ck = calloc(1, sizeof *ck);
+    struct rck *ck = calloc(1, sizeof *ck);
     /* Llama 4: MoE every other layer (1, 3), shared expert, detected prefix of the
      * multimodal checkpoint, bf16 file to bf16; gate_up concatenated, then interleaved */
     for (int il = 0; il < 2; il++) {
@@ -400,7 +148,7 @@ static void roundtrips(void)
         for (uint32_t L = 0; L < 4; L++) {
             add_other(ck, P, L, L % 2 == 0);
             if (L % 2)
-                add_layer(ck, &c, L / 2, L, P, ZMOE_DTYPE_BF16);
+                rck_add_moe_layer(ck, &c, L / 2, L, P, ZMOE_DTYPE_BF16);
         }
         set_file(&c, write_ckpt(ck, il ? "llama4il" : "llama4", 1));
         check_roundtrip(il ? "llama4 interleaved" : "llama4", &c, ZMOE_DTYPE_BF16, 1 << 16,
@@ -417,15 +165,15 @@ static void roundtrips(void)
         check_fails("llama4 without on-input weights", &c2, ZMOE_ERR_CONFIG,
                     "config key 'router.apply_router_weight_on_input' is false, but layout "
                     "llama4 requires true");
-        ckpt_free(ck);
+        rck_free(ck);
     }
     /* Mixtral, sharded in 3 files, f32 file -> bf16 config (rounding on upload) */
     {
         struct zmoe_config c = geometry(ZMOE_LAYOUT_MIXTRAL, 4, 16, 8, 3);
         c.router.renormalize = true;
         for (uint32_t L = 0; L < 3; L++)
-            add_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_F32);
-        add(ck, ZMOE_DTYPE_F32, (float[8]){0}, 2, 2, 4, 0, "model.embed_tokens.weight");
+            rck_add_moe_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_F32);
+        rck_add(ck, ZMOE_DTYPE_F32, (float[8]){0}, 2, 2, 4, 0, "model.embed_tokens.weight");
         set_file(&c, write_ckpt(ck, "mixtral", 3));
         check_roundtrip("mixtral sharded", &c, ZMOE_DTYPE_F32, 1 << 16, "3 files");
         check_roundtrip("mixtral sharded", &c, ZMOE_DTYPE_F32, 64, "layout mixtral");
@@ -445,26 +193,29 @@ static void roundtrips(void)
         {
             size_t wsz = zmoe_safetensors_workspace_size();
             void *ws = aligned_alloc(64, (wsz + 63) / 64 * 64);
-            struct mem m;
-            mem_init(&m, &c);
+            struct mem_sink m;
+            mem_sink_init(&m, &c);
             unsigned char staging[256];
             struct zmoe_error err = {{0}};
             enum zmoe_status st = zmoe_safetensors_load(&c, ws, wsz, staging, sizeof staging,
-                                                        mem_sink, &m, NULL, 0, &err);
+                                                        mem_sink_write, &m, NULL, 0, &err);
             int eq = st == ZMOE_OK && m.bad == 0;
             for (uint32_t l = 0; l < 3; l++)
                 for (int t = 0; t < ZMOE_TENSOR_COUNT; t++)
                     if (zmoe_tensor_present(&c, (enum zmoe_tensor)t))
                         eq &= expected_equal(&c, &m, l, (enum zmoe_tensor)t, ZMOE_DTYPE_F32);
             TAP_OK(eq, "mixtral sharded with a caller workspace: %s", err.msg);
-            mem_free(&m);
+            mem_sink_free(&m);
             free(ws);
         }
         /* the config may load fewer layers than the checkpoint has */
         c.model.layers = 2;
         check_roundtrip("mixtral, 2 of 3 layers", &c, ZMOE_DTYPE_F32, 1 << 16, "(first 2 of 3)");
-        ckpt_free(ck);
+        rck_free(ck);
     }
+    /* Qwen2-MoE and DeepSeek: experts in reverse file order (the loader must not depend
+     * on file order) */
+    ck->reverse_experts = true;
     /* Qwen2-MoE: shared expert with sigmoid gate, f16 file and config */
     {
         struct zmoe_config c = geometry(ZMOE_LAYOUT_QWEN_MOE, 6, 8, 4, 2);
@@ -473,11 +224,11 @@ static void roundtrips(void)
         c.model.shared_intermediate = 10;
         c.router.shared_expert_gate = true;
         for (uint32_t L = 0; L < 2; L++)
-            add_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_F16);
+            rck_add_moe_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_F16);
         set_file(&c, write_ckpt(ck, "qwen", 1));
         check_roundtrip("qwen_moe", &c, ZMOE_DTYPE_F16, 1 << 16, "layout qwen_moe");
         check_roundtrip("qwen_moe", &c, ZMOE_DTYPE_F16, 64, NULL);
-        ckpt_free(ck);
+        rck_free(ck);
     }
     /* DeepSeek-V3: first layer dense, score bias (F32 in the file), 2 shared experts,
      * sharded, bf16 file -> f16 config */
@@ -493,7 +244,7 @@ static void roundtrips(void)
         add_other(ck, "model.layers.", 0, true);
         for (uint32_t L = 1; L < 3; L++) {
             add_other(ck, "model.layers.", L, false);
-            add_layer(ck, &c, L - 1, L, "model.layers.", ZMOE_DTYPE_BF16);
+            rck_add_moe_layer(ck, &c, L - 1, L, "model.layers.", ZMOE_DTYPE_BF16);
         }
         set_file(&c, write_ckpt(ck, "deepseek", 2));
         check_roundtrip("deepseek sharded", &c, ZMOE_DTYPE_BF16, 1 << 16, "checkpoint layers 1 2");
@@ -515,8 +266,9 @@ static void roundtrips(void)
                         "config key 'router.apply_router_weight_on_input' is true, but layout "
                         "deepseek requires false");
         }
-        ckpt_free(ck);
+        rck_free(ck);
     }
+    ck->reverse_experts = false;
     /* GPT-OSS: interleaved gate_up + biases + router bias, bf16 file -> f16 config;
      * H = 40 f16 rows (80 bytes) exceed a 64-byte staging buffer: the element path */
     {
@@ -527,7 +279,7 @@ static void roundtrips(void)
         c.experts.activation = ZMOE_ACT_SWIGLU_OAI;
         c.experts.gate_up_interleaved = true;
         for (uint32_t L = 0; L < 2; L++)
-            add_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_BF16);
+            rck_add_moe_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_BF16);
         set_file(&c, write_ckpt(ck, "gptoss", 1));
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 1 << 16, "layout gpt_oss");
         check_roundtrip("gpt_oss", &c, ZMOE_DTYPE_BF16, 64, NULL);
@@ -558,24 +310,24 @@ static void roundtrips(void)
         }
         /* f32 config: biases and matrices widened exactly (the file is rewritten from
          * the f32 config's synthetic values) */
-        ckpt_free(ck);
+        rck_free(ck);
         c.dtype.weights = ZMOE_DTYPE_F32;
         for (uint32_t L = 0; L < 2; L++)
-            add_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_BF16);
+            rck_add_moe_layer(ck, &c, L, L, "model.layers.", ZMOE_DTYPE_BF16);
         set_file(&c, write_ckpt(ck, "gptoss32", 1));
         check_roundtrip("gpt_oss to f32", &c, ZMOE_DTYPE_BF16, 1000, NULL);
-        ckpt_free(ck);
+        rck_free(ck);
     }
     /* a configured prefix no detection would find */
     {
         struct zmoe_config c = geometry(ZMOE_LAYOUT_MIXTRAL, 4, 8, 4, 1);
-        add_layer(ck, &c, 0, 0, "transformer.h.", ZMOE_DTYPE_BF16);
+        rck_add_moe_layer(ck, &c, 0, 0, "transformer.h.", ZMOE_DTYPE_BF16);
         set_file(&c, write_ckpt(ck, "prefix", 1));
         check_fails("unknown prefix", &c, ZMOE_ERR_WEIGHTS, "layer prefix not found");
         snprintf(c.weights.prefix, sizeof c.weights.prefix, "transformer.h.");
         check_roundtrip("configured prefix", &c, ZMOE_DTYPE_BF16, 4096,
                         "prefix 'transformer.h.' (configured)");
-        ckpt_free(ck);
+        rck_free(ck);
     }
     free(ck);
 }
@@ -596,7 +348,7 @@ static void malformed(void)
 {
     /* Mixtral, E=2 H=4 I=2, one layer: router [2,4] */
     struct zmoe_config c = geometry(ZMOE_LAYOUT_MIXTRAL, 2, 4, 2, 1);
-    struct ckpt *ck = calloc(1, sizeof *ck);
+    struct rck *ck = calloc(1, sizeof *ck);
     const char *R = "\"model.layers.0.block_sparse_moe.gate.weight\"";
     char h[1024];
 
@@ -668,22 +420,22 @@ static void malformed(void)
     check_fails("header not an object", &c, ZMOE_ERR_WEIGHTS, "not a JSON object");
 
     /* whole-checkpoint cases, built from the synthetic weights and then damaged */
-    add_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
+    rck_add_moe_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
     set_file(&c, write_ckpt(ck, "good", 1));
     check_roundtrip("mixtral base for damage", &c, ZMOE_DTYPE_BF16, 4096, NULL);
     {
-        struct stw_tensor *t = find(ck, "model.layers.0.block_sparse_moe.experts.1.w2.weight");
+        struct stw_tensor *t = rck_find(ck, "model.layers.0.block_sparse_moe.experts.1.w2.weight");
         struct stw_tensor keep = *t;
-        drop(ck, keep.name); /* frees the data: rebuilt below */
+        rck_drop(ck, keep.name); /* frees the data: rebuilt below */
         set_file(&c, write_ckpt(ck, "missing", 1));
         check_fails("missing tensor", &c, ZMOE_ERR_WEIGHTS,
                     "missing tensor 'model.layers.0.block_sparse_moe.experts.1.w2.weight' "
                     "(layout mixtral, prefix 'model.layers.')");
-        ckpt_free(ck);
-        add_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
+        rck_free(ck);
+        rck_add_moe_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
     }
     {
-        struct stw_tensor *t = find(ck, "model.layers.0.block_sparse_moe.gate.weight");
+        struct stw_tensor *t = rck_find(ck, "model.layers.0.block_sparse_moe.gate.weight");
         t->shape[1] = 2; /* [2,2] F16-sized... keep the byte count consistent: */
         t->shape[0] = 4;
         set_file(&c, write_ckpt(ck, "shape", 1));
@@ -702,18 +454,18 @@ static void malformed(void)
     {
         struct zmoe_config c2 = c;
         c2.model.layers = 2;
-        add_layer(ck, &c2, 1, 1, "model.layers.", ZMOE_DTYPE_BF16);
-        drop(ck, "model.layers.1.block_sparse_moe.experts.0.w3.weight");
+        rck_add_moe_layer(ck, &c2, 1, 1, "model.layers.", ZMOE_DTYPE_BF16);
+        rck_drop(ck, "model.layers.1.block_sparse_moe.experts.0.w3.weight");
         set_file(&c2, write_ckpt(ck, "lastlayer", 1));
         check_fails("missing tensor in the last layer", &c2, ZMOE_ERR_WEIGHTS,
                     "missing tensor 'model.layers.1.block_sparse_moe.experts.0.w3.weight'");
         c2.model.layers = 3;
         check_fails("more layers configured than present", &c2, ZMOE_ERR_WEIGHTS,
                     "the config has 3 MoE layers but the checkpoint has 2");
-        ckpt_free(ck);
+        rck_free(ck);
     }
     /* config vs layout */
-    add_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
+    rck_add_moe_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
     set_file(&c, write_ckpt(ck, "good2", 1));
     {
         struct zmoe_config c2 = c;
@@ -727,15 +479,15 @@ static void malformed(void)
         set_file(&c2, "/nonexistent/dir/model.safetensors");
         check_fails("missing file", &c2, ZMOE_ERR_IO, "cannot open");
     }
-    ckpt_free(ck);
+    rck_free(ck);
     /* GPT-OSS MXFP4 checkpoint (*_blocks / *_scales instead of the bf16 tensors) with a
      * float config: the message names the format (tests/weights/test_quant_load.c loads it) */
     {
         struct zmoe_config g = geometry(ZMOE_LAYOUT_GPT_OSS, 2, 32, 4, 1);
         g.router.bias = true;
         g.experts.bias = true;
-        add_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
-        struct stw_tensor *t = find(ck, "model.layers.0.mlp.experts.gate_up_proj");
+        rck_add_moe_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
+        struct stw_tensor *t = rck_find(ck, "model.layers.0.mlp.experts.gate_up_proj");
         if (!t)
             tap_bail("the GPT-OSS writer has no gate_up_proj tensor");
         snprintf(t->name, sizeof t->name, "model.layers.0.mlp.experts.gate_up_proj_blocks");
@@ -763,24 +515,24 @@ static void malformed(void)
                     "'model.layers.0.mlp.experts.gate_up_proj' is stored as GPT-OSS MXFP4 "
                     "(_blocks/_scales) ('model.layers.0.mlp.experts.gate_up_proj_blocks'), but "
                     "the config has no [quant] format");
-        ckpt_free(ck);
+        rck_free(ck);
         /* bf16 GPT-OSS but the config forgot the biases: refused, not silently dropped */
-        add_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
+        rck_add_moe_layer(ck, &g, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
         set_file(&g, write_ckpt(ck, "oss_nobias", 1));
         g.experts.bias = false;
         check_fails("checkpoint biases with experts.bias off", &g, ZMOE_ERR_WEIGHTS,
                     "checkpoint has 'model.layers.0.mlp.experts.gate_up_proj_bias' but the config "
                     "disables it (experts.bias)");
-        ckpt_free(ck);
+        rck_free(ck);
     }
     /* sharded sets */
     {
-        add_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
+        rck_add_moe_layer(ck, &c, 0, 0, "model.layers.", ZMOE_DTYPE_BF16);
         const char *idx = write_ckpt(ck, "shard", 2);
         set_file(&c, idx);
         check_roundtrip("mixtral 2 shards", &c, ZMOE_DTYPE_BF16, 4096, "2 files");
         /* index naming the wrong shard for one tensor */
-        static const char *names[MAXT], *files[MAXT];
+        static const char *names[RCK_MAXT], *files[RCK_MAXT];
         char f1[128], f2[128];
         snprintf(f1, sizeof f1, "shard-00001-of-00002.safetensors");
         snprintf(f2, sizeof f2, "shard-00002-of-00002.safetensors");
@@ -813,7 +565,7 @@ static void malformed(void)
         /* the same tensor in both shards */
         char sp[512];
         snprintf(sp, sizeof sp, "%s/%s", tmpdir, f2);
-        struct stw_tensor both[MAXT];
+        struct stw_tensor both[RCK_MAXT];
         size_t n = 0;
         for (size_t i = 1; i < ck->n; i += 2)
             both[n++] = ck->t[i];
@@ -821,7 +573,7 @@ static void malformed(void)
         stw_write(sp, both, n, NULL);
         set_file(&c, idx);
         check_fails("duplicate tensor across shards", &c, ZMOE_ERR_WEIGHTS, "duplicate tensor");
-        ckpt_free(ck);
+        rck_free(ck);
     }
     free(ck);
 }
@@ -854,7 +606,7 @@ static void api(void)
     set_file(&c, "x.safetensors");
     c.weights.layout = ZMOE_LAYOUT_SYNTHETIC;
     unsigned char staging[128];
-    TAP_EQ_INT(zmoe_weights_load(&c, staging, sizeof staging, mem_sink, NULL, NULL, 0, &err),
+    TAP_EQ_INT(zmoe_weights_load(&c, staging, sizeof staging, mem_sink_write, NULL, NULL, 0, &err),
                ZMOE_ERR_CONFIG, "file with the synthetic layout refused: %s", err.msg);
 }
 
