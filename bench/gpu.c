@@ -58,7 +58,7 @@ struct options {
     int shape[4]; /* -1 auto, else a ze_device_type_t; each runs every geometry */
     uint32_t nshapes;
     int device; /* -1: first GPU, else first device; N: the N-th device of all platforms */
-    bool quick, check, tap, list;
+    bool quick, check, tap, list, experts;
 };
 static struct options opt;
 
@@ -96,6 +96,8 @@ static void usage(FILE *f)
             "  --only NAME       only geometries whose name contains NAME\n"
             "  --skip A,B        not the geometries whose name contains A or B\n"
             "  --reps N          timed runs per row, median (default 100)\n"
+            "  --experts         time the experts-only call (align_routed + experts, what an\n"
+            "                    engine with its own router records) on the layer call's routing\n"
             "  --quick           tiny geometry + the smallest example, T 1,2, 5 reps\n"
             "  --shape gpu|cpu|auto  launch-plan device shape (auto: the device's type);\n"
             "                    a list (cpu,gpu) runs every geometry with each\n"
@@ -211,6 +213,8 @@ static int parse_options(int argc, char **argv)
             opt.quick = true;
         } else if (!strcmp(a, "--no-check")) {
             opt.check = false;
+        } else if (!strcmp(a, "--experts")) {
+            opt.experts = true;
         } else if (!strcmp(a, "--list")) {
             opt.list = true;
         } else if (!strcmp(a, "--tap")) {
@@ -1019,8 +1023,10 @@ struct layer {
     struct zmoe_buffer *storage;
     struct zmoe_runtime_buffers ids;
     struct zmoe_launch_plan lp;
+    struct zmoe_launch_plan elp; /* --experts: the experts-only plan */
     cl_kernel kern[ZMOE_K_COUNT];
     cl_mem act[ZMOE_ACT_COUNT], weight[ZMOE_TENSOR_COUNT], io[ZMOE_IO_COUNT];
+    cl_mem eio[ZMOE_IO_COUNT]; /* the experts-only call's: io with its own parameter block */
     uint64_t act_size[ZMOE_ACT_COUNT];
 };
 
@@ -1035,6 +1041,8 @@ static void layer_release(struct layer *L)
     for (int i = 0; i < ZMOE_IO_COUNT; i++)
         if (L->io[i])
             clReleaseMemObject(L->io[i]);
+    if (L->eio[ZMOE_IO_PARAMS])
+        clReleaseMemObject(L->eio[ZMOE_IO_PARAMS]); /* the other eio entries are io's */
     free(L->storage);
     memset(L, 0, sizeof *L);
 }
@@ -1082,7 +1090,7 @@ static int upload_tensor(struct dev *d, struct layer *L, enum zmoe_tensor t, flo
     return 0;
 }
 
-static cl_mem resolve(struct layer *L, const struct zmoe_launch_arg *a)
+static cl_mem resolve(struct layer *L, cl_mem *const io, const struct zmoe_launch_arg *a)
 {
     switch (a->kind) {
     case ZMOE_ARG_ACT:
@@ -1092,7 +1100,7 @@ static cl_mem resolve(struct layer *L, const struct zmoe_launch_arg *a)
         return a->value < ZMOE_TENSOR_COUNT ? (L->weight[a->value] ? L->weight[a->value] : L->act[ZMOE_ACT_GATE])
                                             : NULL;
     case ZMOE_ARG_IO:
-        return a->value < ZMOE_IO_COUNT ? L->io[a->value] : NULL;
+        return a->value < ZMOE_IO_COUNT ? io[a->value] : NULL;
     default:
         return NULL;
     }
@@ -1112,11 +1120,11 @@ static void short_name(const char *name, char *out, size_t size)
     }
 }
 
-/* One layer call as the launch plan says. ns[i]: launch i's device time (0 when its
- * indirect group count was 0 and it was not launched). */
-static int run_layer(struct dev *d, struct layer *L, uint64_t ns[ZMOE_LAUNCHES_MAX])
+/* One call as launch plan p says, its I/O names resolved in io. ns[i]: launch i's device
+ * time (0 when its indirect group count was 0 and it was not launched). */
+static int run_plan(struct dev *d, struct layer *L, const struct zmoe_launch_plan *p, cl_mem *const io,
+                    uint64_t ns[ZMOE_LAUNCHES_MAX])
 {
-    const struct zmoe_launch_plan *p = &L->lp;
     cl_event ev[ZMOE_LAUNCHES_MAX] = {0};
     uint32_t groups[64];
     const uint64_t gsize = L->act_size[ZMOE_ACT_GROUPS] < sizeof groups ? L->act_size[ZMOE_ACT_GROUPS] : sizeof groups;
@@ -1134,7 +1142,7 @@ static int run_layer(struct dev *d, struct layer *L, uint64_t ns[ZMOE_LAUNCHES_M
             if (a->kind == ZMOE_ARG_U32) {
                 e = clSetKernelArg(k, j, sizeof a->value, &a->value);
             } else {
-                cl_mem m = resolve(L, a);
+                cl_mem m = resolve(L, io, a);
                 if (!m) {
                     rc = fail("launch %u (%s): argument %u names buffer kind %u value %u, which this "
                               "program does not have", i, name, j, a->kind, a->value);
@@ -1203,31 +1211,36 @@ static int run_layer(struct dev *d, struct layer *L, uint64_t ns[ZMOE_LAUNCHES_M
     return rc;
 }
 
-/* The launch plan for --shape entry si and its kernels (work-group limits checked). */
+/* The launch plans for --shape entry si (the layer call's; with --experts also the
+ * experts-only call's) and their kernels (work-group limits checked). */
 static int prepare_shape(struct dev *d, struct layer *L, const struct geo *G, uint32_t si)
 {
     int rc = 0;
     set_shape(d, si);
     zmoe_runtime_launch_plan(&L->cfg, &d->shape, &L->lp);
+    zmoe_runtime_launch_plan_experts(&L->cfg, &d->shape, &L->elp);
     memset(L->kern, 0, sizeof L->kern);
-    /* kernels the plan names, and a check of their work-group limit */
-    for (uint32_t i = 0; i < L->lp.count && !rc; i++) {
-        uint32_t k = L->lp.launch[i].kernel;
-        if (k >= ZMOE_K_COUNT) {
-            rc = fail("%s: launch %u names kernel id %u", G->name, i, k);
-            break;
+    /* kernels the plans name, and a check of their work-group limit */
+    for (int pi = 0; pi < (opt.experts ? 2 : 1) && !rc; pi++) {
+        const struct zmoe_launch_plan *p = pi ? &L->elp : &L->lp;
+        for (uint32_t i = 0; i < p->count && !rc; i++) {
+            uint32_t k = p->launch[i].kernel;
+            if (k >= ZMOE_K_COUNT) {
+                rc = fail("%s: launch %u names kernel id %u", G->name, i, k);
+                break;
+            }
+            if (L->kern[k])
+                continue;
+            if ((rc = get_kernel(d, p->kernel[k].name, &L->kern[k])))
+                break;
+            size_t wg = 0;
+            cl_int e = clGetKernelWorkGroupInfo(L->kern[k], d->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
+            if (e != CL_SUCCESS)
+                rc = cl_fail("clGetKernelWorkGroupInfo", e, "CL_KERNEL_WORK_GROUP_SIZE of '%s'", p->kernel[k].name);
+            else if ((size_t)p->kernel[k].local[0] * p->kernel[k].local[1] > wg)
+                rc = fail("%s: kernel '%s' takes at most %zu work-items per group on this device; the plan asks %u x %u",
+                          G->name, p->kernel[k].name, wg, p->kernel[k].local[0], p->kernel[k].local[1]);
         }
-        if (L->kern[k])
-            continue;
-        if ((rc = get_kernel(d, L->lp.kernel[k].name, &L->kern[k])))
-            break;
-        size_t wg = 0;
-        cl_int e = clGetKernelWorkGroupInfo(L->kern[k], d->device, CL_KERNEL_WORK_GROUP_SIZE, sizeof wg, &wg, NULL);
-        if (e != CL_SUCCESS)
-            rc = cl_fail("clGetKernelWorkGroupInfo", e, "CL_KERNEL_WORK_GROUP_SIZE of '%s'", L->lp.kernel[k].name);
-        else if ((size_t)L->lp.kernel[k].local[0] * L->lp.kernel[k].local[1] > wg)
-            rc = fail("%s: kernel '%s' takes at most %zu work-items per group on this device; the plan asks %u x %u",
-                      G->name, L->lp.kernel[k].name, wg, L->lp.kernel[k].local[0], L->lp.kernel[k].local[1]);
     }
     return rc;
 }
@@ -1240,6 +1253,12 @@ static int set_tokens(struct dev *d, struct layer *L, uint32_t T)
     prm.tokens = T;
     CL_CHECK(clEnqueueWriteBuffer, (d->q, L->io[ZMOE_IO_PARAMS], CL_TRUE, 0, sizeof prm, &prm, 0, NULL, NULL),
              "writing the parameter block");
+    if (L->eio[ZMOE_IO_PARAMS]) {
+        /* the experts-only call runs the routed experts alone (runtime.c: no shared expert) */
+        prm.flags &= ~(ZMOE_PF_SHARED | ZMOE_PF_SHARED_GATE);
+        CL_CHECK(clEnqueueWriteBuffer, (d->q, L->eio[ZMOE_IO_PARAMS], CL_TRUE, 0, sizeof prm, &prm, 0, NULL, NULL),
+                 "writing the experts-only parameter block");
+    }
     CL_CHECK(clEnqueueWriteBuffer, (d->q, L->io[ZMOE_IO_TOKENS], CL_TRUE, 0, 4, &T, 0, NULL, NULL), "writing tokens");
     return 0;
 }
@@ -1348,6 +1367,23 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
     if (!rc)
         rc = make_buffer(d, p_bytes < sizeof(struct zmoe_params) ? sizeof(struct zmoe_params) : p_bytes, "params",
                          &L.io[ZMOE_IO_PARAMS]);
+    if (!rc && opt.experts) {
+        /* the caller's routing arrays and bad-id words, and the experts-only parameter block */
+        const size_t tk = (size_t)c->runtime.max_tokens * K * 4;
+        rc = make_buffer(d, tk, "topk_ids", &L.io[ZMOE_IO_TOPK_IDS]);
+        if (!rc)
+            rc = make_buffer(d, tk, "topk_w", &L.io[ZMOE_IO_TOPK_W]);
+        if (!rc)
+            rc = make_buffer(d, ZMOE_ROUTING_STATUS_WORDS * 4, "routing status", &L.io[ZMOE_IO_ROUTING_STATUS]);
+        const uint32_t zero[ZMOE_ROUTING_STATUS_WORDS] = {0};
+        if (!rc)
+            CL_TRY(clEnqueueWriteBuffer, (d->q, L.io[ZMOE_IO_ROUTING_STATUS], CL_TRUE, 0, sizeof zero, zero, 0, NULL,
+                                          NULL), "clearing the routing status");
+        memcpy(L.eio, L.io, sizeof L.eio);
+        L.eio[ZMOE_IO_PARAMS] = NULL;
+        if (!rc)
+            rc = make_buffer(d, sizeof(struct zmoe_params), "experts params", &L.eio[ZMOE_IO_PARAMS]);
+    }
 
     /* weights: generated and converted chunk by chunk */
     struct timespec t0, t1;
@@ -1399,7 +1435,8 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
     if (!rc && opt.check) {
         uint64_t ns[ZMOE_LAUNCHES_MAX];
         unsigned char used[ZMOE_KERNEL_EMAX] = {0};
-        if (!(rc = prepare_shape(d, &L, G, 0)) && !(rc = set_tokens(d, &L, tmax)) && !(rc = run_layer(d, &L, ns))) {
+        if (!(rc = prepare_shape(d, &L, G, 0)) && !(rc = set_tokens(d, &L, tmax)) &&
+            !(rc = run_plan(d, &L, &L.lp, L.io, ns))) {
             cl_int e = clEnqueueReadBuffer(d->q, L.act[ZMOE_ACT_TOPK_IDS], CL_TRUE, 0, (size_t)tmax * K * 4, ids_dev,
                                            0, NULL, NULL);
             if (e != CL_SUCCESS)
@@ -1438,7 +1475,19 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             uint64_t ns[ZMOE_LAUNCHES_MAX];
             /* warm-up (first launches compile on some drivers), then the checked run */
             for (int w = 0; w < 2 && !rc; w++)
-                rc = run_layer(d, &L, ns);
+                rc = run_plan(d, &L, &L.lp, L.io, ns);
+            /* --experts: the caller's routing is the one this layer call just computed;
+             * the experts-only call then runs (warm-up and checked run) and is timed */
+            const struct zmoe_launch_plan *tp = opt.experts ? &L.elp : &L.lp;
+            cl_mem *const tio = opt.experts ? L.eio : L.io;
+            if (opt.experts) {
+                CL_TRY(clEnqueueCopyBuffer, (d->q, L.act[ZMOE_ACT_TOPK_IDS], L.io[ZMOE_IO_TOPK_IDS], 0, 0,
+                                             (size_t)T * K * 4, 0, NULL, NULL), "copying the routing ids");
+                CL_TRY(clEnqueueCopyBuffer, (d->q, L.act[ZMOE_ACT_TOPK_W], L.io[ZMOE_IO_TOPK_W], 0, 0,
+                                             (size_t)T * K * 4, 0, NULL, NULL), "copying the routing weights");
+                for (int w = 0; w < 2 && !rc; w++)
+                    rc = run_plan(d, &L, tp, tio, ns);
+            }
             if (rc)
                 break;
             struct row *r = &rows[*nrows]; /* counted once complete */
@@ -1446,6 +1495,8 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             memcpy(r->geo, G->name, sizeof r->geo);
             if (opt.nshapes > 1) /* one row per geometry, T and shape: say which */
                 snprintf(r->geo + strlen(r->geo), sizeof r->geo - strlen(r->geo), "/%s", d->shape_name);
+            if (opt.experts)
+                snprintf(r->geo + strlen(r->geo), sizeof r->geo - strlen(r->geo), "/experts");
             /* the GEMV shape, and the expert kernels' where launch.c gives them their own */
             const uint32_t *lu = L.lp.kernel[ZMOE_K_UP].local, *ld = L.lp.kernel[ZMOE_K_DOWN].local;
             char up[16] = "", down[16] = "";
@@ -1466,10 +1517,13 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             if (rc)
                 break;
             /* the bytes the step must read: router (+ shared gate), each distinct routed
-             * expert's W13 and W2 (+ biases), the shared expert */
-            uint64_t wb = zmoe_tensor_bytes(c, ZMOE_TENSOR_ROUTER_W) + zmoe_tensor_bytes(c, ZMOE_TENSOR_ROUTER_B) +
-                          zmoe_tensor_bytes(c, ZMOE_TENSOR_SCORE_BIAS) + zmoe_tensor_bytes(c, ZMOE_TENSOR_SHARED_GATE) +
-                          zmoe_tensor_bytes(c, ZMOE_TENSOR_SHARED_W13) + zmoe_tensor_bytes(c, ZMOE_TENSOR_SHARED_W2);
+             * expert's W13 and W2 (+ biases), the shared expert; the experts-only call
+             * reads the routed experts alone */
+            uint64_t wb = opt.experts ? 0
+                          : zmoe_tensor_bytes(c, ZMOE_TENSOR_ROUTER_W) + zmoe_tensor_bytes(c, ZMOE_TENSOR_ROUTER_B) +
+                                zmoe_tensor_bytes(c, ZMOE_TENSOR_SCORE_BIAS) +
+                                zmoe_tensor_bytes(c, ZMOE_TENSOR_SHARED_GATE) +
+                                zmoe_tensor_bytes(c, ZMOE_TENSOR_SHARED_W13) + zmoe_tensor_bytes(c, ZMOE_TENSOR_SHARED_W2);
             const uint64_t per_expert = (zmoe_tensor_bytes(c, ZMOE_TENSOR_W13) + zmoe_tensor_bytes(c, ZMOE_TENSOR_W2) +
                                          zmoe_tensor_bytes(c, ZMOE_TENSOR_B13) + zmoe_tensor_bytes(c, ZMOE_TENSOR_B2)) /
                                         E;
@@ -1491,7 +1545,10 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
                 fprintf(stderr, "zmoe-gpubench: %s T=%u: act.topk_ids holds an expert id >= %u\n", G->name, T, E);
             }
             uint32_t ids_same = 0;
-            if (opt.check) {
+            /* the reference is the whole layer: it checks the experts-only call only where
+             * the layer has no shared expert (the call leaves it to the engine) */
+            const bool checked = opt.check && !(opt.experts && S);
+            if (checked) {
                 to_f32(y32, ya, adt, (size_t)T * H);
                 double maxd = 0, maxr = 0;
                 bool finite = true;
@@ -1513,16 +1570,16 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
 
             /* timed runs: L2 flush (copy_f32), then the layer; per-launch device times */
             uint32_t have[ZMOE_K_COUNT] = {0};
-            for (uint32_t i = 0; i < L.lp.count; i++)
-                have[L.lp.launch[i].kernel] = 1;
+            for (uint32_t i = 0; i < tp->count; i++)
+                have[tp->launch[i].kernel] = 1;
             for (uint32_t rep = 0; rep < opt.reps && !rc; rep++) {
                 if ((rc = enqueue_copy(d, d->flush_bytes, NULL)))
                     break;
-                if ((rc = run_layer(d, &L, ns)))
+                if ((rc = run_plan(d, &L, tp, tio, ns)))
                     break;
                 double sum = 0, per[ZMOE_K_COUNT] = {0};
-                for (uint32_t i = 0; i < L.lp.count; i++) {
-                    per[L.lp.launch[i].kernel] += ns[i] / 1e3;
+                for (uint32_t i = 0; i < tp->count; i++) {
+                    per[tp->launch[i].kernel] += ns[i] / 1e3;
                     sum += ns[i] / 1e3;
                 }
                 for (int k = 0; k < ZMOE_K_COUNT; k++)
@@ -1545,22 +1602,24 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
             for (int k = 0; k < ZMOE_K_COUNT; k++)
                 if (r->kernel_us[k] >= 0) {
                     char sn[48];
-                    short_name(L.lp.kernel[k].name, sn, sizeof sn);
+                    short_name(tp->kernel[k].name, sn, sizeof sn);
                     n += (size_t)snprintf(line + n, sizeof line - n, "  %s %.1f", sn, r->kernel_us[k]);
                 }
             n += (size_t)snprintf(line + n, sizeof line - n,
                                   "  | layer %.1f us  weights %.2f MB (%u experts)  %.1f GB/s  ratio %.3f", r->layer_us,
                                   wb / 1e6, distinct, r->gbs, r->ratio);
-            if (opt.check)
+            if (checked)
                 snprintf(line + n, sizeof line - n, "  check %s (%.2e, tol %.0e; top-k ids %u/%u as the reference)",
                          r->ok ? "ok" : "FAIL", r->err, tol, ids_same, T * K);
             else
-                snprintf(line + n, sizeof line - n, "  check skipped%s", r->ok ? "" : " (bad top-k ids: FAIL)");
+                snprintf(line + n, sizeof line - n, "  check skipped%s%s",
+                         opt.check ? " (a shared expert: the reference is the whole layer)" : "",
+                         r->ok ? "" : " (bad top-k ids: FAIL)");
             say("%s\n", line);
             if (opt.tap)
                 printf("%s %u - %s T=%u shape %s: y %s (%.2e, tol %.0e)\n", r->ok ? "ok" : "not ok", *nrows, G->name,
                        T, r->shape,
-                       opt.check ? "against the reference" : "not checked", r->err, tol);
+                       checked ? "against the reference" : "not checked", r->err, tol);
         }
     } /* shapes */
     for (int k = 0; k <= ZMOE_K_COUNT; k++)
@@ -1621,6 +1680,12 @@ static int write_md(const struct dev *d, const struct row *rows, uint32_t n, con
                "them; the host round trip is not counted\n");
     fprintf(f, "- weight MB = bytes the step must read: router (+ shared gate), each distinct routed expert's W13 and "
                "W2 (+ biases), the shared expert; GB/s = weight bytes / layer time; ratio = GB/s / copy GB/s\n");
+    if (opt.experts)
+        fprintf(f, "- **`--experts`: rows `NAME/experts` time the experts-only call** "
+                   "(`zmoe_runtime_launch_plan_experts()`: align_routed, expert_up, expert_down, combine; what "
+                   "`zmoe_record_experts` / `zmoe.fused_experts` run for an engine that routes itself) on the "
+                   "routing the layer call computed; no router, no shared expert: weight MB = the routed experts' "
+                   "bytes; y checked against the reference only where the layer has no shared expert (–)\n");
     fprintf(f, "- check: max |y - ref| / max |ref| against the plain-C reference (tolerance 2e-2 with f16/bf16, "
                "1e-4 all f32)\n\n");
     fprintf(f, "| geometry | H | I | E | K | shared | w/a | shape | T |");
