@@ -39,13 +39,6 @@ enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, co
     return r == ZE_RESULT_ERROR_DEVICE_LOST ? ZMOE_ERR_DEVICE_LOST : ZMOE_ERR_LEVEL_ZERO;
 }
 
-#define ZE_CHECK(call, ...)                                                                        \
-    do {                                                                                           \
-        ze_result_t r_ = (call);                                                                   \
-        if (r_ != ZE_RESULT_SUCCESS)                                                               \
-            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
-    } while (0)
-
 const char *zmoe_runtime_hostdev_path(const char **why)
 {
     const char *path = getenv("ZMOE_HOSTDEV");

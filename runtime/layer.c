@@ -5,14 +5,6 @@
  * (slot, layer). */
 #include "runtime/runtime.h"
 
-
-#define ZE_CHECK(call, ...)                                                                        \
-    do {                                                                                           \
-        ze_result_t r_ = (call);                                                                   \
-        if (r_ != ZE_RESULT_SUCCESS)                                                               \
-            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
-    } while (0)
-
 enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_list_handle_t list,
                                            const struct zmoe_launch_plan *p, uint32_t layer,
                                            const void *const io[ZMOE_IO_COUNT],

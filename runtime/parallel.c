@@ -21,13 +21,6 @@
 #include <string.h>
 #include <time.h>
 
-#define ZE_CHECK(call, ...)                                                                        \
-    do {                                                                                           \
-        ze_result_t r_ = (call);                                                                   \
-        if (r_ != ZE_RESULT_SUCCESS)                                                               \
-            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
-    } while (0)
-
 #define MAX_DRIVERS 8u
 #define MAX_DEVICES 64u
 #define INTEL_VENDOR_ID 0x8086u

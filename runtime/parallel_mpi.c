@@ -23,13 +23,6 @@
 #include <mpi.h>
 #include <time.h>
 
-#define ZE_CHECK(call, ...)                                                                        \
-    do {                                                                                           \
-        ze_result_t r_ = (call);                                                                   \
-        if (r_ != ZE_RESULT_SUCCESS)                                                               \
-            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
-    } while (0)
-
 struct zmoe_par_mpi {
     MPI_Comm comm;
     bool comm_dup;

@@ -351,6 +351,14 @@ void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
 enum zmoe_status zmoe_runtime_ze_error(struct zmoe_error *err, ze_result_t r, const char *call,
                                        const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* Returns zmoe_runtime_ze_error's status from the enclosing function (which has `err`)
+ * when `call` fails; the rest is the "while ..." text. For every runtime/ file. */
+#define ZE_CHECK(call, ...)                                                                        \
+    do {                                                                                           \
+        ze_result_t r_ = (call);                                                                   \
+        if (r_ != ZE_RESULT_SUCCESS)                                                               \
+            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
+    } while (0)
 
 /* device.c */
 /* Where hostdev is: $ZMOE_HOSTDEV, the build tree, else the install libdir (*why says). */

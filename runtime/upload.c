@@ -8,13 +8,6 @@
 
 #define UPLOAD_TIMEOUT_NS (60ull * 1000 * 1000 * 1000)
 
-#define ZE_CHECK(call, ...)                                                                        \
-    do {                                                                                           \
-        ze_result_t r_ = (call);                                                                   \
-        if (r_ != ZE_RESULT_SUCCESS)                                                               \
-            return zmoe_runtime_ze_error(err, r_, #call, __VA_ARGS__);                             \
-    } while (0)
-
 static enum zmoe_status sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint64_t offset,
                              const void *bytes, size_t size, struct zmoe_error *err)
 {
