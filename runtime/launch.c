@@ -179,9 +179,12 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
  * shared tensors: 0). Offsets are by value, not pointers into the tensor: OpenCL cannot
  * point into a buffer at 64-byte granularity (sub-buffer origins must be aligned to
  * CL_DEVICE_MEM_BASE_ADDR_ALIGN), and in 64-byte units a u32 reaches 256 GiB. */
-static void quant_args(struct builder *b, const struct zmoe_config *c, enum zmoe_tensor routed,
-                       enum zmoe_tensor shared)
+static void quant_args(struct builder *b, const struct zmoe_config *c, enum zmoe_kernel_id kernel)
 {
+    /* the kernel's matrices (expert_up: W13, expert_down: W2), routed and shared */
+    const bool up = kernel == ZMOE_K_UP;
+    const enum zmoe_tensor routed = up ? ZMOE_TENSOR_W13 : ZMOE_TENSOR_W2;
+    const enum zmoe_tensor shared = up ? ZMOE_TENSOR_SHARED_W13 : ZMOE_TENSOR_SHARED_W2;
     struct zmoe_qmatrix m, s;
     const bool have = zmoe_quant_matrix(c, routed, &m);
     const bool shared_q = zmoe_quant_matrix(c, shared, &s);
@@ -215,9 +218,7 @@ void zmoe_runtime_launch_plan_quant_shard(struct zmoe_launch_plan *p, const stru
         /* quant_args is the launch's tail: rebuild it from the shard's config */
         struct zmoe_launch scratch = {0};
         struct builder b = {&scratch};
-        const bool up = l->kernel == ZMOE_K_UP;
-        quant_args(&b, sc, up ? ZMOE_TENSOR_W13 : ZMOE_TENSOR_W2,
-                   up ? ZMOE_TENSOR_SHARED_W13 : ZMOE_TENSOR_SHARED_W2);
+        quant_args(&b, sc, (enum zmoe_kernel_id)l->kernel);
         if (scratch.nargs <= l->nargs)
             memcpy(&l->arg[l->nargs - scratch.nargs], scratch.arg, scratch.nargs * sizeof scratch.arg[0]);
     }
@@ -246,7 +247,7 @@ static void expert_launches(struct zmoe_launch_plan *p, const struct zmoe_config
     u32(&b, g->K);
     u32(&b, g->spans);
     if (g->quant)
-        quant_args(&b, c, ZMOE_TENSOR_W13, ZMOE_TENSOR_SHARED_W13);
+        quant_args(&b, c, ZMOE_K_UP);
 
     b = begin(p, ZMOE_K_DOWN, ZMOE_STAGE_EXPERT_DOWN, 1, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
@@ -264,7 +265,7 @@ static void expert_launches(struct zmoe_launch_plan *p, const struct zmoe_config
     u32(&b, g->E);
     u32(&b, g->spans);
     if (g->quant)
-        quant_args(&b, c, ZMOE_TENSOR_W2, ZMOE_TENSOR_SHARED_W2);
+        quant_args(&b, c, ZMOE_K_DOWN);
 
     b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
