@@ -74,6 +74,25 @@ void *zmoe_runtime_weight_ptr(const struct zmoe_runtime *rt, uint32_t layer, enu
     return zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_weight_buffer(&rt->ids, layer, t));
 }
 
+enum zmoe_status zmoe_runtime_append_readback(struct zmoe_runtime *rt,
+                                              ze_command_list_handle_t list, uint32_t s,
+                                              uint32_t l, struct zmoe_error *err)
+{
+    /* act.topk_ids and act.topk_w stay alive to the end of the layer (plan.c), so the
+     * copies only wait for align and may run next to the expert stages */
+    struct zmoe_ring_slot *sl = &rt->slots[s];
+    const size_t tk_bytes = (size_t)rt->cfg.runtime.max_tokens * rt->cfg.model.top_k * 4;
+    void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
+    void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
+                                           &sl->ev[ZMOE_STAGE_ALIGN]),
+             "recording the top-k ids copy of slot %u layer %u", s, l);
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1,
+                                           &sl->ev[ZMOE_STAGE_ALIGN]),
+             "recording the top-k weights copy of slot %u layer %u", s, l);
+    return ZMOE_OK;
+}
+
 /* One ring list of (slot s, layer l), into an empty list: the layer call (experts =
  * false) or the experts-only call on the slot's routing arrays (experts = true):
  *   event resets; copy x_host -> x_device; barrier; the plan's launches (events chain
@@ -86,7 +105,6 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
     struct zmoe_ring_slot *sl = &rt->slots[s];
     const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
                             zmoe_dtype_size(c->dtype.activations);
-    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
     const char *what = experts ? "experts-only list" : "command list";
     /* The events of the previous run of this slot are reset first; the barrier keeps the
      * resets and the input copy ahead of the first signal. */
@@ -124,17 +142,9 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
     if (st)
         return st;
     if (!experts) {
-        /* Routing readback: the router's choice as align left it. act.topk_ids and
-         * act.topk_w stay alive to the end of the layer (plan.c), so the copies only
-         * wait for align and may run next to the expert stages. */
-        void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
-        void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
-        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
-                                               &sl->ev[ZMOE_STAGE_ALIGN]),
-                 "recording the top-k ids copy of slot %u layer %u", s, l);
-        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1,
-                                               &sl->ev[ZMOE_STAGE_ALIGN]),
-                 "recording the top-k weights copy of slot %u layer %u", s, l);
+        st = zmoe_runtime_append_readback(rt, list, s, l, err);
+        if (st)
+            return st;
     }
     ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
                                            &sl->ev[ZMOE_STAGE_COMBINE]),
@@ -146,39 +156,13 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
 enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
     const struct zmoe_config *c = &rt->cfg;
-    const uint32_t depth = rt->depth;
-    ze_event_pool_desc_t pd = {
-        .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
-        .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP,
-        .count = depth * ZMOE_STAGE_COUNT,
-    };
-    ZE_CHECK(zeEventPoolCreate(rt->context, &pd, 1, &rt->device, &rt->event_pool),
-             "creating the pool of %u timestamp events", pd.count);
     uint32_t *status = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status);
-    for (uint32_t s = 0; s < depth; s++) {
+    for (uint32_t s = 0; s < rt->depth; s++) {
         struct zmoe_ring_slot *sl = &rt->slots[s];
-        sl->x_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_DEVICE));
-        sl->y_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_DEVICE));
-        sl->x_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_HOST));
-        sl->y_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_HOST));
-        sl->params = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_PARAMS));
-        sl->ids_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_IDS_HOST));
-        sl->w_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_W_HOST));
         /* the slot's row follows the per-layer rows of the caller's lists (plan.c) */
         sl->routing_status = status + ((size_t)c->model.layers + s) * ZMOE_ROUTING_STATUS_WORDS;
         sl->experts_layer = -1;
         zmoe_runtime_params(c, sl->params);
-        ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
-        ZE_CHECK(zeFenceCreate(rt->queue, &fd, &sl->fence), "creating the fence of slot %u", s);
-        for (uint32_t e = 0; e < ZMOE_STAGE_COUNT; e++) {
-            ze_event_desc_t ed = {
-                .stype = ZE_STRUCTURE_TYPE_EVENT_DESC,
-                .index = s * ZMOE_STAGE_COUNT + e,
-                .signal = ZE_EVENT_SCOPE_FLAG_HOST,
-                .wait = ZE_EVENT_SCOPE_FLAG_HOST,
-            };
-            ZE_CHECK(zeEventCreate(rt->event_pool, &ed, &sl->ev[e]), "creating event %u of slot %u", e, s);
-        }
         for (uint32_t l = 0; l < c->model.layers; l++)
             for (int experts = 0; experts < (rt->ring_experts ? 2 : 1); experts++) {
                 ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};

@@ -305,22 +305,10 @@ static enum zmoe_status create_device(struct zmoe_parallel *p, uint32_t r, struc
     rt->phase = ZMOE_PHASE_CONFIGURED;
     rt->depth = cfg->runtime.ring_depth;
     p->dev[r] = rt;
-    const uint32_t nbuf = zmoe_runtime_max_buffers(cfg);
-    struct zmoe_buffer *storage = zmoe_host_block_alloc(&rt->hb, (size_t)nbuf * sizeof *storage, 64);
-    rt->slots = zmoe_host_block_alloc(&rt->hb, rt->depth * sizeof *rt->slots, 64);
-    bool ok = storage && rt->slots;
-    for (uint32_t s = 0; ok && s < rt->depth; s++) {
-        memset(&rt->slots[s], 0, sizeof rt->slots[s]);
-        rt->slots[s].lists = zmoe_host_block_alloc(&rt->hb, cfg->model.layers * sizeof(ze_command_list_handle_t), 64);
-        ok = rt->slots[s].lists != NULL;
-        if (ok)
-            memset(rt->slots[s].lists, 0, cfg->model.layers * sizeof(ze_command_list_handle_t));
-    }
-    if (!ok) {
+    if (!zmoe_runtime_alloc_structures(rt)) { /* no experts-only lists: ring_experts is off */
         zmoe_runtime_errorf(err, "zmoe_parallel_create: host block of device %u too small", r);
         return ZMOE_ERR_NO_MEMORY;
     }
-    zmoe_plan_init(&rt->plan, storage, nbuf);
     enum zmoe_status st = zmoe_runtime_plan_shard(cfg, &p->shard[r], &rt->plan, &rt->ids, err);
     if (st)
         return st;
@@ -341,48 +329,10 @@ static enum zmoe_status create_device(struct zmoe_parallel *p, uint32_t r, struc
     const struct zmoe_config sc = zmoe_runtime_shard_config(cfg, &p->shard[r]);
     zmoe_runtime_launch_plan_quant_shard(&rt->launch, &sc);
     zmoe_runtime_launch_plan_quant_shard(&rt->launch_experts, &sc);
-    st = zmoe_runtime_build_kernels(rt, err);
-    if (st)
-        return st;
-    st = zmoe_arena_commit(&rt->arena, &rt->plan, rt->context, rt->device, err);
-    if (st)
-        return st;
-    rt->arena_committed = true;
-    ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
-    ZE_CHECK(zeCommandListCreate(rt->context, rt->device, &ld, &rt->upload_list),
-             "creating the upload list of device %u", r);
-    ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
-    ZE_CHECK(zeFenceCreate(rt->queue, &fd, &rt->upload_fence), "creating the upload fence of device %u", r);
-    ze_event_pool_desc_t pd = {
-        .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
-        .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP,
-        .count = rt->depth * ZMOE_STAGE_COUNT,
-    };
-    ZE_CHECK(zeEventPoolCreate(rt->context, &pd, 1, &rt->device, &rt->event_pool),
-             "creating the timestamp events of device %u", r);
-    for (uint32_t s = 0; s < rt->depth; s++) {
-        struct zmoe_ring_slot *sl = &rt->slots[s];
-        sl->x_dev = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_DEVICE));
-        sl->y_dev = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_DEVICE));
-        sl->x_host = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_HOST));
-        sl->y_host = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_HOST));
-        sl->params = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_PARAMS));
-        sl->ids_host = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_IDS_HOST));
-        sl->w_host = buf(rt, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_W_HOST));
-        shard_params(p, r, sl->params);
-        ZE_CHECK(zeFenceCreate(rt->queue, &fd, &sl->fence), "creating the fence of device %u slot %u", r, s);
-        for (uint32_t e = 0; e < ZMOE_STAGE_COUNT; e++) {
-            ze_event_desc_t ed = {
-                .stype = ZE_STRUCTURE_TYPE_EVENT_DESC,
-                .index = s * ZMOE_STAGE_COUNT + e,
-                .signal = ZE_EVENT_SCOPE_FLAG_HOST,
-                .wait = ZE_EVENT_SCOPE_FLAG_HOST,
-            };
-            ZE_CHECK(zeEventCreate(rt->event_pool, &ed, &sl->ev[e]), "creating event %u of device %u slot %u",
-                     e, r, s);
-        }
-    }
-    return ZMOE_OK;
+    st = zmoe_runtime_commit(rt, (int32_t)r, err);
+    for (uint32_t s = 0; !st && s < rt->depth; s++)
+        shard_params(p, r, rt->slots[s].params);
+    return st;
 }
 
 /* The cross-device events: per slot, one "copied" and one "staged" per device r >= 1 and
@@ -429,7 +379,6 @@ static enum zmoe_status record_list(struct zmoe_parallel *p, uint32_t r, uint32_
     const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
                             zmoe_dtype_size(c->dtype.activations);
     const size_t part_bytes = (size_t)c->runtime.max_tokens * c->model.hidden * 4;
-    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
     uint8_t *partial = buf(rt, rt->ids.partial_base + 2 * s);
     uint8_t *partials0 = buf(rt0, rt0->ids.partial_base + 2 * s);
 
@@ -494,13 +443,9 @@ static enum zmoe_status record_list(struct zmoe_parallel *p, uint32_t r, uint32_
         const ze_group_count_t g = {(H + ZMOE_KERNEL_WG - 1) / ZMOE_KERNEL_WG, c->runtime.max_tokens, 1};
         ZE_CHECK(zeCommandListAppendLaunchKernel(list, p->reduce, &g, ps->reduced, nw, wait),
                  "recording the reduction of slot %u layer %u", s, l);
-        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host,
-                                               buf(rt, rt->ids.act[ZMOE_ACT_TOPK_IDS]), tk_bytes, NULL,
-                                               1, &sl->ev[ZMOE_STAGE_ALIGN]),
-                 "recording the top-k ids copy of slot %u layer %u", s, l);
-        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, buf(rt, rt->ids.act[ZMOE_ACT_TOPK_W]),
-                                               tk_bytes, NULL, 1, &sl->ev[ZMOE_STAGE_ALIGN]),
-                 "recording the top-k weights copy of slot %u layer %u", s, l);
+        st = zmoe_runtime_append_readback(rt, list, s, l, err); /* device 0 routed every token */
+        if (st)
+            return st;
         ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1, &ps->reduced),
                  "recording the output copy of slot %u layer %u", s, l);
         /* the other devices' events were consumed above: reset them here, once everything
@@ -859,14 +804,8 @@ enum zmoe_status zmoe_parallel_slot_acquire(struct zmoe_parallel *p, struct zmoe
     }
     ps->state = ZMOE_SLOT_ACQUIRED;
     p->next_slot = (i + 1) % p->depth;
-    const struct zmoe_ring_slot *sl = &p->dev[0]->slots[i];
-    slot->index = i;
-    slot->input_host = sl->x_host;
-    slot->output_host = sl->y_host;
-    slot->input_device = sl->x_dev;
-    slot->output_device = sl->y_dev;
-    slot->topk_ids_host = sl->ids_host;
-    slot->topk_weights_host = sl->w_host;
+    /* x and y live on device 0 (record_list); no experts-only call, no routing input */
+    zmoe_runtime_slot_view(&p->dev[0]->slots[i], i, slot);
     return ZMOE_OK;
 }
 
@@ -916,9 +855,8 @@ enum zmoe_status zmoe_parallel_submit(struct zmoe_parallel *p, const struct zmoe
     /* devices r > 0 first: device 0's list waits for their partials */
     for (uint32_t k = 0; k < p->n; k++) {
         const uint32_t d = (k + 1) % p->n;
-        struct zmoe_runtime *rt = p->dev[d];
-        struct zmoe_ring_slot *sl = &rt->slots[s];
-        ze_result_t r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &sl->lists[layer], sl->fence);
+        struct zmoe_ring_slot *sl = &p->dev[d]->slots[s];
+        ze_result_t r = zmoe_runtime_execute_slot(p->dev[d], sl, sl->lists[layer]);
         if (r != ZE_RESULT_SUCCESS) {
             /* the devices already started cannot be recalled: the runtime is unusable,
              * destroy releases the blocked ones (zmoe_parallel_destroy) */
@@ -926,9 +864,6 @@ enum zmoe_status zmoe_parallel_submit(struct zmoe_parallel *p, const struct zmoe
             return zmoe_runtime_ze_error(err, r, "zeCommandQueueExecuteCommandLists",
                                          "submitting slot %u on device %u", s, d);
         }
-        sl->state = ZMOE_SLOT_SUBMITTED;
-        sl->seq = ++rt->submits;
-        rt->phase = ZMOE_PHASE_RUNNING;
     }
     ps->state = ZMOE_SLOT_SUBMITTED;
     p->submits++;

@@ -235,14 +235,11 @@ enum zmoe_status zmoe_par_mpi_submit(struct zmoe_parallel *p, uint32_t s, uint32
     int rc = p->rank == 0 ? MPI_Startall((int)(N - 1), &m->part[s * N + 1]) : MPI_Start(&m->yreq[s * N]);
     if (rc != MPI_SUCCESS)
         return mpi_fail(p, err, rc, "MPI_Start", "preposting the receives of a slot");
-    ze_result_t r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &sl->lists[layer], sl->fence);
+    ze_result_t r = zmoe_runtime_execute_slot(rt, sl, sl->lists[layer]);
     if (r != ZE_RESULT_SUCCESS) {
         p->lost = true;
         return zmoe_runtime_ze_error(err, r, "zeCommandQueueExecuteCommandLists", "submitting slot %u", s);
     }
-    sl->state = ZMOE_SLOT_SUBMITTED;
-    sl->seq = ++rt->submits;
-    rt->phase = ZMOE_PHASE_RUNNING;
     p->slots[s].layer = layer;
     p->slots[s].step = STEP_LOCAL;
     return ZMOE_OK;

@@ -133,6 +133,87 @@ static void mark_all_layers_loaded(struct zmoe_runtime *rt)
     rt->weights_loaded = true;
 }
 
+bool zmoe_runtime_alloc_structures(struct zmoe_runtime *rt)
+{
+    const uint32_t layers = rt->cfg.model.layers, nbuf = zmoe_runtime_max_buffers(&rt->cfg);
+    const size_t lists_bytes = layers * sizeof(ze_command_list_handle_t);
+    struct zmoe_buffer *storage = zmoe_host_block_alloc(&rt->hb, nbuf * sizeof *storage, 64);
+    rt->slots = zmoe_host_block_alloc(&rt->hb, rt->depth * sizeof *rt->slots, 64);
+    bool ok = storage && rt->slots;
+    for (uint32_t s = 0; ok && s < rt->depth; s++) {
+        rt->slots[s].lists = zmoe_host_block_alloc(&rt->hb, lists_bytes, 64);
+        ok = rt->slots[s].lists != NULL;
+        if (ok && rt->ring_experts) {
+            rt->slots[s].experts_lists = zmoe_host_block_alloc(&rt->hb, lists_bytes, 64);
+            ok = rt->slots[s].experts_lists != NULL;
+        }
+    }
+    if (ok)
+        zmoe_plan_init(&rt->plan, storage, nbuf);
+    return ok;
+}
+
+enum zmoe_status zmoe_runtime_commit(struct zmoe_runtime *rt, int32_t device,
+                                     struct zmoe_error *err)
+{
+    /* a parallel runtime's device is named: "creating the upload list of device 1",
+     * "creating the fence of device 1 slot 0" */
+    char of_device[32] = "", dev[32] = "";
+    if (device >= 0) {
+        snprintf(of_device, sizeof of_device, " of device %d", (int)device);
+        snprintf(dev, sizeof dev, "device %d ", (int)device);
+    }
+    enum zmoe_status st = zmoe_runtime_build_kernels(rt, err);
+    if (st)
+        return st;
+    st = zmoe_arena_commit(&rt->arena, &rt->plan, rt->context, rt->device, err);
+    if (st)
+        return st;
+    rt->arena_committed = true;
+    ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
+    ZE_CHECK(zeCommandListCreate(rt->context, rt->device, &ld, &rt->upload_list),
+             "creating the upload list%s", of_device);
+    ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
+    ZE_CHECK(zeFenceCreate(rt->queue, &fd, &rt->upload_fence), "creating the upload fence%s",
+             of_device);
+    /* the ring: one pool of timestamp events; per slot its buffers, fence and events */
+    ze_event_pool_desc_t pd = {
+        .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
+        .flags = ZE_EVENT_POOL_FLAG_HOST_VISIBLE | ZE_EVENT_POOL_FLAG_KERNEL_TIMESTAMP,
+        .count = rt->depth * ZMOE_STAGE_COUNT,
+    };
+    ze_result_t r = zeEventPoolCreate(rt->context, &pd, 1, &rt->device, &rt->event_pool);
+    if (r != ZE_RESULT_SUCCESS)
+        return device < 0
+                   ? zmoe_runtime_ze_error(err, r, "zeEventPoolCreate",
+                                           "creating the pool of %u timestamp events", pd.count)
+                   : zmoe_runtime_ze_error(err, r, "zeEventPoolCreate",
+                                           "creating the timestamp events of device %d", (int)device);
+    for (uint32_t s = 0; s < rt->depth; s++) {
+        struct zmoe_ring_slot *sl = &rt->slots[s];
+        sl->x_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_DEVICE));
+        sl->y_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_DEVICE));
+        sl->x_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_HOST));
+        sl->y_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_HOST));
+        sl->params = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_PARAMS));
+        sl->ids_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_IDS_HOST));
+        sl->w_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_W_HOST));
+        ZE_CHECK(zeFenceCreate(rt->queue, &fd, &sl->fence), "creating the fence of %sslot %u", dev,
+                 s);
+        for (uint32_t e = 0; e < ZMOE_STAGE_COUNT; e++) {
+            ze_event_desc_t ed = {
+                .stype = ZE_STRUCTURE_TYPE_EVENT_DESC,
+                .index = s * ZMOE_STAGE_COUNT + e,
+                .signal = ZE_EVENT_SCOPE_FLAG_HOST,
+                .wait = ZE_EVENT_SCOPE_FLAG_HOST,
+            };
+            ZE_CHECK(zeEventCreate(rt->event_pool, &ed, &sl->ev[e]),
+                     "creating event %u of %sslot %u", e, dev, s);
+        }
+    }
+    return ZMOE_OK;
+}
+
 static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
                                        struct zmoe_error *err)
 {
@@ -151,21 +232,9 @@ static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmo
                  "the caller's device memory (%u layers, zmoe_create_info.weights)",
                  rt->cfg.model.layers);
     }
-    st = zmoe_runtime_build_kernels(rt, err);
+    st = zmoe_runtime_commit(rt, -1, err);
     if (st)
         return st;
-    st = zmoe_arena_commit(&rt->arena, &rt->plan, rt->context, rt->device, err);
-    if (st)
-        return st;
-    rt->arena_committed = true;
-    ze_command_list_desc_t ld = {.stype = ZE_STRUCTURE_TYPE_COMMAND_LIST_DESC};
-    ze_result_t r = zeCommandListCreate(rt->context, rt->device, &ld, &rt->upload_list);
-    if (r)
-        return zmoe_runtime_ze_error(err, r, "zeCommandListCreate", "creating the upload list");
-    ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
-    r = zeFenceCreate(rt->queue, &fd, &rt->upload_fence);
-    if (r)
-        return zmoe_runtime_ze_error(err, r, "zeFenceCreate", "creating the upload fence");
     void *rp = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.record_params);
     zmoe_runtime_params(&rt->cfg, rp);
     /* the experts-only call runs the routed experts alone: no shared expert, no gate */
@@ -230,31 +299,16 @@ enum zmoe_status zmoe_create(const struct zmoe_create_info *info, struct zmoe_ru
     rt->caller_weights = info->weights != NULL;
     rt->ring_experts = info->ring_experts;
 
-    const uint32_t nbuf = zmoe_runtime_max_buffers(cfg);
-    struct zmoe_buffer *storage = zmoe_host_block_alloc(&rt->hb, (size_t)nbuf * sizeof *storage, 64);
-    rt->slots = zmoe_host_block_alloc(&rt->hb, rt->depth * sizeof *rt->slots, 64);
-    bool ok = storage && rt->slots;
-    for (uint32_t s = 0; ok && s < rt->depth; s++) {
-        rt->slots[s].lists = zmoe_host_block_alloc(
-            &rt->hb, cfg->model.layers * sizeof(ze_command_list_handle_t), 64);
-        ok = rt->slots[s].lists != NULL;
-        if (ok && rt->ring_experts) {
-            rt->slots[s].experts_lists = zmoe_host_block_alloc(
-                &rt->hb, cfg->model.layers * sizeof(ze_command_list_handle_t), 64);
-            ok = rt->slots[s].experts_lists != NULL;
-        }
-    }
+    const bool ok = zmoe_runtime_alloc_structures(rt);
     rt->layer_loaded = ok ? zmoe_host_block_alloc(&rt->hb, cfg->model.layers, 64) : NULL;
     rt->layer_weights = rt->layer_loaded ? zmoe_host_block_alloc(&rt->hb, cfg->model.layers *
                                                                           sizeof *rt->layer_weights, 64)
                                          : NULL;
-    ok = ok && rt->layer_weights;
-    if (!ok) {
+    if (!rt->layer_weights) {
         zmoe_runtime_errorf(err, "zmoe_create: host block of %zu bytes too small", rt->hb.size);
         st = ZMOE_ERR_NO_MEMORY;
         goto fail;
     }
-    zmoe_plan_init(&rt->plan, storage, nbuf);
     st = zmoe_runtime_plan_weights(cfg, rt->caller_weights, &rt->plan, &rt->ids, err);
     if (st)
         goto fail;
@@ -434,6 +488,30 @@ enum zmoe_status zmoe_upload_layer_weights(struct zmoe_runtime *rt, uint32_t lay
 
 /* --------------------------------------------------------------------- ring */
 
+void zmoe_runtime_slot_view(const struct zmoe_ring_slot *sl, uint32_t index,
+                            struct zmoe_slot *slot)
+{
+    slot->index = index;
+    slot->input_host = sl->x_host;
+    slot->output_host = sl->y_host;
+    slot->input_device = sl->x_dev;
+    slot->output_device = sl->y_dev;
+    slot->topk_ids_host = sl->ids_host;
+    slot->topk_weights_host = sl->w_host;
+}
+
+ze_result_t zmoe_runtime_execute_slot(struct zmoe_runtime *rt, struct zmoe_ring_slot *sl,
+                                      ze_command_list_handle_t list)
+{
+    ze_result_t r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &list, sl->fence);
+    if (r != ZE_RESULT_SUCCESS)
+        return r;
+    sl->state = ZMOE_SLOT_SUBMITTED;
+    sl->seq = ++rt->submits; /* zmoe_get_stats reads the latest completed submit */
+    rt->phase = ZMOE_PHASE_RUNNING;
+    return r;
+}
+
 enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *slot,
                                    struct zmoe_error *err)
 {
@@ -474,13 +552,8 @@ enum zmoe_status zmoe_slot_acquire(struct zmoe_runtime *rt, struct zmoe_slot *sl
         return ze_fail(rt, err, r, "zeFenceReset", "resetting the fence of ring slot", i);
     sl->state = ZMOE_SLOT_ACQUIRED;
     rt->next_slot = (i + 1) % rt->depth;
-    slot->index = i;
-    slot->input_host = sl->x_host;
-    slot->output_host = sl->y_host;
-    slot->input_device = sl->x_dev;
-    slot->output_device = sl->y_dev;
-    slot->topk_ids_host = sl->ids_host;
-    slot->topk_weights_host = sl->w_host;
+    zmoe_runtime_slot_view(sl, i, slot);
+    /* the experts-only call's routing input shares the readback arrays (layer.c) */
     slot->routing_ids_host = sl->ids_host;
     slot->routing_weights_host = sl->w_host;
     return ZMOE_OK;
@@ -541,15 +614,12 @@ static enum zmoe_status submit_list(struct zmoe_runtime *rt, const struct zmoe_s
         return ZMOE_ERR_STATE;
     }
     sl->params->tokens = tokens;
-    ze_command_list_handle_t list = experts ? sl->experts_lists[layer] : sl->lists[layer];
-    ze_result_t r = zeCommandQueueExecuteCommandLists(rt->queue, 1, &list, sl->fence);
+    ze_result_t r = zmoe_runtime_execute_slot(rt, sl, experts ? sl->experts_lists[layer]
+                                                              : sl->lists[layer]);
     if (r != ZE_RESULT_SUCCESS)
         return ze_fail(rt, err, r, "zeCommandQueueExecuteCommandLists", "submitting ring slot",
                        slot->index);
-    sl->state = ZMOE_SLOT_SUBMITTED;
     sl->experts_layer = experts ? (int64_t)layer : -1;
-    sl->seq = ++rt->submits;
-    rt->phase = ZMOE_PHASE_RUNNING;
     return ZMOE_OK;
 }
 

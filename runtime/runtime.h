@@ -344,6 +344,25 @@ struct zmoe_runtime {
     bool kernels_native;
 };
 
+/* runtime.c: steps of zmoe_create that each device of zmoe_parallel_create takes too. */
+/* From rt->hb (cfg, depth, ring_experts set): the plan's buffer table (rt->plan on it), the
+ * ring slots and their per-layer list arrays; false when the block is too small. */
+bool zmoe_runtime_alloc_structures(struct zmoe_runtime *rt);
+/* After bring-up: kernels, arena, upload list and fence, the ring's event pool and per slot
+ * its buffers, fence and stage events (parameter blocks and lists are the caller's);
+ * messages name `device` (-1: none). */
+enum zmoe_status zmoe_runtime_commit(struct zmoe_runtime *rt, int32_t device,
+                                     struct zmoe_error *err);
+
+/* runtime.c: ring steps that zmoe_parallel_slot_acquire / _submit (parallel.c) share. */
+/* The caller's view of ring slot `index`: its I/O buffers and routing readback. */
+void zmoe_runtime_slot_view(const struct zmoe_ring_slot *sl, uint32_t index,
+                            struct zmoe_slot *slot);
+/* Executes `list` with the slot's fence (a submit's one Level Zero call); on success the
+ * slot is submitted and numbered. The caller words a failure. */
+ze_result_t zmoe_runtime_execute_slot(struct zmoe_runtime *rt, struct zmoe_ring_slot *sl,
+                                      ze_command_list_handle_t list);
+
 /* zmoe_runtime_errorf: the message every runtime error carries. */
 void zmoe_runtime_errorf(struct zmoe_error *err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -379,6 +398,13 @@ enum zmoe_status zmoe_runtime_append_layer(struct zmoe_runtime *rt, ze_command_l
                                            const struct zmoe_launch_plan *plan, uint32_t layer,
                                            const void *const io[ZMOE_IO_COUNT],
                                            ze_event_handle_t *ev, struct zmoe_error *err);
+/* The routing readback of slot s (layer l names it in messages): act.topk_ids / act.topk_w
+ * to the slot's ids_host / w_host (max_tokens x K each) once the slot's align signalled. */
+enum zmoe_status zmoe_runtime_append_readback(struct zmoe_runtime *rt,
+                                              ze_command_list_handle_t list, uint32_t s,
+                                              uint32_t l, struct zmoe_error *err);
+/* Per slot (fence and events from zmoe_runtime_commit): the parameter block, the routing
+ * status row and one closed list per layer (and experts-only lists with ring_experts). */
 enum zmoe_status zmoe_runtime_record_ring(struct zmoe_runtime *rt, struct zmoe_error *err);
 /* Records the ring lists of `layer` again on its current weights (zeCommandListReset and
  * the same commands): zmoe_set_layer_weights. The ring must be idle. */
