@@ -73,6 +73,9 @@ void cli_session_print(const struct cli_session *s, FILE *out)
     fprintf(out, "device:   %s\n", s->stats.device_name);
     fprintf(out, "          chosen because: %s\n", s->stats.device_reason);
     fprintf(out, "kernels:  %s\n", s->stats.kernels_native ? "native AOT binary" : "SPIR-V");
+    fprintf(out, "slot I/O: %s\n", s->stats.slot_io_direct
+                                       ? "direct (the kernels read x and write y in host-visible memory)"
+                                       : "copied to and from device buffers in every list");
     fprintf(out,
             "model:    hidden %u, intermediate %u, experts %u, top-k %u, layers %u, "
             "shared %u x %u, %s, %s router, weights %s, activations %s\n",

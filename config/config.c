@@ -57,6 +57,9 @@ static const char *const dtype_cnames[] = {"ZMOE_DTYPE_F32", "ZMOE_DTYPE_F16", "
 static const char *const device_names[] = {"auto", "gpu", "host"};
 static const char *const device_cnames[] = {"ZMOE_DEVICE_AUTO", "ZMOE_DEVICE_GPU",
                                             "ZMOE_DEVICE_HOST"};
+static const char *const slot_io_names[] = {"auto", "copy", "direct"};
+static const char *const slot_io_cnames[] = {"ZMOE_SLOT_IO_AUTO", "ZMOE_SLOT_IO_COPY",
+                                             "ZMOE_SLOT_IO_DIRECT"};
 static const char *const layout_names[] = {"synthetic", "llama4", "mixtral",
                                            "qwen_moe", "deepseek", "gpt_oss"};
 static const char *const layout_cnames[] = {"ZMOE_LAYOUT_SYNTHETIC", "ZMOE_LAYOUT_LLAMA4",
@@ -80,6 +83,7 @@ static const struct enum_desc enum_activation = {activation_names, activation_cn
                                                  "silu|gelu|gelu_tanh|swiglu_oai"};
 static const struct enum_desc enum_dtype = {dtype_names, dtype_cnames, 3, "f32|f16|bf16"};
 static const struct enum_desc enum_device = {device_names, device_cnames, 3, "auto|gpu|host"};
+static const struct enum_desc enum_slot_io = {slot_io_names, slot_io_cnames, 3, "auto|copy|direct"};
 static const struct enum_desc enum_layout = {
     layout_names, layout_cnames, 6, "synthetic|llama4|mixtral|qwen_moe|deepseek|gpt_oss"};
 static const struct enum_desc enum_gate_up = {gate_up_names, NULL, 2, "concatenated|interleaved"};
@@ -96,7 +100,7 @@ enum key_id {
     K_ACTIVATION, K_SWIGLU_ALPHA, K_SWIGLU_LIMIT, K_EXPERT_BIAS, K_GATE_UP,
     K_DT_WEIGHTS, K_DT_ACTIVATIONS,
     K_Q_FORMAT, K_Q_PACKING, K_Q_GROUP, K_Q_ZEROS, K_Q_ACT_ORDER, K_Q_SCALE, K_Q_SHARED,
-    K_MAX_TOKENS, K_RING_DEPTH, K_DEVICE, K_WAIT_TIMEOUT,
+    K_MAX_TOKENS, K_RING_DEPTH, K_DEVICE, K_WAIT_TIMEOUT, K_SLOT_IO,
     K_DEVICE_BYTES, K_HOST_BYTES,
     K_FILE, K_LAYOUT, K_PREFIX, K_SEED,
     K_P_DEVICES, K_P_RANKS, K_P_MAP,
@@ -153,6 +157,7 @@ static const struct key_desc keys[K_COUNT] = {
     [K_RING_DEPTH] = {"runtime", "ring_depth", "ring_depth", KIND_U32, OFF(runtime.ring_depth), 0, NULL, false, "runtime.ring_depth"},
     [K_DEVICE] = {"runtime", "device", "device", KIND_ENUM, OFF(runtime.device), 0, &enum_device, false, "runtime.device"},
     [K_WAIT_TIMEOUT] = {"runtime", "wait_timeout_ms", "wait_timeout_ms", KIND_U32, OFF(runtime.wait_timeout_ms), 0, NULL, false, "runtime.wait_timeout_ms"},
+    [K_SLOT_IO] = {"runtime", "slot_io", "slot_io", KIND_ENUM, OFF(runtime.slot_io), 0, &enum_slot_io, false, "runtime.slot_io"},
     [K_DEVICE_BYTES] = {"budget", "device_bytes", "device_bytes", KIND_SIZE, OFF(budget.device_bytes), 0, NULL, false, "budget.device_bytes"},
     [K_HOST_BYTES] = {"budget", "host_bytes", "host_bytes", KIND_SIZE, OFF(budget.host_bytes), 0, NULL, false, "budget.host_bytes"},
     [K_FILE] = {"weights", "file", "file", KIND_STR, OFF(weights.file), SZ(weights.file), NULL, false, "weights.file"},
@@ -684,6 +689,8 @@ static enum zmoe_status validate(const struct zmoe_config *c, const struct where
         return bad(err, w, c, K_DEVICE, "one of %s", enum_device.choices);
     if (c->runtime.wait_timeout_ms == 0)
         return bad(err, w, c, K_WAIT_TIMEOUT, "an integer >= 1 (milliseconds)");
+    if (get_enum(c, K_SLOT_IO) < 0 || get_enum(c, K_SLOT_IO) >= enum_slot_io.count)
+        return bad(err, w, c, K_SLOT_IO, "one of %s", enum_slot_io.choices);
 
     /* weights (before the size checks: the strings must be terminated to be printed) */
     if (strnlen(c->weights.file, sizeof c->weights.file) == sizeof c->weights.file)

@@ -29,7 +29,7 @@ static const char *const why_keys[] = {
     "quant.format", "quant.packing", "quant.group_size", "quant.zero_points", "quant.act_order",
     "quant.scale_dtype", "quant.shared_experts",
     "runtime.max_tokens", "runtime.ring_depth", "runtime.device", "runtime.wait_timeout_ms",
-    "budget.device_bytes", "budget.host_bytes",
+    "runtime.slot_io", "budget.device_bytes", "budget.host_bytes",
     "weights.file", "weights.layout", "weights.prefix", "weights.seed",
 };
 #define WHY_COUNT ((int)(sizeof why_keys / sizeof why_keys[0]))
@@ -1368,6 +1368,7 @@ static enum zmoe_status import_json(const char *json, size_t len, const char *na
     set_why(&h, "runtime.ring_depth", "zmoe default");
     set_why(&h, "runtime.device", "zmoe default");
     set_why(&h, "runtime.wait_timeout_ms", "zmoe default");
+    set_why(&h, "runtime.slot_io", "zmoe default: direct on a CPU or integrated GPU, else copy");
     set_why(&h, "budget.device_bytes", "zmoe default: 0 = unlimited");
     set_why(&h, "budget.host_bytes", "zmoe default: 0 = unlimited");
     if (!c->model.shared_experts)

@@ -20,7 +20,7 @@
 #include <stdio.h>
 
 #define ZMOE_HF_MAX_JSON (4u << 20) /* config.json bytes */
-#define ZMOE_HF_KEYS 40             /* keys a comment can be attached to */
+#define ZMOE_HF_KEYS 41             /* keys a comment can be attached to */
 
 struct zmoe_hf_import {
     struct zmoe_config cfg;   /* validated */

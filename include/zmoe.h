@@ -69,6 +69,12 @@ enum zmoe_activation {
                             g*sigmoid(alpha*g)*(u+1)                             */
 };
 enum zmoe_device_choice { ZMOE_DEVICE_AUTO = 0, ZMOE_DEVICE_GPU, ZMOE_DEVICE_HOST };
+/* Where a ring slot's kernels read x and write y ([runtime] slot_io). COPY: device buffers,
+ * with a copy from / to the slot's host-visible buffers recorded in every list. DIRECT:
+ * the host-visible buffers themselves (no copies; input_device == input_host), for a
+ * device that reads host memory at memory speed. AUTO: DIRECT on a CPU device or an
+ * integrated GPU (ZE_DEVICE_PROPERTY_FLAG_INTEGRATED), COPY on a discrete GPU. */
+enum zmoe_slot_io { ZMOE_SLOT_IO_AUTO = 0, ZMOE_SLOT_IO_COPY, ZMOE_SLOT_IO_DIRECT };
 enum zmoe_weights_layout {
     ZMOE_LAYOUT_SYNTHETIC = 0, /* no file: deterministic PRNG weights from `seed` */
     ZMOE_LAYOUT_LLAMA4,
@@ -152,6 +158,7 @@ struct zmoe_config {
         uint32_t ring_depth;      /* command-list ring slots */
         enum zmoe_device_choice device;
         uint32_t wait_timeout_ms; /* back-pressure wait bound */
+        enum zmoe_slot_io slot_io;
     } runtime;
     struct {
         uint64_t device_bytes; /* 0 = unlimited */
@@ -423,6 +430,7 @@ struct zmoe_stats {
     char weights_source[512]; /* what zmoe_load_weights loaded: file, layout, layer
                                  prefix (detected or configured), or synthetic seed */
     bool kernels_native;     /* AOT binary used (else SPIR-V) */
+    bool slot_io_direct;     /* [runtime] slot_io as resolved: kernels use the host buffers */
 };
 enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats *out);
 

@@ -139,6 +139,7 @@ static enum zmoe_status read_device(struct zmoe_runtime *rt, struct zmoe_error *
     ZE_CHECK(zeDeviceGetProperties(rt->device, &p), "reading the chosen device's properties");
     snprintf(rt->device_name, sizeof rt->device_name, "%s", p.name);
     rt->device_type = p.type;
+    rt->device_integrated = (p.flags & ZE_DEVICE_PROPERTY_FLAG_INTEGRATED) != 0;
     /* With stype DEVICE_PROPERTIES (1.0) the resolution is in ns per tick. */
     rt->timer_resolution_ns = p.timerResolution ? p.timerResolution : 1;
     rt->timestamp_mask = p.kernelTimestampValidBits >= 64 || p.kernelTimestampValidBits == 0

@@ -96,7 +96,9 @@ enum zmoe_status zmoe_runtime_append_readback(struct zmoe_runtime *rt,
 /* One ring list of (slot s, layer l), into an empty list: the layer call (experts =
  * false) or the experts-only call on the slot's routing arrays (experts = true):
  *   event resets; copy x_host -> x_device; barrier; the plan's launches (events chain
- *   them); [layer call only: routing readback copies after align]; copy y -> y_host. */
+ *   them); [layer call only: routing readback copies after align]; copy y -> y_host.
+ * With direct slot I/O (rt->slot_direct: x_dev is x_host, y_dev is y_host) the two copies
+ * are not recorded; the fence still signals after the last kernel. */
 static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, uint32_t l,
                                          bool experts, ze_command_list_handle_t list,
                                          struct zmoe_error *err)
@@ -111,8 +113,9 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
     for (uint32_t e = 0; e < ZMOE_STAGE_COUNT; e++)
         ZE_CHECK(zeCommandListAppendEventReset(list, sl->ev[e]),
                  "recording the reset of event %u (slot %u layer %u %s)", e, s, l, what);
-    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->x_dev, sl->x_host, io_bytes, NULL, 0, NULL),
-             "recording the input copy of slot %u layer %u (%s)", s, l, what);
+    if (!rt->slot_direct)
+        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->x_dev, sl->x_host, io_bytes, NULL, 0, NULL),
+                 "recording the input copy of slot %u layer %u (%s)", s, l, what);
     ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL),
              "recording the barrier after the input copy (slot %u layer %u %s)", s, l, what);
     enum zmoe_status st;
@@ -146,9 +149,10 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
         if (st)
             return st;
     }
-    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
-                                           &sl->ev[ZMOE_STAGE_COMBINE]),
-             "recording the output copy of slot %u layer %u (%s)", s, l, what);
+    if (!rt->slot_direct)
+        ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
+                                               &sl->ev[ZMOE_STAGE_COMBINE]),
+                 "recording the output copy of slot %u layer %u (%s)", s, l, what);
     ZE_CHECK(zeCommandListClose(list), "closing the %s of slot %u layer %u", what, s, l);
     return ZMOE_OK;
 }

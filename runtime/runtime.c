@@ -195,6 +195,10 @@ enum zmoe_status zmoe_runtime_commit(struct zmoe_runtime *rt, int32_t device,
         sl->y_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_DEVICE));
         sl->x_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_X_HOST));
         sl->y_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_Y_HOST));
+        if (rt->slot_direct) { /* the kernels use the host-visible buffers themselves */
+            sl->x_dev = sl->x_host;
+            sl->y_dev = sl->y_host;
+        }
         sl->params = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_PARAMS));
         sl->ids_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_IDS_HOST));
         sl->w_host = zmoe_arena_ptr(&rt->arena, &rt->plan, zmoe_runtime_slot_buffer(&rt->ids, s, ZMOE_SLOT_TOPK_W_HOST));
@@ -214,12 +218,24 @@ enum zmoe_status zmoe_runtime_commit(struct zmoe_runtime *rt, int32_t device,
     return ZMOE_OK;
 }
 
+/* [runtime] slot_io: direct where the device reads host memory at memory speed (a CPU, an
+ * integrated GPU), which saves the two copies of every list; on a discrete GPU the expert
+ * kernels would read x over the bus once per work-group. (Expert parallelism records its
+ * own lists, with copies: parallel.c leaves slot_direct false.) */
+static bool slot_io_direct(const struct zmoe_runtime *rt)
+{
+    if (rt->cfg.runtime.slot_io != ZMOE_SLOT_IO_AUTO)
+        return rt->cfg.runtime.slot_io == ZMOE_SLOT_IO_DIRECT;
+    return rt->device_type == ZE_DEVICE_TYPE_CPU || rt->device_integrated;
+}
+
 static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
                                        struct zmoe_error *err)
 {
     enum zmoe_status st = zmoe_runtime_bring_up(rt, info, err);
     if (st)
         return st;
+    rt->slot_direct = slot_io_direct(rt);
     if (rt->caller_weights) {
         for (uint32_t l = 0; l < rt->cfg.model.layers; l++) {
             st = check_layer_weights(rt, l, &info->weights[l], "zmoe_create", err);
@@ -834,6 +850,7 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
     snprintf(out->weights_source, sizeof out->weights_source, "%s",
              rt->layers_loaded ? rt->weights_report : "(not loaded)");
     out->kernels_native = rt->kernels_native;
+    out->slot_io_direct = rt->slot_direct;
     if (rt->lost)
         return ZMOE_ERR_DEVICE_LOST;
 

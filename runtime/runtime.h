@@ -323,6 +323,10 @@ struct zmoe_runtime {
     ze_command_queue_handle_t queue;
     bool own_context, own_queue;
     ze_device_type_t device_type;
+    bool device_integrated; /* ZE_DEVICE_PROPERTY_FLAG_INTEGRATED */
+    /* [runtime] slot_io resolved: the ring's kernels read x / write y in the slots'
+     * host-visible buffers (x_dev == x_host, y_dev == y_host) and lists record no copies */
+    bool slot_direct;
     uint64_t timer_resolution_ns; /* ns per timestamp tick */
     uint64_t timestamp_mask;
 

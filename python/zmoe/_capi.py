@@ -51,7 +51,8 @@ class _Quant(ctypes.Structure):
 
 class _RuntimeCfg(ctypes.Structure):
     _fields_ = [("max_tokens", ctypes.c_uint32), ("ring_depth", ctypes.c_uint32),
-                ("device", ctypes.c_int), ("wait_timeout_ms", ctypes.c_uint32)]
+                ("device", ctypes.c_int), ("wait_timeout_ms", ctypes.c_uint32),
+                ("slot_io", ctypes.c_int)]
 
 
 class _Budget(ctypes.Structure):
@@ -104,7 +105,8 @@ class Stats(ctypes.Structure):
                 ("stage_device_ns", ctypes.c_uint64 * len(STAGES)),
                 ("device_bytes", ctypes.c_uint64), ("host_bytes", ctypes.c_uint64),
                 ("device_name", ctypes.c_char * 256), ("device_reason", ctypes.c_char * 256),
-                ("weights_source", ctypes.c_char * 512), ("kernels_native", ctypes.c_bool)]
+                ("weights_source", ctypes.c_char * 512), ("kernels_native", ctypes.c_bool),
+                ("slot_io_direct", ctypes.c_bool)]
 
 
 class CError(ctypes.Structure):

@@ -180,8 +180,8 @@ static void test_defaults(void)
            "model/experts defaults: no shared experts, no biases, concatenated");
     TAP_OK(cfg.dtype.activations == ZMOE_DTYPE_F32 && cfg.runtime.max_tokens == 8 &&
                cfg.runtime.ring_depth == 4 && cfg.runtime.device == ZMOE_DEVICE_AUTO &&
-               cfg.runtime.wait_timeout_ms == 5000,
-           "dtype/runtime defaults: f32 activations, 8 tokens, ring 4, auto, 5000 ms");
+               cfg.runtime.wait_timeout_ms == 5000 && cfg.runtime.slot_io == ZMOE_SLOT_IO_AUTO,
+           "dtype/runtime defaults: f32 activations, 8 tokens, ring 4, auto, 5000 ms, slot I/O auto");
     TAP_OK(cfg.budget.device_bytes == 0 && cfg.budget.host_bytes == 0 &&
                cfg.weights.file[0] == '\0' && cfg.weights.prefix[0] == '\0' &&
                cfg.weights.layout == ZMOE_LAYOUT_SYNTHETIC && cfg.weights.seed == 1,
@@ -204,6 +204,17 @@ static void test_defaults(void)
     snprintf(text, sizeof text, "%s[weights]\nfile = a.safetensors\nlayout = mixtral\n", minimal);
     st = zmoe_config_parse(text, strlen(text), "mixtral", &cfg, &err);
     TAP_OK(st == ZMOE_OK && !cfg.experts.gate_up_interleaved, "layout mixtral defaults to concatenated");
+
+    /* [runtime] slot_io */
+    snprintf(text, sizeof text, "%s[runtime]\nslot_io = copy\n", minimal);
+    st = zmoe_config_parse(text, strlen(text), "slot_io", &cfg, &err);
+    TAP_OK(st == ZMOE_OK && cfg.runtime.slot_io == ZMOE_SLOT_IO_COPY, "slot_io = copy parses");
+    check_round_trip(&cfg, "slot_io = copy");
+    snprintf(text, sizeof text, "%s[runtime]\nslot_io = fast\n", minimal);
+    st = zmoe_config_parse(text, strlen(text), "slot_io", &cfg, &err);
+    TAP_OK(st == ZMOE_ERR_CONFIG && strstr(err.msg, "slot_io:") && strstr(err.msg, "auto|copy|direct") &&
+               strstr(err.msg, "'fast'"),
+           "slot_io = fast: %s", err.msg);
 }
 
 /* [quant]: the defaults each format fills in, good configs of every format/packing pair
@@ -456,6 +467,8 @@ static void test_validate_struct(void)
         case 29: c.router.scoring = ZMOE_SCORING_SOFTMAX; c.router.score_correction_bias = true; expect = NULL; break;
         case 30: c.router.groups = 8; c.router.topk_group = 4; c.model.top_k = 4; c.router.score_correction_bias = true; expect = "key 'router.groups': expected at most experts / 2 = 4"; break;
         case 31: c.runtime.wait_timeout_ms = 0; expect = "key 'runtime.wait_timeout_ms'"; break;
+        case 32: c.runtime.slot_io = (enum zmoe_slot_io)3; expect = "key 'runtime.slot_io': expected one of auto|copy|direct"; break;
+        case 33: c.runtime.slot_io = ZMOE_SLOT_IO_DIRECT; expect = NULL; break;
         default: expect = "end"; break;
         }
         if (expect && strcmp(expect, "end") == 0)

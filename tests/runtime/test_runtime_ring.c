@@ -418,6 +418,70 @@ static void test_record(void)
     zeContextDestroy(ctx);
 }
 
+/* [runtime] slot_io: copy records the input and output copies in every ring list, direct
+ * records neither (the kernels use the slot's host-visible buffers: input_device ==
+ * input_host), auto is direct on hostdev (a CPU device); each gives the reference's y. */
+static void test_slot_io(void)
+{
+    static const struct {
+        enum zmoe_slot_io io;
+        const char *name;
+        bool direct;
+    } modes[] = {{ZMOE_SLOT_IO_COPY, "copy", false},
+                 {ZMOE_SLOT_IO_DIRECT, "direct", true},
+                 {ZMOE_SLOT_IO_AUTO, "auto (hostdev: a CPU)", true}};
+    TAP_OK(rt_tracer_start(), "tracing layer enabled (ZE_ENABLE_TRACING_LAYER=1)");
+    uint64_t copies[3] = {0};
+    for (int m = 0; m < 3; m++) {
+        struct zmoe_config c = ring_config();
+        c.runtime.slot_io = modes[m].io;
+        const uint32_t H = c.model.hidden, T = 3;
+        struct zmoe_create_info info = {.config = &c};
+        struct zmoe_runtime *rt = NULL;
+        struct zmoe_error err = {{0}};
+        rt_counts_reset();
+        enum zmoe_status st = RT_IN(zmoe_create(&info, &rt, &err));
+        copies[m] = rt_ze[RT_ZE_APPEND_COPY]; /* the ring's lists are recorded at create */
+        if (!st)
+            st = zmoe_load_weights(rt, &err);
+        if (!TAP_OK(st == ZMOE_OK, "slot_io %s: runtime: %s", modes[m].name, st ? err.msg : "ok")) {
+            zmoe_destroy(rt);
+            continue;
+        }
+        struct zmoe_stats s;
+        struct zmoe_slot slot;
+        zmoe_get_stats(rt, &s);
+        st = zmoe_slot_acquire(rt, &slot, &err);
+        const bool same = slot.input_host == slot.input_device && slot.output_host == slot.output_device;
+        TAP_OK(st == ZMOE_OK && s.slot_io_direct == modes[m].direct && same == modes[m].direct,
+               "slot_io %s: stats say %s, the slot's device buffers %s its host buffers", modes[m].name,
+               s.slot_io_direct ? "direct" : "copy", same ? "are" : "are not");
+        if (!st) {
+            zmoe_submit(rt, &slot, 0, 1, &err); /* give the slot back */
+            zmoe_wait(rt, &slot, UINT64_MAX, &err);
+        }
+        struct zmoe_ref_weights w;
+        float *x = rt_inputs(&c, T, 40 + m), y[3 * 64], ref[3 * 64];
+        if (zmoe_ref_weights_synthetic(&c, 2, &w) != 0)
+            tap_bail("out of memory");
+        st = rt_forward(rt, &c, 2, x, T, y);
+        zmoe_ref_forward(&c, &w, x, T, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
+        const double rel = rt_rel_error(y, ref, (size_t)T * H, NULL);
+        TAP_OK(st == ZMOE_OK && rel <= rt_tolerance(&c), "slot_io %s: layer 2, T=%u matches the reference (rel %.3g)",
+               modes[m].name, T, rel);
+        zmoe_ref_weights_free(&w);
+        free(x);
+        zmoe_destroy(rt);
+    }
+    /* per (slot, layer) list: the input and the output copy, and the routing readback's two */
+    const struct zmoe_config c = ring_config();
+    const uint64_t lists = (uint64_t)c.runtime.ring_depth * c.model.layers;
+    TAP_OK(copies[0] == copies[1] + 2 * lists && copies[1] == 2 * lists && copies[2] == copies[1],
+           "recorded copies: copy %llu, direct %llu (the two readbacks per list), auto %llu; %llu lists",
+           (unsigned long long)copies[0], (unsigned long long)copies[1], (unsigned long long)copies[2],
+           (unsigned long long)lists);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "mallocs") == 0) {
@@ -431,5 +495,6 @@ int main(int argc, char **argv)
     test_native_fallback();
     test_build_failure();
     test_record();
+    test_slot_io();
     return tap_exit();
 }
