@@ -951,12 +951,13 @@ INLINE uint qword(uint4 q, uint i)
     return i == 0u ? q.x : i == 1u ? q.y : i == 2u ? q.z : q.w;
 }
 
-/* Lane l's shares of NR quantized rows times one x row (GPUs, expert_down): row q < NR
- * is matrix row r0 + q * nout. Each x octet is loaded once for all NR rows; each row's
- * chunk is one 16-byte load of one group. Row offsets are 32-bit distances from row r0
- * (registers: Xe SIMD). (Two row pairs per work-item in expert_up measured slower than
- * one, kernels/README.md.) */
-INLINE float8 qrows_part(__global const uint4 *codes, __global const uchar *scales,
+/* Lane l's shares of NR (1 or 2 = ZMOE_QROWS) quantized rows times one x row (GPUs,
+ * expert_down): rows r0 and r0 + nout. Each x octet is loaded once for both rows; each
+ * row's chunk is one 16-byte load of one group. The second row is a 32-bit distance
+ * from the first (registers: Xe SIMD), and the rows are named variables, not arrays:
+ * arrays indexed by a row loop went to private memory on PVC (SIMD32). (Two row pairs
+ * per work-item in expert_up measured slower than one, kernels/README.md.) */
+INLINE float2 qrows_part(__global const uint4 *codes, __global const uchar *scales,
                          __global const uchar *zeros, __global const uint *perm,
                          __global const void *xr, size_t r0, uint nout, uint n, uint G,
                          uint row_block, uint qflags, uint l, uint lanes, const uint NR,
@@ -965,48 +966,33 @@ INLINE float8 qrows_part(__global const uint4 *codes, __global const uchar *scal
     const uint V = 128u / qbits(fmt), sdt = qflags & QF_SCALE_MASK, ng = n / G, nch = n / V;
     __global const uint4 *c0 = codes + r0 * nch;
     __global const uchar *z0 = zeros + r0 * ng;
-    uint dr[8]; /* row q - row 0 */
-    float acc[8];
-    for (uint q = 0; q < NR; q++) {
-        dr[q] = q * nout;
-        acc[q] = 0.0f;
-    }
+    const uint dc = nout * nch, dz = nout * ng; /* row 1 - row 0: chunks, zeros */
+    const bool two = NR > 1u;
+    float a0 = 0.0f, a1 = 0.0f;
     for (uint k = l; k < nch; k += lanes) {
         const uint c = k * V, g = c / G;
-        uint4 cq[8];
-        float z[8], t[8];
-        for (uint q = 0; q < NR; q++) {
-            cq[q] = c0[dr[q] * nch + k];
-            z[q] = qzero(z0, dr[q] * ng + g, qflags, fmt);
-            t[q] = 0.0f;
-        }
+        const uint4 q0 = c0[k], q1 = two ? c0[dc + k] : (uint4)(0u);
+        const float zq0 = qzero(z0, g, qflags, fmt), zq1 = two ? qzero(z0, dz + g, qflags, fmt) : 0.0f;
+        float t0 = 0.0f, t1 = 0.0f;
         /* 4-bit: 4 octets of one word each; 8-bit: 2 octets of two words each */
         for (uint o = 0; o < V / 8u; o++) {
             const float8 xv = xoct(xr, 0, c + 8u * o, perm, adt, gather);
-            for (uint q = 0; q < NR; q++) {
-                const uint w0 = qword(cq[q], qbits(fmt) == 4u ? o : 2u * o);
-                const uint w1 = qbits(fmt) == 4u ? 0u : qword(cq[q], 2u * o + 1u);
-                const float8 d = dec8(w0, w1, z[q], fmt);
-                t[q] += dot(d.lo, xv.lo) + dot(d.hi, xv.hi);
+            const uint wi = qbits(fmt) == 4u ? o : 2u * o;
+            const float8 d0 = dec8(qword(q0, wi), qbits(fmt) == 4u ? 0u : qword(q0, wi + 1u), zq0, fmt);
+            t0 += dot(d0.lo, xv.lo) + dot(d0.hi, xv.hi);
+            if (two) {
+                const float8 d1 = dec8(qword(q1, wi), qbits(fmt) == 4u ? 0u : qword(q1, wi + 1u), zq1, fmt);
+                t1 += dot(d1.lo, xv.lo) + dot(d1.hi, xv.hi);
             }
         }
-        for (uint q = 0; q < NR; q++)
-            acc[q] = mad(t[q], qscale(scales, ((r0 + dr[q]) / row_block) * ng + g, sdt, fmt),
-                         acc[q]);
+        a0 = mad(t0, qscale(scales, (r0 / row_block) * ng + g, sdt, fmt), a0);
+        if (two)
+            a1 = mad(t1, qscale(scales, ((r0 + nout) / row_block) * ng + g, sdt, fmt), a1);
     }
-    float8 r = (float8)(0.0f);
-    r.s0 = acc[0];
-    r.s1 = NR > 1u ? acc[1] : 0.0f;
-    r.s2 = NR > 2u ? acc[2] : 0.0f;
-    r.s3 = NR > 3u ? acc[3] : 0.0f;
-    r.s4 = NR > 4u ? acc[4] : 0.0f;
-    r.s5 = NR > 5u ? acc[5] : 0.0f;
-    r.s6 = NR > 6u ? acc[6] : 0.0f;
-    r.s7 = NR > 7u ? acc[7] : 0.0f;
-    return r;
+    return (float2)(a0, a1);
 }
 
-INLINE float8 qrows_mode(__global const uint4 *codes, __global const uchar *scales,
+INLINE float2 qrows_mode(__global const uint4 *codes, __global const uchar *scales,
                          __global const uchar *zeros, __global const uint *perm,
                          __global const void *xr, size_t r0, uint nout, uint n, uint G,
                          uint row_block, uint qflags, uint l, uint lanes, const uint NR,
@@ -1017,13 +1003,6 @@ INLINE float8 qrows_mode(__global const uint4 *codes, __global const uchar *scal
                           lanes, NR, fmt, adt, 1u);
     return qrows_part(codes, scales, zeros, perm, xr, r0, nout, n, G, row_block, qflags, l,
                       lanes, NR, fmt, adt, 0u);
-}
-
-INLINE float f8at(float8 v, uint i)
-{
-    const float4 h = i < 4u ? v.lo : v.hi;
-    const uint k = i & 3u;
-    return k == 0u ? h.x : k == 1u ? h.y : k == 2u ? h.z : h.w;
 }
 
 /* One specialised copy per (split, act-order), chosen by uniform values outside the
@@ -1233,10 +1212,13 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                                       : dot_any(w, row * n, ar, 0, n, l, lanes, fdt, mode);
             mine[0] = acc;
         } else if (quant) {
-            const float8 acc = qrows_mode(codes, scales, zeros, perm, ar, row, nout, n, G,
-                                          row_block, qflags, l, lanes, rpi, fmt, DT_F32);
-            for (uint q = 0; q < rpi; q++)
-                mine[q * ZMOE_WG] = f8at(acc, q);
+            /* rpi is qrows_of(fmt) here, passed as that compile-time constant */
+            const uint NR = qrows_of(fmt);
+            const float2 acc = qrows_mode(codes, scales, zeros, perm, ar, row, nout, n, G,
+                                          row_block, qflags, l, lanes, NR, fmt, DT_F32);
+            mine[0] = acc.x;
+            if (NR > 1u)
+                mine[ZMOE_WG] = acc.y;
         } else {
             for (uint q = 0; q < rpi; q++)
                 mine[q * ZMOE_WG] = dot_any(w, (row + q * nout) * n, ar, 0, n, l, lanes, fdt, mode);
