@@ -124,14 +124,10 @@ static void layer_free(struct owned_layer *o, bool device)
         }
 }
 
-/* rt_tolerance, except quantized experts with f32 activations: the reference multiplies
- * the exact dequantized values, the kernels apply the scale once per 16-byte chunk of a
- * group (summation order only; the bound test_runtime_quant states). */
+/* The float or the quantized bound of rt_util.h. */
 static double tolerance(const struct zmoe_config *c)
 {
-    if (c->quant.format != ZMOE_QUANT_NONE && c->dtype.activations == ZMOE_DTYPE_F32)
-        return 3e-5;
-    return rt_tolerance(c);
+    return c->quant.format != ZMOE_QUANT_NONE ? rt_quant_tolerance(c) : rt_tolerance(c);
 }
 
 /* c with quantized experts (shared experts too when it has them). */

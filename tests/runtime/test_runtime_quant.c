@@ -108,12 +108,6 @@ static enum zmoe_status rt_forward_counted(struct zmoe_runtime *rt, const struct
     return ZMOE_OK;
 }
 
-/* The tolerance of a case: see the header. */
-static double tolerance(const struct zmoe_config *c)
-{
-    return c->dtype.activations == ZMOE_DTYPE_F32 ? 3e-5 : 1e-2;
-}
-
 static void run_variant(const struct variant *v, const struct shape *s, uint64_t seed)
 {
     struct zmoe_config c = config_of(v, s);
@@ -144,9 +138,9 @@ static void run_variant(const struct variant *v, const struct shape *s, uint64_t
         zmoe_ref_forward(&c, &w, x, T, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
         double scale;
         const double rel = rt_rel_error(y, ref, n, &scale);
-        TAP_OK(st == ZMOE_OK && rel <= tolerance(&c) && scale > 1e-6 && mallocs == 0,
+        TAP_OK(st == ZMOE_OK && rel <= rt_quant_tolerance(&c) && scale > 1e-6 && mallocs == 0,
                "%s: T=%u matches the reference (rel %.3g <= %.0e, max |y| %.3g), %llu allocations",
-               what, T, rel, tolerance(&c), scale, (unsigned long long)mallocs);
+               what, T, rel, rt_quant_tolerance(&c), scale, (unsigned long long)mallocs);
         free(x);
         free(y);
         free(ref);
