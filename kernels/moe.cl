@@ -1073,7 +1073,7 @@ INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __globa
  * each kernel, so every variant keeps only its own dot product. A quantized kernel's
  * shared expert is float when qflags lacks QF_SHARED_Q, of the dtype in qflags. The
  * offsets roff / soff (codes, scales, zeros, perm of the routed / shared tensor, in
- * QALIGN units) and group, row_block, qflags are 0 in the float kernels. */
+ * QALIGN units), group and qflags are 0 in the float kernels, row_block 1. */
 
 /* Tile (expert e, first row, rows): e < E routed rows [start, start+cnt) of the sorted
  * order; e == E the shared expert on tokens [start, start+cnt). Column = intermediate
@@ -1114,8 +1114,8 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     /* the gate row's scale row, and the up row's distance from it in bytes (I and S are
      * multiples of row_block: both blocks of 128 rows of fp8 lie inside one half) */
     const uint ssz = fmt == Q_MXFP4 ? 1u : (qflags & QF_SCALE_MASK) == SC_F32 ? 4u : 2u;
-    __global const uchar *sgate = scales + (rg / max(row_block, 1u)) * ng * ssz;
-    const uint sdu = (n / max(row_block, 1u)) * ng * ssz;
+    __global const uchar *sgate = scales + (rg / row_block) * ng * ssz;
+    const uint sdu = (n / row_block) * ng * ssz;
 
     /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
      * just read for row 0, come from cache for the other rows of the tile. */
@@ -1186,7 +1186,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     const uint h = get_group_id(0) * nout * rpi + j;
     const bool active = h < H;
     const bool quant = fmt != Q_NONE && (!shared || (qflags & QF_SHARED_Q));
-    const uint fdt = fmt == Q_NONE ? wdt : (qflags >> QF_SHARED_DT_SHIFT) & 3u;
+    const uint fdt = (qflags >> QF_SHARED_DT_SHIFT) & 3u; /* a float shared expert's dtype */
     __global const void *w = shared ? sw2 : w2;
     const uint4 off = shared ? soff : roff;
     __global const uint4 *codes = (__global const uint4 *)QPART(w, off.x);
@@ -1205,7 +1205,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
         if (rpi == 1u) {
             float acc = 0.0f;
             if (active)
-                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / max(row_block, 1u)) * ng,
+                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng,
                                         zeros, row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes,
                                         fmt, DT_F32, lane_spans)
                       : fmt == Q_NONE ? dot_mode(w, row * n, ar, 0, n, l, lanes, wdt, DT_F32, mode)
@@ -1289,7 +1289,7 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
     {                                                                                       \
         __local float red[2 * ZMOE_RMAX * ZMOE_WG];                                         \
         expert_up_body(prm, x, w13, b13, sw13, topk_w, sorted, tiles, a, a_sh, H, I, S, E,  \
-                       K, lane_spans, 0, 0, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE, AD); \
+                       K, lane_spans, 0, 1, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE, AD); \
     }
 
 #define EXPERT_DOWN(WN, WD)                                                                 \
@@ -1302,7 +1302,7 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
     {                                                                                       \
         __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
         expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
-                         0, 0, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE);                 \
+                         0, 1, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE);                 \
     }
 
 #define COMBINE(AN, AD)                                                                     \
