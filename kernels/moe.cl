@@ -189,79 +189,134 @@ INLINE float hsum4(float4 v)
     return (v.x + v.y) + (v.z + v.w);
 }
 
-/* Lane l's share of the dot product w[wrow .. wrow+n) . x[xoff ..]; lane 0 adds the
- * scalar tail (n not a multiple of the vector width). */
-INLINE float dot_part(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
-                      uint n, uint l, uint lanes, const uint wdt, const uint adt, const uint mode)
+/* Token rows per register tile of the expert GEMVs on GPUs (interleaved split): a lane
+ * loads each weight chunk once and multiplies it with up to ZMOE_RT token rows, one
+ * accumulator each. Rows one at a time, as before, re-read every weight row per token
+ * row: expert time grew with the pairs, not with the weights (Mixtral-8x7B on an H200,
+ * T=8: expert_up 876 us for 1.6 GB of W13, 0.45 of copy bandwidth). CPUs (spans) keep
+ * one row a pass: PoCL vectorises across work-items, so four float4 accumulators per
+ * item would not fit the vector registers, and their weight span stays in L1/L2. */
+#define ZMOE_RT 4u
+
+INLINE uint tile_rows(uint mode, const uint tiled)
 {
-    const uint3 p = lane_split(n, l, lanes, mode);
-    float4 acc = (float4)(0.0f);
-    for (uint c = p.x; c < p.y; c += p.z) {
-        if (mode == MODE_WIDE) {
-            const float8 wv = ld8(w, wrow + c, wdt), xv = ld8(x, xoff + c, adt);
-            acc = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc));
-        } else {
-            acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
-        }
-    }
-    float s = hsum4(acc);
-    if (l == 0)
-        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++)
-            s += ld1(w, wrow + c, wdt) * ld1(x, xoff + c, adt);
-    return s;
+    return mode == MODE_SPANS || !tiled ? 1u : ZMOE_RT;
 }
 
-/* expert_up's pair: lane l's shares of w[grow..] . xs*x[xoff..] and w[urow..] . xs*x[xoff..],
- * each x chunk loaded once for both rows; the routing weight xs scales x as it is
- * loaded, in f32. */
-INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
-                        __global const void *x, size_t xoff, float xs, uint n, uint l,
-                        uint lanes, const uint wdt, const uint adt, const uint mode)
+/* Lane l's shares of w[wrow .. wrow+n) . x[xoff[r] ..] for token rows r < nr (at most
+ * RT), written to out[r * ZMOE_WG]; lane 0 adds the scalar tail (n not a
+ * multiple of the vector width). */
+INLINE void dot_tile(__global const void *w, size_t wrow, __global const void *x,
+                     const uint *xoff, uint nr, uint n, uint l, uint lanes, const uint wdt,
+                     const uint adt, const uint mode, const uint RT, __local float *out)
 {
     const uint3 p = lane_split(n, l, lanes, mode);
-    float4 g = (float4)(0.0f), u = (float4)(0.0f);
+    float4 acc[ZMOE_RT];
+    for (uint r = 0; r < RT; r++)
+        acc[r] = (float4)(0.0f);
     for (uint c = p.x; c < p.y; c += p.z) {
         if (mode == MODE_WIDE) {
-            const float8 xv = ld8(x, xoff + c, adt) * xs;
+            const float8 wv = ld8(w, wrow + c, wdt);
+            for (uint r = 0; r < RT; r++)
+                if (r < nr) {
+                    const float8 xv = ld8(x, xoff[r] + c, adt);
+                    acc[r] = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc[r]));
+                }
+        } else {
+            const float4 wv = ld4(w, wrow + c, wdt);
+            for (uint r = 0; r < RT; r++)
+                if (r < nr)
+                    acc[r] = mad(wv, ld4(x, xoff[r] + c, adt), acc[r]);
+        }
+    }
+    for (uint r = 0; r < RT; r++) {
+        if (r >= nr)
+            break;
+        float s = hsum4(acc[r]);
+        if (l == 0)
+            for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++)
+                s += ld1(w, wrow + c, wdt) * ld1(x, xoff[r] + c, adt);
+        out[r * ZMOE_WG] = s;
+    }
+}
+
+/* expert_up's pair: lane l's shares of w[grow..] . xs[r]*x[xoff[r]..] and
+ * w[urow..] . xs[r]*x[xoff[r]..] for token rows r < nr, written to out[2r * ZMOE_WG]
+ * (gate) and out[(2r + 1) * ZMOE_WG] (up). Each weight chunk is loaded once for all
+ * rows, each x chunk once for both weight rows; the routing weight xs[r] scales x as it
+ * is loaded, in f32. */
+INLINE void dot2_tile(__global const void *w, size_t grow, size_t urow, __global const void *x,
+                      const uint *xoff, const float *xs, uint nr, uint n, uint l, uint lanes,
+                      const uint wdt, const uint adt, const uint mode, const uint RT,
+                      __local float *out)
+{
+    const uint3 p = lane_split(n, l, lanes, mode);
+    float4 g[ZMOE_RT], u[ZMOE_RT];
+    for (uint r = 0; r < RT; r++)
+        g[r] = u[r] = (float4)(0.0f);
+    for (uint c = p.x; c < p.y; c += p.z) {
+        if (mode == MODE_WIDE) {
             const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
-            g = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g));
-            u = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u));
+            for (uint r = 0; r < RT; r++)
+                if (r < nr) {
+                    const float8 xv = ld8(x, xoff[r] + c, adt) * xs[r];
+                    g[r] = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g[r]));
+                    u[r] = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u[r]));
+                }
         } else {
-            const float4 xv = ld4(x, xoff + c, adt) * xs;
-            g = mad(ld4(w, grow + c, wdt), xv, g);
-            u = mad(ld4(w, urow + c, wdt), xv, u);
+            const float4 gv = ld4(w, grow + c, wdt), uv = ld4(w, urow + c, wdt);
+            for (uint r = 0; r < RT; r++)
+                if (r < nr) {
+                    const float4 xv = ld4(x, xoff[r] + c, adt) * xs[r];
+                    g[r] = mad(gv, xv, g[r]);
+                    u[r] = mad(uv, xv, u[r]);
+                }
         }
     }
-    float2 r = (float2)(hsum4(g), hsum4(u));
-    if (l == 0)
-        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
-            const float xv = ld1(x, xoff + c, adt) * xs;
-            r.x += ld1(w, grow + c, wdt) * xv;
-            r.y += ld1(w, urow + c, wdt) * xv;
-        }
-    return r;
+    for (uint r = 0; r < RT; r++) {
+        if (r >= nr)
+            break;
+        float2 s = (float2)(hsum4(g[r]), hsum4(u[r]));
+        if (l == 0)
+            for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
+                const float xv = ld1(x, xoff[r] + c, adt) * xs[r];
+                s.x += ld1(w, grow + c, wdt) * xv;
+                s.y += ld1(w, urow + c, wdt) * xv;
+            }
+        out[2u * r * ZMOE_WG] = s.x;
+        out[(2u * r + 1u) * ZMOE_WG] = s.y;
+    }
 }
 
-/* One specialised copy per mode, chosen by a uniform value outside the loop. */
-INLINE float dot_mode(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
-                      uint n, uint l, uint lanes, const uint wdt, const uint adt, uint mode)
+/* One specialised copy per mode, chosen by a uniform value outside the loop; `tiled`
+ * (compile-time) says whether the copy takes ZMOE_RT token rows or only one: the
+ * quantized kernels' float shared expert takes one, as their quantized rows do (a tile
+ * there spilled fp8's expert_down on Xe). */
+INLINE void dot_tile_mode(__global const void *w, size_t wrow, __global const void *x,
+                          const uint *xoff, uint nr, uint n, uint l, uint lanes, const uint wdt,
+                          const uint adt, uint mode, const uint tiled, __local float *out)
 {
     if (mode == MODE_SPANS)
-        return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_SPANS);
-    if (mode == MODE_WIDE)
-        return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE);
-    return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_NARROW);
+        dot_tile(w, wrow, x, xoff, nr, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
+    else if (mode == MODE_WIDE)
+        dot_tile(w, wrow, x, xoff, nr, n, l, lanes, wdt, adt, MODE_WIDE, tiled ? ZMOE_RT : 1u, out);
+    else
+        dot_tile(w, wrow, x, xoff, nr, n, l, lanes, wdt, adt, MODE_NARROW, tiled ? ZMOE_RT : 1u,
+                 out);
 }
 
-INLINE float2 dot2_mode(__global const void *w, size_t grow, size_t urow, __global const void *x,
-                        size_t xoff, float xs, uint n, uint l, uint lanes, const uint wdt,
-                        const uint adt, uint mode)
+INLINE void dot2_tile_mode(__global const void *w, size_t grow, size_t urow,
+                           __global const void *x, const uint *xoff, const float *xs, uint nr,
+                           uint n, uint l, uint lanes, const uint wdt, const uint adt, uint mode,
+                           const uint tiled, __local float *out)
 {
+    const uint RT = tiled ? ZMOE_RT : 1u;
     if (mode == MODE_SPANS)
-        return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_SPANS);
-    if (mode == MODE_WIDE)
-        return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE);
-    return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW);
+        dot2_tile(w, grow, urow, x, xoff, xs, nr, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
+    else if (mode == MODE_WIDE)
+        dot2_tile(w, grow, urow, x, xoff, xs, nr, n, l, lanes, wdt, adt, MODE_WIDE, RT, out);
+    else
+        dot2_tile(w, grow, urow, x, xoff, xs, nr, n, l, lanes, wdt, adt, MODE_NARROW, RT, out);
 }
 
 /* The LANES partials of (row r, column j) sit at red[r][j*lanes + l]. With 16 or more
@@ -318,9 +373,12 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
     const uint mode = pick_mode(lane_spans, H);
 
     for (uint r = 0; r < cnt; r++) {
-        const size_t xoff = (size_t)(t0 + r) * H;
-        red[r * ZMOE_WG + j * lanes + l] =
-            active ? dot_mode(w, wrow, x, xoff, H, l, lanes, wdt, adt, mode) : 0.0f;
+        const uint xoff = (t0 + r) * H;
+        __local float *mine = red + r * ZMOE_WG + j * lanes + l;
+        if (active)
+            dot_tile_mode(w, wrow, x, &xoff, 1u, H, l, lanes, wdt, adt, mode, 0u, mine);
+        else
+            mine[0] = 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     lane_fold(red, cnt, j, l, lanes);
@@ -1044,27 +1102,32 @@ INLINE float2 qdot2_mode(__global const uint4 *cg, uint du, __global const uchar
 
 /* ------------------------------------------------------------------ experts */
 
-/* Float rows whose dtype is only known at run time (the float shared expert of a quantized
- * kernel, quant.shared_experts = false): dispatched once outside the loops. */
-INLINE float dot_any(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
-                     uint n, uint l, uint lanes, uint wdt, uint mode)
+/* One float row whose dtype is only known at run time (the float shared expert of a
+ * quantized kernel, quant.shared_experts = false) times one token row: dispatched once
+ * outside the loops; x is f32 in expert_down. Only shared experts take these: no routing
+ * weight on x. */
+INLINE void dot_row_any(__global const void *w, size_t wrow, __global const void *x, uint xoff,
+                        uint n, uint l, uint lanes, uint wdt, uint mode, __local float *out)
 {
     if (wdt == DT_F16)
-        return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F16, DT_F32, mode);
-    if (wdt == DT_BF16)
-        return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_BF16, DT_F32, mode);
-    return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F32, DT_F32, mode);
+        dot_tile_mode(w, wrow, x, &xoff, 1u, n, l, lanes, DT_F16, DT_F32, mode, 0u, out);
+    else if (wdt == DT_BF16)
+        dot_tile_mode(w, wrow, x, &xoff, 1u, n, l, lanes, DT_BF16, DT_F32, mode, 0u, out);
+    else
+        dot_tile_mode(w, wrow, x, &xoff, 1u, n, l, lanes, DT_F32, DT_F32, mode, 0u, out);
 }
 
-/* (only shared experts take this path: no routing weight on x) */
-INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __global const void *x,
-                       size_t xoff, uint n, uint l, uint lanes, uint wdt, const uint adt, uint mode)
+INLINE void dot2_row_any(__global const void *w, size_t grow, size_t urow,
+                         __global const void *x, uint xoff, uint n, uint l, uint lanes, uint wdt,
+                         const uint adt, uint mode, __local float *out)
 {
+    const float one = 1.0f;
     if (wdt == DT_F16)
-        return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F16, adt, mode);
-    if (wdt == DT_BF16)
-        return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_BF16, adt, mode);
-    return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F32, adt, mode);
+        dot2_tile_mode(w, grow, urow, x, &xoff, &one, 1u, n, l, lanes, DT_F16, adt, mode, 0u, out);
+    else if (wdt == DT_BF16)
+        dot2_tile_mode(w, grow, urow, x, &xoff, &one, 1u, n, l, lanes, DT_BF16, adt, mode, 0u, out);
+    else
+        dot2_tile_mode(w, grow, urow, x, &xoff, &one, 1u, n, l, lanes, DT_F32, adt, mode, 0u, out);
 }
 
 /* The expert bodies serve the float kernels (fmt == Q_NONE, weights of dtype wdt) and the
@@ -1117,49 +1180,61 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     __global const uchar *sgate = scales + (rg / row_block) * ng * ssz;
     const uint sdu = (n / row_block) * ng * ssz;
 
-    /* Rows outer, reduction inner: no per-row register arrays, and the weight rows,
-     * just read for row 0, come from cache for the other rows of the tile. */
-    for (uint r = 0; r < cnt; r++) {
-        uint tok;
-        float xs = 1.0f;
-        if (shared) {
-            tok = start + r;
+    /* Token rows a register tile at a time (tile_rows), the reduction inside. */
+    const uint rt = tile_rows(mode, fmt == Q_NONE);
+    for (uint r0 = 0; r0 < cnt; r0 += rt) {
+        const uint nr = min(rt, cnt - r0);
+        uint xoff[ZMOE_RT]; /* max_tokens * H < 2^32 (runtime/plan.c) */
+        float xs[ZMOE_RT];
+        for (uint r = 0; r < ZMOE_RT; r++) {
+            const uint rr = r0 + min(r, nr - 1u); /* rows past nr: never read */
+            uint tok;
+            xs[r] = 1.0f;
+            if (shared) {
+                tok = start + rr;
+            } else {
+                const uint tk = sorted[start + rr];
+                tok = tk / K;
+                if (on_input)
+                    xs[r] = topk_w[tk];
+            }
+            xoff[r] = tok * H;
+        }
+        __local float *mine = red + j * lanes + l;
+        if (!active) {
+            for (uint r = 0; r < 2u * nr; r++)
+                mine[r * ZMOE_WG] = 0.0f;
+        } else if (quant) {
+            for (uint r = 0; r < nr; r++) {
+                const float2 gu = qdot2_mode(codes + rg * wpr, (uint)(n * wpr), sgate, sdu,
+                                             zeros + rg * ng, n * ng, perm, xrow(x, xoff[r], adt),
+                                             xs[r], H, G, qflags, l, lanes, fmt, adt, lane_spans);
+                mine[2u * r * ZMOE_WG] = gu.x;
+                mine[(2u * r + 1u) * ZMOE_WG] = gu.y;
+            }
+        } else if (fmt == Q_NONE) {
+            dot2_tile_mode(w, rg * H, (rg + n) * H, x, xoff, xs, nr, H, l, lanes, wdt, adt, mode,
+                           1u, mine);
         } else {
-            const uint tk = sorted[start + r];
-            tok = tk / K;
-            if (on_input)
-                xs = topk_w[tk];
+            dot2_row_any(sw13, rg * H, (rg + n) * H, x, xoff[0], H, l, lanes,
+                         (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, mode, mine);
         }
-        const size_t xoff = (size_t)tok * H;
-        float ag = 0.0f, au = 0.0f;
-        if (active) {
-            const float2 gu =
-                quant ? qdot2_mode(codes + rg * wpr, (uint)(n * wpr), sgate, sdu, zeros + rg * ng,
-                                   n * ng, perm, xrow(x, xoff, adt), xs, H, G, qflags, l, lanes,
-                                   fmt, adt, lane_spans)
-                : fmt == Q_NONE
-                    ? dot2_mode(w, rg * H, (rg + n) * H, x, xoff, xs, H, l, lanes, wdt, adt, mode)
-                    : dot2_any(sw13, rg * H, (rg + n) * H, x, xoff, H, l, lanes,
-                               (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, mode);
-            ag = gu.x;
-            au = gu.y;
-        }
-        /* Partials meet in local memory once per row. The barrier sits inside the row
+        /* Partials meet in local memory once per tile. The barrier sits inside the row
          * loop (cnt is uniform over the work-group): with the loop closed before the
          * barrier, PoCL 3.1 ran it for the first row only. */
-        red[j * lanes + l] = ag;
-        red[ZMOE_WG + j * lanes + l] = au;
         barrier(CLK_LOCAL_MEM_FENCE);
-        lane_fold(red, 2u, j, l, lanes);
+        lane_fold(red, 2u * nr, j, l, lanes);
         barrier(CLK_LOCAL_MEM_FENCE);
         if (active && l == 0) {
             const bool bias = !shared && (flags & F_EXPERT_BIAS);
             const float bg = bias ? b13[(size_t)e * 2 * I + col] : 0.0f;
             const float bu = bias ? b13[(size_t)e * 2 * I + I + col] : 0.0f;
             __global float *out = shared ? a_sh : a;
-            out[(size_t)(start + r) * n + col] =
-                activate(lane_sum(red, 0, j, lanes) + bg, lane_sum(red, 1, j, lanes) + bu,
-                         prm[P_ACTIVATION], as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
+            for (uint r = 0; r < nr; r++)
+                out[(size_t)(start + r0 + r) * n + col] =
+                    activate(lane_sum(red, 2u * r, j, lanes) + bg,
+                             lane_sum(red, 2u * r + 1u, j, lanes) + bu, prm[P_ACTIVATION],
+                             as_float(prm[P_ALPHA]), as_float(prm[P_LIMIT]));
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
@@ -1198,19 +1273,28 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     const size_t wpr = (size_t)n * qbits(fmt) / 128u;
     const uint mode = pick_mode(lane_spans, n);
 
-    /* partials of (token row r, matrix row q) at red row r * rpi + q */
-    for (uint r = 0; r < cnt; r++) {
-        __global const float *ar = in + (size_t)r * n;
-        __local float *mine = red + r * rpi * ZMOE_WG + j * lanes + l;
-        if (rpi == 1u) {
-            float acc = 0.0f;
-            if (active)
-                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng,
-                                        zeros, row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes,
-                                        fmt, DT_F32, lane_spans)
-                      : fmt == Q_NONE ? dot_mode(w, row * n, ar, 0, n, l, lanes, wdt, DT_F32, mode)
-                                      : dot_any(w, row * n, ar, 0, n, l, lanes, fdt, mode);
-            mine[0] = acc;
+    /* partials of (token row r, matrix row q) at red row r * rpi + q; float rows a
+     * register tile of token rows at a time (tile_rows), quantized ones a row at a time */
+    const uint rt = tile_rows(mode, fmt == Q_NONE);
+    for (uint r0 = 0; r0 < cnt; r0 += rt) {
+        const uint nr = min(rt, cnt - r0);
+        __global const float *ar = in + (size_t)r0 * n;
+        __local float *mine = red + r0 * rpi * ZMOE_WG + j * lanes + l;
+        uint xoff[ZMOE_RT];
+        for (uint r = 0; r < ZMOE_RT; r++)
+            xoff[r] = r * n;
+        if (!active) {
+            for (uint r = 0; r < nr * rpi; r++)
+                mine[r * ZMOE_WG] = 0.0f;
+        } else if (rpi == 1u) {
+            if (quant)
+                mine[0] = qdot_mode(codes, row * wpr, scales, (row / row_block) * ng, zeros,
+                                    row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes, fmt,
+                                    DT_F32, lane_spans);
+            else if (fmt == Q_NONE)
+                dot_tile_mode(w, row * n, ar, xoff, nr, n, l, lanes, wdt, DT_F32, mode, 1u, mine);
+            else
+                dot_row_any(w, row * n, ar, 0u, n, l, lanes, fdt, mode, mine);
         } else if (quant) {
             /* rpi is qrows_of(fmt) here, passed as that compile-time constant */
             const uint NR = qrows_of(fmt);
@@ -1221,7 +1305,8 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                 mine[ZMOE_WG] = acc.y;
         } else {
             for (uint q = 0; q < rpi; q++)
-                mine[q * ZMOE_WG] = dot_any(w, (row + q * nout) * n, ar, 0, n, l, lanes, fdt, mode);
+                dot_row_any(w, (row + q * nout) * n, ar, 0u, n, l, lanes, fdt, mode,
+                            mine + q * ZMOE_WG);
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);

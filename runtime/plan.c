@@ -121,6 +121,14 @@ enum zmoe_status zmoe_runtime_check_config(const struct zmoe_config *cfg, struct
                             cfg->runtime.max_tokens, K);
         return ZMOE_ERR_CONFIG;
     }
+    /* The expert kernels' register tiles hold token rows of x as 32-bit element offsets. */
+    uint64_t xe;
+    if (!mul(cfg->runtime.max_tokens, cfg->model.hidden, &xe) || xe > UINT32_MAX) {
+        zmoe_runtime_errorf(err, "runtime: max_tokens * hidden = %u * %u is too large (the kernels "
+                                 "index x with 32 bits)",
+                            cfg->runtime.max_tokens, cfg->model.hidden);
+        return ZMOE_ERR_CONFIG;
+    }
     return ZMOE_OK;
 }
 

@@ -198,6 +198,13 @@ static void test_plan(void)
     TAP_EQ_INT(zmoe_runtime_plan(&c, &plan, &ids, &err), ZMOE_ERR_ARGUMENT, "a plan below the maximum is refused");
     c.model.experts = ZMOE_KERNEL_EMAX + 1;
     TAP_EQ_INT(zmoe_runtime_check_config(&c, &err), ZMOE_ERR_CONFIG, "more experts than the align kernel handles");
+    c.model.experts = 8;
+    c.model.hidden = 1u << 16;
+    c.runtime.max_tokens = 1u << 16;
+    TAP_OK(zmoe_runtime_check_config(&c, &err) == ZMOE_ERR_CONFIG && strstr(err.msg, "max_tokens * hidden"),
+           "x beyond 32-bit element offsets is refused: %s", err.msg);
+    c.runtime.max_tokens = (1u << 16) - 1;
+    TAP_EQ_INT(zmoe_runtime_check_config(&c, &err), ZMOE_OK, "x just below 2^32 elements passes");
     free(b);
 }
 
