@@ -189,49 +189,52 @@ INLINE float hsum4(float4 v)
     return (v.x + v.y) + (v.z + v.w);
 }
 
-/* Token rows per register tile of the expert GEMVs on GPUs (interleaved split): a lane
- * loads each weight chunk once and multiplies it with up to ZMOE_RT token rows, one
- * accumulator each. Rows one at a time, as before, re-read every weight row per token
- * row: expert time grew with the pairs, not with the weights (Mixtral-8x7B on an H200,
- * T=8: expert_up 876 us for 1.6 GB of W13, 0.45 of copy bandwidth). CPUs (spans) keep
- * one row a pass: PoCL vectorises across work-items, so four float4 accumulators per
- * item would not fit the vector registers, and their weight span stays in L1/L2. */
+/* Token rows per register tile of the expert GEMVs on GPUs (interleaved 16-byte split):
+ * a lane loads each weight chunk once and multiplies it with ZMOE_RT token rows (or 2,
+ * or 1 for the rest of a tile), one accumulator each. Rows one at a time re-read every
+ * weight row per token row: expert time grew with the pairs, not with the weights
+ * (Mixtral-8x7B on an H200, T=8: expert_up 841 us for 1.6 GB of W13, 0.45 of copy
+ * bandwidth). The row count of each copy is a compile-time constant: one copy that
+ * took 1..4 rows at run time (guards in the chunk loop) ran Mixtral's T=1 layer in
+ * 301 us instead of 210. CPUs (spans) keep one row a pass: PoCL vectorises across
+ * work-items, so four float4 accumulators per item would not fit the vector registers,
+ * and a lane's weight span stays in L1/L2 for the next row. Other row lengths
+ * (MODE_NARROW) and the quantized kernels' float shared expert (`tiled` 0: a tile
+ * there spilled fp8's expert_down on Xe) take one row too. */
 #define ZMOE_RT 4u
 
-INLINE uint tile_rows(uint mode, const uint tiled)
+/* Rows the next pass takes of the rem rows left in a tile. */
+INLINE uint tile_take(uint rem, uint mode, const uint tiled)
 {
-    return mode == MODE_SPANS || !tiled ? 1u : ZMOE_RT;
+    if (mode != MODE_WIDE || !tiled)
+        return 1u;
+    return rem >= ZMOE_RT ? ZMOE_RT : rem >= 2u ? 2u : 1u;
 }
 
-/* Lane l's shares of w[wrow .. wrow+n) . x[xoff[r] ..] for token rows r < nr (at most
- * RT), written to out[r * ZMOE_WG]; lane 0 adds the scalar tail (n not a
- * multiple of the vector width). */
+/* Lane l's shares of w[wrow .. wrow+n) . x[xoff[r] ..] for token rows r < NR, written to
+ * out[r * ZMOE_WG]; lane 0 adds the scalar tail (n not a multiple of the vector width). */
 INLINE void dot_tile(__global const void *w, size_t wrow, __global const void *x,
-                     const uint *xoff, uint nr, uint n, uint l, uint lanes, const uint wdt,
-                     const uint adt, const uint mode, const uint RT, __local float *out)
+                     const uint *xoff, uint n, uint l, uint lanes, const uint wdt,
+                     const uint adt, const uint mode, const uint NR, __local float *out)
 {
     const uint3 p = lane_split(n, l, lanes, mode);
     float4 acc[ZMOE_RT];
-    for (uint r = 0; r < RT; r++)
+    for (uint r = 0; r < NR; r++)
         acc[r] = (float4)(0.0f);
     for (uint c = p.x; c < p.y; c += p.z) {
         if (mode == MODE_WIDE) {
             const float8 wv = ld8(w, wrow + c, wdt);
-            for (uint r = 0; r < RT; r++)
-                if (r < nr) {
-                    const float8 xv = ld8(x, xoff[r] + c, adt);
-                    acc[r] = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc[r]));
-                }
+            for (uint r = 0; r < NR; r++) {
+                const float8 xv = ld8(x, xoff[r] + c, adt);
+                acc[r] = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc[r]));
+            }
         } else {
             const float4 wv = ld4(w, wrow + c, wdt);
-            for (uint r = 0; r < RT; r++)
-                if (r < nr)
-                    acc[r] = mad(wv, ld4(x, xoff[r] + c, adt), acc[r]);
+            for (uint r = 0; r < NR; r++)
+                acc[r] = mad(wv, ld4(x, xoff[r] + c, adt), acc[r]);
         }
     }
-    for (uint r = 0; r < RT; r++) {
-        if (r >= nr)
-            break;
+    for (uint r = 0; r < NR; r++) {
         float s = hsum4(acc[r]);
         if (l == 0)
             for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++)
@@ -241,41 +244,37 @@ INLINE void dot_tile(__global const void *w, size_t wrow, __global const void *x
 }
 
 /* expert_up's pair: lane l's shares of w[grow..] . xs[r]*x[xoff[r]..] and
- * w[urow..] . xs[r]*x[xoff[r]..] for token rows r < nr, written to out[2r * ZMOE_WG]
+ * w[urow..] . xs[r]*x[xoff[r]..] for token rows r < NR, written to out[2r * ZMOE_WG]
  * (gate) and out[(2r + 1) * ZMOE_WG] (up). Each weight chunk is loaded once for all
  * rows, each x chunk once for both weight rows; the routing weight xs[r] scales x as it
  * is loaded, in f32. */
 INLINE void dot2_tile(__global const void *w, size_t grow, size_t urow, __global const void *x,
-                      const uint *xoff, const float *xs, uint nr, uint n, uint l, uint lanes,
-                      const uint wdt, const uint adt, const uint mode, const uint RT,
+                      const uint *xoff, const float *xs, uint n, uint l, uint lanes,
+                      const uint wdt, const uint adt, const uint mode, const uint NR,
                       __local float *out)
 {
     const uint3 p = lane_split(n, l, lanes, mode);
     float4 g[ZMOE_RT], u[ZMOE_RT];
-    for (uint r = 0; r < RT; r++)
+    for (uint r = 0; r < NR; r++)
         g[r] = u[r] = (float4)(0.0f);
     for (uint c = p.x; c < p.y; c += p.z) {
         if (mode == MODE_WIDE) {
             const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
-            for (uint r = 0; r < RT; r++)
-                if (r < nr) {
-                    const float8 xv = ld8(x, xoff[r] + c, adt) * xs[r];
-                    g[r] = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g[r]));
-                    u[r] = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u[r]));
-                }
+            for (uint r = 0; r < NR; r++) {
+                const float8 xv = ld8(x, xoff[r] + c, adt) * xs[r];
+                g[r] = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g[r]));
+                u[r] = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u[r]));
+            }
         } else {
             const float4 gv = ld4(w, grow + c, wdt), uv = ld4(w, urow + c, wdt);
-            for (uint r = 0; r < RT; r++)
-                if (r < nr) {
-                    const float4 xv = ld4(x, xoff[r] + c, adt) * xs[r];
-                    g[r] = mad(gv, xv, g[r]);
-                    u[r] = mad(uv, xv, u[r]);
-                }
+            for (uint r = 0; r < NR; r++) {
+                const float4 xv = ld4(x, xoff[r] + c, adt) * xs[r];
+                g[r] = mad(gv, xv, g[r]);
+                u[r] = mad(uv, xv, u[r]);
+            }
         }
     }
-    for (uint r = 0; r < RT; r++) {
-        if (r >= nr)
-            break;
+    for (uint r = 0; r < NR; r++) {
         float2 s = (float2)(hsum4(g[r]), hsum4(u[r]));
         if (l == 0)
             for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
@@ -288,21 +287,22 @@ INLINE void dot2_tile(__global const void *w, size_t grow, size_t urow, __global
     }
 }
 
-/* One specialised copy per mode, chosen by a uniform value outside the loop; `tiled`
- * (compile-time) says whether the copy takes ZMOE_RT token rows or only one: the
- * quantized kernels' float shared expert takes one, as their quantized rows do (a tile
- * there spilled fp8's expert_down on Xe). */
+/* One specialised copy per (mode, rows), chosen by uniform values outside the loops;
+ * nr = tile_take(..., tiled) of the same mode. */
 INLINE void dot_tile_mode(__global const void *w, size_t wrow, __global const void *x,
                           const uint *xoff, uint nr, uint n, uint l, uint lanes, const uint wdt,
                           const uint adt, uint mode, const uint tiled, __local float *out)
 {
     if (mode == MODE_SPANS)
-        dot_tile(w, wrow, x, xoff, nr, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
-    else if (mode == MODE_WIDE)
-        dot_tile(w, wrow, x, xoff, nr, n, l, lanes, wdt, adt, MODE_WIDE, tiled ? ZMOE_RT : 1u, out);
+        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
+    else if (mode == MODE_NARROW)
+        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_NARROW, 1u, out);
+    else if (tiled && nr == ZMOE_RT)
+        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE, ZMOE_RT, out);
+    else if (tiled && nr == 2u)
+        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE, 2u, out);
     else
-        dot_tile(w, wrow, x, xoff, nr, n, l, lanes, wdt, adt, MODE_NARROW, tiled ? ZMOE_RT : 1u,
-                 out);
+        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE, 1u, out);
 }
 
 INLINE void dot2_tile_mode(__global const void *w, size_t grow, size_t urow,
@@ -310,13 +310,16 @@ INLINE void dot2_tile_mode(__global const void *w, size_t grow, size_t urow,
                            uint n, uint l, uint lanes, const uint wdt, const uint adt, uint mode,
                            const uint tiled, __local float *out)
 {
-    const uint RT = tiled ? ZMOE_RT : 1u;
     if (mode == MODE_SPANS)
-        dot2_tile(w, grow, urow, x, xoff, xs, nr, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
-    else if (mode == MODE_WIDE)
-        dot2_tile(w, grow, urow, x, xoff, xs, nr, n, l, lanes, wdt, adt, MODE_WIDE, RT, out);
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
+    else if (mode == MODE_NARROW)
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW, 1u, out);
+    else if (tiled && nr == ZMOE_RT)
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE, ZMOE_RT, out);
+    else if (tiled && nr == 2u)
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE, 2u, out);
     else
-        dot2_tile(w, grow, urow, x, xoff, xs, nr, n, l, lanes, wdt, adt, MODE_NARROW, RT, out);
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE, 1u, out);
 }
 
 /* The LANES partials of (row r, column j) sit at red[r][j*lanes + l]. With 16 or more
@@ -934,7 +937,7 @@ INLINE float qdot_part(__global const uint4 *codes, size_t crow, __global const 
 }
 
 /* expert_up's pair of quantized rows (gate, up) over one x: each x chunk loaded once for
- * both, scaled by the routing weight xs as it is loaded (f32, as in dot2_part). The
+ * both, scaled by the routing weight xs as it is loaded (f32, as in dot2_tile). The
  * gate row's parts come as pointers (codes cg, scale row sg, zero row zg, x row xr) and
  * the up row's as 32-bit distances from them (du chunks, dus scale bytes, duz zeros):
  * 64-bit indices per row spilled registers in PVC's SIMD32 (64 floats per item). */
@@ -1180,10 +1183,9 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     __global const uchar *sgate = scales + (rg / row_block) * ng * ssz;
     const uint sdu = (n / row_block) * ng * ssz;
 
-    /* Token rows a register tile at a time (tile_rows), the reduction inside. */
-    const uint rt = tile_rows(mode, fmt == Q_NONE);
-    for (uint r0 = 0; r0 < cnt; r0 += rt) {
-        const uint nr = min(rt, cnt - r0);
+    /* Token rows a register tile at a time (tile_take), the reduction inside. */
+    for (uint r0 = 0, nr; r0 < cnt; r0 += nr) {
+        nr = tile_take(cnt - r0, mode, fmt == Q_NONE);
         uint xoff[ZMOE_RT]; /* max_tokens * H < 2^32 (runtime/plan.c) */
         float xs[ZMOE_RT];
         for (uint r = 0; r < ZMOE_RT; r++) {
@@ -1274,10 +1276,9 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     const uint mode = pick_mode(lane_spans, n);
 
     /* partials of (token row r, matrix row q) at red row r * rpi + q; float rows a
-     * register tile of token rows at a time (tile_rows), quantized ones a row at a time */
-    const uint rt = tile_rows(mode, fmt == Q_NONE);
-    for (uint r0 = 0; r0 < cnt; r0 += rt) {
-        const uint nr = min(rt, cnt - r0);
+     * register tile of token rows at a time (tile_take), quantized ones a row at a time */
+    for (uint r0 = 0, nr; r0 < cnt; r0 += nr) {
+        nr = tile_take(cnt - r0, mode, fmt == Q_NONE);
         __global const float *ar = in + (size_t)r0 * n;
         __local float *mine = red + r0 * rpi * ZMOE_WG + j * lanes + l;
         uint xoff[ZMOE_RT];
