@@ -52,7 +52,7 @@
 /* ------------------------------------------------------------------ options */
 
 struct options {
-    const char *kernels, *examples, *only, *skip, *tsv, *md;
+    const char *kernels, *examples, *only, *skip, *tsv, *md, *options, *build_log;
     uint32_t tokens[TOKENS_MAX], ntokens;
     uint32_t reps;
     int shape[4]; /* -1 auto, else a ze_device_type_t; each runs every geometry */
@@ -91,6 +91,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: zmoe-gpubench [options]\n"
             "  --kernels FILE    moe.cl source (default %s)\n"
+            "  --options STR     build options after the offline build's (e.g. -cl-nv-verbose:\n"
+            "                    NVIDIA's log then gives each kernel's registers)\n"
+            "  --build-log FILE  write the whole build log to FILE\n"
             "  --examples DIR    config examples (default %s)\n"
             "  --tokens LIST     token counts, e.g. 1,2,4,8 (default)\n"
             "  --only NAME       only geometries whose name contains NAME\n"
@@ -141,6 +144,12 @@ static int parse_options(int argc, char **argv)
         if (!strcmp(a, "--kernels")) {
             NEEDV();
             opt.kernels = v;
+        } else if (!strcmp(a, "--options")) {
+            NEEDV();
+            opt.options = v;
+        } else if (!strcmp(a, "--build-log")) {
+            NEEDV();
+            opt.build_log = v;
         } else if (!strcmp(a, "--examples")) {
             NEEDV();
             opt.examples = v;
@@ -850,7 +859,10 @@ static int build_program(struct dev *d)
         return cl_fail("clCreateProgramWithSource", e, "program from %s", opt.kernels);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    e = clBuildProgram(d->prog, 1, &d->device, BUILD_OPTIONS, NULL, NULL);
+    char options[512];
+    snprintf(options, sizeof options, "%s%s%s", BUILD_OPTIONS, opt.options ? " " : "",
+             opt.options ? opt.options : "");
+    e = clBuildProgram(d->prog, 1, &d->device, options, NULL, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (e != CL_SUCCESS) {
         size_t n = 0;
@@ -861,9 +873,9 @@ static int build_program(struct dev *d)
             fprintf(stderr, "%s: build log:\n%s\n", opt.kernels, log);
         }
         free(log);
-        return cl_fail("clBuildProgram", e, "building %s with \"%s\" for '%s'", opt.kernels, BUILD_OPTIONS, d->name);
+        return cl_fail("clBuildProgram", e, "building %s with \"%s\" for '%s'", opt.kernels, options, d->name);
     }
-    say("kernels: %s built from source with \"%s\" in %.1f s\n", opt.kernels, BUILD_OPTIONS,
+    say("kernels: %s built from source with \"%s\" in %.1f s\n", opt.kernels, options,
         (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9);
     /* a successful build's log (warnings, on some drivers register use) to stderr */
     size_t n = 0;
@@ -871,6 +883,11 @@ static int build_program(struct dev *d)
         char *log = malloc(n + 1);
         if (log && clGetProgramBuildInfo(d->prog, d->device, CL_PROGRAM_BUILD_LOG, n, log, NULL) == CL_SUCCESS) {
             log[n] = 0;
+            FILE *f = opt.build_log ? fopen(opt.build_log, "w") : NULL;
+            if (opt.build_log && (!f || fputs(log, f) == EOF))
+                fprintf(stderr, "zmoe-gpubench: cannot write the build log %s\n", opt.build_log);
+            if (f)
+                fclose(f);
             size_t ll = strlen(log);
             while (ll && (log[ll - 1] == '\n' || log[ll - 1] == ' '))
                 log[--ll] = 0;

@@ -189,19 +189,111 @@ INLINE float hsum4(float4 v)
     return (v.x + v.y) + (v.z + v.w);
 }
 
-/* Token rows per register tile of the expert GEMVs on GPUs (interleaved 16-byte split):
- * a lane loads each weight chunk once and multiplies it with ZMOE_RT token rows (or 2,
- * or 1 for the rest of a tile), one accumulator each. Rows one at a time re-read every
- * weight row per token row: expert time grew with the pairs, not with the weights
- * (Mixtral-8x7B on an H200, T=8: expert_up 841 us for 1.6 GB of W13, 0.45 of copy
- * bandwidth). The row count of each copy is a compile-time constant: one copy that
- * took 1..4 rows at run time (guards in the chunk loop) ran Mixtral's T=1 layer in
- * 301 us instead of 210. CPUs (spans) keep one row a pass: PoCL vectorises across
- * work-items, so four float4 accumulators per item would not fit the vector registers,
- * and a lane's weight span stays in L1/L2 for the next row. Other row lengths
- * (MODE_NARROW) and the quantized kernels' float shared expert (`tiled` 0: a tile
- * there spilled fp8's expert_down on Xe) take one row too. */
-#define ZMOE_RT 4u
+/* Lane l's share of the dot product w[wrow .. wrow+n) . x[xoff ..]; lane 0 adds the
+ * scalar tail (n not a multiple of the vector width). */
+INLINE float dot_part(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
+                      uint n, uint l, uint lanes, const uint wdt, const uint adt, const uint mode)
+{
+    const uint3 p = lane_split(n, l, lanes, mode);
+    float4 acc = (float4)(0.0f);
+    for (uint c = p.x; c < p.y; c += p.z) {
+        if (mode == MODE_WIDE) {
+            const float8 wv = ld8(w, wrow + c, wdt), xv = ld8(x, xoff + c, adt);
+            acc = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc));
+        } else {
+            acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
+        }
+    }
+    float s = hsum4(acc);
+    if (l == 0)
+        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++)
+            s += ld1(w, wrow + c, wdt) * ld1(x, xoff + c, adt);
+    return s;
+}
+
+/* expert_up's pair: lane l's shares of w[grow..] . xs*x[xoff..] and w[urow..] . xs*x[xoff..],
+ * each x chunk loaded once for both rows; the routing weight xs scales x as it is
+ * loaded, in f32. */
+INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
+                        __global const void *x, size_t xoff, float xs, uint n, uint l,
+                        uint lanes, const uint wdt, const uint adt, const uint mode)
+{
+    const uint3 p = lane_split(n, l, lanes, mode);
+    float4 g = (float4)(0.0f), u = (float4)(0.0f);
+    for (uint c = p.x; c < p.y; c += p.z) {
+        if (mode == MODE_WIDE) {
+            const float8 xv = ld8(x, xoff + c, adt) * xs;
+            const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
+            g = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g));
+            u = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u));
+        } else {
+            const float4 xv = ld4(x, xoff + c, adt) * xs;
+            g = mad(ld4(w, grow + c, wdt), xv, g);
+            u = mad(ld4(w, urow + c, wdt), xv, u);
+        }
+    }
+    float2 r = (float2)(hsum4(g), hsum4(u));
+    if (l == 0)
+        for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
+            const float xv = ld1(x, xoff + c, adt) * xs;
+            r.x += ld1(w, grow + c, wdt) * xv;
+            r.y += ld1(w, urow + c, wdt) * xv;
+        }
+    return r;
+}
+
+/* One specialised copy per mode, chosen by a uniform value outside the loop. */
+INLINE float dot_mode(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
+                      uint n, uint l, uint lanes, const uint wdt, const uint adt, uint mode)
+{
+    if (mode == MODE_SPANS)
+        return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_SPANS);
+    if (mode == MODE_WIDE)
+        return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE);
+    return dot_part(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_NARROW);
+}
+
+INLINE float2 dot2_mode(__global const void *w, size_t grow, size_t urow, __global const void *x,
+                        size_t xoff, float xs, uint n, uint l, uint lanes, const uint wdt,
+                        const uint adt, uint mode)
+{
+    if (mode == MODE_SPANS)
+        return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_SPANS);
+    if (mode == MODE_WIDE)
+        return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE);
+    return dot2_part(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW);
+}
+
+/* Token rows per register tile of expert_up on GPUs (interleaved 16-byte split): a lane
+ * loads each chunk of its gate and up rows once and multiplies it with ZMOE_RT token
+ * rows (or 2; one row takes dot2_part). Rows one at a time re-read both weight rows per
+ * token row, so expert_up's time grew with the pairs, not with the weights. On the H200
+ * (kernels/README.md, "Token-row tiles"), Mixtral-8x7B expert_up: T=8 856 -> 595 us,
+ * T=1 127 -> 132. What mattered there:
+ *  - each tile copy's row count is a compile-time constant: one copy taking 1..4 rows
+ *    at run time (guards in the chunk loop) ran Mixtral's T=1 layer in 312 us, not 210;
+ *  - one scalar sum per token row and weight row (dot per octet), not a float4: the
+ *    float4s' registers cost the whole kernel occupancy, T=1 included;
+ *  - the rows' offsets and weights travel as a uint4 / float4 by value;
+ *  - expert_down stays one row a pass: tiled the same way, it lost 10-20% at T=1
+ *    (Mixtral 60 -> 71 us: its few work-groups need the occupancy) and on Qwen3's
+ *    short rows at every T;
+ *  - the quantized kernels keep one row a pass, and their float shared expert the
+ *    single-row dot2_any: routed through the tile code, the mere presence of that copy
+ *    cost expert_up_qint8 14-18% at T=2..4.
+ * CPUs (spans) and other row lengths (MODE_NARROW) take one row a pass; on a CPU a
+ * lane's weight span stays in L1/L2 for the next row anyway. */
+#define ZMOE_RT 4u /* the width of the uint4 / float4 that carry a tile's rows */
+
+INLINE uint u4_at(uint4 v, uint i)
+{
+    return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w;
+}
+
+INLINE float f4_at(float4 v, uint i)
+{
+    return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w;
+}
 
 /* Rows the next pass takes of the rem rows left in a tile. */
 INLINE uint tile_take(uint rem, uint mode, const uint tiled)
@@ -211,115 +303,48 @@ INLINE uint tile_take(uint rem, uint mode, const uint tiled)
     return rem >= ZMOE_RT ? ZMOE_RT : rem >= 2u ? 2u : 1u;
 }
 
-/* Lane l's shares of w[wrow .. wrow+n) . x[xoff[r] ..] for token rows r < NR, written to
- * out[r * ZMOE_WG]; lane 0 adds the scalar tail (n not a multiple of the vector width). */
-INLINE void dot_tile(__global const void *w, size_t wrow, __global const void *x,
-                     const uint *xoff, uint n, uint l, uint lanes, const uint wdt,
-                     const uint adt, const uint mode, const uint NR, __local float *out)
-{
-    const uint3 p = lane_split(n, l, lanes, mode);
-    float4 acc[ZMOE_RT];
-    for (uint r = 0; r < NR; r++)
-        acc[r] = (float4)(0.0f);
-    for (uint c = p.x; c < p.y; c += p.z) {
-        if (mode == MODE_WIDE) {
-            const float8 wv = ld8(w, wrow + c, wdt);
-            for (uint r = 0; r < NR; r++) {
-                const float8 xv = ld8(x, xoff[r] + c, adt);
-                acc[r] = mad(wv.hi, xv.hi, mad(wv.lo, xv.lo, acc[r]));
-            }
-        } else {
-            const float4 wv = ld4(w, wrow + c, wdt);
-            for (uint r = 0; r < NR; r++)
-                acc[r] = mad(wv, ld4(x, xoff[r] + c, adt), acc[r]);
-        }
-    }
-    for (uint r = 0; r < NR; r++) {
-        float s = hsum4(acc[r]);
-        if (l == 0)
-            for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++)
-                s += ld1(w, wrow + c, wdt) * ld1(x, xoff[r] + c, adt);
-        out[r * ZMOE_WG] = s;
-    }
-}
-
-/* expert_up's pair: lane l's shares of w[grow..] . xs[r]*x[xoff[r]..] and
- * w[urow..] . xs[r]*x[xoff[r]..] for token rows r < NR, written to out[2r * ZMOE_WG]
- * (gate) and out[(2r + 1) * ZMOE_WG] (up). Each weight chunk is loaded once for all
- * rows, each x chunk once for both weight rows; the routing weight xs[r] scales x as it
- * is loaded, in f32. */
+/* expert_up's pair over NR (2 or ZMOE_RT) token rows, MODE_WIDE: lane l's shares of
+ * w[grow..] . xs_r*x[xoff_r..] and w[urow..] . xs_r*x[xoff_r..] (component r of xoff and
+ * xs), written to out[2r * ZMOE_WG] (gate) and out[(2r + 1) * ZMOE_WG] (up). Each
+ * weight chunk is loaded once for all rows, each x chunk once for both weight rows; the
+ * routing weight xs_r scales x as it is loaded, in f32, as in dot2_part. */
 INLINE void dot2_tile(__global const void *w, size_t grow, size_t urow, __global const void *x,
-                      const uint *xoff, const float *xs, uint n, uint l, uint lanes,
-                      const uint wdt, const uint adt, const uint mode, const uint NR,
-                      __local float *out)
+                      uint4 xoff, float4 xs, uint n, uint l, uint lanes, const uint wdt,
+                      const uint adt, const uint NR, __local float *out)
 {
-    const uint3 p = lane_split(n, l, lanes, mode);
-    float4 g[ZMOE_RT], u[ZMOE_RT];
+    const uint3 p = lane_split(n, l, lanes, MODE_WIDE);
+    float g[ZMOE_RT], u[ZMOE_RT];
     for (uint r = 0; r < NR; r++)
-        g[r] = u[r] = (float4)(0.0f);
+        g[r] = u[r] = 0.0f;
     for (uint c = p.x; c < p.y; c += p.z) {
-        if (mode == MODE_WIDE) {
-            const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
-            for (uint r = 0; r < NR; r++) {
-                const float8 xv = ld8(x, xoff[r] + c, adt) * xs[r];
-                g[r] = mad(gv.hi, xv.hi, mad(gv.lo, xv.lo, g[r]));
-                u[r] = mad(uv.hi, xv.hi, mad(uv.lo, xv.lo, u[r]));
-            }
-        } else {
-            const float4 gv = ld4(w, grow + c, wdt), uv = ld4(w, urow + c, wdt);
-            for (uint r = 0; r < NR; r++) {
-                const float4 xv = ld4(x, xoff[r] + c, adt) * xs[r];
-                g[r] = mad(gv, xv, g[r]);
-                u[r] = mad(uv, xv, u[r]);
-            }
+        const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
+        for (uint r = 0; r < NR; r++) {
+            const float8 xv = ld8(x, u4_at(xoff, r) + c, adt) * f4_at(xs, r);
+            g[r] += dot(gv.lo, xv.lo) + dot(gv.hi, xv.hi);
+            u[r] += dot(uv.lo, xv.lo) + dot(uv.hi, xv.hi);
         }
     }
     for (uint r = 0; r < NR; r++) {
-        float2 s = (float2)(hsum4(g[r]), hsum4(u[r]));
-        if (l == 0)
-            for (uint c = mode == MODE_WIDE ? n : (n & ~3u); c < n; c++) {
-                const float xv = ld1(x, xoff[r] + c, adt) * xs[r];
-                s.x += ld1(w, grow + c, wdt) * xv;
-                s.y += ld1(w, urow + c, wdt) * xv;
-            }
-        out[2u * r * ZMOE_WG] = s.x;
-        out[(2u * r + 1u) * ZMOE_WG] = s.y;
+        out[2u * r * ZMOE_WG] = g[r];
+        out[(2u * r + 1u) * ZMOE_WG] = u[r];
     }
 }
 
-/* One specialised copy per (mode, rows), chosen by uniform values outside the loops;
- * nr = tile_take(..., tiled) of the same mode. */
-INLINE void dot_tile_mode(__global const void *w, size_t wrow, __global const void *x,
-                          const uint *xoff, uint nr, uint n, uint l, uint lanes, const uint wdt,
-                          const uint adt, uint mode, const uint tiled, __local float *out)
+/* expert_up's pair over nr = tile_take(...) token rows: the tile copy of that row count,
+ * or dot2_part for one row (any mode). */
+INLINE void dot2_rows(__global const void *w, size_t grow, size_t urow, __global const void *x,
+                      uint4 xoff, float4 xs, uint nr, uint n, uint l, uint lanes, const uint wdt,
+                      const uint adt, uint mode, __local float *out)
 {
-    if (mode == MODE_SPANS)
-        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
-    else if (mode == MODE_NARROW)
-        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_NARROW, 1u, out);
-    else if (tiled && nr == ZMOE_RT)
-        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE, ZMOE_RT, out);
-    else if (tiled && nr == 2u)
-        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE, 2u, out);
-    else
-        dot_tile(w, wrow, x, xoff, n, l, lanes, wdt, adt, MODE_WIDE, 1u, out);
-}
-
-INLINE void dot2_tile_mode(__global const void *w, size_t grow, size_t urow,
-                           __global const void *x, const uint *xoff, const float *xs, uint nr,
-                           uint n, uint l, uint lanes, const uint wdt, const uint adt, uint mode,
-                           const uint tiled, __local float *out)
-{
-    if (mode == MODE_SPANS)
-        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_SPANS, 1u, out);
-    else if (mode == MODE_NARROW)
-        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_NARROW, 1u, out);
-    else if (tiled && nr == ZMOE_RT)
-        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE, ZMOE_RT, out);
-    else if (tiled && nr == 2u)
-        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE, 2u, out);
-    else
-        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, MODE_WIDE, 1u, out);
+    if (nr == ZMOE_RT) {
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, ZMOE_RT, out);
+    } else if (nr == 2u) {
+        dot2_tile(w, grow, urow, x, xoff, xs, n, l, lanes, wdt, adt, 2u, out);
+    } else {
+        const float2 gu = dot2_mode(w, grow, urow, x, xoff.x, xs.x, n, l, lanes, wdt, adt, mode);
+        out[0] = gu.x;
+        out[ZMOE_WG] = gu.y;
+    }
 }
 
 /* The LANES partials of (row r, column j) sit at red[r][j*lanes + l]. With 16 or more
@@ -376,12 +401,9 @@ INLINE void router_body(__global const uint *tokens, __global const uint *prm,
     const uint mode = pick_mode(lane_spans, H);
 
     for (uint r = 0; r < cnt; r++) {
-        const uint xoff = (t0 + r) * H;
-        __local float *mine = red + r * ZMOE_WG + j * lanes + l;
-        if (active)
-            dot_tile_mode(w, wrow, x, &xoff, 1u, H, l, lanes, wdt, adt, mode, 0u, mine);
-        else
-            mine[0] = 0.0f;
+        const size_t xoff = (size_t)(t0 + r) * H;
+        red[r * ZMOE_WG + j * lanes + l] =
+            active ? dot_mode(w, wrow, x, xoff, H, l, lanes, wdt, adt, mode) : 0.0f;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     lane_fold(red, cnt, j, l, lanes);
@@ -937,7 +959,7 @@ INLINE float qdot_part(__global const uint4 *codes, size_t crow, __global const 
 }
 
 /* expert_up's pair of quantized rows (gate, up) over one x: each x chunk loaded once for
- * both, scaled by the routing weight xs as it is loaded (f32, as in dot2_tile). The
+ * both, scaled by the routing weight xs as it is loaded (f32, as in dot2_part). The
  * gate row's parts come as pointers (codes cg, scale row sg, zero row zg, x row xr) and
  * the up row's as 32-bit distances from them (du chunks, dus scale bytes, duz zeros):
  * 64-bit indices per row spilled registers in PVC's SIMD32 (64 floats per item). */
@@ -1007,11 +1029,6 @@ INLINE uint qrows_of(const uint fmt)
     return qbits(fmt) == 4u ? ZMOE_QROWS : ZMOE_QROWS / 2u;
 }
 
-INLINE uint qword(uint4 q, uint i)
-{
-    return i == 0u ? q.x : i == 1u ? q.y : i == 2u ? q.z : q.w;
-}
-
 /* Lane l's shares of NR (1 or 2 = ZMOE_QROWS) quantized rows times one x row (GPUs,
  * expert_down): rows r0 and r0 + nout. Each x octet is loaded once for both rows; each
  * row's chunk is one 16-byte load of one group. The second row is a 32-bit distance
@@ -1039,10 +1056,10 @@ INLINE float2 qrows_part(__global const uint4 *codes, __global const uchar *scal
         for (uint o = 0; o < V / 8u; o++) {
             const float8 xv = xoct(xr, 0, c + 8u * o, perm, adt, gather);
             const uint wi = qbits(fmt) == 4u ? o : 2u * o;
-            const float8 d0 = dec8(qword(q0, wi), qbits(fmt) == 4u ? 0u : qword(q0, wi + 1u), zq0, fmt);
+            const float8 d0 = dec8(u4_at(q0, wi), qbits(fmt) == 4u ? 0u : u4_at(q0, wi + 1u), zq0, fmt);
             t0 += dot(d0.lo, xv.lo) + dot(d0.hi, xv.hi);
             if (two) {
-                const float8 d1 = dec8(qword(q1, wi), qbits(fmt) == 4u ? 0u : qword(q1, wi + 1u), zq1, fmt);
+                const float8 d1 = dec8(u4_at(q1, wi), qbits(fmt) == 4u ? 0u : u4_at(q1, wi + 1u), zq1, fmt);
                 t1 += dot(d1.lo, xv.lo) + dot(d1.hi, xv.hi);
             }
         }
@@ -1105,32 +1122,27 @@ INLINE float2 qdot2_mode(__global const uint4 *cg, uint du, __global const uchar
 
 /* ------------------------------------------------------------------ experts */
 
-/* One float row whose dtype is only known at run time (the float shared expert of a
- * quantized kernel, quant.shared_experts = false) times one token row: dispatched once
- * outside the loops; x is f32 in expert_down. Only shared experts take these: no routing
- * weight on x. */
-INLINE void dot_row_any(__global const void *w, size_t wrow, __global const void *x, uint xoff,
-                        uint n, uint l, uint lanes, uint wdt, uint mode, __local float *out)
+/* Float rows whose dtype is only known at run time (the float shared expert of a quantized
+ * kernel, quant.shared_experts = false): dispatched once outside the loops. */
+INLINE float dot_any(__global const void *w, size_t wrow, __global const void *x, size_t xoff,
+                     uint n, uint l, uint lanes, uint wdt, uint mode)
 {
     if (wdt == DT_F16)
-        dot_tile_mode(w, wrow, x, &xoff, 1u, n, l, lanes, DT_F16, DT_F32, mode, 0u, out);
-    else if (wdt == DT_BF16)
-        dot_tile_mode(w, wrow, x, &xoff, 1u, n, l, lanes, DT_BF16, DT_F32, mode, 0u, out);
-    else
-        dot_tile_mode(w, wrow, x, &xoff, 1u, n, l, lanes, DT_F32, DT_F32, mode, 0u, out);
+        return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F16, DT_F32, mode);
+    if (wdt == DT_BF16)
+        return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_BF16, DT_F32, mode);
+    return dot_mode(w, wrow, x, xoff, n, l, lanes, DT_F32, DT_F32, mode);
 }
 
-INLINE void dot2_row_any(__global const void *w, size_t grow, size_t urow,
-                         __global const void *x, uint xoff, uint n, uint l, uint lanes, uint wdt,
-                         const uint adt, uint mode, __local float *out)
+/* (only shared experts take this path: no routing weight on x) */
+INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __global const void *x,
+                       size_t xoff, uint n, uint l, uint lanes, uint wdt, const uint adt, uint mode)
 {
-    const float one = 1.0f;
     if (wdt == DT_F16)
-        dot2_tile_mode(w, grow, urow, x, &xoff, &one, 1u, n, l, lanes, DT_F16, adt, mode, 0u, out);
-    else if (wdt == DT_BF16)
-        dot2_tile_mode(w, grow, urow, x, &xoff, &one, 1u, n, l, lanes, DT_BF16, adt, mode, 0u, out);
-    else
-        dot2_tile_mode(w, grow, urow, x, &xoff, &one, 1u, n, l, lanes, DT_F32, adt, mode, 0u, out);
+        return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F16, adt, mode);
+    if (wdt == DT_BF16)
+        return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_BF16, adt, mode);
+    return dot2_mode(w, grow, urow, x, xoff, 1.0f, n, l, lanes, DT_F32, adt, mode);
 }
 
 /* The expert bodies serve the float kernels (fmt == Q_NONE, weights of dtype wdt) and the
@@ -1184,42 +1196,47 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     const uint sdu = (n / row_block) * ng * ssz;
 
     /* Token rows a register tile at a time (tile_take), the reduction inside. */
+    const uint tiled = fmt == Q_NONE, rt = tiled ? ZMOE_RT : 1u; /* compile-time */
     for (uint r0 = 0, nr; r0 < cnt; r0 += nr) {
-        nr = tile_take(cnt - r0, mode, fmt == Q_NONE);
-        uint xoff[ZMOE_RT]; /* max_tokens * H < 2^32 (runtime/plan.c) */
-        float xs[ZMOE_RT];
-        for (uint r = 0; r < ZMOE_RT; r++) {
-            const uint rr = r0 + min(r, nr - 1u); /* rows past nr: never read */
+        nr = tile_take(cnt - r0, mode, tiled);
+        /* the pass's token rows: x offsets (max_tokens * H < 2^32, runtime/plan.c) and
+         * routing weights; rows past nr repeat the last one and are never read */
+        uint4 xoff = (uint4)(0u);
+        float4 xs = (float4)(1.0f);
+        for (uint r = 0; r < rt; r++) {
+            const uint rr = r0 + min(r, nr - 1u);
             uint tok;
-            xs[r] = 1.0f;
+            float wr = 1.0f;
             if (shared) {
                 tok = start + rr;
             } else {
                 const uint tk = sorted[start + rr];
                 tok = tk / K;
                 if (on_input)
-                    xs[r] = topk_w[tk];
+                    wr = topk_w[tk];
             }
-            xoff[r] = tok * H;
+            xoff = r == 0u ? (uint4)(tok * H, xoff.yzw) : r == 1u ? (uint4)(xoff.x, tok * H, xoff.zw)
+                 : r == 2u ? (uint4)(xoff.xy, tok * H, xoff.w) : (uint4)(xoff.xyz, tok * H);
+            xs = r == 0u ? (float4)(wr, xs.yzw) : r == 1u ? (float4)(xs.x, wr, xs.zw)
+               : r == 2u ? (float4)(xs.xy, wr, xs.w) : (float4)(xs.xyz, wr);
         }
         __local float *mine = red + j * lanes + l;
         if (!active) {
             for (uint r = 0; r < 2u * nr; r++)
                 mine[r * ZMOE_WG] = 0.0f;
-        } else if (quant) {
-            for (uint r = 0; r < nr; r++) {
-                const float2 gu = qdot2_mode(codes + rg * wpr, (uint)(n * wpr), sgate, sdu,
-                                             zeros + rg * ng, n * ng, perm, xrow(x, xoff[r], adt),
-                                             xs[r], H, G, qflags, l, lanes, fmt, adt, lane_spans);
-                mine[2u * r * ZMOE_WG] = gu.x;
-                mine[(2u * r + 1u) * ZMOE_WG] = gu.y;
-            }
+        } else if (quant) { /* one row a pass (tile_take) */
+            const float2 gu = qdot2_mode(codes + rg * wpr, (uint)(n * wpr), sgate, sdu,
+                                         zeros + rg * ng, n * ng, perm, xrow(x, xoff.x, adt),
+                                         xs.x, H, G, qflags, l, lanes, fmt, adt, lane_spans);
+            mine[0] = gu.x;
+            mine[ZMOE_WG] = gu.y;
         } else if (fmt == Q_NONE) {
-            dot2_tile_mode(w, rg * H, (rg + n) * H, x, xoff, xs, nr, H, l, lanes, wdt, adt, mode,
-                           1u, mine);
+            dot2_rows(w, rg * H, (rg + n) * H, x, xoff, xs, nr, H, l, lanes, wdt, adt, mode, mine);
         } else {
-            dot2_row_any(sw13, rg * H, (rg + n) * H, x, xoff[0], H, l, lanes,
-                         (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, mode, mine);
+            const float2 gu = dot2_any(sw13, rg * H, (rg + n) * H, x, xoff.x, H, l, lanes,
+                                       (qflags >> QF_SHARED_DT_SHIFT) & 3u, adt, mode);
+            mine[0] = gu.x;
+            mine[ZMOE_WG] = gu.y;
         }
         /* Partials meet in local memory once per tile. The barrier sits inside the row
          * loop (cnt is uniform over the work-group): with the loop closed before the
@@ -1275,27 +1292,19 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
     const size_t wpr = (size_t)n * qbits(fmt) / 128u;
     const uint mode = pick_mode(lane_spans, n);
 
-    /* partials of (token row r, matrix row q) at red row r * rpi + q; float rows a
-     * register tile of token rows at a time (tile_take), quantized ones a row at a time */
-    for (uint r0 = 0, nr; r0 < cnt; r0 += nr) {
-        nr = tile_take(cnt - r0, mode, fmt == Q_NONE);
-        __global const float *ar = in + (size_t)r0 * n;
-        __local float *mine = red + r0 * rpi * ZMOE_WG + j * lanes + l;
-        uint xoff[ZMOE_RT];
-        for (uint r = 0; r < ZMOE_RT; r++)
-            xoff[r] = r * n;
-        if (!active) {
-            for (uint r = 0; r < nr * rpi; r++)
-                mine[r * ZMOE_WG] = 0.0f;
-        } else if (rpi == 1u) {
-            if (quant)
-                mine[0] = qdot_mode(codes, row * wpr, scales, (row / row_block) * ng, zeros,
-                                    row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes, fmt,
-                                    DT_F32, lane_spans);
-            else if (fmt == Q_NONE)
-                dot_tile_mode(w, row * n, ar, xoff, nr, n, l, lanes, wdt, DT_F32, mode, 1u, mine);
-            else
-                dot_row_any(w, row * n, ar, 0u, n, l, lanes, fdt, mode, mine);
+    /* partials of (token row r, matrix row q) at red row r * rpi + q */
+    for (uint r = 0; r < cnt; r++) {
+        __global const float *ar = in + (size_t)r * n;
+        __local float *mine = red + r * rpi * ZMOE_WG + j * lanes + l;
+        if (rpi == 1u) {
+            float acc = 0.0f;
+            if (active)
+                acc = quant ? qdot_mode(codes, row * wpr, scales, (row / row_block) * ng,
+                                        zeros, row * ng, perm, ar, 0, 1.0f, n, G, qflags, l, lanes,
+                                        fmt, DT_F32, lane_spans)
+                      : fmt == Q_NONE ? dot_mode(w, row * n, ar, 0, n, l, lanes, wdt, DT_F32, mode)
+                                      : dot_any(w, row * n, ar, 0, n, l, lanes, fdt, mode);
+            mine[0] = acc;
         } else if (quant) {
             /* rpi is qrows_of(fmt) here, passed as that compile-time constant */
             const uint NR = qrows_of(fmt);
@@ -1306,8 +1315,7 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                 mine[ZMOE_WG] = acc.y;
         } else {
             for (uint q = 0; q < rpi; q++)
-                dot_row_any(w, (row + q * nout) * n, ar, 0u, n, l, lanes, fdt, mode,
-                            mine + q * ZMOE_WG);
+                mine[q * ZMOE_WG] = dot_any(w, (row + q * nout) * n, ar, 0, n, l, lanes, fdt, mode);
         }
     }
     barrier(CLK_LOCAL_MEM_FENCE);
