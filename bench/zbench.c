@@ -30,6 +30,7 @@ struct geo {
     uint32_t H, I, E, K, layers, max_tokens;
     enum zmoe_dtype wdt, adt;
     bool on_input;
+    enum zmoe_slot_io slot_io; /* 0: auto */
 };
 
 static void geo_text(const struct geo *g, char *buf, size_t len)
@@ -65,6 +66,7 @@ static enum zmoe_status make_rt(const struct geo *g, struct zmoe_runtime **rt,
     enum zmoe_status st = zmoe_config_parse(text, strlen(text), "bench", cfg, err);
     if (st)
         return st;
+    cfg->runtime.slot_io = g->slot_io;
     struct zmoe_create_info ci = {.config = cfg};
     st = zmoe_create(&ci, rt, err);
     if (st)
@@ -1229,6 +1231,89 @@ static int bench_dispatch_all(struct bench_results *r, uint32_t calls, uint32_t 
     return 0;
 }
 
+/* Slot I/O side by side (runtime.slot_io, runtime/README.md "The ring"): two runtimes on
+ * the dispatch geometry, one recording the input and output copies (copy), one whose
+ * kernels use the slot's host buffers (direct), called alternately (the order flips
+ * each round). Per call: wall time (acquire + submit + wait) and the kernels' device
+ * time; printed are the medians of each and of wall - kernel, and the median ratio of
+ * the adjacent direct / copy wall times (the machine's drift cancels within a round). */
+static int bench_slot_io(uint32_t calls)
+{
+    struct geo g = dispatch_geo;
+    struct zmoe_error err;
+    struct zmoe_config cfg[2];
+    struct zmoe_runtime *rt[2] = {0};
+    struct inputs in;
+    const enum zmoe_slot_io modes[2] = {ZMOE_SLOT_IO_COPY, ZMOE_SLOT_IO_DIRECT};
+    const char *names[2] = {"copy", "direct"};
+    if (!inputs_make(&in, &g))
+        return 1;
+    for (int m = 0; m < 2; m++) {
+        g.slot_io = modes[m];
+        if (make_rt(&g, &rt[m], &cfg[m], &err))
+            return fail("creating the slot I/O runtimes", &err);
+        struct zmoe_stats st;
+        zmoe_get_stats(rt[m], &st);
+        if (st.slot_io_direct != (m == 1)) {
+            fprintf(stderr, "zbench slotio: runtime.slot_io = %s resolved to %s\n", names[m],
+                    st.slot_io_direct ? "direct" : "copy");
+            return 1;
+        }
+    }
+    char geo[160];
+    geo_text(&g, geo, sizeof geo);
+    printf("slot I/O, %s, %u calls each, alternating\n", geo, calls);
+    const uint32_t Ts[2] = {1, 8};
+    for (int t = 0; t < 2; t++) {
+        const uint32_t T = Ts[t];
+        const size_t xb = (size_t)T * g.H * zmoe_dtype_size(g.adt);
+        uint64_t *wall[2], *dev[2], *over[2];
+        double *ratio = calloc(calls, sizeof *ratio);
+        for (int m = 0; m < 2; m++) {
+            wall[m] = calloc(calls, 8);
+            dev[m] = calloc(calls, 8);
+            over[m] = calloc(calls, 8);
+            if (!wall[m] || !dev[m] || !over[m])
+                return 1;
+        }
+        if (!ratio)
+            return 1;
+        for (uint32_t i = 0; i < calls + 2; i++) {
+            const void *x = in.x[i % NINPUTS];
+            struct sample s[2];
+            for (int k = 0; k < 2; k++) {
+                const int m = (i & 1) ? 1 - k : k;
+                if (z_call(rt[m], 0, T, x, xb, true, &s[m], &err))
+                    return fail("slot I/O call", &err);
+            }
+            if (i < 2)
+                continue; /* warm-up */
+            const uint32_t j = i - 2;
+            for (int m = 0; m < 2; m++) {
+                wall[m][j] = s[m].total_ns;
+                dev[m][j] = s[m].dev_ns;
+                over[m][j] = s[m].total_ns > s[m].dev_ns ? s[m].total_ns - s[m].dev_ns : 0;
+            }
+            ratio[j] = s[0].total_ns ? (double)s[1].total_ns / (double)s[0].total_ns : 0;
+        }
+        for (int m = 0; m < 2; m++) {
+            printf("T=%u %-6s wall %7.1f us  kernels %7.1f us  wall - kernels %6.1f us\n", T,
+                   names[m], median_us(wall[m], calls), median_us(dev[m], calls),
+                   median_us(over[m], calls));
+            free(wall[m]);
+            free(dev[m]);
+            free(over[m]);
+        }
+        printf("T=%u direct / copy wall time: %.3f (median of adjacent pairs)\n", T,
+               median_d(ratio, calls));
+        free(ratio);
+    }
+    for (int m = 0; m < 2; m++)
+        zmoe_destroy(rt[m]);
+    inputs_free(&in);
+    return 0;
+}
+
 static int bench_ek(struct bench_results *r, uint32_t calls)
 {
     static const uint32_t ek[][2] = {{8, 2}, {16, 4}, {32, 4}, {64, 8}, {128, 8}};
@@ -1488,6 +1573,10 @@ int main(int argc, char **argv)
         free(r);
         return 0;
     }
+    if (strcmp(mode, "slotio") == 0) {
+        free(r);
+        return bench_slot_io(quick ? 20 : 300);
+    }
     if (strcmp(mode, "mallocs") == 0) {
         /* malloc counts only (run by bench/run.sh with a single-driver loader) */
         if (layer_loaded) {
@@ -1550,7 +1639,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (strcmp(mode, "all") != 0) {
-        fprintf(stderr, "usage: zbench all|calls|mallocs|dispatch|callgrind|bw|quant|kernel-ab|smoke [--quick] [--out DIR] "
+        fprintf(stderr, "usage: zbench all|calls|mallocs|dispatch|slotio|callgrind|bw|quant|kernel-ab|smoke [--quick] [--out DIR] "
                         "[--calls FILE] [--mallocs1 FILE] [--callgrind FILE] [--commit ID] "
                         "[--examples DIR]\n");
         return 2;

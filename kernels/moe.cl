@@ -273,7 +273,9 @@ INLINE float2 dot2_mode(__global const void *w, size_t grow, size_t urow, __glob
  *  - each tile copy's row count is a compile-time constant: one copy taking 1..4 rows
  *    at run time (guards in the chunk loop) ran Mixtral's T=1 layer in 312 us, not 210;
  *  - one scalar sum per token row and weight row (dot per octet), not a float4: the
- *    float4s' registers cost the whole kernel occupancy, T=1 included;
+ *    float4s' registers cost the whole kernel occupancy, T=1 included; the sums are
+ *    the components of a float4 (add_at), not an array: IGC kept the array in 1 KiB of
+ *    private memory per work-group on PVC;
  *  - the rows' offsets and weights travel as a uint4 / float4 by value;
  *  - expert_down stays one row a pass: tiled the same way, it lost 10-20% at T=1
  *    (Mixtral 60 -> 71 us: its few work-groups need the occupancy) and on Qwen3's
@@ -295,6 +297,19 @@ INLINE float f4_at(float4 v, uint i)
     return i == 0u ? v.x : i == 1u ? v.y : i == 2u ? v.z : v.w;
 }
 
+INLINE float4 add_at(float4 v, uint i, float d)
+{
+    if (i == 0u)
+        v.x += d;
+    else if (i == 1u)
+        v.y += d;
+    else if (i == 2u)
+        v.z += d;
+    else
+        v.w += d;
+    return v;
+}
+
 /* Rows the next pass takes of the rem rows left in a tile. */
 INLINE uint tile_take(uint rem, uint mode, const uint tiled)
 {
@@ -313,20 +328,18 @@ INLINE void dot2_tile(__global const void *w, size_t grow, size_t urow, __global
                       const uint adt, const uint NR, __local float *out)
 {
     const uint3 p = lane_split(n, l, lanes, MODE_WIDE);
-    float g[ZMOE_RT], u[ZMOE_RT];
-    for (uint r = 0; r < NR; r++)
-        g[r] = u[r] = 0.0f;
+    float4 g = (float4)(0.0f), u = (float4)(0.0f); /* component r: token row r */
     for (uint c = p.x; c < p.y; c += p.z) {
         const float8 gv = ld8(w, grow + c, wdt), uv = ld8(w, urow + c, wdt);
         for (uint r = 0; r < NR; r++) {
             const float8 xv = ld8(x, u4_at(xoff, r) + c, adt) * f4_at(xs, r);
-            g[r] += dot(gv.lo, xv.lo) + dot(gv.hi, xv.hi);
-            u[r] += dot(uv.lo, xv.lo) + dot(uv.hi, xv.hi);
+            g = add_at(g, r, dot(gv.lo, xv.lo) + dot(gv.hi, xv.hi));
+            u = add_at(u, r, dot(uv.lo, xv.lo) + dot(uv.hi, xv.hi));
         }
     }
     for (uint r = 0; r < NR; r++) {
-        out[2u * r * ZMOE_WG] = g[r];
-        out[(2u * r + 1u) * ZMOE_WG] = u[r];
+        out[2u * r * ZMOE_WG] = f4_at(g, r);
+        out[(2u * r + 1u) * ZMOE_WG] = f4_at(u, r);
     }
 }
 
