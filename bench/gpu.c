@@ -91,8 +91,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: zmoe-gpubench [options]\n"
             "  --kernels FILE    moe.cl source (default %s)\n"
-            "  --options STR     build options after the offline build's (e.g. -cl-nv-verbose:\n"
-            "                    NVIDIA's log then gives each kernel's registers)\n"
+            "  --options STR     build options after the offline build's (e.g. a -D to try a\n"
+            "                    variant of the source)\n"
             "  --build-log FILE  write the whole build log to FILE\n"
             "  --examples DIR    config examples (default %s)\n"
             "  --tokens LIST     token counts, e.g. 1,2,4,8 (default)\n"

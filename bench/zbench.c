@@ -1267,45 +1267,42 @@ static int bench_slot_io(uint32_t calls)
     for (int t = 0; t < 2; t++) {
         const uint32_t T = Ts[t];
         const size_t xb = (size_t)T * g.H * zmoe_dtype_size(g.adt);
-        uint64_t *wall[2], *dev[2], *over[2];
+        struct series zs[2];
+        uint64_t *over[2];
         double *ratio = calloc(calls, sizeof *ratio);
-        for (int m = 0; m < 2; m++) {
-            wall[m] = calloc(calls, 8);
-            dev[m] = calloc(calls, 8);
-            over[m] = calloc(calls, 8);
-            if (!wall[m] || !dev[m] || !over[m])
+        for (int m = 0; m < 2; m++)
+            if (!series_init(&zs[m], calls) || !(over[m] = calloc(calls, 8)))
                 return 1;
-        }
         if (!ratio)
             return 1;
         for (uint32_t i = 0; i < calls + 2; i++) {
             const void *x = in.x[i % NINPUTS];
             struct sample s[2];
             for (int k = 0; k < 2; k++) {
-                const int m = (i & 1) ? 1 - k : k;
+                const int m = (i & 1) ? 1 - k : k; /* alternating order */
                 if (z_call(rt[m], 0, T, x, xb, true, &s[m], &err))
                     return fail("slot I/O call", &err);
             }
             if (i < 2)
                 continue; /* warm-up */
-            const uint32_t j = i - 2;
             for (int m = 0; m < 2; m++) {
-                wall[m][j] = s[m].total_ns;
-                dev[m][j] = s[m].dev_ns;
-                over[m][j] = s[m].total_ns > s[m].dev_ns ? s[m].total_ns - s[m].dev_ns : 0;
+                over[m][zs[m].n] = s[m].total_ns > s[m].dev_ns ? s[m].total_ns - s[m].dev_ns : 0;
+                series_add(&zs[m], &s[m]);
             }
-            ratio[j] = s[0].total_ns ? (double)s[1].total_ns / (double)s[0].total_ns : 0;
         }
+        /* ratios of the adjacent calls before the medians sort the series */
+        const size_t n = zs[0].n;
+        for (size_t i = 0; i < n; i++)
+            ratio[i] = zs[0].v[1][i] ? (double)zs[1].v[1][i] / (double)zs[0].v[1][i] : 0;
         for (int m = 0; m < 2; m++) {
             printf("T=%u %-6s wall %7.1f us  kernels %7.1f us  wall - kernels %6.1f us\n", T,
-                   names[m], median_us(wall[m], calls), median_us(dev[m], calls),
-                   median_us(over[m], calls));
-            free(wall[m]);
-            free(dev[m]);
+                   names[m], series_median(&zs[m], 1), series_median(&zs[m], 2),
+                   median_us(over[m], n));
+            series_free(&zs[m]);
             free(over[m]);
         }
         printf("T=%u direct / copy wall time: %.3f (median of adjacent pairs)\n", T,
-               median_d(ratio, calls));
+               median_d(ratio, n));
         free(ratio);
     }
     for (int m = 0; m < 2; m++)
