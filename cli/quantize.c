@@ -164,10 +164,13 @@ static bool layout_names(enum zmoe_weights_layout l, struct names *n)
 }
 
 /* The four pieces of one quantized linear [out, in] cut from kernel rows row0... */
+/* Tensor names: a layout prefix, the layer, the layout's names (all short). */
+enum { NAME_CAP = 300 };
+
 static int add_linear(struct qz *q, const char *base, uint32_t layer, enum zmoe_tensor src,
                       uint64_t row0, uint64_t out, uint64_t in)
 {
-    char name[300];
+    char name[NAME_CAP + sizeof ".weight_zero_point"]; /* base fits in NAME_CAP */
     const uint64_t per_word = 32 / q->bits, ng = q->group ? in / q->group : 1;
     if (q->fp8) {
         /* float-quantized: the e4m3 bytes as "weight", scales per row (channel) or per
@@ -204,7 +207,7 @@ static int plan_tensors(struct qz *q, const char *prefix)
     layout_names(q->layout, &nm);
     const uint64_t E = c->model.experts, H = c->model.hidden, I = c->model.intermediate;
     const uint64_t S = (uint64_t)c->model.shared_experts * c->model.shared_intermediate;
-    char name[300];
+    char name[NAME_CAP];
     for (uint32_t l = 0; l < c->model.layers; l++) {
         snprintf(name, sizeof name, "%s%u.%s", prefix, l, nm.router);
         enum zmoe_dtype wd = zmoe_tensor_dtype(c, ZMOE_TENSOR_ROUTER_W);

@@ -14,8 +14,10 @@
 /* GEMV work-group shape and reduction split per device kind. GPUs: 32 lanes x 2 rows,
  * interleaved 16-byte loads (measured on an NVIDIA H200 through OpenCL: 32 lanes best
  * or within 7% of best on every geometry, 16 lanes 2-24% behind; the contiguous split
- * 2-8x slower there). CPUs (hostdev / PoCL): 8 lanes x 8 rows, one contiguous span per
- * lane (a sweep of 1..16 lanes, kernels/README.md "GEMV work split"). */
+ * 2-8x slower there). CPUs (hostdev / PoCL): one work-item per row (1 lane x 64 rows),
+ * its whole row one contiguous stream, and a 32-item align (PoCL runs every barrier
+ * region of align as a loop over all its work-items); kernels/README.md "GEMV work
+ * split" has the sweeps. */
 static const struct {
     ze_device_type_t type;
     struct zmoe_device_shape shape;
@@ -29,7 +31,7 @@ static const struct {
      * Qwen3-30B-A3B, I=768, 14.2 -> 12.4 / 65.6 -> 51.5; I=640 19.1 -> 15.2 / 100.6 ->
      * 73.1; longer rows lose with 16: GPT-OSS I=2880 T=8 118 -> 133, Mixtral 452 -> 518) */
     {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8, 16, 128}},
-    {ZE_DEVICE_TYPE_CPU, {8, 8, 256, 1, 8, 8, 0, 0}},
+    {ZE_DEVICE_TYPE_CPU, {1, 64, 32, 1, 8, 8, 0, 0}},
 };
 
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group)
