@@ -198,7 +198,8 @@ INLINE float dot_part(__global const void *w, size_t wrow, __global const void *
     float4 acc = (float4)(0.0f);
     uint c = p.x;
     if (mode == MODE_SPANS) {
-        /* four independent sums (SPAN_CHAINS) */
+        /* four independent sums: with one, every step waited on the previous add
+         * (PoCL makes mad a multiply and an add; kernels/README.md "GEMV work split") */
         float4 a1 = (float4)(0.0f), a2 = (float4)(0.0f), a3 = (float4)(0.0f);
         for (; c + 16u <= p.y; c += 16u) {
             acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
@@ -234,7 +235,7 @@ INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
     float4 g = (float4)(0.0f), u = (float4)(0.0f);
     uint c = p.x;
     if (mode == MODE_SPANS) {
-        /* two chunks a step: four independent sums (SPAN_CHAINS) */
+        /* two chunks a step: four independent sums, as in dot_part */
         float4 g1 = (float4)(0.0f), u1 = (float4)(0.0f);
         for (; c + 8u <= p.y; c += 8u) {
             const float4 x0 = ld4(x, xoff + c, adt) * xs, x1 = ld4(x, xoff + c + 4u, adt) * xs;
@@ -608,8 +609,8 @@ INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint 
  * strided share, then a tree over the first min(team, n) members' partials in
  * red[lid - member ..] (ceil(log2) steps, one barrier each); every member gets the
  * result. Every work-item of the group calls it, members of no token (mine false)
- * included (they only pass the barriers), and it ends with a barrier, so red can be reused at once. The tree's shape
- * depends on team and n only: the same scores give the same sum on every call. Was:
+ * included (they only pass the barriers), and it ends with a barrier, so red can be
+ * reused at once. The tree's shape depends on team and n only: the same scores give the same sum on every call. Was:
  * every member summed all n serially, n local reads in a chain (about 9 of align's
  * 13.7 us at T=1 on an H200 for E=128; on a CPU, team * n reads). */
 INLINE float team_reduce(__local const float *s, uint n, __local float *red, uint member,
