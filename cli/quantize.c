@@ -163,10 +163,10 @@ static bool layout_names(enum zmoe_weights_layout l, struct names *n)
     return true;
 }
 
-/* The four pieces of one quantized linear [out, in] cut from kernel rows row0... */
 /* Tensor names: a layout prefix, the layer, the layout's names (all short). */
 enum { NAME_CAP = 300 };
 
+/* The four pieces of one quantized linear [out, in] cut from kernel rows row0... */
 static int add_linear(struct qz *q, const char *base, uint32_t layer, enum zmoe_tensor src,
                       uint64_t row0, uint64_t out, uint64_t in)
 {
