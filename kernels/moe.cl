@@ -198,16 +198,16 @@ INLINE float dot_part(__global const void *w, size_t wrow, __global const void *
     float4 acc = (float4)(0.0f);
     uint c = p.x;
     if (mode == MODE_SPANS) {
-        /* four independent sums: with one, every step waited on the previous add
-         * (PoCL makes mad a multiply and an add; kernels/README.md "GEMV work split") */
-        float4 a1 = (float4)(0.0f), a2 = (float4)(0.0f), a3 = (float4)(0.0f);
-        for (; c + 16u <= p.y; c += 16u) {
+        /* two independent sums: with one, every step waited on the previous add (PoCL
+         * makes mad a multiply and an add). Four, as in dot2_part, made the H200's float
+         * expert_down 14-24% slower, though GPUs never run this copy (kernels/README.md
+         * "GEMV work split") */
+        float4 a1 = (float4)(0.0f);
+        for (; c + 8u <= p.y; c += 8u) {
             acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
             a1 = mad(ld4(w, wrow + c + 4u, wdt), ld4(x, xoff + c + 4u, adt), a1);
-            a2 = mad(ld4(w, wrow + c + 8u, wdt), ld4(x, xoff + c + 8u, adt), a2);
-            a3 = mad(ld4(w, wrow + c + 12u, wdt), ld4(x, xoff + c + 12u, adt), a3);
         }
-        acc = (acc + a1) + (a2 + a3);
+        acc += a1;
     }
     for (; c < p.y; c += p.z) {
         if (mode == MODE_WIDE) {
@@ -235,7 +235,9 @@ INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
     float4 g = (float4)(0.0f), u = (float4)(0.0f);
     uint c = p.x;
     if (mode == MODE_SPANS) {
-        /* two chunks a step: four independent sums, as in dot_part */
+        /* two chunks a step, four independent sums: with one, every step waited on
+         * the previous add (PoCL makes mad a multiply and an add; kernels/README.md
+         * "GEMV work split") */
         float4 g1 = (float4)(0.0f), u1 = (float4)(0.0f);
         for (; c + 8u <= p.y; c += 8u) {
             const float4 x0 = ld4(x, xoff + c, adt) * xs, x1 = ld4(x, xoff + c + 4u, adt) * xs;
