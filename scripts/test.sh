@@ -9,16 +9,20 @@ cd "$root"
 sh scripts/setup.sh || { echo "0 passed, 1 failed"; exit 1; }
 
 passed=0 failed=0 skipped=0
+failures=$(mktemp) # one line per failed test, repeated just above the last line
+trap 'rm -f "$failures"' EXIT
 run_suite() { # build-dir, meson setup args...
     dir=$1; shift
     if [ ! -f "$dir/build.ninja" ]; then
-        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; failed=$((failed + 1)); return; }
+        meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { cat "$dir.setup.log"; echo "$dir meson setup failed" >>"$failures"; failed=$((failed + 1)); return; }
     fi
     if ! ninja -C "$dir" >"$dir.build.log" 2>&1; then
-        cat "$dir.build.log"; failed=$((failed + 1)); return
+        cat "$dir.build.log"; echo "$dir build failed" >>"$failures"; failed=$((failed + 1)); return
     fi
     meson test -C "$dir" --print-errorlogs --num-processes 2 || true
-    counts=$(python3 scripts/count_tests.py "$dir/meson-logs/testlog.json") || counts="0 1 0"
+    counts=$(python3 scripts/count_tests.py "$dir/meson-logs/testlog.json" 2>"$dir.failed") ||
+        counts="0 1 0"
+    sed "s|^|$dir |" "$dir.failed" >>"$failures"
     set -- $counts
     passed=$((passed + $1)); failed=$((failed + $2)); skipped=$((skipped + $3))
 }
@@ -35,7 +39,9 @@ if [ "${ZMOE_TEST_FUZZ:-1}" != 0 ]; then
     cat build-fuzz.log
     n=$(grep -c '^ok - ' build-fuzz.log); passed=$((passed + n))
     n=$(grep -c '^not ok' build-fuzz.log); failed=$((failed + n))
+    grep '^not ok' build-fuzz.log >>"$failures"
     grep -q '^ok - .*fuzz_safetensors' build-fuzz.log || grep -q '^not ok' build-fuzz.log || failed=$((failed + 1))
 fi
+cat "$failures"
 echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]
