@@ -273,7 +273,10 @@ enum zmoe_status zmoe_create(const struct zmoe_create_info *info, struct zmoe_ru
 void zmoe_destroy(struct zmoe_runtime *rt);
 
 /* Load the configured weights (safetensors file or synthetic). Once, before submit.
- * ZMOE_ERR_STATE for a runtime on the caller's weights (zmoe_create_info.weights). */
+ * ZMOE_ERR_STATE for a runtime on the caller's weights (zmoe_create_info.weights).
+ * The first layer to get weights (here or through zmoe_upload_layer_weights) also runs
+ * slot 0's lists of that layer once, so a driver's first-launch work (PoCL's kernel
+ * compile under hostdev) happens now and not in the first decode step. */
 enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
 
 /* Re-points layer `layer` of a runtime on the caller's weights to `weights` (same rules

@@ -358,6 +358,54 @@ void zmoe_destroy(struct zmoe_runtime *rt)
 
 /* ------------------------------------------------------------------ weights */
 
+/* Runs slot 0's lists of the first layer that gets weights once, at max_tokens, before
+ * the load call returns: a driver may do first-use work at a kernel's first launch rather
+ * than at zeModuleCreate. PoCL, under hostdev, compiles each kernel's work-group function
+ * for its local size then (seconds a kernel on a cold cache, so a first decode step could
+ * outlast wait_timeout_ms), and keeps it for grids up to the one it ran: max_tokens is
+ * the largest the ring launches. Every layer runs the same kernels (one [quant] and dtype
+ * for all), so one layer warms them all. The weights are loaded; the slot's input and
+ * routing arrays are zeroed first (expert 0, weight 0) and its status rows cleared after.
+ * Not a call: no stats, no submit number. The bound is generous because a cold compile
+ * under valgrind takes minutes; a lost or faulting device fails the load here. The
+ * caller's weights (zmoe_create_info.weights) are never read before a layer call, so such
+ * a runtime pays the first-use work in its first call instead. */
+#define WARM_UP_TIMEOUT_NS (600ull * 1000000000ull)
+
+static enum zmoe_status warm_up(struct zmoe_runtime *rt, uint32_t layer, struct zmoe_error *err)
+{
+    if (rt->warmed_up)
+        return ZMOE_OK;
+    const struct zmoe_config *c = &rt->cfg;
+    struct zmoe_ring_slot *sl = &rt->slots[0];
+    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
+    memset(sl->x_host, 0, (size_t)c->runtime.max_tokens * c->model.hidden *
+                              zmoe_dtype_size(c->dtype.activations));
+    memset(sl->ids_host, 0, tk_bytes);
+    memset(sl->w_host, 0, tk_bytes);
+    sl->params->tokens = c->runtime.max_tokens;
+    for (int experts = 0; experts < (rt->ring_experts ? 2 : 1); experts++) {
+        ze_command_list_handle_t list = experts ? sl->experts_lists[layer] : sl->lists[layer];
+        ZE_CHECK(zeFenceReset(sl->fence), "resetting slot 0's fence for the warm-up");
+        ZE_CHECK(zeCommandQueueExecuteCommandLists(rt->queue, 1, &list, sl->fence),
+                 "warming up slot 0's %s of layer %u", experts ? "experts-only list" : "list",
+                 layer);
+        ze_result_t r = zeFenceHostSynchronize(sl->fence, WARM_UP_TIMEOUT_NS);
+        if (r == ZE_RESULT_NOT_READY) {
+            zmoe_runtime_errorf(err, "the warm-up of slot 0's layer %u list still running after "
+                                     "%llu s", layer, WARM_UP_TIMEOUT_NS / 1000000000ull);
+            return ZMOE_TIMEOUT;
+        }
+        if (r != ZE_RESULT_SUCCESS)
+            return zmoe_runtime_ze_error(err, r, "zeFenceHostSynchronize",
+                                         "waiting for the warm-up of slot 0's layer %u", layer);
+    }
+    memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
+           ((size_t)rt->cfg.model.layers + rt->depth) * ZMOE_ROUTING_STATUS_WORDS * 4);
+    rt->warmed_up = true;
+    return ZMOE_OK;
+}
+
 enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
     LOCAL_ERR(err);
@@ -380,6 +428,8 @@ enum zmoe_status zmoe_load_weights(struct zmoe_runtime *rt, struct zmoe_error *e
         return ZMOE_ERR_STATE;
     }
     st = zmoe_runtime_upload_weights(rt, err);
+    if (st == ZMOE_OK)
+        st = warm_up(rt, 0, err);
     if (st == ZMOE_ERR_DEVICE_LOST)
         rt->lost = true;
     if (st == ZMOE_OK)
@@ -488,6 +538,8 @@ enum zmoe_status zmoe_upload_layer_weights(struct zmoe_runtime *rt, uint32_t lay
         rt->weights_loaded = false;
     }
     st = zmoe_runtime_upload_layer(rt, layer, host, err);
+    if (st == ZMOE_OK)
+        st = warm_up(rt, layer, err);
     if (st == ZMOE_ERR_DEVICE_LOST)
         rt->lost = true;
     if (st)

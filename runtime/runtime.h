@@ -309,6 +309,7 @@ struct zmoe_runtime {
     bool caller_weights;  /* zmoe_create_info.weights: pointers in layer_weights */
     struct zmoe_layer_weights *layer_weights; /* [layers], the caller's pointers */
     bool ring_experts;    /* zmoe_create_info.ring_experts */
+    bool warmed_up;       /* slot 0's lists have run once (warm_up in runtime.c) */
     char weights_report[512]; /* the loader's summary, for stats.weights_source */
     bool lost;
     struct zmoe_host_block hb;
