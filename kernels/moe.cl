@@ -1217,17 +1217,6 @@ INLINE float2 dot2_any(__global const void *w, size_t grow, size_t urow, __globa
  * offsets roff / soff (codes, scales, zeros, perm of the routed / shared tensor, in
  * QALIGN units), group and qflags are 0 in the float kernels, row_block 1. */
 
-/* Token row r of an expert_up tile: the x offset of its token (max_tokens * H < 2^32,
- * runtime/plan.c) and its routing weight's bits (1.0 unless routed with F_ON_INPUT). */
-INLINE uint2 up_row(__global const uint *sorted, __global const float *topk_w, uint start,
-                    uint r, bool shared, bool on_input, uint K, uint H)
-{
-    if (shared)
-        return (uint2)((start + r) * H, as_uint(1.0f));
-    const uint tk = sorted[start + r];
-    return (uint2)(tk / K * H, as_uint(on_input ? topk_w[tk] : 1.0f));
-}
-
 /* Tile (expert e, first row, rows): e < E routed rows [start, start+cnt) of the sorted
  * order; e == E the shared expert on tokens [start, start+cnt). Column = intermediate
  * index i; the work-item computes gate row i and up row n + i. */
@@ -1271,19 +1260,32 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
     const uint sdu = (n / row_block) * ng * ssz;
 
     /* Token rows a register tile at a time (tile_take), the reduction inside. */
-    const uint tiled = fmt == Q_NONE; /* compile-time */
+    const uint tiled = fmt == Q_NONE, rt = tiled ? ZMOE_RT : 1u; /* compile-time */
     for (uint r0 = 0, nr; r0 < cnt; r0 += nr) {
         nr = tile_take(cnt - r0, mode, tiled);
-        /* the pass's token rows (rows past nr repeat the last one, never read) */
-        const uint2 q0 = up_row(sorted, topk_w, start, r0, shared, on_input, K, H);
-        uint2 q1 = q0, q2 = q0, q3 = q0;
-        if (tiled) {
-            q1 = up_row(sorted, topk_w, start, r0 + min(1u, nr - 1u), shared, on_input, K, H);
-            q2 = up_row(sorted, topk_w, start, r0 + min(2u, nr - 1u), shared, on_input, K, H);
-            q3 = up_row(sorted, topk_w, start, r0 + min(3u, nr - 1u), shared, on_input, K, H);
+        /* the pass's token rows: x offsets (max_tokens * H < 2^32, runtime/plan.c) and
+         * routing weights; rows past nr repeat the last one and are never read. A loop
+         * with lane inserts, not four calls of a row helper building the float4 from bits:
+         * that form made expert_up 3-8% slower on the H200 (kernels/README.md) */
+        uint4 xoff = (uint4)(0u);
+        float4 xs = (float4)(1.0f);
+        for (uint r = 0; r < rt; r++) {
+            const uint rr = r0 + min(r, nr - 1u);
+            uint tok;
+            float wr = 1.0f;
+            if (shared) {
+                tok = start + rr;
+            } else {
+                const uint tk = sorted[start + rr];
+                tok = tk / K;
+                if (on_input)
+                    wr = topk_w[tk];
+            }
+            xoff = r == 0u ? (uint4)(tok * H, xoff.yzw) : r == 1u ? (uint4)(xoff.x, tok * H, xoff.zw)
+                 : r == 2u ? (uint4)(xoff.xy, tok * H, xoff.w) : (uint4)(xoff.xyz, tok * H);
+            xs = r == 0u ? (float4)(wr, xs.yzw) : r == 1u ? (float4)(xs.x, wr, xs.zw)
+               : r == 2u ? (float4)(xs.xy, wr, xs.w) : (float4)(xs.xyz, wr);
         }
-        const uint4 xoff = (uint4)(q0.x, q1.x, q2.x, q3.x);
-        const float4 xs = as_float4((uint4)(q0.y, q1.y, q2.y, q3.y));
         __local float *mine = red + j * lanes + l;
         if (!active) {
             for (uint r = 0; r < 2u * nr; r++)
