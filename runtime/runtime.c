@@ -531,6 +531,9 @@ enum zmoe_status zmoe_upload_layer_weights(struct zmoe_runtime *rt, uint32_t lay
             return ZMOE_ERR_ARGUMENT;
         }
     }
+    st = zmoe_runtime_check_upload(rt, layer, host, err);
+    if (st)
+        return st;
     /* the layer has no valid weights until the copy completes */
     if (rt->layer_loaded[layer]) {
         rt->layer_loaded[layer] = false;

@@ -421,6 +421,10 @@ void *zmoe_runtime_weight_ptr(const struct zmoe_runtime *rt, uint32_t layer, enu
 
 /* upload.c */
 enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+/* ZMOE_ERR_ARGUMENT when a host layer's act-order permutation names a column >= n. */
+enum zmoe_status zmoe_runtime_check_upload(const struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err);
 /* One layer from the caller's host memory (kernel layout), through the staging buffer. */
 enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t layer,
                                            const struct zmoe_layer_weights *host,

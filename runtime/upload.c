@@ -3,6 +3,7 @@
  * one fence, both created at init, are reused for every chunk (reset, copy, close,
  * execute, wait): nothing grows with the model and nothing is created per chunk. */
 #include "runtime/runtime.h"
+#include "weights/quant.h"
 
 #include <string.h>
 
@@ -59,6 +60,35 @@ enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmo
     rt->weights_report[0] = '\0';
     return zmoe_weights_load(&rt->cfg, staging, rt->ids.staging_bytes, sink, rt,
                              rt->weights_report, sizeof rt->weights_report, err);
+}
+
+/* The act-order permutations of a layer from the caller's host memory: the kernels
+ * gather x[perm[c']] unchecked (a bound per gather costs registers on Intel's SIMD8
+ * targets), so every value must be a column, as the safetensors loader checks g_idx. */
+enum zmoe_status zmoe_runtime_check_upload(const struct zmoe_runtime *rt, uint32_t layer,
+                                           const struct zmoe_layer_weights *host,
+                                           struct zmoe_error *err)
+{
+    for (int t = 0; t < ZMOE_TENSOR_COUNT; t++) {
+        struct zmoe_qmatrix m;
+        if (!host->tensor[t] || !zmoe_quant_matrix(&rt->cfg, (enum zmoe_tensor)t, &m) ||
+            !m.has_perm)
+            continue;
+        uint32_t v;
+        for (uint64_t i = 0; i < m.perm_sets * m.cols; i++) {
+            memcpy(&v, (const uint8_t *)host->tensor[t] + m.perm_offset + i * 4, 4);
+            if (v >= m.cols) {
+                zmoe_runtime_errorf(err, "zmoe_upload_layer_weights: layer %u tensor '%s': "
+                                         "perm[%llu][%llu] = %u, expected a column < %llu",
+                                    layer, zmoe_tensor_name((enum zmoe_tensor)t),
+                                    (unsigned long long)(i / m.cols),
+                                    (unsigned long long)(i % m.cols), v,
+                                    (unsigned long long)m.cols);
+                return ZMOE_ERR_ARGUMENT;
+            }
+        }
+    }
+    return ZMOE_OK;
 }
 
 enum zmoe_status zmoe_runtime_upload_layer(struct zmoe_runtime *rt, uint32_t layer,

@@ -539,6 +539,18 @@ static void check_upload_layer(struct zmoe_config c)
         "upload: a missing tensor");
     BAD(zmoe_upload_layer_weights(rt, 5, &host.w, &err), ZMOE_ERR_ARGUMENT, "layer 5 out of range",
         "upload: layer 5 of 2");
+    if (c.quant.act_order) { /* a permutation value past the row: refused before any copy */
+        struct zmoe_qmatrix m;
+        zmoe_quant_matrix(&c, ZMOE_TENSOR_W13, &m);
+        uint8_t *v = (uint8_t *)(uintptr_t)host.w.tensor[ZMOE_TENSOR_W13] + m.perm_offset +
+                     (m.perm_sets * m.cols - 1) * 4;
+        uint32_t saved, bad = (uint32_t)m.cols;
+        memcpy(&saved, v, 4);
+        memcpy(v, &bad, 4);
+        BAD(zmoe_upload_layer_weights(rt, 1, &host.w, &err), ZMOE_ERR_ARGUMENT,
+            "expected a column", "upload: an act-order permutation value past the row");
+        memcpy(v, &saved, 4);
+    }
     rt_counts_reset();
     st = RT_IN(zmoe_upload_layer_weights(rt, 1, &host.w, &err));
     const uint64_t first_executes = rt_ze[RT_ZE_EXECUTE];
@@ -659,6 +671,7 @@ int main(void)
     c.model.shared_intermediate = 64;
     c.dtype.weights = ZMOE_DTYPE_BF16;
     check_upload_layer(quantized(c, ZMOE_QUANT_INT4, 32, false, false, ZMOE_SCALE_F16));
+    check_upload_layer(quantized(c, ZMOE_QUANT_INT4, 32, true, true, ZMOE_SCALE_BF16));
     check_plan_json_and_sizes();
     zeCommandQueueDestroy(queue);
     zeContextDestroy(ctx);
