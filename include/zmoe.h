@@ -297,7 +297,8 @@ enum zmoe_status zmoe_set_layer_weights(struct zmoe_runtime *rt, uint32_t layer,
  * instead of or after zmoe_load_weights; a layer so given may be submitted before the
  * others have weights. Same phase rule as zmoe_set_layer_weights (not while a slot is
  * acquired or in flight). A framework that caches uploads (python/zmoe) uses it to give
- * each weight object its own layer. */
+ * each weight object its own layer. An act-order permutation value >= its row length is
+ * ZMOE_ERR_ARGUMENT (the kernels gather through it unchecked), before anything is copied. */
 enum zmoe_status zmoe_upload_layer_weights(struct zmoe_runtime *rt, uint32_t layer,
                                            const struct zmoe_layer_weights *host,
                                            struct zmoe_error *err);
