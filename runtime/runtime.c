@@ -229,6 +229,13 @@ static bool slot_io_direct(const struct zmoe_runtime *rt)
     return rt->device_type == ZE_DEVICE_TYPE_CPU || rt->device_integrated;
 }
 
+/* Every routing status row (one per layer for the caller's lists, one per ring slot). */
+static void clear_routing_status(struct zmoe_runtime *rt)
+{
+    memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
+           ((size_t)rt->cfg.model.layers + rt->depth) * ZMOE_ROUTING_STATUS_WORDS * 4);
+}
+
 static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
                                        struct zmoe_error *err)
 {
@@ -257,8 +264,7 @@ static enum zmoe_status create_objects(struct zmoe_runtime *rt, const struct zmo
     struct zmoe_params *ep = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.experts_params);
     zmoe_runtime_params(&rt->cfg, ep);
     ep->flags &= ~(ZMOE_PF_SHARED | ZMOE_PF_SHARED_GATE);
-    memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
-           ((size_t)rt->cfg.model.layers + rt->depth) * ZMOE_ROUTING_STATUS_WORDS * 4);
+    clear_routing_status(rt);
     return zmoe_runtime_record_ring(rt, err);
 }
 
@@ -400,8 +406,7 @@ static enum zmoe_status warm_up(struct zmoe_runtime *rt, uint32_t layer, struct 
             return zmoe_runtime_ze_error(err, r, "zeFenceHostSynchronize",
                                          "waiting for the warm-up of slot 0's layer %u", layer);
     }
-    memset(zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.routing_status), 0,
-           ((size_t)rt->cfg.model.layers + rt->depth) * ZMOE_ROUTING_STATUS_WORDS * 4);
+    clear_routing_status(rt);
     rt->warmed_up = true;
     return ZMOE_OK;
 }
