@@ -1266,7 +1266,7 @@ INLINE void expert_up_body(__global const uint *prm, __global const void *x,
         /* the pass's token rows: x offsets (max_tokens * H < 2^32, runtime/plan.c) and
          * routing weights; rows past nr repeat the last one and are never read. A loop
          * with lane inserts, not four calls of a row helper building the float4 from bits:
-         * that form made expert_up 3-8% slower on the H200 (kernels/README.md) */
+         * that form made expert_up 1-8% slower on the H200 (kernels/README.md) */
         uint4 xoff = (uint4)(0u);
         float4 xs = (float4)(1.0f);
         for (uint r = 0; r < rt; r++) {
