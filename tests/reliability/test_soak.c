@@ -8,8 +8,8 @@
  *                      allocations, no Level Zero object created (tracing layer).
  *   test_soak cycles   200 zmoe_create/load/forward/destroy cycles (ZMOE_SOAK=1: 1000):
  *                      after 20 warm-up cycles, RSS, open descriptors, live heap blocks
- *                      (all callers) and Level Zero objects do not grow. A child process
- *                      first fills PoCL's kernel cache (see prime_kernel_cache). */
+ *                      (all callers) and Level Zero objects do not grow.
+ * Before either, a child process fills PoCL's kernel cache (see prime_kernel_cache). */
 #include "rel.h"
 #ifdef REL_MALLOC_HOOK
 #include "rel_malloc.h"
@@ -232,8 +232,8 @@ static void cycles(void)
 /* On a cold cache PoCL compiles the kernels inside the process and keeps LLVM's heap
  * there (~800,000 live blocks, RSS 250 MiB against 120 MiB warm), whose allocator then
  * moves RSS by megabytes from cycle to cycle with the live block count flat (seen: +6 MiB
- * over 180 cycles, failing CI's first cold run). The cycles measure zmoe's steady state,
- * so one cycle in a child process compiles and fills the cache first. */
+ * over 180 cycles, failing CI's first cold run). Both soaks measure zmoe's
+ * steady state, so one cycle in a child process compiles and fills the cache first. */
 static void prime_kernel_cache(const char *self)
 {
     extern char **environ;
@@ -272,8 +272,7 @@ int main(int argc, char **argv)
         cfg = rel_config();
         return prime();
     }
-    if (argc > 1 && !strcmp(argv[1], "cycles"))
-        prime_kernel_cache(argv[0]);
+    prime_kernel_cache(argv[0]);
     const char *e = getenv("ZMOE_SOAK");
     soak = e && !strcmp(e, "1");
     rel_trk_start();
