@@ -31,7 +31,7 @@
 #ifdef __SANITIZE_ADDRESS__
 #define CYCLES_RSS_BOUND_KB 16384 /* ASan's allocator caches and shadow (seen: ~6.5 MiB) */
 #else
-#define CYCLES_RSS_BOUND_KB 2048
+#define CYCLES_RSS_BOUND_KB 4096 /* seen: +1792 KiB with a test suite on the same 2 cores */
 #endif
 
 static struct zmoe_config cfg;
@@ -164,7 +164,12 @@ static void cycles(void)
     long rss_w = 0;
     int fd_w = 0, failures = 0, max_live = 0, fd_max = 0;
 #ifdef REL_MALLOC_HOOK
-    int64_t heap_w = 0, heap_max = 0;
+    /* the lowest count at a cycle's end over the last warm-up cycles and over the last
+     * `tail` cycles: PoCL frees some of a destroyed runtime's blocks late (with other
+     * tests on the same cores, one cycle's end had +12,000 that the next had freed, and
+     * CI once read that at the very end), while a leak raises every later count */
+    const int tail = 50;
+    int64_t heap_w = INT64_MAX, heap_tail = INT64_MAX, heap_max = 0;
 #endif
     float y0[4 * H], y[4 * H], x[4 * H];
     rel_inputs(x, 4 * H, 77);
@@ -187,29 +192,26 @@ static void cycles(void)
         int live = (int)rel_trk_live_total();
         if (live > max_live)
             max_live = live;
+#ifdef REL_MALLOC_HOOK
+        const int64_t heap = rel_malloc_live_all();
+        if (i >= warm / 2 && i < warm && heap < heap_w)
+            heap_w = heap;
+        if (i >= total - tail && heap < heap_tail)
+            heap_tail = heap;
+        if (i >= warm && heap - heap_w > heap_max)
+            heap_max = heap - heap_w;
+#endif
         if (i == warm - 1) {
             rss_w = rel_rss_pages();
             fd_w = rel_fd_count();
-#ifdef REL_MALLOC_HOOK
-            heap_w = rel_malloc_live_all();
-#endif
         } else if (i >= warm) {
             int fds = rel_fd_count();
             if (fds > fd_max)
                 fd_max = fds;
-#ifdef REL_MALLOC_HOOK
-            int64_t h = rel_malloc_live_all() - heap_w;
-            if (h > heap_max)
-                heap_max = h;
-#endif
         }
     }
     long rss_end = rel_rss_pages();
     int fd_end = rel_fd_count();
-#ifdef REL_MALLOC_HOOK
-    /* before the first TAP line: stdout's buffer is allocated on first use */
-    int64_t h_end = rel_malloc_live_all() - heap_w;
-#endif
     TAP_EQ_INT(failures, 0, "%d create/load/forward/destroy cycles, same output each time", total);
     TAP_EQ_INT(max_live, 0, "no Level Zero object left after any cycle");
     TAP_OK(fd_max <= fd_w && fd_end == fd_w, "open descriptors: %d after warm-up, at most %d "
@@ -222,10 +224,11 @@ static void cycles(void)
 #ifdef REL_MALLOC_HOOK
     struct rel_malloc_counts mc;
     rel_malloc_read(&mc);
+    const int64_t h_end = heap_tail - heap_w;
     TAP_OK(h_end <= 0 && mc.zmoe_live == 0,
-           "live heap blocks (every caller): %+lld after the cycles (peak %+lld during one), "
-           "zmoe's own: %llu", (long long)h_end, (long long)heap_max,
-           (unsigned long long)mc.zmoe_live);
+           "live heap blocks (every caller): lowest of the last %d cycles %+lld against the "
+           "warm-up's (highest after warm-up %+lld), zmoe's own: %llu",
+           tail, (long long)h_end, (long long)heap_max, (unsigned long long)mc.zmoe_live);
 #endif
 }
 
