@@ -1699,7 +1699,7 @@ static int write_md(const struct dev *d, const struct row *rows, uint32_t n, con
                "W2 (+ biases), the shared expert; GB/s = weight bytes / layer time; ratio = GB/s / copy GB/s\n");
     if (opt.experts)
         fprintf(f, "- **`--experts`: rows `NAME/experts` time the experts-only call** "
-                   "(`zmoe_runtime_launch_plan_experts()`: align_routed, expert_up, expert_down, combine; what "
+                   "(`zmoe_runtime_launch_plan_experts()`: align_routed, expert_up, expert_down (+ combine unless fused); what "
                    "`zmoe_record_experts` / `zmoe.fused_experts` run for an engine that routes itself) on the "
                    "routing the layer call computed; no router, no shared expert: weight MB = the routed experts' "
                    "bytes; y checked against the reference only where the layer has no shared expert (–)\n");

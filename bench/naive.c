@@ -238,7 +238,8 @@ static const enum naive_stage stage_of[ZMOE_K_COUNT] = {
 
 /* The runtime's launch plan (runtime/launch.c), resolved into this call's scratch, with
  * the out-of-place on-input steps after align: expert_up reads the scaled copies (one
- * row per routed copy, so its copies-per-token argument becomes 1) and combine the ones. */
+ * row per routed copy, so its copies-per-token argument becomes 1) and combine (its kernel or
+ * expert_down's fused tail) the ones. */
 static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t layer,
                           uint32_t T, void *const *s, bool timed)
 {
@@ -272,7 +273,11 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
                 continue;
             }
             if (a->kind == ZMOE_ARG_ACT)
-                ptr = oi && ln->kernel == ZMOE_K_COMBINE && v == ZMOE_ACT_TOPK_W ? s[S_ONES] : s[v];
+                /* the combine weights (the combine kernel's, or expert_down's fused tail) */
+                ptr = oi && v == ZMOE_ACT_TOPK_W &&
+                              (ln->kernel == ZMOE_K_DOWN || ln->kernel == ZMOE_K_COMBINE)
+                          ? s[S_ONES]
+                          : s[v];
             else if (a->kind == ZMOE_ARG_WEIGHT)
                 ptr = w[v];
             else if (v == ZMOE_IO_X)
@@ -317,7 +322,7 @@ enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool ti
         [ZMOE_ACT_INV] = TK * 4, [ZMOE_ACT_TILES] = tiles * 16,
         [ZMOE_ACT_GROUPS] = 3 * sizeof(ze_group_count_t), [ZMOE_ACT_A] = TK * I * 4,
         [ZMOE_ACT_A_SHARED] = T * S * 4, [ZMOE_ACT_O] = TK * H * 4,
-        [ZMOE_ACT_O_SHARED] = T * H * 4, [S_Y] = T * H * asz,
+        [ZMOE_ACT_O_SHARED] = T * H * 4, [ZMOE_ACT_DONE] = T * H * 4, [S_Y] = T * H * asz,
         [S_XS] = n->on_input ? TK * H * asz : 0, [S_ONES] = n->on_input ? TK * 4 : 0,
     };
     void *s[S_COUNT] = {0};

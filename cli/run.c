@@ -236,7 +236,10 @@ static void report(struct run_state *r, bool zecount_ok, uint64_t ze_calls, cons
     for (int k = 0; k < ZMOE_STAGE_COUNT; k++) {
         char name[64];
         snprintf(name, sizeof name, "device %s", zmoe_stage_name((enum zmoe_stage)k));
-        print_row(name, r->stage_ns[k], r->ndevice);
+        if (k == ZMOE_STAGE_COMBINE && r->s.stats.combine_fused)
+            printf("  %-28s %21s\n", name, "(in expert_down)");
+        else
+            print_row(name, r->stage_ns[k], r->ndevice);
     }
     printf("  (device times: the runtime's kernel timestamps of the last completed submit,\n"
            "   sampled after each zmoe_wait)\n");

@@ -435,6 +435,9 @@ struct zmoe_stats {
                                  prefix (detected or configured), or synthetic seed */
     bool kernels_native;     /* AOT binary used (else SPIR-V) */
     bool slot_io_direct;     /* [runtime] slot_io as resolved: kernels use the host buffers */
+    bool combine_fused;      /* combine runs inside expert_down (float experts, one device):
+                                stage_device_ns[ZMOE_STAGE_COMBINE] is 0, expert_down's
+                                time includes it */
 };
 enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats *out);
 

@@ -536,8 +536,9 @@ INLINE float group_score(__local const float *s, __global const float *sb, bool 
  * pair count: row offsets and tile offsets (two work-group prefix sums), the tile list
  * (routed experts in expert order, then the shared expert's tiles when F_SHARED), the
  * placement sorted[row] = t*K+k / inv[t*K+k] = row, and the group counts of the three
- * indirect launches (groups[0..2] expert_up, [3..5] expert_down, [6..8] combine).
- * Every work-item calls it and reaches every barrier. */
+ * indirect launches (groups[0..2] expert_up, [3..5] expert_down, [6..8] combine), and
+ * zeroes the fused combine's counters (combine_tail). Every work-item calls it and
+ * reaches every barrier. */
 /* Expert parallel: is expert e owned here (F_SHARD), and its index in this
  * participant's weights (owned experts below e). */
 INLINE bool owned(__global const uint *prm, uint flags, uint e)
@@ -557,11 +558,14 @@ INLINE uint local_expert(__global const uint *prm, uint flags, uint e)
 INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint *prm,
                         __global const uint *topk_ids,
                         __global uint *sorted, __global uint *inv, __global uint4 *tiles,
-                        __global uint *groups, __local uint *cnt, __local uint *off,
-                        __local uint *toff, __local uint *part, uint lid, uint ls, uint gx_up,
-                        uint gx_down, uint gx_combine)
+                        __global uint *groups, __global uint *done, __local uint *cnt,
+                        __local uint *off, __local uint *toff, __local uint *part, uint lid,
+                        uint ls, uint gx_up, uint gx_down, uint gx_combine)
 {
     const uint TK = T * K;
+    /* expert_down's fused combine counts rows per (token, column block) from zero */
+    for (uint i = lid; i < T * gx_down; i += ls)
+        done[i] = 0;
     /* experts another participant owns get no rows and no tiles here (F_SHARD) */
     for (uint e = lid; e < E; e += ls) {
         if (!owned(prm, flags, e))
@@ -651,8 +655,8 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
                     __global float *logits, __global const float *score_bias,
                     __global uint *topk_ids, __global float *topk_w, __global float *gate,
                     __global uint *sorted, __global uint *inv, __global uint4 *tiles,
-                    __global uint *groups, uint E, uint K, uint G, uint topk_group,
-                    uint gx_up, uint gx_down, uint gx_combine)
+                    __global uint *groups, __global uint *done, uint E, uint K, uint G,
+                    uint topk_group, uint gx_up, uint gx_down, uint gx_combine)
 {
     __local float score[ALIGN_SCORES];
     __local uint key[ALIGN_SCORES];
@@ -757,8 +761,8 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     }
 
-    align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
-                gx_up, gx_down, gx_combine);
+    align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, done, cnt, off, toff, part,
+                lid, ls, gx_up, gx_down, gx_combine);
 }
 
 /* The experts-only call (zmoe_record_experts): the caller's routing instead of the
@@ -774,8 +778,8 @@ __kernel void align_routed(__global const uint *tokens, __global const uint *prm
                            __global const uint *ids_in, __global const float *w_in,
                            __global uint *status, __global uint *topk_ids, __global float *topk_w,
                            __global uint *sorted, __global uint *inv, __global uint4 *tiles,
-                           __global uint *groups, uint E, uint K, uint gx_up, uint gx_down,
-                           uint gx_combine)
+                           __global uint *groups, __global uint *done, uint E, uint K,
+                           uint gx_up, uint gx_down, uint gx_combine)
 {
     __local uint cnt[ZMOE_EMAX], off[ZMOE_EMAX], toff[ZMOE_EMAX];
     __local uint part[2 * ALIGN_WG_MAX];
@@ -814,8 +818,8 @@ __kernel void align_routed(__global const uint *tokens, __global const uint *prm
         }
         status[0] = min(seen, 0xffffffffu - bad[1]) + bad[1];
     }
-    align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, cnt, off, toff, part, lid, ls,
-                gx_up, gx_down, gx_combine);
+    align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, done, cnt, off, toff, part,
+                lid, ls, gx_up, gx_down, gx_combine);
 }
 
 /* ------------------------------------------------------------------ quantized rows */
@@ -1184,6 +1188,83 @@ INLINE float2 qdot2_mode(__global const uint4 *cg, uint du, __global const uchar
                                adt, MODE_WIDE, 0u);
 }
 
+/* ------------------------------------------------------------------ combine */
+
+/* y[t][h] = sum_k c_k o[row(t,k)][h] (+ gate[t] o_sh[t][h]), k summed in order: the same
+ * sum, bit for bit, in the combine kernel and in expert_down's fused tail. o is read
+ * through volatile pointers: in the fused tail other work-groups wrote it during this
+ * kernel, and a volatile load is not served from a stale L1 line (see combine_tail). */
+INLINE float combine_sum(uint flags, volatile __global const float *o,
+                         volatile __global const float *o_sh, __global const float *topk_w,
+                         __global const float *gate, __global const uint *inv, uint H, uint K,
+                         uint t, uint h)
+{
+    const bool on_input = (flags & F_ON_INPUT) != 0;
+    float acc = 0.0f;
+    for (uint k = 0; k < K; k++) {
+        const uint p = inv[t * K + k];
+        if (p == NO_ROW)
+            continue; /* expert parallel: another participant's pair */
+        const float c = on_input ? 1.0f : topk_w[t * K + k];
+        acc += c * o[(size_t)p * H + h];
+    }
+    if (flags & F_SHARED)
+        acc += gate[t] * o_sh[(size_t)t * H + h];
+    return acc;
+}
+
+/* One work-item per (h, t). */
+INLINE void combine_body(__global const uint *prm, __global const float *o,
+                         __global const float *o_sh, __global const float *topk_w,
+                         __global const float *gate, __global const uint *inv,
+                         __global void *y, uint H, uint K, const uint adt)
+{
+    const uint h = get_global_id(0), t = get_group_id(1);
+    if (h >= H)
+        return;
+    st1(y, (size_t)t * H + h, combine_sum(prm[P_FLAGS], o, o_sh, topk_w, gate, inv, H, K, t, h), adt);
+}
+
+/* expert_down's fused combine (argument fuse = 1; runtime/launch.c decides). The
+ * work-groups of column block g (grid x) each count their tile's rows of token t in
+ * done[t * gx + g] once the rows are written; the one that brings the count to the
+ * token's row count (its K pairs, + 1 with a shared expert) writes y[t] for the block's
+ * columns with combine_sum: the same order, so the same bits, as the combine kernel,
+ * whichever work-group arrives last. A token has at most one row per tile (its K experts
+ * differ), so the counts reach exactly that. align zeroes done for the call's tokens.
+ * Ordering: the writers' stores, then a barrier with the global fence, then the
+ * counter's atomic; after it the same barrier and volatile loads (OpenCL C 1.2 has no
+ * device-scope acquire/release; this is the portable fence-and-counter form, and PoCL
+ * 3.1's SPIR-V library has no mem_fence). Not with expert parallelism (F_SHARD: a token
+ * may have no row here; the plan keeps the combine kernel). cols: the block's width;
+ * fin: ZMOE_RMAX + 1 local words. Every work-item calls it, fuse or not. */
+INLINE void combine_tail(__global const uint *prm, __global const float *o,
+                         __global const float *o_sh, __global const float *topk_w,
+                         __global const float *gate, __global const uint *inv,
+                         __global const uint *sorted, __global const uint4 *tiles,
+                         __global uint *done, __global void *y, uint H, uint E, uint K,
+                         uint ydt, uint fuse, uint cols, __local uint *fin)
+{
+    const uint lin = get_local_id(1) * get_local_size(0) + get_local_id(0);
+    const uint items = get_local_size(0) * get_local_size(1);
+    const uint flags = prm[P_FLAGS], rows = K + ((flags & F_SHARED) ? 1u : 0u);
+    const uint4 tile = tiles[get_group_id(1)]; /* (expert, first row, rows) */
+    if (lin == 0)
+        fin[ZMOE_RMAX] = 0;
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    if (fuse && lin < tile.z) {
+        const uint t = tile.x == E ? tile.y + lin : sorted[tile.y + lin] / K;
+        if (atomic_inc(&done[(size_t)t * get_num_groups(0) + get_group_id(0)]) + 1u == rows)
+            fin[atomic_inc(&fin[ZMOE_RMAX])] = t;
+    }
+    barrier(CLK_GLOBAL_MEM_FENCE | CLK_LOCAL_MEM_FENCE);
+    const uint n = fin[ZMOE_RMAX], h0 = get_group_id(0) * cols, w = min(cols, H - h0);
+    for (uint i = lin; i < n * w; i += items) {
+        const uint t = fin[i / w], h = h0 + i % w;
+        st1(y, (size_t)t * H + h, combine_sum(flags, o, o_sh, topk_w, gate, inv, H, K, t, h), ydt);
+    }
+}
+
 /* ------------------------------------------------------------------ experts */
 
 /* Float rows whose dtype is only known at run time (the float shared expert of a quantized
@@ -1332,8 +1413,12 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                              __global const float *b2, __global const void *sw2,
                              __global const uint4 *tiles, __global float *o,
                              __global float *o_sh, uint H, uint I, uint S, uint E,
-                             uint lane_spans, uint group, uint row_block, uint qflags,
-                             uint4 roff, uint4 soff, __local float *red, const uint wdt,
+                             uint lane_spans, __global const uint *sorted,
+                             __global const uint *inv, __global const float *topk_w,
+                             __global const float *gate, __global uint *done,
+                             __global void *y, uint K, uint ydt, uint fuse, uint group,
+                             uint row_block, uint qflags, uint4 roff, uint4 soff,
+                             __local float *red, __local uint *fin, const uint wdt,
                              const uint fmt)
 {
     const uint l = get_local_id(0), j = get_local_id(1);
@@ -1399,32 +1484,12 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
                 out[(size_t)(start + r) * H + hq] = lane_sum(red, r * rpi + q, j, lanes) + bias;
         }
     }
-}
-
-/* ------------------------------------------------------------------ combine */
-
-/* One work-item per (h, t); k summed in order: deterministic, no atomics. */
-INLINE void combine_body(__global const uint *prm, __global const float *o,
-                         __global const float *o_sh, __global const float *topk_w,
-                         __global const float *gate, __global const uint *inv,
-                         __global void *y, uint H, uint K, const uint adt)
-{
-    const uint h = get_global_id(0), t = get_group_id(1);
-    if (h >= H)
-        return;
-    const uint flags = prm[P_FLAGS];
-    const bool on_input = (flags & F_ON_INPUT) != 0;
-    float acc = 0.0f;
-    for (uint k = 0; k < K; k++) {
-        const uint p = inv[t * K + k];
-        if (p == NO_ROW)
-            continue; /* expert parallel: another participant's pair */
-        const float c = on_input ? 1.0f : topk_w[t * K + k];
-        acc += c * o[(size_t)p * H + h];
-    }
-    if (flags & F_SHARED)
-        acc += gate[t] * o_sh[(size_t)t * H + h];
-    st1(y, (size_t)t * H + h, acc, adt);
+    /* the float kernels' tail, called whatever fuse is (it then does nothing): a barrier
+     * under a run-time branch, even a uniform one, is what PoCL 3.1 has miscompiled here
+     * before; fmt is a compile-time constant */
+    if (fmt == Q_NONE)
+        combine_tail(prm, o, o_sh, topk_w, gate, inv, sorted, tiles, done, y, H, E, K, ydt, fuse,
+                     nout * rpi, fin);
 }
 
 /* ------------------------------------------------------------------ variants */
@@ -1452,17 +1517,28 @@ INLINE void combine_body(__global const uint *prm, __global const float *o,
                        K, lane_spans, 0, 1, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE, AD); \
     }
 
+/* The float expert_down's arguments for the fused combine (combine_tail): ydt is y's
+ * dtype (DT_*; a uniform branch at the store), fuse 0 leaves y to the combine kernel.
+ * The quantized expert_down has no tail: with these arguments expert_down_qint4 spilled
+ * registers on tgllp (SIMD8, 128 registers), so quantized plans keep the combine kernel. */
+#define COMBINE_ARGS                                                                        \
+    __global const uint *sorted, __global const uint *inv, __global const float *topk_w,    \
+        __global const float *gate, __global uint *done, __global void *y, uint K, uint ydt, \
+        uint fuse
+
 #define EXPERT_DOWN(WN, WD)                                                                 \
     __kernel void expert_down_w##WN(__global const uint *prm, __global const float *a,      \
                                     __global const float *a_sh, __global const void *w2,    \
                                     __global const float *b2, __global const void *sw2,     \
                                     __global const uint4 *tiles, __global float *o,         \
                                     __global float *o_sh, uint H, uint I, uint S, uint E,   \
-                                    uint lane_spans)                                        \
+                                    uint lane_spans, COMBINE_ARGS)                          \
     {                                                                                       \
         __local float red[ZMOE_RMAX * ZMOE_WG];                                             \
+        __local uint fin[ZMOE_RMAX + 1];                                                    \
         expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
-                         0, 1, 0, (uint4)(0), (uint4)(0), red, WD, Q_NONE);                 \
+                         sorted, inv, topk_w, gate, done, y, K, ydt, fuse, 0, 1, 0,         \
+                         (uint4)(0), (uint4)(0), red, fin, WD, Q_NONE);                     \
     }
 
 #define COMBINE(AN, AD)                                                                     \
@@ -1548,8 +1624,9 @@ REDUCE(bf16, DT_BF16)
     {                                                                                       \
         __local float red[ZMOE_QROWS * ZMOE_RMAX * ZMOE_WG];                                \
         expert_down_body(prm, a, a_sh, w2, b2, sw2, tiles, o, o_sh, H, I, S, E, lane_spans, \
-                         group, row_block, qflags, (uint4)(rc, rs, rz, rp),                 \
-                         (uint4)(sc, ss, sz, sp), red, DT_F32, QF);                         \
+                         0, 0, 0, 0, 0, 0, 0, 0, 0, group, row_block, qflags,               \
+                         (uint4)(rc, rs, rz, rp), (uint4)(sc, ss, sz, sp), red, 0, DT_F32,  \
+                         QF);                                                               \
     }
 
 PER_ACT(EXPERT_UP_Q, int4, Q_INT4)

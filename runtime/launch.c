@@ -30,8 +30,8 @@ static const struct {
      * Float expert_down rows under 128 chunks run 16 lanes (H200, T=1 / T=8 us:
      * Qwen3-30B-A3B, I=768, 14.2 -> 12.4 / 65.6 -> 51.5; I=640 19.1 -> 15.2 / 100.6 ->
      * 73.1; longer rows lose with 16: GPT-OSS I=2880 T=8 118 -> 133, Mixtral 452 -> 518) */
-    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8, 16, 128}},
-    {ZE_DEVICE_TYPE_CPU, {1, 64, 32, 1, 8, 8, 0, 0}},
+    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8, 16, 128, 1}},
+    {ZE_DEVICE_TYPE_CPU, {1, 64, 32, 1, 8, 8, 0, 0, 1}},
 };
 
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group)
@@ -54,6 +54,9 @@ struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32
     const char *spans = getenv("ZMOE_GEMV_SPANS");
     if (spans && (spans[0] == '0' || spans[0] == '1') && spans[1] == '\0')
         s.lane_spans = (uint32_t)(spans[0] - '0');
+    const char *fuse = getenv("ZMOE_FUSE_COMBINE");
+    if (fuse && (fuse[0] == '0' || fuse[0] == '1') && fuse[1] == '\0')
+        s.fuse_combine = (uint32_t)(fuse[0] - '0');
     while (s.align_wg > ZMOE_KERNEL_WG && s.align_wg > max_group)
         s.align_wg /= 2; /* the largest power of two the device allows */
     return s;
@@ -102,6 +105,11 @@ struct geometry {
     uint32_t H, I, E, K, S, G, nout, spans;
     uint32_t gx_up, gx_down, gx_combine;
     bool quant; /* quantized expert kernels (cfg->quant.format) */
+    /* combine inside the float expert_down (the shape's choice; the quantized one has no
+     * tail, kernels/moe.cl COMBINE_ARGS), but not with expert parallelism: there a token
+     * may have no row on a participant, and the combine kernel still writes its zero
+     * partial */
+    uint32_t fuse_combine;
 };
 
 static struct geometry plan_tables(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
@@ -119,6 +127,8 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
         .nout = shape->nout,
         .spans = shape->lane_spans,
         .quant = c->quant.format != ZMOE_QUANT_NONE,
+        .fuse_combine = shape->fuse_combine && c->quant.format == ZMOE_QUANT_NONE &&
+                        c->parallel.devices <= 1 && c->parallel.ranks <= 1,
     };
     const char *w = zmoe_dtype_name(c->dtype.weights), *a = zmoe_dtype_name(c->dtype.activations);
 
@@ -226,8 +236,9 @@ void zmoe_runtime_launch_plan_quant_shard(struct zmoe_launch_plan *p, const stru
     }
 }
 
-/* The three launches after an align (either one): expert_up, expert_down and combine,
- * each with the group counts the align wrote at act.groups[0], [1], [2]. */
+/* The launches after an align (either one): expert_up, expert_down and combine, each
+ * with the group counts the align wrote at act.groups[0], [1], [2]; or, with the
+ * combine fused into expert_down, the first two. */
 static void expert_launches(struct zmoe_launch_plan *p, const struct zmoe_config *c,
                             const struct geometry *g)
 {
@@ -266,8 +277,22 @@ static void expert_launches(struct zmoe_launch_plan *p, const struct zmoe_config
     u32(&b, g->S);
     u32(&b, g->E);
     u32(&b, g->spans);
-    if (g->quant)
+    if (g->quant) {
         quant_args(&b, c, ZMOE_K_DOWN);
+    } else {
+        /* the fused combine's inputs (kernels/moe.cl, combine_tail) */
+        act(&b, ZMOE_ACT_SORTED);
+        act(&b, ZMOE_ACT_INV);
+        act(&b, ZMOE_ACT_TOPK_W);
+        act(&b, ZMOE_ACT_GATE);
+        act(&b, ZMOE_ACT_DONE);
+        io(&b, ZMOE_IO_Y);
+        u32(&b, g->K);
+        u32(&b, (uint32_t)c->dtype.activations);
+        u32(&b, g->fuse_combine);
+    }
+    if (g->fuse_combine)
+        return;
 
     b = begin(p, ZMOE_K_COMBINE, ZMOE_STAGE_COMBINE, 2, 0, 0);
     io(&b, ZMOE_IO_PARAMS);
@@ -313,6 +338,7 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     act(&b, ZMOE_ACT_INV);
     act(&b, ZMOE_ACT_TILES);
     act(&b, ZMOE_ACT_GROUPS);
+    act(&b, ZMOE_ACT_DONE);
     u32(&b, g.E);
     u32(&b, g.K);
     u32(&b, g.G);
@@ -344,6 +370,7 @@ void zmoe_runtime_launch_plan_experts(const struct zmoe_config *c,
     act(&b, ZMOE_ACT_INV);
     act(&b, ZMOE_ACT_TILES);
     act(&b, ZMOE_ACT_GROUPS);
+    act(&b, ZMOE_ACT_DONE);
     u32(&b, g.E);
     u32(&b, g.K);
     u32(&b, g.gx_up);

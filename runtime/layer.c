@@ -149,9 +149,12 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
         if (st)
             return st;
     }
+    /* y is complete when the plan's last launch is: combine, or expert_down with the
+     * combine fused into it */
+    const struct zmoe_launch_plan *lp = experts ? &rt->launch_experts : &rt->launch;
     if (!rt->slot_direct)
         ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
-                                               &sl->ev[ZMOE_STAGE_COMBINE]),
+                                               &sl->ev[lp->launch[lp->count - 1].stage]),
                  "recording the output copy of slot %u layer %u (%s)", s, l, what);
     ZE_CHECK(zeCommandListClose(list), "closing the %s of slot %u layer %u", what, s, l);
     return ZMOE_OK;

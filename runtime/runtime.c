@@ -911,6 +911,7 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
              rt->layers_loaded ? rt->weights_report : "(not loaded)");
     out->kernels_native = rt->kernels_native;
     out->slot_io_direct = rt->slot_direct;
+    out->combine_fused = rt->launch.count && rt->launch.launch[rt->launch.count - 1].kernel == ZMOE_K_DOWN;
     if (rt->lost)
         return ZMOE_ERR_DEVICE_LOST;
 

@@ -82,6 +82,7 @@ enum zmoe_act {
     ZMOE_ACT_A_SHARED,   /* f32 [T][S] */
     ZMOE_ACT_O,          /* f32 [T*K][H] */
     ZMOE_ACT_O_SHARED,   /* f32 [T][H] */
+    ZMOE_ACT_DONE,       /* u32 [T][column blocks <= H]: the fused combine's row counts */
     ZMOE_ACT_COUNT
 };
 const char *zmoe_act_name(enum zmoe_act a);
@@ -193,6 +194,8 @@ struct zmoe_device_shape {
     /* float expert_down with rows of fewer than short_chunks 16-byte chunks (I * weight
      * size / 16) runs short_lanes lanes (0: never), as every lane then still has a few */
     uint32_t short_lanes, short_chunks;
+    /* 1: combine runs inside expert_down (kernels/moe.cl combine_tail), one launch fewer */
+    uint32_t fuse_combine;
 };
 /* Rows per work-item of the quantized expert kernels with the interleaved split
  * (kernels/moe.cl ZMOE_QROWS and qrows_of: this for 4-bit codes, half for 8-bit); 1
@@ -200,7 +203,7 @@ struct zmoe_device_shape {
 #define ZMOE_QUANT_ROWS 2u
 /* The shape for a device of this type whose work-groups hold up to max_group items.
  * ZMOE_GEMV_LANES (power of two <= 64) and ZMOE_GEMV_SPANS (0|1) override, so hostdev
- * can run a GPU's shape. */
+ * can run a GPU's shape; ZMOE_FUSE_COMBINE (0|1) too, to compare the two plans. */
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group);
 
 /* What a kernel argument is. Pointers are named, not given: the Level Zero recorder

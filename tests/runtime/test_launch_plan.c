@@ -29,7 +29,7 @@ static bool names_io(const struct zmoe_launch *l, enum zmoe_io io)
 /* What every plan must satisfy: arguments against the SPIR-V, names that exist, group
  * shapes, one wait chain, indirect launches after the writer of act.groups. */
 static void check_launches(struct zmoe_runtime *rt, const struct zmoe_launch_plan *p,
-                           uint32_t count, const char *what)
+                           uint32_t count, uint32_t experts, const char *what)
 {
     bool args_ok = true, shape_ok = true, order_ok = true, ids_ok = true;
     bool groups_written = false;
@@ -70,8 +70,8 @@ static void check_launches(struct zmoe_runtime *rt, const struct zmoe_launch_pla
            p->kernel[ZMOE_K_ALIGN].local[0]);
     TAP_OK(order_ok, "%s: one chain of waits; indirect launches follow the one that writes act.groups",
            what);
-    /* the three expert launches after the align: expert_up's argument K is top_k */
-    const struct zmoe_launch *up = &p->launch[count - 3];
+    /* the expert launches after the align: expert_up's argument K is top_k */
+    const struct zmoe_launch *up = &p->launch[count - experts];
     TAP_OK(up->kernel == ZMOE_K_UP && up->arg[ZMOE_UP_ARG_K].kind == ZMOE_ARG_U32 &&
                up->arg[ZMOE_UP_ARG_K].value == rt->cfg.model.top_k,
            "%s: expert_up's argument %u is top_k (the baseline's hook)", what, ZMOE_UP_ARG_K);
@@ -92,7 +92,19 @@ static void check_plan(const struct zmoe_config *c, const char *what)
         return;
     }
     const struct zmoe_launch_plan *p = &rt->launch;
-    check_launches(rt, p, 5, what);
+    /* expert_up, expert_down (+ combine unless it is fused into expert_down: float
+     * experts on one device, the default shape) */
+    const bool fused = c->quant.format == ZMOE_QUANT_NONE && p->shape.fuse_combine;
+    const uint32_t experts = fused ? 2 : 3;
+    check_launches(rt, p, 2 + experts, experts, what);
+    const struct zmoe_launch *down = &p->launch[3];
+    const struct zmoe_launch_arg *last = &down->arg[down->nargs - 1];
+    const bool float_down = c->quant.format == ZMOE_QUANT_NONE;
+    const bool down_ok = down->kernel == ZMOE_K_DOWN && names_io(down, ZMOE_IO_Y) == float_down &&
+                         (!float_down || (last->kind == ZMOE_ARG_U32 && last->value == fused));
+    TAP_OK(down_ok && p->launch[p->count - 1].kernel == (fused ? ZMOE_K_DOWN : ZMOE_K_COMBINE),
+           "%s: combine %s (the float expert_down writes y, its last argument says %s)", what,
+           fused ? "fused into expert_down" : "its own launch", fused ? "fused" : "separate");
     const struct zmoe_launch *router = &p->launch[0];
     const bool router_ok = router->kernel == ZMOE_K_ROUTER && router->indirect < 0 &&
                            router->groups[1] * ZMOE_KERNEL_ROUTER_TOKENS >= c->runtime.max_tokens &&
@@ -104,7 +116,7 @@ static void check_plan(const struct zmoe_config *c, const char *what)
     const struct zmoe_launch_plan *x = &rt->launch_experts;
     char xwhat[160];
     snprintf(xwhat, sizeof xwhat, "experts plan, %s", what);
-    check_launches(rt, x, 4, xwhat);
+    check_launches(rt, x, 1 + experts, experts, xwhat);
     const struct zmoe_launch *ar = &x->launch[0];
     bool router_free = true;
     for (uint32_t i = 0; i < x->count; i++)
@@ -128,7 +140,7 @@ static void check_plan(const struct zmoe_config *c, const char *what)
         same_widths = ar->arg[ar->nargs - j].kind == ZMOE_ARG_U32 &&
                       ar->arg[ar->nargs - j].value == al->arg[al->nargs - j].value;
     bool same_experts = true;
-    for (uint32_t i = 0; i < 3; i++) {
+    for (uint32_t i = 0; i < experts; i++) {
         struct zmoe_launch a = x->launch[1 + i], b = p->launch[2 + i];
         same_experts &= a.wait == (int32_t)i && b.wait == (int32_t)i + 1;
         a.wait = b.wait = 0; /* one launch earlier in the experts plan */
@@ -270,7 +282,7 @@ int main(void)
         unsetenv("ZMOE_GEMV_LANES");
         static struct zmoe_launch_plan p;
         zmoe_runtime_launch_plan(&c, &sh, &p);
-        const struct zmoe_launch *al = &p.launch[p.count - 4];
+        const struct zmoe_launch *al = &p.launch[1]; /* align */
         const uint32_t *ld = p.kernel[ZMOE_K_DOWN].local, gx_down = al->arg[al->nargs - 2].value;
         TAP_OK(ld[0] == rows[i].lanes && ld[0] * ld[1] == ZMOE_KERNEL_WG && gx_down * ld[1] == 2048,
                "%s shape%s, I=%u %s: expert_down %u x %u, %u groups wide (want %u lanes)",

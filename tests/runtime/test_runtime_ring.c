@@ -203,9 +203,12 @@ static void test_zero_alloc(void)
     for (int e = 0; e < ZMOE_STAGE_COUNT; e++) {
         tap_diag("stage %-12s %8llu ns (last completed submit, kernel timestamps)", zmoe_stage_name(e),
                  (unsigned long long)s.stage_device_ns[e]);
-        all_timed = all_timed && s.stage_device_ns[e] > 0;
+        /* the combine runs inside expert_down (test_combine_fused has both plans) */
+        if (e != ZMOE_STAGE_COMBINE || !s.combine_fused)
+            all_timed = all_timed && s.stage_device_ns[e] > 0;
     }
-    TAP_OK(st == ZMOE_OK && all_timed, "stats: every stage has a device time");
+    TAP_OK(st == ZMOE_OK && all_timed, "stats: every stage has a device time (combine: %s)",
+           s.combine_fused ? "in expert_down" : "its own");
     TAP_OK(s.host_allocations_after_init == 0 && s.device_allocations_after_init == 0,
            "stats: no allocation after init (host block refusals %llu)",
            (unsigned long long)s.host_allocations_after_init);
@@ -482,6 +485,69 @@ static void test_slot_io(void)
            (unsigned long long)lists);
 }
 
+/* The combine fused into expert_down (the default on every device kind) against the plan
+ * with the combine kernel (ZMOE_FUSE_COMBINE=0): one indirect launch fewer per list,
+ * stats say which, the combine stage reads 0 when fused, and y is the same bits (both
+ * sum each token's rows in k order), also with the router weight on the input. */
+static void test_combine_fused(void)
+{
+    enum { T = 4, H = 64 };
+    float y[2][2][T * H];
+    uint64_t indirect[2] = {0};
+    for (int on_input = 0; on_input < 2; on_input++) {
+        struct zmoe_config c = ring_config();
+        c.router.apply_router_weight_on_input = on_input;
+        if (on_input) {
+            c.model.top_k = 1; /* Llama 4 */
+            c.router.scoring = ZMOE_SCORING_SIGMOID;
+            c.router.renormalize = false;
+        }
+        struct zmoe_ref_weights w;
+        if (zmoe_ref_weights_synthetic(&c, 1, &w) != 0)
+            tap_bail("out of memory");
+        float *x = rt_inputs(&c, T, 60 + on_input), ref[T * H];
+        zmoe_ref_forward(&c, &w, x, T, ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
+        for (int fuse = 1; fuse >= 0; fuse--) {
+            setenv("ZMOE_FUSE_COMBINE", fuse ? "1" : "0", 1);
+            struct zmoe_create_info info = {.config = &c};
+            struct zmoe_runtime *rt = NULL;
+            struct zmoe_error err = {{0}};
+            rt_counts_reset();
+            enum zmoe_status st = RT_IN(zmoe_create(&info, &rt, &err));
+            indirect[fuse] = rt_ze[RT_ZE_APPEND_INDIRECT];
+            if (!st)
+                st = zmoe_load_weights(rt, &err);
+            struct zmoe_stats s = {0};
+            if (!st)
+                st = rt_forward(rt, &c, 1, x, T, y[on_input][fuse]);
+            zmoe_get_stats(rt, &s);
+            const double rel = rt_rel_error(y[on_input][fuse], ref, (size_t)T * H, NULL);
+            TAP_OK(st == ZMOE_OK && s.combine_fused == (fuse == 1) && rel <= rt_tolerance(&c),
+                   "combine %s%s: stats say %s, y matches the reference (rel %.3g) %s",
+                   fuse ? "fused" : "separate", on_input ? ", weight on input" : "",
+                   s.combine_fused ? "fused" : "separate", rel, st ? err.msg : "");
+            TAP_OK(s.stage_device_ns[ZMOE_STAGE_EXPERT_DOWN] > 0 &&
+                       (s.stage_device_ns[ZMOE_STAGE_COMBINE] == 0) == (fuse == 1),
+                   "combine %s: stage times combine %llu ns, expert_down %llu ns",
+                   fuse ? "fused" : "separate",
+                   (unsigned long long)s.stage_device_ns[ZMOE_STAGE_COMBINE],
+                   (unsigned long long)s.stage_device_ns[ZMOE_STAGE_EXPERT_DOWN]);
+            zmoe_destroy(rt);
+        }
+        TAP_OK(!memcmp(y[on_input][0], y[on_input][1], sizeof y[on_input][0]),
+               "combine fused and separate give the same bits%s", on_input ? " (weight on input)" : "");
+        zmoe_ref_weights_free(&w);
+        free(x);
+    }
+    unsetenv("ZMOE_FUSE_COMBINE");
+    const struct zmoe_config c = ring_config();
+    const uint64_t lists = (uint64_t)c.runtime.ring_depth * c.model.layers;
+    TAP_OK(indirect[1] == 2 * lists && indirect[0] == 3 * lists,
+           "indirect launches recorded for %llu ring lists: %llu fused, %llu separate",
+           (unsigned long long)lists, (unsigned long long)indirect[1],
+           (unsigned long long)indirect[0]);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "mallocs") == 0) {
@@ -496,5 +562,6 @@ int main(int argc, char **argv)
     test_build_failure();
     test_record();
     test_slot_io();
+    test_combine_fused();
     return tap_exit();
 }
