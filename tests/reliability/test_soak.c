@@ -52,16 +52,21 @@ static long page_kb(void)
 /* references: [layer][tokens-1], one input per token count */
 static float in[8][8 * H], ref[2][8][8 * H];
 
+/* A runtime of cfg with its synthetic weights loaded; on failure err says why. */
+static enum zmoe_status create_loaded(struct zmoe_runtime **rt, struct zmoe_error *err)
+{
+    struct zmoe_create_info info = {.config = &cfg};
+    enum zmoe_status st = zmoe_create(&info, rt, err);
+    return st ? st : zmoe_load_weights(*rt, err);
+}
+
 static void submit_soak(void)
 {
     const uint64_t target = soak ? 100000 : 20000;
     const double limit = soak ? 300.0 : 60.0;
     struct zmoe_error err = {{0}};
-    struct zmoe_create_info info = {.config = &cfg};
     struct zmoe_runtime *rt = NULL;
-    enum zmoe_status st = zmoe_create(&info, &rt, &err);
-    if (!st)
-        st = zmoe_load_weights(rt, &err);
+    enum zmoe_status st = create_loaded(&rt, &err);
     if (st)
         tap_bail("runtime: %s: %s", zmoe_status_str(st), err.msg);
     for (int t = 0; t < 8; t++)
@@ -175,11 +180,8 @@ static void cycles(void)
     rel_inputs(x, 4 * H, 77);
     for (int i = 0; i < total; i++) {
         struct zmoe_error err = {{0}};
-        struct zmoe_create_info info = {.config = &cfg};
         struct zmoe_runtime *rt = NULL;
-        enum zmoe_status st = zmoe_create(&info, &rt, &err);
-        if (!st)
-            st = zmoe_load_weights(rt, &err);
+        enum zmoe_status st = create_loaded(&rt, &err);
         if (!st)
             st = rel_forward(rt, &cfg, (uint32_t)i % 2, x, 4, y, &err);
         zmoe_destroy(rt);
@@ -256,11 +258,8 @@ static int prime(void)
     float x[4 * H], y[4 * H];
     rel_inputs(x, 4 * H, 77);
     struct zmoe_error err = {{0}};
-    struct zmoe_create_info info = {.config = &cfg};
     struct zmoe_runtime *rt = NULL;
-    enum zmoe_status st = zmoe_create(&info, &rt, &err);
-    if (!st)
-        st = zmoe_load_weights(rt, &err);
+    enum zmoe_status st = create_loaded(&rt, &err);
     for (uint32_t layer = 0; layer < 2 && !st; layer++)
         st = rel_forward(rt, &cfg, layer, x, 4, y, &err);
     zmoe_destroy(rt);
