@@ -81,7 +81,7 @@ enum zmoe_status zmoe_runtime_append_readback(struct zmoe_runtime *rt,
     /* act.topk_ids and act.topk_w stay alive to the end of the layer (plan.c), so the
      * copies only wait for align and may run next to the expert stages */
     struct zmoe_ring_slot *sl = &rt->slots[s];
-    const size_t tk_bytes = (size_t)rt->cfg.runtime.max_tokens * rt->cfg.model.top_k * 4;
+    const size_t tk_bytes = zmoe_slot_routing_bytes(&rt->cfg);
     void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
     void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
     ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
@@ -105,8 +105,7 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
 {
     const struct zmoe_config *c = &rt->cfg;
     struct zmoe_ring_slot *sl = &rt->slots[s];
-    const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
-                            zmoe_dtype_size(c->dtype.activations);
+    const size_t io_bytes = zmoe_slot_io_bytes(c);
     const char *what = experts ? "experts-only list" : "command list";
     /* The events of the previous run of this slot are reset first; the barrier keeps the
      * resets and the input copy ahead of the first signal. */

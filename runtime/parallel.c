@@ -376,8 +376,7 @@ static enum zmoe_status record_list(struct zmoe_parallel *p, uint32_t r, uint32_
     struct zmoe_runtime *rt = p->dev[r], *rt0 = p->dev[0];
     struct zmoe_ring_slot *sl = &rt->slots[s], *sl0 = &rt0->slots[s];
     struct par_slot *ps = &p->slots[s];
-    const size_t io_bytes = (size_t)c->runtime.max_tokens * c->model.hidden *
-                            zmoe_dtype_size(c->dtype.activations);
+    const size_t io_bytes = zmoe_slot_io_bytes(c);
     const size_t part_bytes = (size_t)c->runtime.max_tokens * c->model.hidden * 4;
     uint8_t *partial = buf(rt, rt->ids.partial_base + 2 * s);
     uint8_t *partials0 = buf(rt0, rt0->ids.partial_base + 2 * s);

@@ -118,7 +118,7 @@ enum zmoe_status zmoe_par_mpi_record(struct zmoe_parallel *p, struct zmoe_error 
     const uint32_t N = m->size, depth = p->depth, H = c->model.hidden;
     const uint64_t rows = (uint64_t)c->runtime.max_tokens * H;
     const size_t io_bytes = rows * zmoe_dtype_size(c->dtype.activations), part_bytes = rows * 4;
-    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
+    const size_t tk_bytes = zmoe_slot_routing_bytes(c);
     if (rows > INT_MAX || io_bytes > INT_MAX) {
         zmoe_runtime_errorf(err, "zmoe_parallel_create: %llu values per partial exceed an MPI count",
                             (unsigned long long)rows);

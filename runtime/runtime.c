@@ -384,9 +384,8 @@ static enum zmoe_status warm_up(struct zmoe_runtime *rt, uint32_t layer, struct 
         return ZMOE_OK;
     const struct zmoe_config *c = &rt->cfg;
     struct zmoe_ring_slot *sl = &rt->slots[0];
-    const size_t tk_bytes = (size_t)c->runtime.max_tokens * c->model.top_k * 4;
-    memset(sl->x_host, 0, (size_t)c->runtime.max_tokens * c->model.hidden *
-                              zmoe_dtype_size(c->dtype.activations));
+    const size_t tk_bytes = zmoe_slot_routing_bytes(c);
+    memset(sl->x_host, 0, zmoe_slot_io_bytes(c));
     memset(sl->ids_host, 0, tk_bytes);
     memset(sl->w_host, 0, tk_bytes);
     sl->params->tokens = c->runtime.max_tokens;

@@ -168,6 +168,18 @@ enum zmoe_status zmoe_runtime_plan_shard(const struct zmoe_config *cfg, const st
                                          struct zmoe_plan *plan, struct zmoe_runtime_buffers *ids,
                                          struct zmoe_error *err);
 
+/* Bytes of one ring slot's x or y (max_tokens rows in the activation dtype), and of one
+ * of its routing readback arrays (max_tokens x top_k ids or weights, 4 bytes each): what
+ * the slot's copies move and its warm-up clears. */
+static inline size_t zmoe_slot_io_bytes(const struct zmoe_config *c)
+{
+    return (size_t)c->runtime.max_tokens * c->model.hidden * zmoe_dtype_size(c->dtype.activations);
+}
+static inline size_t zmoe_slot_routing_bytes(const struct zmoe_config *c)
+{
+    return (size_t)c->runtime.max_tokens * c->model.top_k * 4;
+}
+
 /* Bytes of the host block zmoe_create() needs for `cfg` (runtime structures). */
 size_t zmoe_runtime_host_bytes(const struct zmoe_config *cfg);
 
