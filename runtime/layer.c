@@ -117,6 +117,7 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
                  "recording the input copy of slot %u layer %u (%s)", s, l, what);
     ZE_CHECK(zeCommandListAppendBarrier(list, NULL, 0, NULL),
              "recording the barrier after the input copy (slot %u layer %u %s)", s, l, what);
+    const struct zmoe_launch_plan *lp = experts ? &rt->launch_experts : &rt->launch;
     enum zmoe_status st;
     if (experts) {
         /* align_routed reads the caller's routing straight from the slot's host-visible
@@ -131,7 +132,7 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
             [ZMOE_IO_TOPK_W] = sl->w_host,
             [ZMOE_IO_ROUTING_STATUS] = sl->routing_status,
         };
-        st = zmoe_runtime_append_layer(rt, list, &rt->launch_experts, l, io, sl->ev, err);
+        st = zmoe_runtime_append_layer(rt, list, lp, l, io, sl->ev, err);
     } else {
         const void *io[ZMOE_IO_COUNT] = {
             [ZMOE_IO_X] = sl->x_dev,
@@ -139,7 +140,7 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
             [ZMOE_IO_TOKENS] = &sl->params->tokens,
             [ZMOE_IO_PARAMS] = sl->params,
         };
-        st = zmoe_runtime_append_layer(rt, list, &rt->launch, l, io, sl->ev, err);
+        st = zmoe_runtime_append_layer(rt, list, lp, l, io, sl->ev, err);
     }
     if (st)
         return st;
@@ -148,12 +149,9 @@ static enum zmoe_status record_slot_list(struct zmoe_runtime *rt, uint32_t s, ui
         if (st)
             return st;
     }
-    /* y is complete when the plan's last launch is: combine, or expert_down with the
-     * combine fused into it */
-    const struct zmoe_launch_plan *lp = experts ? &rt->launch_experts : &rt->launch;
     if (!rt->slot_direct)
         ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->y_host, sl->y_dev, io_bytes, NULL, 1,
-                                               &sl->ev[lp->launch[lp->count - 1].stage]),
+                                               &sl->ev[zmoe_launch_plan_y_stage(lp)]),
                  "recording the output copy of slot %u layer %u (%s)", s, l, what);
     ZE_CHECK(zeCommandListClose(list), "closing the %s of slot %u layer %u", what, s, l);
     return ZMOE_OK;

@@ -412,12 +412,12 @@ static enum zmoe_status record_list(struct zmoe_parallel *p, uint32_t r, uint32_
         void *dst = p->peer[r] ? (void *)(partials0 + (size_t)r * part_bytes)
                                : buf(rt, rt->ids.partial_base + 2 * s + 1);
         ZE_CHECK(zeCommandListAppendMemoryCopy(list, dst, partial, part_bytes, ps->copied[r], 1,
-                                               &sl->ev[ZMOE_STAGE_COMBINE]),
+                                               &sl->ev[zmoe_launch_plan_y_stage(&rt->launch)]),
                  "recording the partial copy of device %u slot %u layer %u", r, s, l);
     } else {
         ze_event_handle_t wait[ZMOE_PARALLEL_MAX];
         uint32_t nw = 0;
-        wait[nw++] = sl->ev[ZMOE_STAGE_COMBINE];
+        wait[nw++] = sl->ev[zmoe_launch_plan_y_stage(&rt->launch)];
         for (uint32_t d = 1; d < p->n; d++) {
             if (p->peer[d]) {
                 wait[nw++] = ps->copied[d];

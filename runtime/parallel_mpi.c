@@ -172,7 +172,7 @@ enum zmoe_status zmoe_par_mpi_record(struct zmoe_parallel *p, struct zmoe_error 
                      "recording the top-k weights copy");
             if (p->rank != 0)
                 ZE_CHECK(zeCommandListAppendMemoryCopy(list, stage, partial, part_bytes, NULL, 1,
-                                                       &sl->ev[ZMOE_STAGE_COMBINE]),
+                                                       &sl->ev[zmoe_launch_plan_y_stage(&rt->launch)]),
                          "recording the partial copy to host staging (slot %u layer %u)", s, l);
             ZE_CHECK(zeCommandListClose(list), "closing the list of slot %u layer %u", s, l);
         }

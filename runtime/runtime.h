@@ -277,6 +277,12 @@ struct zmoe_launch_plan {
 #define ZMOE_UP_ARG_K 14u
 void zmoe_runtime_launch_plan(const struct zmoe_config *cfg, const struct zmoe_device_shape *shape,
                               struct zmoe_launch_plan *out);
+/* The stage whose event says y (or a participant's partial) is written: the plan's last
+ * launch's, combine or expert_down with the combine fused into it. */
+static inline uint32_t zmoe_launch_plan_y_stage(const struct zmoe_launch_plan *p)
+{
+    return p->launch[p->count - 1].stage;
+}
 /* The experts-only call (zmoe_record_experts), from the same tables (the same kernel
  * table, the same expert launches): align_routed (the caller's topk ids and weights,
  * bounds-checked) then expert_up, expert_down, combine launched indirectly. Recorded
