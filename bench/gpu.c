@@ -1367,6 +1367,13 @@ static int bench_geometry(struct dev *d, const struct geo *G, struct row *rows, 
         L.act_size[a] = L.plan.buffers[L.ids.act[a]].size;
         rc = make_buffer(d, L.act_size[a], zmoe_act_name((enum zmoe_act)a), &L.act[a]);
     }
+    if (!rc) { /* the fused routing's counters start at zero, as the runtime's commit leaves them */
+        const cl_uint zero = 0;
+        cl_int e = clEnqueueFillBuffer(d->q, L.act[ZMOE_ACT_ROUTE_COUNTS], &zero, sizeof zero, 0,
+                                       L.act_size[ZMOE_ACT_ROUTE_COUNTS], 0, NULL, NULL);
+        if (e != CL_SUCCESS)
+            rc = cl_fail("clEnqueueFillBuffer", e, "zeroing act.route_counts");
+    }
     for (int t = 0; t < ZMOE_TENSOR_COUNT && !rc; t++) {
         uint32_t b = zmoe_runtime_weight_buffer(&L.ids, 0, (enum zmoe_tensor)t);
         if (b != ZMOE_NO_BUFFER)

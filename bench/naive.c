@@ -257,6 +257,11 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
 
     ze_result_t r = zeCommandListAppendMemoryCopy(l, n->x_dev, n->x_host, (size_t)T * c->model.hidden * asz,
                                                   NULL, 0, NULL);
+    const uint8_t zero = 0; /* the fused routing's counters start at zero (torch.zeros) */
+    if (r == ZE_RESULT_SUCCESS)
+        r = zeCommandListAppendMemoryFill(l, s[ZMOE_ACT_ROUTE_COUNTS], &zero, 1,
+                                          ((size_t)c->runtime.max_tokens + 1) * 4,
+                                          NULL, 0, NULL);
     if (r == ZE_RESULT_SUCCESS)
         r = zeCommandListAppendBarrier(l, NULL, 0, NULL);
     for (uint32_t i = 0; i < p->count && !r; i++) {
@@ -295,7 +300,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
             r = launch(n, l, k, p->kernel[ln->kernel].local[0], p->kernel[ln->kernel].local[1],
                        &direct, ln->indirect < 0 ? NULL : &groups[ln->indirect], timed,
                        stage_of[ln->kernel]);
-        if (!r && oi && ln->kernel == ZMOE_K_ALIGN)
+        if (!r && oi && i + 1 < p->count && p->launch[i + 1].kernel == ZMOE_K_UP) /* routed */
             r = out_of_place_scale(n, l, T, s, timed);
     }
     if (r)
@@ -322,7 +327,9 @@ enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool ti
         [ZMOE_ACT_INV] = TK * 4, [ZMOE_ACT_TILES] = tiles * 16,
         [ZMOE_ACT_GROUPS] = 3 * sizeof(ze_group_count_t), [ZMOE_ACT_A] = TK * I * 4,
         [ZMOE_ACT_A_SHARED] = T * S * 4, [ZMOE_ACT_O] = TK * H * 4,
-        [ZMOE_ACT_O_SHARED] = T * H * 4, [ZMOE_ACT_DONE] = T * H * 4, [S_Y] = T * H * asz,
+        [ZMOE_ACT_O_SHARED] = T * H * 4, [ZMOE_ACT_DONE] = T * H * 4,
+        /* the fused routing's counters: per token of the router's grid (max_tokens) */
+        [ZMOE_ACT_ROUTE_COUNTS] = (c->runtime.max_tokens + 1) * 4, [S_Y] = T * H * asz,
         [S_XS] = n->on_input ? TK * H * asz : 0, [S_ONES] = n->on_input ? TK * 4 : 0,
     };
     void *s[S_COUNT] = {0};

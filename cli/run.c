@@ -238,6 +238,8 @@ static void report(struct run_state *r, bool zecount_ok, uint64_t ze_calls, cons
         snprintf(name, sizeof name, "device %s", zmoe_stage_name((enum zmoe_stage)k));
         if (k == ZMOE_STAGE_COMBINE && r->s.stats.combine_fused)
             printf("  %-28s %21s\n", name, "(in expert_down)");
+        else if (k == ZMOE_STAGE_ALIGN && r->s.stats.align_fused)
+            printf("  %-28s %21s\n", name, "(in the router)");
         else
             print_row(name, r->stage_ns[k], r->ndevice);
     }

@@ -438,6 +438,9 @@ struct zmoe_stats {
     bool combine_fused;      /* combine runs inside expert_down (float experts, one device):
                                 stage_device_ns[ZMOE_STAGE_COMBINE] is 0, expert_down's
                                 time includes it */
+    bool align_fused;        /* align runs inside the router (top_k <= 64):
+                                stage_device_ns[ZMOE_STAGE_ALIGN] is 0, the router's time
+                                includes it */
 };
 enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats *out);
 

@@ -5,6 +5,8 @@
  *   align       scoring + (grouped) top-k + weights per token; per-expert counts, offsets,
  *               the sorted row <-> (t,k) maps, the tile list and the group counts of the
  *               three indirect launches that follow
+ *   route       the router with align inside it (route_tail: the last router work-group
+ *               of a token routes it, the last of those places every pair): one launch
  *   align_routed the experts-only call: the caller's topk ids/weights instead (ids >= E
  *               run as expert 0 with weight 0 and set the status words), then align's tail
  *   expert_up   a[row] = act(W13[e] . x[t] * w (on input), +B13)  (shared rows too)
@@ -556,8 +558,8 @@ INLINE uint local_expert(__global const uint *prm, uint flags, uint e)
 }
 
 INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint *prm,
-                        __global const uint *topk_ids,
-                        __global uint *sorted, __global uint *inv, __global uint4 *tiles,
+                        volatile __global const uint *topk_ids,
+                        __global uint *sorted, volatile __global uint *inv, __global uint4 *tiles,
                         __global uint *groups, __global uint *done, __local uint *cnt,
                         __local uint *off, __local uint *toff, __local uint *part, uint lid,
                         uint ls, uint gx_up, uint gx_down, uint gx_combine)
@@ -612,17 +614,16 @@ INLINE void align_place(uint T, uint K, uint E, uint flags, __global const uint 
 }
 
 /* The max (is_max) or the sum of one team's scores s[0..n): each member folds its
- * strided share, then a tree over the first min(team, n) members' partials in
- * red[lid - member ..] (ceil(log2) steps, one barrier each); every member gets the
- * result. Every work-item of the group calls it, members of no token (mine false)
- * included (they only pass the barriers), and it ends with a barrier, so red can be
- * reused at once. The tree's shape depends on team and n only: the same scores give the same sum on every call. Was:
+ * strided share, then a tree over the first min(team, n) members' partials in r
+ * (the team's own team floats: every member writes r[member]; ceil(log2) steps, one
+ * barrier each); every member gets the result. Every work-item of the group calls it,
+ * members of no token (mine false) included (they only pass the barriers), and it ends
+ * with a barrier, so r can be reused at once. The tree's shape depends on team and n only: the same scores give the same sum on every call. Was:
  * every member summed all n serially, n local reads in a chain (about 9 of align's
  * 13.7 us at T=1 on an H200 for E=128; on a CPU, team * n reads). */
-INLINE float team_reduce(__local const float *s, uint n, __local float *red, uint member,
+INLINE float team_reduce(__local const float *s, uint n, __local float *r, uint member,
                          uint team, bool mine, const bool is_max)
 {
-    __local float *r = red + (get_local_id(0) - member);
     float v = is_max ? -INFINITY : 0.0f;
     if (mine)
         for (uint e = member; e < n; e += team)
@@ -640,15 +641,119 @@ INLINE float team_reduce(__local const float *s, uint n, __local float *red, uin
     return total;
 }
 
-/* One work-group (at most ALIGN_WG_MAX items). Tokens are routed in parallel, one team
- * of work-items per token (up to ALIGN_TEAMS tokens at a time), each member owning
+/* Token t's routing, by one team of work-items (align: up to ALIGN_TEAMS teams of one
+ * work-group at a time; the fused router: the whole work-group), each member owning
  * experts member, member + team, ...: scores (softmax | sigmoid) in local memory, group
  * eligibility (grouped top-k), then each eligible expert's rank among the eligible ones,
  * counted against all E choices in a strict total order: no serial top-k, no reduction
- * tree, and ranks < K are the token's top-k in order. Then per-expert counts (local
- * integer atomics), prefix sums (row offsets and tile offsets), the tile list, the
- * deterministic placement sorted[row] = t*K+k / inv[t*K+k] = row in (t, k) order within
- * each expert, and the group counts of the three indirect launches that follow:
+ * tree, and ranks < K are the token's top-k in order. Writes gate[t], topk_ids, topk_w
+ * and, with count_rows (a compile-time constant; align), in inv[t*K+k] the pair's row
+ * position inside its expert, an atomic increment of its count in cnt (the fused router
+ * counts all pairs at once in its last work-group, route_tail). s, ky (E entries),
+ * gscore, gok (64), slot_id, slot_w (K) and red (team) are the team's own local
+ * arrays. Every work-item of the group calls it (mine false:
+ * only the barriers); logits are read through a volatile pointer, as the fused router
+ * reads what other work-groups wrote during the kernel (combine_tail says why). */
+INLINE void route_team(uint t, uint member, uint team, bool mine, uint E, uint K, uint G,
+                       uint topk_group, uint flags, float scale, volatile __global const float *lg,
+                       __global const float *score_bias, __local float *s, __local uint *ky,
+                       __local float *gscore, __local uint *gok, __local uint *slot_id,
+                       __local float *slot_w, __local float *red, __local uint *cnt,
+                       __global uint *topk_ids, __global float *topk_w, __global float *gate,
+                       __global uint *inv, const bool count_rows)
+{
+    const bool use_sb = (flags & F_SCORE_BIAS) != 0, sig = (flags & F_SIGMOID) != 0;
+    const uint per = E / G;
+    if (mine) {
+        if (member == 0)
+            gate[t] = (flags & F_SHARED_GATE) ? sigmoidf(lg[E]) : 1.0f;
+        for (uint e = member; e < E; e += team)
+            s[e] = lg[e];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    /* softmax: the team's max and sum as tree reductions (unused with sigmoid scores;
+     * called regardless, so every work-item reaches their barriers) */
+    const float m = team_reduce(s, E, red, member, team, mine, true);
+    if (mine)
+        for (uint e = member; e < E; e += team)
+            s[e] = sig ? sigmoidf(s[e]) : exp(s[e] - m);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float sum = team_reduce(s, E, red, member, team, mine, false);
+    if (mine && !sig) {
+        const float inv_sum = 1.0f / sum;
+        for (uint e = member; e < E; e += team)
+            s[e] *= inv_sum;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    /* grouped top-k: group scores (G <= 64), then the topk_group best stay eligible */
+    if (mine && G > 1)
+        for (uint g = member; g < G; g += team)
+            gscore[g] = group_score(s, score_bias, use_sb, g, per);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (mine && G > 1)
+        for (uint g = member; g < G; g += team) {
+            const uint kg = order_key(gscore[g]);
+            uint grank = 0;
+            for (uint h = 0; h < G; h++)
+                grank += ranks_before(order_key(gscore[h]), h, kg, g) ? 1u : 0u;
+            gok[g] = grank < topk_group;
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    /* each expert's key once: its choice (score + score bias) in the total order, 0 for
+     * an expert of a group not kept; an eligible key is >= 1 (a NaN choice, key 0 in
+     * order_key, becomes 1), so ineligible experts rank after all eligible ones and the
+     * rank loop needs no group test */
+    if (mine)
+        for (uint e = member; e < E; e += team)
+            ky[e] = G > 1 && !gok[e / per]
+                        ? 0u
+                        : max(order_key(s[e] + (use_sb ? score_bias[e] : 0.0f)), 1u);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (mine)
+        for (uint e = member; e < E; e += team) {
+            const uint ke = ky[e];
+            if (ke == 0)
+                continue;
+            /* four keys a step (one 16-byte local load): the top experts walk all E */
+            uint rank = 0, f = 0;
+            for (; f + 4u <= E && rank < K; f += 4u) {
+                const uint4 k4 = vload4(f / 4u, ky);
+                rank += (ranks_before(k4.x, f, ke, e) ? 1u : 0u) +
+                        (ranks_before(k4.y, f + 1u, ke, e) ? 1u : 0u) +
+                        (ranks_before(k4.z, f + 2u, ke, e) ? 1u : 0u) +
+                        (ranks_before(k4.w, f + 3u, ke, e) ? 1u : 0u);
+            }
+            for (; f < E && rank < K; f++)
+                rank += ranks_before(ky[f], f, ke, e) ? 1u : 0u;
+            if (rank < K) {
+                slot_id[rank] = e;
+                slot_w[rank] = s[e];
+            }
+        }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    /* weights: the chosen scores, renormalised (summed in k order) and scaled; inv holds
+     * the row position inside the expert until the offsets are known (any order of the
+     * rows gives the same y: rows are computed independently; combine sums each token's
+     * k in order) */
+    if (mine)
+        for (uint k = member; k < K; k += team) {
+            float wsum = 0.0f;
+            for (uint q = 0; q < K; q++)
+                wsum += slot_w[q];
+            const uint e = slot_id[k];
+            const float w = slot_w[k];
+            topk_ids[(size_t)t * K + k] = e;
+            topk_w[(size_t)t * K + k] = ((flags & F_RENORM) ? w / wsum : w) * scale;
+            if (count_rows)
+                inv[(size_t)t * K + k] = atomic_inc(&cnt[e]);
+        }
+}
+
+/* One work-group (at most ALIGN_WG_MAX items). Tokens are routed in parallel, one team
+ * of work-items per token (up to ALIGN_TEAMS tokens at a time, route_team), counting
+ * each expert's pairs in local memory; then align_place: prefix sums (row offsets and
+ * tile offsets), the tile list, the deterministic placement sorted[row] = t*K+k /
+ * inv[t*K+k] = row, and the group counts of the three indirect launches that follow:
  * groups[0..2] / [3..5] / [6..8] for expert_up, expert_down and combine. Every barrier
  * is reached by every work-item (no barrier under a condition). */
 __kernel void align(__global const uint *tokens, __global const uint *prm,
@@ -662,7 +767,7 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
     __local uint key[ALIGN_SCORES];
     __local float gscore[ALIGN_TEAMS * 64];
     __local uint gok[ALIGN_TEAMS * 64];
-    __local uint slot_id[ALIGN_SLOTS], slot_pos[ALIGN_SLOTS];
+    __local uint slot_id[ALIGN_SLOTS];
     __local float slot_w[ALIGN_SLOTS];
     __local uint cnt[ZMOE_EMAX], off[ZMOE_EMAX], toff[ZMOE_EMAX];
     __local uint part[2 * ALIGN_WG_MAX];
@@ -670,8 +775,6 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
     const uint lid = get_local_id(0), ls = get_local_size(0);
     const uint T = tokens[0];
     const uint flags = prm[P_FLAGS];
-    const bool use_sb = (flags & F_SCORE_BIAS) != 0, sig = (flags & F_SIGMOID) != 0;
-    const uint per = E / G;
     const float scale = as_float(prm[P_SCALING]);
     const uint P = max(1u, min(min(T, ALIGN_TEAMS), min(ALIGN_SLOTS / K, ALIGN_SCORES / E)));
     const uint team = ls / P, tm = lid / team, member = lid % team;
@@ -681,88 +784,87 @@ __kernel void align(__global const uint *tokens, __global const uint *prm,
     for (uint t0 = 0; t0 < T; t0 += P) {
         const uint t = t0 + tm;
         const bool mine = tm < P && t < T;
-        __local float *s = score + (mine ? tm : 0u) * E;
-        __local uint *ky = key + (mine ? tm : 0u) * E;
-        __global const float *lg = logits + (size_t)(mine ? t : 0u) * (E + 1);
-        if (mine) {
-            if (member == 0)
-                gate[t] = (flags & F_SHARED_GATE) ? sigmoidf(lg[E]) : 1.0f;
-            for (uint e = member; e < E; e += team)
-                s[e] = lg[e];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        /* softmax: the team's max and sum as tree reductions (unused with sigmoid
-         * scores; called regardless, so every work-item reaches their barriers) */
-        const float m = team_reduce(s, E, red, member, team, mine, true);
-        if (mine)
-            for (uint e = member; e < E; e += team)
-                s[e] = sig ? sigmoidf(s[e]) : exp(s[e] - m);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        const float sum = team_reduce(s, E, red, member, team, mine, false);
-        if (mine && !sig) {
-            const float inv_sum = 1.0f / sum;
-            for (uint e = member; e < E; e += team)
-                s[e] *= inv_sum;
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        /* grouped top-k: group scores (G <= 64), then the topk_group best stay eligible */
-        if (mine && G > 1)
-            for (uint g = member; g < G; g += team)
-                gscore[tm * 64 + g] = group_score(s, score_bias, use_sb, g, per);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (mine && G > 1)
-            for (uint g = member; g < G; g += team) {
-                const uint kg = order_key(gscore[tm * 64 + g]);
-                uint grank = 0;
-                for (uint h = 0; h < G; h++)
-                    grank += ranks_before(order_key(gscore[tm * 64 + h]), h, kg, g) ? 1u : 0u;
-                gok[tm * 64 + g] = grank < topk_group;
-            }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        /* each expert's key once: its choice (score + score bias) in the total order,
-         * 0 for an expert of a group not kept; an eligible key is >= 1 (a NaN choice,
-         * key 0 in order_key, becomes 1), so ineligible experts rank after all
-         * eligible ones and the rank loop needs no group test */
-        if (mine)
-            for (uint e = member; e < E; e += team)
-                ky[e] = G > 1 && !gok[tm * 64 + e / per]
-                            ? 0u
-                            : max(order_key(s[e] + (use_sb ? score_bias[e] : 0.0f)), 1u);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (mine)
-            for (uint e = member; e < E; e += team) {
-                const uint ke = ky[e];
-                if (ke == 0)
-                    continue;
-                uint rank = 0;
-                for (uint f = 0; f < E && rank < K; f++)
-                    rank += ranks_before(ky[f], f, ke, e) ? 1u : 0u;
-                if (rank < K) {
-                    slot_id[tm * K + rank] = e;
-                    slot_w[tm * K + rank] = s[e];
-                    /* row position inside the expert: any order gives the same y (rows
-                     * are computed independently; combine sums each token's k in order) */
-                    slot_pos[tm * K + rank] = atomic_inc(&cnt[e]);
-                }
-            }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        /* weights: the chosen scores, renormalised (summed in k order) and scaled; inv
-         * holds the within-expert position until the offsets are known */
-        if (mine)
-            for (uint k = member; k < K; k += team) {
-                float wsum = 0.0f;
-                for (uint q = 0; q < K; q++)
-                    wsum += slot_w[tm * K + q];
-                const float w = slot_w[tm * K + k];
-                topk_ids[(size_t)t * K + k] = slot_id[tm * K + k];
-                topk_w[(size_t)t * K + k] = ((flags & F_RENORM) ? w / wsum : w) * scale;
-                inv[(size_t)t * K + k] = slot_pos[tm * K + k];
-            }
+        const uint own = mine ? tm : 0u;
+        route_team(mine ? t : 0u, member, team, mine, E, K, G, topk_group, flags, scale,
+                   logits + (size_t)(mine ? t : 0u) * (E + 1), score_bias, score + own * E,
+                   key + own * E, gscore + own * 64, gok + own * 64, slot_id + own * K,
+                   slot_w + own * K, red + tm * team, cnt, topk_ids, topk_w, gate, inv, true);
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
     }
 
     align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, done, cnt, off, toff, part,
                 lid, ls, gx_up, gx_down, gx_combine);
+}
+
+/* ------------------------------------------------------------------ fused routing */
+
+/* The router with align inside it (route_w<W>_a<A>; the launch plan's choice where
+ * K <= ROUTE_SLOTS): one launch fewer, and each token's top-k in a work-group of its own
+ * rather than a team of align's one work-group. Two last arrivers, found with counters
+ * in act.route_counts (zeroed once at init; whoever finishes with a counter resets it,
+ * so every call starts from zero):
+ *   rc[t], t < max_tokens  router work-groups done with token t: the one that brings it
+ *                          to the grid width routes t (route_team, the whole group as
+ *                          the team);
+ *   rc[max_tokens]         tokens routed: the group routing the T-th (at T = 1 the only
+ *                          one, without the counter) counts every pair's row position
+ *                          in its expert with local atomics, as align_routed does, and
+ *                          runs align_place.
+ * Each writer orders its global writes before its count with barrier(CLK_GLOBAL_MEM_FENCE)
+ * and the reader reads them through volatile pointers (combine_tail says why). The
+ * branches taken by the last arrivers are uniform over their work-group (a flag in
+ * local memory, read after a barrier). T is clamped to the grid's tokens; with T = 0
+ * group (0, 0) writes the empty tile list. Local memory: one block, the token phase's
+ * arrays then, aliased, align_place's. */
+#define ROUTE_SLOTS 64u
+#define ROUTE_LOCAL_WORDS (3u * ZMOE_EMAX + 2u * ZMOE_WG)
+
+INLINE void route_tail(__global const uint *tokens, __global const uint *prm,
+                       __global const float *logits, __global const float *score_bias,
+                       __global uint *topk_ids, __global float *topk_w, __global float *gate,
+                       __global uint *sorted, __global uint *inv, __global uint4 *tiles,
+                       __global uint *groups, __global uint *done, __global uint *rc, uint E,
+                       uint K, uint G, uint topk_group, uint gx_up, uint gx_down,
+                       uint gx_combine, __local float *red, __local uint *lm, __local uint *fin)
+{
+    const uint lid = get_local_id(1) * get_local_size(0) + get_local_id(0);
+    const uint ls = get_local_size(0) * get_local_size(1);
+    const uint nt = get_num_groups(1) * ZMOE_ROUTER_TOKENS, t = get_group_id(1);
+    const uint T = min(tokens[0], nt), flags = prm[P_FLAGS];
+    volatile __global uint *vrc = rc;
+    barrier(CLK_GLOBAL_MEM_FENCE); /* this group's logits before its count */
+    if (lid == 0) {
+        fin[0] = t < T && atomic_inc(&vrc[t]) == get_num_groups(0) - 1u;
+        fin[1] = T == 0 && t == 0 && get_group_id(0) == 0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    if (fin[0]) {
+        route_team(t, lid, ls, true, E, K, G, topk_group, flags, as_float(prm[P_SCALING]),
+                   logits + (size_t)t * (E + 1), score_bias, (__local float *)lm, lm + E,
+                   (__local float *)(lm + 2u * E), lm + 2u * E + 64u, lm + 2u * E + 128u,
+                   (__local float *)(lm + 2u * E + 128u + ROUTE_SLOTS), red, lm, topk_ids,
+                   topk_w, gate, inv, false);
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE); /* its pairs before the count */
+        if (lid == 0) {
+            vrc[t] = 0;
+            fin[1] = T == 1u || atomic_inc(&vrc[nt]) == T - 1u;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    if (fin[1]) {
+        __local uint *cnt = lm, *off = lm + E, *toff = lm + 2u * E, *part = lm + 3u * E;
+        volatile __global const uint *ids = topk_ids;
+        if (lid == 0 && T > 1u)
+            vrc[nt] = 0;
+        for (uint e = lid; e < E; e += ls)
+            cnt[e] = 0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (uint p = lid; p < T * K; p += ls)
+            inv[p] = atomic_inc(&cnt[ids[p]]);
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+        align_place(T, K, E, flags, prm, topk_ids, sorted, inv, tiles, groups, done, cnt, off,
+                    toff, part, lid, ls, gx_up, gx_down, gx_combine);
+    }
 }
 
 /* The experts-only call (zmoe_record_experts): the caller's routing instead of the
@@ -1505,6 +1607,26 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
         router_body(tokens, prm, x, wr, br, wgate, logits, H, E, lane_spans, red, WD, AD);  \
     }
 
+/* router + align (route_tail): the router's arguments, then align's, then the counters */
+#define ROUTE(WN, WD, AN, AD)                                                               \
+    __kernel void route_w##WN##_a##AN(                                                      \
+        __global const uint *tokens, __global const uint *prm, __global const void *x,      \
+        __global const void *wr, __global const float *br, __global const void *wgate,      \
+        __global float *logits, uint H, uint E, uint lane_spans,                            \
+        __global const float *score_bias, __global uint *topk_ids, __global float *topk_w,  \
+        __global float *gate, __global uint *sorted, __global uint *inv,                    \
+        __global uint4 *tiles, __global uint *groups, __global uint *done,                  \
+        __global uint *route_counts, uint K, uint G, uint topk_group, uint gx_up,           \
+        uint gx_down, uint gx_combine)                                                      \
+    {                                                                                       \
+        __local float red[ZMOE_ROUTER_TOKENS * ZMOE_WG];                                    \
+        __local uint lm[ROUTE_LOCAL_WORDS], fin[2];                                         \
+        router_body(tokens, prm, x, wr, br, wgate, logits, H, E, lane_spans, red, WD, AD);  \
+        route_tail(tokens, prm, logits, score_bias, topk_ids, topk_w, gate, sorted, inv,    \
+                   tiles, groups, done, route_counts, E, K, G, topk_group, gx_up, gx_down,  \
+                   gx_combine, red, lm, fin);                                               \
+    }
+
 #define EXPERT_UP(WN, WD, AN, AD)                                                           \
     __kernel void expert_up_w##WN##_a##AN(                                                  \
         __global const uint *prm, __global const void *x, __global const void *w13,         \
@@ -1558,6 +1680,9 @@ INLINE void expert_down_body(__global const uint *prm, __global const float *a,
 PER_ACT(ROUTER, f32, DT_F32)
 PER_ACT(ROUTER, f16, DT_F16)
 PER_ACT(ROUTER, bf16, DT_BF16)
+PER_ACT(ROUTE, f32, DT_F32)
+PER_ACT(ROUTE, f16, DT_F16)
+PER_ACT(ROUTE, bf16, DT_BF16)
 PER_ACT(EXPERT_UP, f32, DT_F32)
 PER_ACT(EXPERT_UP, f16, DT_F16)
 PER_ACT(EXPERT_UP, bf16, DT_BF16)

@@ -1,7 +1,8 @@
 /* launch.c — the launch plan of one layer call, as data (runtime.h, struct
  * zmoe_launch_plan): which kernels, with which arguments in which order, on which grids.
  * layer.c records it into Level Zero lists; bench/gpu.c runs it through OpenCL. Two plans
- * from the same tables: the layer call (router, align, experts) and the experts-only call
+ * from the same tables: the layer call (router and align, or the router with align inside,
+ * then the experts) and the experts-only call
  * with the caller's routing (align_routed, experts). Only this file knows the kernels'
  * argument orders (kernels/moe.cl, kernels/README.md). */
 #include "runtime/runtime.h"
@@ -30,8 +31,8 @@ static const struct {
      * Float expert_down rows under 128 chunks run 16 lanes (H200, T=1 / T=8 us:
      * Qwen3-30B-A3B, I=768, 14.2 -> 12.4 / 65.6 -> 51.5; I=640 19.1 -> 15.2 / 100.6 ->
      * 73.1; longer rows lose with 16: GPT-OSS I=2880 T=8 118 -> 133, Mixtral 452 -> 518) */
-    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8, 16, 128, 1}},
-    {ZE_DEVICE_TYPE_CPU, {1, 64, 32, 1, 8, 8, 0, 0, 1}},
+    {ZE_DEVICE_TYPE_GPU, {32, 2, 256, 0, 8, 8, 16, 128, 1, 1}},
+    {ZE_DEVICE_TYPE_CPU, {1, 64, 32, 1, 8, 8, 0, 0, 1, 1}},
 };
 
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group)
@@ -57,6 +58,9 @@ struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32
     const char *fuse = getenv("ZMOE_FUSE_COMBINE");
     if (fuse && (fuse[0] == '0' || fuse[0] == '1') && fuse[1] == '\0')
         s.fuse_combine = (uint32_t)(fuse[0] - '0');
+    const char *route = getenv("ZMOE_FUSE_ROUTE");
+    if (route && (route[0] == '0' || route[0] == '1') && route[1] == '\0')
+        s.fuse_route = (uint32_t)(route[0] - '0');
     while (s.align_wg > ZMOE_KERNEL_WG && s.align_wg > max_group)
         s.align_wg /= 2; /* the largest power of two the device allows */
     return s;
@@ -110,6 +114,8 @@ struct geometry {
      * may have no row on a participant, and the combine kernel still writes its zero
      * partial */
     uint32_t fuse_combine;
+    /* align inside the router (the shape's choice) where its slots hold top_k */
+    bool fuse_route;
 };
 
 static struct geometry plan_tables(const struct zmoe_config *c, const struct zmoe_device_shape *shape,
@@ -129,10 +135,12 @@ static struct geometry plan_tables(const struct zmoe_config *c, const struct zmo
         .quant = c->quant.format != ZMOE_QUANT_NONE,
         .fuse_combine = shape->fuse_combine && c->quant.format == ZMOE_QUANT_NONE &&
                         c->parallel.devices <= 1 && c->parallel.ranks <= 1,
+        .fuse_route = shape->fuse_route && c->model.top_k <= ZMOE_KERNEL_ROUTE_SLOTS,
     };
     const char *w = zmoe_dtype_name(c->dtype.weights), *a = zmoe_dtype_name(c->dtype.activations);
 
-    snprintf(p->kernel[ZMOE_K_ROUTER].name, sizeof p->kernel[0].name, "router_w%s_a%s", w, a);
+    snprintf(p->kernel[ZMOE_K_ROUTER].name, sizeof p->kernel[0].name, "%s_w%s_a%s",
+             g.fuse_route ? "route" : "router", w, a);
     snprintf(p->kernel[ZMOE_K_ALIGN].name, sizeof p->kernel[0].name, "align");
     if (c->quant.format != ZMOE_QUANT_NONE) {
         /* quantized experts: one variant per format (and activation dtype for up) */
@@ -311,7 +319,9 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
 {
     const struct geometry g = plan_tables(c, shape, p);
 
-    /* router: rows of [Wr; shared_gate] x token tiles (tiles past T have no rows) */
+    /* router: rows of [Wr; shared_gate] x token tiles (tiles past T have no rows); with
+     * fuse_route it does align's work too (route_w<W>_a<A>: the router's arguments, then
+     * align's, then the counters) */
     struct builder b = begin(p, ZMOE_K_ROUTER, ZMOE_STAGE_ROUTER, -1, div_up(g.E + 1, g.nout),
                              div_up(c->runtime.max_tokens, ZMOE_KERNEL_ROUTER_TOKENS));
     io(&b, ZMOE_IO_TOKENS);
@@ -324,12 +334,13 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     u32(&b, g.H);
     u32(&b, g.E);
     u32(&b, g.spans);
-
-    /* align: one work-group; writes the group counts of the three launches after it */
-    b = begin(p, ZMOE_K_ALIGN, ZMOE_STAGE_ALIGN, -1, 1, 1);
-    io(&b, ZMOE_IO_TOKENS);
-    io(&b, ZMOE_IO_PARAMS);
-    act(&b, ZMOE_ACT_LOGITS);
+    if (!g.fuse_route) {
+        /* align: one work-group; writes the group counts of the launches after it */
+        b = begin(p, ZMOE_K_ALIGN, ZMOE_STAGE_ALIGN, -1, 1, 1);
+        io(&b, ZMOE_IO_TOKENS);
+        io(&b, ZMOE_IO_PARAMS);
+        act(&b, ZMOE_ACT_LOGITS);
+    }
     wt(&b, ZMOE_TENSOR_SCORE_BIAS);
     act(&b, ZMOE_ACT_TOPK_IDS);
     act(&b, ZMOE_ACT_TOPK_W);
@@ -339,7 +350,10 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *c, const struct zmoe_dev
     act(&b, ZMOE_ACT_TILES);
     act(&b, ZMOE_ACT_GROUPS);
     act(&b, ZMOE_ACT_DONE);
-    u32(&b, g.E);
+    if (g.fuse_route)
+        act(&b, ZMOE_ACT_ROUTE_COUNTS);
+    else
+        u32(&b, g.E);
     u32(&b, g.K);
     u32(&b, g.G);
     u32(&b, g.G > 1 ? c->router.topk_group : 1);

@@ -1,5 +1,6 @@
-/* layer.c — recording one MoE layer call from a launch plan (launch.c: router, align,
- * then the stages launched indirectly with group counts align wrote; or the experts-only
+/* layer.c — recording one MoE layer call from a launch plan (launch.c: router and align,
+ * or the router with align inside, then the stages launched indirectly with the group
+ * counts align wrote; or the experts-only
  * plan, align_routed then the same stages: one loop records both), and the ring of
  * pre-recorded lists (input copy, the stages, routing readback and output copies) per
  * (slot, layer). */
@@ -79,16 +80,16 @@ enum zmoe_status zmoe_runtime_append_readback(struct zmoe_runtime *rt,
                                               uint32_t l, struct zmoe_error *err)
 {
     /* act.topk_ids and act.topk_w stay alive to the end of the layer (plan.c), so the
-     * copies only wait for align and may run next to the expert stages */
+     * copies only wait for the routing (align, or the router with align inside) and may
+     * run next to the expert stages */
     struct zmoe_ring_slot *sl = &rt->slots[s];
+    ze_event_handle_t *routed = &sl->ev[zmoe_launch_plan_routing_stage(&rt->launch)];
     const size_t tk_bytes = zmoe_slot_routing_bytes(&rt->cfg);
     void *ids_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_IDS]);
     void *w_dev = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.act[ZMOE_ACT_TOPK_W]);
-    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1,
-                                           &sl->ev[ZMOE_STAGE_ALIGN]),
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host, ids_dev, tk_bytes, NULL, 1, routed),
              "recording the top-k ids copy of slot %u layer %u", s, l);
-    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1,
-                                           &sl->ev[ZMOE_STAGE_ALIGN]),
+    ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host, w_dev, tk_bytes, NULL, 1, routed),
              "recording the top-k weights copy of slot %u layer %u", s, l);
     return ZMOE_OK;
 }

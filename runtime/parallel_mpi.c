@@ -164,11 +164,11 @@ enum zmoe_status zmoe_par_mpi_record(struct zmoe_parallel *p, struct zmoe_error 
                 return st;
             ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host,
                                                    zmoe_par_buf(rt, rt->ids.act[ZMOE_ACT_TOPK_IDS]),
-                                                   tk_bytes, NULL, 1, &sl->ev[ZMOE_STAGE_ALIGN]),
+                                                   tk_bytes, NULL, 1, &sl->ev[zmoe_launch_plan_routing_stage(&rt->launch)]),
                      "recording the top-k ids copy");
             ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host,
                                                    zmoe_par_buf(rt, rt->ids.act[ZMOE_ACT_TOPK_W]),
-                                                   tk_bytes, NULL, 1, &sl->ev[ZMOE_STAGE_ALIGN]),
+                                                   tk_bytes, NULL, 1, &sl->ev[zmoe_launch_plan_routing_stage(&rt->launch)]),
                      "recording the top-k weights copy");
             if (p->rank != 0)
                 ZE_CHECK(zeCommandListAppendMemoryCopy(list, stage, partial, part_bytes, NULL, 1,

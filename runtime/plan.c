@@ -13,7 +13,7 @@
 static const char *const act_names[ZMOE_ACT_COUNT] = {
     "act.logits", "act.topk_ids", "act.topk_w", "act.gate", "act.sorted", "act.inv",
     "act.tiles",  "act.groups",   "act.a",      "act.a_shared", "act.o", "act.o_shared",
-    "act.done",
+    "act.done",   "act.route_counts",
 };
 
 const char *zmoe_act_name(enum zmoe_act a)
@@ -295,23 +295,27 @@ static enum zmoe_status plan_all(const struct zmoe_config *cfg, const struct zmo
         uint32_t first, last;
     } acts[ZMOE_ACT_COUNT] = {
         [ZMOE_ACT_LOGITS] = {logits, ZMOE_STAGE_ROUTER, ZMOE_STAGE_ALIGN},
-        /* read by the slot's routing readback copy, which only waits for align and may
-         * run next to the later stages: no later stage may reuse these bytes */
-        [ZMOE_ACT_TOPK_IDS] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
-        [ZMOE_ACT_TOPK_W] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
-        [ZMOE_ACT_GATE] = {T * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
+        /* align's outputs, from the router stage on: align may run inside the router
+         * (route_tail). Read by the slot's routing readback copy, which only waits for
+         * the routing and may run next to the later stages: no later stage may reuse
+         * these bytes */
+        [ZMOE_ACT_TOPK_IDS] = {TK * 4, ZMOE_STAGE_ROUTER, ZMOE_STAGE_COMBINE},
+        [ZMOE_ACT_TOPK_W] = {TK * 4, ZMOE_STAGE_ROUTER, ZMOE_STAGE_COMBINE},
+        [ZMOE_ACT_GATE] = {T * 4, ZMOE_STAGE_ROUTER, ZMOE_STAGE_COMBINE},
         /* expert_down's fused combine reads it too (the token of each row) */
-        [ZMOE_ACT_SORTED] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_EXPERT_DOWN},
-        [ZMOE_ACT_INV] = {TK * 4, ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
-        [ZMOE_ACT_TILES] = {(uint64_t)ids->max_tiles * 16, ZMOE_STAGE_ALIGN, ZMOE_STAGE_EXPERT_DOWN},
-        [ZMOE_ACT_GROUPS] = {3 * sizeof(ze_group_count_t), ZMOE_STAGE_ALIGN, ZMOE_STAGE_COMBINE},
+        [ZMOE_ACT_SORTED] = {TK * 4, ZMOE_STAGE_ROUTER, ZMOE_STAGE_EXPERT_DOWN},
+        [ZMOE_ACT_INV] = {TK * 4, ZMOE_STAGE_ROUTER, ZMOE_STAGE_COMBINE},
+        [ZMOE_ACT_TILES] = {(uint64_t)ids->max_tiles * 16, ZMOE_STAGE_ROUTER, ZMOE_STAGE_EXPERT_DOWN},
+        [ZMOE_ACT_GROUPS] = {3 * sizeof(ze_group_count_t), ZMOE_STAGE_ROUTER, ZMOE_STAGE_COMBINE},
         [ZMOE_ACT_A] = {a_rows, ZMOE_STAGE_EXPERT_UP, ZMOE_STAGE_EXPERT_DOWN},
         [ZMOE_ACT_A_SHARED] = {ash, ZMOE_STAGE_EXPERT_UP, ZMOE_STAGE_EXPERT_DOWN},
         [ZMOE_ACT_O] = {o_rows, ZMOE_STAGE_EXPERT_DOWN, ZMOE_STAGE_COMBINE},
         [ZMOE_ACT_O_SHARED] = {shared ? osh : 0, ZMOE_STAGE_EXPERT_DOWN, ZMOE_STAGE_COMBINE},
         /* one count per token and expert_down column block; a block has at least one
          * column whatever the device's shape, so T x H bounds it without the device */
-        [ZMOE_ACT_DONE] = {osh, ZMOE_STAGE_ALIGN, ZMOE_STAGE_EXPERT_DOWN},
+        [ZMOE_ACT_DONE] = {osh, ZMOE_STAGE_ROUTER, ZMOE_STAGE_EXPERT_DOWN},
+        /* counters that carry zero from one call to the next (each call resets them) */
+        [ZMOE_ACT_ROUTE_COUNTS] = {(T + 1) * 4, ZMOE_STAGE_ALWAYS_FIRST, ZMOE_STAGE_ALWAYS_LAST},
     };
     for (int a = 0; a < ZMOE_ACT_COUNT; a++) {
         st = add(plan, act_names[a], ZMOE_MEMORY_DEVICE, ZMOE_CATEGORY_ACTIVATION, acts[a].size,

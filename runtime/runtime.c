@@ -176,6 +176,10 @@ enum zmoe_status zmoe_runtime_commit(struct zmoe_runtime *rt, int32_t device,
     ze_fence_desc_t fd = {.stype = ZE_STRUCTURE_TYPE_FENCE_DESC};
     ZE_CHECK(zeFenceCreate(rt->queue, &fd, &rt->upload_fence), "creating the upload fence%s",
              of_device);
+    /* the fused routing's counters: zero before the first call, and after every call */
+    st = zmoe_runtime_zero_buffer(rt, rt->ids.act[ZMOE_ACT_ROUTE_COUNTS], err);
+    if (st)
+        return st;
     /* the ring: one pool of timestamp events; per slot its buffers, fence and events */
     ze_event_pool_desc_t pd = {
         .stype = ZE_STRUCTURE_TYPE_EVENT_POOL_DESC,
@@ -911,6 +915,7 @@ enum zmoe_status zmoe_get_stats(const struct zmoe_runtime *rt, struct zmoe_stats
     out->kernels_native = rt->kernels_native;
     out->slot_io_direct = rt->slot_direct;
     out->combine_fused = rt->launch.count && rt->launch.launch[rt->launch.count - 1].kernel == ZMOE_K_DOWN;
+    out->align_fused = rt->launch.count && zmoe_launch_plan_routing_stage(&rt->launch) == ZMOE_STAGE_ROUTER;
     if (rt->lost)
         return ZMOE_ERR_DEVICE_LOST;
 

@@ -23,6 +23,7 @@
 #define ZMOE_KERNEL_RMAX 8u      /* token rows per expert tile */
 #define ZMOE_KERNEL_ROUTER_TOKENS 1u /* tokens per router work-group (grid y) */
 #define ZMOE_KERNEL_EMAX 512u    /* most routed experts the align kernel handles */
+#define ZMOE_KERNEL_ROUTE_SLOTS 64u /* most top_k the fused routing handles (ROUTE_SLOTS) */
 #define ZMOE_KERNEL_GROUPS_MAX 64u /* most router groups (a 64-bit mask in the kernel) */
 #define ZMOE_ALIGN_WG 256u       /* work-items of the one align work-group (at most) */
 /* Local memory of the align kernel, the largest user (kernels/moe.cl: score and key
@@ -83,6 +84,8 @@ enum zmoe_act {
     ZMOE_ACT_O,          /* f32 [T*K][H] */
     ZMOE_ACT_O_SHARED,   /* f32 [T][H] */
     ZMOE_ACT_DONE,       /* u32 [T][column blocks <= H]: the fused combine's row counts */
+    ZMOE_ACT_ROUTE_COUNTS, /* u32 [max_tokens + 1]: the fused routing's counters
+                              (kernels/moe.cl route_tail): zeroed at init, alive always */
     ZMOE_ACT_COUNT
 };
 const char *zmoe_act_name(enum zmoe_act a);
@@ -208,6 +211,9 @@ struct zmoe_device_shape {
     uint32_t short_lanes, short_chunks;
     /* 1: combine runs inside expert_down (kernels/moe.cl combine_tail), one launch fewer */
     uint32_t fuse_combine;
+    /* 1: align runs inside the router (route_w<W>_a<A>, kernels/moe.cl route_tail) where
+     * top_k <= ZMOE_KERNEL_ROUTE_SLOTS, one launch fewer */
+    uint32_t fuse_route;
 };
 /* Rows per work-item of the quantized expert kernels with the interleaved split
  * (kernels/moe.cl ZMOE_QROWS and qrows_of: this for 4-bit codes, half for 8-bit); 1
@@ -215,7 +221,8 @@ struct zmoe_device_shape {
 #define ZMOE_QUANT_ROWS 2u
 /* The shape for a device of this type whose work-groups hold up to max_group items.
  * ZMOE_GEMV_LANES (power of two <= 64) and ZMOE_GEMV_SPANS (0|1) override, so hostdev
- * can run a GPU's shape; ZMOE_FUSE_COMBINE (0|1) too, to compare the two plans. */
+ * can run a GPU's shape; ZMOE_FUSE_COMBINE and ZMOE_FUSE_ROUTE (0|1) too, to compare the
+ * plans. */
 struct zmoe_device_shape zmoe_runtime_device_shape(ze_device_type_t type, uint32_t max_group);
 
 /* What a kernel argument is. Pointers are named, not given: the Level Zero recorder
@@ -282,6 +289,15 @@ void zmoe_runtime_launch_plan(const struct zmoe_config *cfg, const struct zmoe_d
 static inline uint32_t zmoe_launch_plan_y_stage(const struct zmoe_launch_plan *p)
 {
     return p->launch[p->count - 1].stage;
+}
+/* The stage whose event says the routing (act.topk_ids, act.topk_w, the group counts) is
+ * written: the launch's before expert_up, align or the router with align fused into it. */
+static inline uint32_t zmoe_launch_plan_routing_stage(const struct zmoe_launch_plan *p)
+{
+    uint32_t i = 0;
+    while (i + 1 < p->count && p->launch[i + 1].kernel != ZMOE_K_UP)
+        i++;
+    return p->launch[i].stage;
 }
 /* The experts-only call (zmoe_record_experts), from the same tables (the same kernel
  * table, the same expert launches): align_routed (the caller's topk ids and weights,
@@ -442,6 +458,10 @@ void *zmoe_runtime_weight_ptr(const struct zmoe_runtime *rt, uint32_t layer, enu
 
 /* upload.c */
 enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err);
+/* Zeroes the device buffer `buffer` of the plan through the upload list (at commit: the
+ * counters a layer call expects at zero, act.route_counts). */
+enum zmoe_status zmoe_runtime_zero_buffer(struct zmoe_runtime *rt, uint32_t buffer,
+                                          struct zmoe_error *err);
 /* ZMOE_ERR_ARGUMENT when a host layer's act-order permutation names a column >= n. */
 enum zmoe_status zmoe_runtime_check_upload(const struct zmoe_runtime *rt, uint32_t layer,
                                            const struct zmoe_layer_weights *host,

@@ -54,6 +54,25 @@ static enum zmoe_status sink(void *ctx, uint32_t layer, enum zmoe_tensor t, uint
     return ZMOE_OK;
 }
 
+enum zmoe_status zmoe_runtime_zero_buffer(struct zmoe_runtime *rt, uint32_t buffer,
+                                          struct zmoe_error *err)
+{
+    const struct zmoe_buffer *b = &rt->plan.buffers[buffer];
+    const uint8_t zero = 0;
+    ze_command_list_handle_t list = rt->upload_list;
+    ZE_CHECK(zeCommandListReset(list), "resetting the upload list (zeroing %s)", b->name);
+    ZE_CHECK(zeCommandListAppendMemoryFill(list, zmoe_arena_ptr(&rt->arena, &rt->plan, buffer),
+                                           &zero, 1, b->size, NULL, 0, NULL),
+             "recording the zeroing of %s (%llu bytes)", b->name, (unsigned long long)b->size);
+    ZE_CHECK(zeCommandListClose(list), "closing the upload list");
+    ZE_CHECK(zeCommandQueueExecuteCommandLists(rt->queue, 1, &list, rt->upload_fence),
+             "zeroing %s", b->name);
+    ZE_CHECK(zeFenceHostSynchronize(rt->upload_fence, UPLOAD_TIMEOUT_NS), "waiting for the zeroing of %s",
+             b->name);
+    ZE_CHECK(zeFenceReset(rt->upload_fence), "resetting the upload fence");
+    return ZMOE_OK;
+}
+
 enum zmoe_status zmoe_runtime_upload_weights(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
     void *staging = zmoe_arena_ptr(&rt->arena, &rt->plan, rt->ids.staging);

@@ -106,7 +106,8 @@ class Stats(ctypes.Structure):
                 ("device_bytes", ctypes.c_uint64), ("host_bytes", ctypes.c_uint64),
                 ("device_name", ctypes.c_char * 256), ("device_reason", ctypes.c_char * 256),
                 ("weights_source", ctypes.c_char * 512), ("kernels_native", ctypes.c_bool),
-                ("slot_io_direct", ctypes.c_bool), ("combine_fused", ctypes.c_bool)]
+                ("slot_io_direct", ctypes.c_bool), ("combine_fused", ctypes.c_bool),
+                ("align_fused", ctypes.c_bool)]
 
 
 class CError(ctypes.Structure):

@@ -18,6 +18,23 @@ static bool writes_groups(const struct zmoe_launch *l)
     return false;
 }
 
+/* The launch that writes the routing: align, or the router with align fused in. */
+static const struct zmoe_launch *routing_launch(const struct zmoe_launch_plan *p)
+{
+    uint32_t i = 0;
+    while (i + 1 < p->count && p->launch[i + 1].kernel != ZMOE_K_UP)
+        i++;
+    return &p->launch[i];
+}
+
+static bool names_act(const struct zmoe_launch *l, enum zmoe_act act)
+{
+    for (uint32_t j = 0; j < l->nargs; j++)
+        if (l->arg[j].kind == ZMOE_ARG_ACT && l->arg[j].value == (uint32_t)act)
+            return true;
+    return false;
+}
+
 static bool names_io(const struct zmoe_launch *l, enum zmoe_io io)
 {
     for (uint32_t j = 0; j < l->nargs; j++)
@@ -96,8 +113,23 @@ static void check_plan(const struct zmoe_config *c, const char *what)
      * experts on one device, the default shape) */
     const bool fused = c->quant.format == ZMOE_QUANT_NONE && p->shape.fuse_combine;
     const uint32_t experts = fused ? 2 : 3;
-    check_launches(rt, p, 2 + experts, experts, what);
-    const struct zmoe_launch *down = &p->launch[3];
+    /* router and align, or the router with align inside (top_k <= 64, the default) */
+    const bool routed_in_router = p->shape.fuse_route && c->model.top_k <= ZMOE_KERNEL_ROUTE_SLOTS;
+    const uint32_t routing = routed_in_router ? 1 : 2;
+    check_launches(rt, p, routing + experts, experts, what);
+    const struct zmoe_launch *al = routing_launch(p);
+    char route_name[48];
+    snprintf(route_name, sizeof route_name, "%s_w%s_a%s", routed_in_router ? "route" : "router",
+             zmoe_dtype_name(c->dtype.weights), zmoe_dtype_name(c->dtype.activations));
+    TAP_OK(al == &p->launch[routing - 1] && writes_groups(al) &&
+               names_act(al, ZMOE_ACT_ROUTE_COUNTS) == routed_in_router &&
+               strcmp(p->kernel[ZMOE_K_ROUTER].name, route_name) == 0 &&
+               zmoe_launch_plan_routing_stage(p) ==
+                   (routed_in_router ? ZMOE_STAGE_ROUTER : ZMOE_STAGE_ALIGN),
+           "%s: align %s (%s writes the group counts and signals the %s stage)", what,
+           routed_in_router ? "inside the router" : "its own launch", p->kernel[al->kernel].name,
+           zmoe_stage_name((enum zmoe_stage)zmoe_launch_plan_routing_stage(p)));
+    const struct zmoe_launch *down = &p->launch[routing + 1];
     const struct zmoe_launch_arg *last = &down->arg[down->nargs - 1];
     const bool float_down = c->quant.format == ZMOE_QUANT_NONE;
     const bool down_ok = down->kernel == ZMOE_K_DOWN && names_io(down, ZMOE_IO_Y) == float_down &&
@@ -134,16 +166,15 @@ static void check_plan(const struct zmoe_config *c, const char *what)
            "%s: align_routed first (one work-group), reading the caller's ids, weights and the "
            "status word; no router, no logits", xwhat);
     /* align's and align_routed's group counts: the same by-value widths at the end */
-    const struct zmoe_launch *al = &p->launch[1];
     bool same_widths = ar->nargs >= 3 && al->nargs >= 3;
     for (uint32_t j = 1; same_widths && j <= 3; j++)
         same_widths = ar->arg[ar->nargs - j].kind == ZMOE_ARG_U32 &&
                       ar->arg[ar->nargs - j].value == al->arg[al->nargs - j].value;
     bool same_experts = true;
     for (uint32_t i = 0; i < experts; i++) {
-        struct zmoe_launch a = x->launch[1 + i], b = p->launch[2 + i];
-        same_experts &= a.wait == (int32_t)i && b.wait == (int32_t)i + 1;
-        a.wait = b.wait = 0; /* one launch earlier in the experts plan */
+        struct zmoe_launch a = x->launch[1 + i], b = p->launch[routing + i];
+        same_experts &= a.wait == (int32_t)i && b.wait == (int32_t)(routing + i - 1);
+        a.wait = b.wait = 0; /* launch numbers differ with the routing launches */
         same_experts &= memcmp(&a, &b, sizeof a) == 0;
     }
     TAP_OK(same_widths && same_experts && memcmp(x->kernel, p->kernel, sizeof x->kernel) == 0,
@@ -222,7 +253,22 @@ int main(void)
                          sh ? "interleaved" : "spans", zmoe_dtype_name(c.dtype.weights),
                          zmoe_dtype_name(c.dtype.activations));
                 check_plan(&c, what);
+                if (wd == 0 && ad == 0) { /* the plan with align as its own launch */
+                    setenv("ZMOE_FUSE_ROUTE", "0", 1);
+                    snprintf(what, sizeof what, "%s split, ZMOE_FUSE_ROUTE=0",
+                             sh ? "interleaved" : "spans");
+                    check_plan(&c, what);
+                    unsetenv("ZMOE_FUSE_ROUTE");
+                }
             }
+        /* top_k beyond the fused routing's slots: align keeps its own launch */
+        struct zmoe_config wide = rt_base_config();
+        wide.model.experts = 80;
+        wide.model.top_k = ZMOE_KERNEL_ROUTE_SLOTS + 1;
+        char wwhat[96];
+        snprintf(wwhat, sizeof wwhat, "%s split, top_k %u", sh ? "interleaved" : "spans",
+                 wide.model.top_k);
+        check_plan(&wide, wwhat);
         /* quantized experts: every format, shared expert quantized and float */
         for (int f = ZMOE_QUANT_INT4; f <= ZMOE_QUANT_MXFP4; f++)
             for (int sq = 0; sq < 2; sq++) {
@@ -282,7 +328,7 @@ int main(void)
         unsetenv("ZMOE_GEMV_LANES");
         static struct zmoe_launch_plan p;
         zmoe_runtime_launch_plan(&c, &sh, &p);
-        const struct zmoe_launch *al = &p.launch[1]; /* align */
+        const struct zmoe_launch *al = routing_launch(&p);
         const uint32_t *ld = p.kernel[ZMOE_K_DOWN].local, gx_down = al->arg[al->nargs - 2].value;
         TAP_OK(ld[0] == rows[i].lanes && ld[0] * ld[1] == ZMOE_KERNEL_WG && gx_down * ld[1] == 2048,
                "%s shape%s, I=%u %s: expert_down %u x %u, %u groups wide (want %u lanes)",

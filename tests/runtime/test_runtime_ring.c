@@ -203,12 +203,13 @@ static void test_zero_alloc(void)
     for (int e = 0; e < ZMOE_STAGE_COUNT; e++) {
         tap_diag("stage %-12s %8llu ns (last completed submit, kernel timestamps)", zmoe_stage_name(e),
                  (unsigned long long)s.stage_device_ns[e]);
-        /* the combine runs inside expert_down (test_combine_fused has both plans) */
-        if (e != ZMOE_STAGE_COMBINE || !s.combine_fused)
+        /* the combine runs inside expert_down, align inside the router
+         * (test_combine_fused and test_route_fused have both plans) */
+        if ((e != ZMOE_STAGE_COMBINE || !s.combine_fused) && (e != ZMOE_STAGE_ALIGN || !s.align_fused))
             all_timed = all_timed && s.stage_device_ns[e] > 0;
     }
-    TAP_OK(st == ZMOE_OK && all_timed, "stats: every stage has a device time (combine: %s)",
-           s.combine_fused ? "in expert_down" : "its own");
+    TAP_OK(st == ZMOE_OK && all_timed, "stats: every stage has a device time (combine: %s, align: %s)",
+           s.combine_fused ? "in expert_down" : "its own", s.align_fused ? "in the router" : "its own");
     TAP_OK(s.host_allocations_after_init == 0 && s.device_allocations_after_init == 0,
            "stats: no allocation after init (host block refusals %llu)",
            (unsigned long long)s.host_allocations_after_init);
@@ -548,6 +549,80 @@ static void test_combine_fused(void)
            (unsigned long long)indirect[0]);
 }
 
+/* align inside the router (route_w<W>_a<A>, the default where top_k <= 64) against the
+ * plan with align as its own launch (ZMOE_FUSE_ROUTE=0): one launch fewer per list,
+ * stats say which, the align stage reads 0 when fused, and y and the routing readback are
+ * the same bits (rows inside an expert may be placed in another order, which y does not
+ * depend on). Calls of 4, 1, 3, 1 and 4 tokens, on input and at combine, so every call
+ * starts from the counters the previous one left (zero) whatever its T. */
+static void test_route_fused(void)
+{
+    enum { H = 64, CALLS = 5, TMAX = 4 };
+    static const uint32_t tokens[CALLS] = {4, 1, 3, 1, 4};
+    static float y[2][2][CALLS][TMAX * H];
+    static uint32_t ids[2][2][CALLS][TMAX * 2];
+    uint64_t launches[2] = {0};
+    bool ok_ref = true;
+    for (int on_input = 0; on_input < 2; on_input++) {
+        struct zmoe_config c = ring_config();
+        c.router.apply_router_weight_on_input = on_input;
+        if (on_input) {
+            c.model.top_k = 1; /* Llama 4 */
+            c.router.scoring = ZMOE_SCORING_SIGMOID;
+            c.router.renormalize = false;
+        }
+        struct zmoe_ref_weights w;
+        if (zmoe_ref_weights_synthetic(&c, 1, &w) != 0)
+            tap_bail("out of memory");
+        for (int fuse = 1; fuse >= 0; fuse--) {
+            setenv("ZMOE_FUSE_ROUTE", fuse ? "1" : "0", 1);
+            struct zmoe_create_info info = {.config = &c};
+            struct zmoe_runtime *rt = NULL;
+            struct zmoe_error err = {{0}};
+            rt_counts_reset();
+            enum zmoe_status st = RT_IN(zmoe_create(&info, &rt, &err));
+            launches[fuse] = rt_ze[RT_ZE_APPEND_LAUNCH] + rt_ze[RT_ZE_APPEND_INDIRECT];
+            if (!st)
+                st = zmoe_load_weights(rt, &err);
+            double worst = 0;
+            for (int i = 0; i < CALLS && !st; i++) {
+                float *x = rt_inputs(&c, tokens[i], 70 + i), ref[TMAX * H];
+                st = rt_forward_routed(rt, &c, 1, x, tokens[i], y[on_input][fuse][i],
+                                       ids[on_input][fuse][i], NULL);
+                zmoe_ref_forward(&c, &w, x, tokens[i], ZMOE_REF_AS_CONFIGURED, ref, NULL, NULL);
+                const double rel = rt_rel_error(y[on_input][fuse][i], ref, (size_t)tokens[i] * H, NULL);
+                worst = rel > worst ? rel : worst;
+                free(x);
+            }
+            ok_ref &= worst <= rt_tolerance(&c);
+            struct zmoe_stats s = {0};
+            zmoe_get_stats(rt, &s);
+            TAP_OK(st == ZMOE_OK && s.align_fused == (fuse == 1) && worst <= rt_tolerance(&c),
+                   "align %s%s: stats say %s; calls of 4, 1, 3, 1, 4 tokens match the reference "
+                   "(worst rel %.3g) %s", fuse ? "in the router" : "separate",
+                   on_input ? ", weight on input" : "", s.align_fused ? "fused" : "separate", worst,
+                   st ? err.msg : "");
+            TAP_OK(s.stage_device_ns[ZMOE_STAGE_ROUTER] > 0 &&
+                       (s.stage_device_ns[ZMOE_STAGE_ALIGN] == 0) == (fuse == 1),
+                   "align %s: stage times router %llu ns, align %llu ns", fuse ? "fused" : "separate",
+                   (unsigned long long)s.stage_device_ns[ZMOE_STAGE_ROUTER],
+                   (unsigned long long)s.stage_device_ns[ZMOE_STAGE_ALIGN]);
+            zmoe_destroy(rt);
+        }
+        TAP_OK(!memcmp(y[on_input][0], y[on_input][1], sizeof y[on_input][0]) &&
+                   !memcmp(ids[on_input][0], ids[on_input][1], sizeof ids[on_input][0]),
+               "align fused and separate give the same y and top-k ids, bit for bit%s",
+               on_input ? " (weight on input)" : "");
+        zmoe_ref_weights_free(&w);
+    }
+    unsetenv("ZMOE_FUSE_ROUTE");
+    const struct zmoe_config c = ring_config();
+    const uint64_t lists = (uint64_t)c.runtime.ring_depth * c.model.layers;
+    TAP_OK(ok_ref && launches[0] == launches[1] + lists,
+           "launches recorded: %llu with align in the router, %llu separate (%llu ring lists)",
+           (unsigned long long)launches[1], (unsigned long long)launches[0], (unsigned long long)lists);
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "mallocs") == 0) {
@@ -563,5 +638,6 @@ int main(int argc, char **argv)
     test_record();
     test_slot_io();
     test_combine_fused();
+    test_route_fused();
     return tap_exit();
 }
