@@ -70,7 +70,8 @@ enum zmoe_status naive_init(struct naive *n, struct zmoe_runtime *rt, struct zmo
                                  "is not modelled");
         return ZMOE_ERR_CONFIG;
     }
-    const struct zmoe_kernel_module *moe = zmoe_kernels_find("moe");
+    const struct zmoe_kernel_module *moe = rt->kernels_native ? zmoe_kernels_find("moe")
+                                                              : zmoe_runtime_kernel_module(rt);
     const struct zmoe_kernel_module *extra = bench_kernels_find("naive");
     if (!moe || !extra) {
         zmoe_runtime_errorf(err, "naive: kernel module missing from the build");

@@ -180,6 +180,29 @@ INLINE float8 ld8(__global const void *p, size_t i, const uint dt)
     return as_float8((uint8)(lo.x, hi.x, lo.y, hi.y, lo.z, hi.z, lo.w, hi.w));
 }
 
+/* The CPU module (kernels/meson.build: cpu_modules, this source with -DZMOE_CPU, SPIR-V
+ * for CPU devices only) widens the spans loops to 16 elements a step: PoCL turns a
+ * float16 into one AVX-512 register (two AVX2 ones), where a float4 step was one SSE
+ * register and left the loops instruction-bound (kernels/README.md "GEMV work split").
+ * The GPU module leaves it out: its dead spans copies would cost registers there
+ * (float16 sums spilled in IGC's expert_up for tgllp and expert_down for pvc). */
+#ifdef ZMOE_CPU
+INLINE float16 ld16(__global const void *p, size_t i, const uint dt)
+{
+    if (dt == DT_F32)
+        return vload16(0, (__global const float *)p + i);
+    if (dt == DT_F16)
+        return vload_half16(0, (__global const half *)p + i);
+    return as_float16(convert_uint16(vload16(0, (__global const ushort *)p + i)) << 16);
+}
+
+INLINE float4 fold16(float16 v)
+{
+    const float8 h = v.lo + v.hi;
+    return h.lo + h.hi;
+}
+#endif
+
 /* Horizontal sum of a lane's vector accumulator, once after its loop. The GEMV loops
  * accumulate w4 * x4 into a float4 with mad rather than `acc += dot(w4, x4)`: on a CPU
  * dot() ends every iteration in a horizontal reduction (shuffles and a serial add
@@ -204,6 +227,14 @@ INLINE float dot_part(__global const void *w, size_t wrow, __global const void *
          * makes mad a multiply and an add). Four, as in dot2_part, made the H200's float
          * expert_down 14-24% slower, though GPUs never run this copy (kernels/README.md
          * "GEMV work split") */
+#ifdef ZMOE_CPU
+        float16 s0 = (float16)(0.0f), s1 = (float16)(0.0f);
+        for (; c + 32u <= p.y; c += 32u) {
+            s0 = mad(ld16(w, wrow + c, wdt), ld16(x, xoff + c, adt), s0);
+            s1 = mad(ld16(w, wrow + c + 16u, wdt), ld16(x, xoff + c + 16u, adt), s1);
+        }
+        acc = fold16(s0 + s1);
+#endif
         float4 a1 = (float4)(0.0f);
         for (; c + 8u <= p.y; c += 8u) {
             acc = mad(ld4(w, wrow + c, wdt), ld4(x, xoff + c, adt), acc);
@@ -240,6 +271,19 @@ INLINE float2 dot2_part(__global const void *w, size_t grow, size_t urow,
         /* two chunks a step, four independent sums: with one, every step waited on
          * the previous add (PoCL makes mad a multiply and an add; kernels/README.md
          * "GEMV work split") */
+#ifdef ZMOE_CPU
+        float16 g16 = (float16)(0.0f), u16 = (float16)(0.0f);
+        float16 g16b = (float16)(0.0f), u16b = (float16)(0.0f);
+        for (; c + 32u <= p.y; c += 32u) {
+            const float16 x0 = ld16(x, xoff + c, adt) * xs, x1 = ld16(x, xoff + c + 16u, adt) * xs;
+            g16 = mad(ld16(w, grow + c, wdt), x0, g16);
+            u16 = mad(ld16(w, urow + c, wdt), x0, u16);
+            g16b = mad(ld16(w, grow + c + 16u, wdt), x1, g16b);
+            u16b = mad(ld16(w, urow + c + 16u, wdt), x1, u16b);
+        }
+        g = fold16(g16 + g16b);
+        u = fold16(u16 + u16b);
+#endif
         float4 g1 = (float4)(0.0f), u1 = (float4)(0.0f);
         for (; c + 8u <= p.y; c += 8u) {
             const float4 x0 = ld4(x, xoff + c, adt) * xs, x1 = ld4(x, xoff + c + 4u, adt) * xs;

@@ -282,21 +282,27 @@ static ze_result_t try_module(struct zmoe_runtime *rt, ze_module_format_t fmt, c
     return zeModuleCreate(rt->context, rt->device, &md, &rt->module, log);
 }
 
+const struct zmoe_kernel_module *zmoe_runtime_kernel_module(const struct zmoe_runtime *rt)
+{
+    return zmoe_kernels_find(rt->device_type == ZE_DEVICE_TYPE_CPU ? "moe_cpu" : "moe");
+}
+
 enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err)
 {
-    const struct zmoe_kernel_module *m = zmoe_kernels_find("moe");
-    if (!m) {
-        zmoe_runtime_errorf(err, "kernel module 'moe' is not embedded in this build");
+    const struct zmoe_kernel_module *m = zmoe_runtime_kernel_module(rt), *gpu = zmoe_kernels_find("moe");
+    if (!m || !gpu) {
+        zmoe_runtime_errorf(err, "kernel module '%s' is not embedded in this build",
+                            gpu ? "moe_cpu" : "moe");
         return ZMOE_ERR_KERNEL;
     }
-    /* The AOT archive only helps an Intel GPU; ZMOE_TRY_NATIVE=1 forces the attempt
-     * (hostdev refuses it, which exercises the fallback). */
+    /* The AOT archive (of the GPU module) only helps an Intel GPU; ZMOE_TRY_NATIVE=1
+     * forces the attempt (hostdev refuses it, which exercises the fallback). */
     const char *force = getenv("ZMOE_TRY_NATIVE");
-    bool try_native = m->native && ((rt->device_type == ZE_DEVICE_TYPE_GPU) ||
-                                    (force && strcmp(force, "1") == 0));
+    bool try_native = gpu->native && ((rt->device_type == ZE_DEVICE_TYPE_GPU) ||
+                                      (force && strcmp(force, "1") == 0));
     ze_result_t r = ZE_RESULT_ERROR_UNINITIALIZED;
     if (try_native) {
-        r = try_module(rt, ZE_MODULE_FORMAT_NATIVE, m->native, m->native_size, NULL);
+        r = try_module(rt, ZE_MODULE_FORMAT_NATIVE, gpu->native, gpu->native_size, NULL);
         if (r == ZE_RESULT_SUCCESS) {
             rt->kernels_native = true;
         } else {

@@ -429,6 +429,10 @@ const char *zmoe_runtime_hostdev_path(const char **why);
 void zmoe_runtime_select_drivers(enum zmoe_device_choice choice, char *note, size_t size);
 enum zmoe_status zmoe_runtime_bring_up(struct zmoe_runtime *rt, const struct zmoe_create_info *info,
                                        struct zmoe_error *err);
+struct zmoe_kernel_module;
+/* The embedded module whose SPIR-V this device builds: "moe_cpu" on a CPU device
+ * (kernels/meson.build), else "moe"; NULL when not embedded. */
+const struct zmoe_kernel_module *zmoe_runtime_kernel_module(const struct zmoe_runtime *rt);
 enum zmoe_status zmoe_runtime_build_kernels(struct zmoe_runtime *rt, struct zmoe_error *err);
 void zmoe_runtime_tear_down(struct zmoe_runtime *rt);
 
