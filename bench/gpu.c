@@ -44,6 +44,7 @@
 /* The options kernels/ocloc.sh passes for moe.cl ("-cl-std=CL1.2 $options", and the moe
  * entry of kernels/meson.build has no extra options). */
 #define BUILD_OPTIONS "-cl-std=CL1.2"
+#define CPU_MODULE_OPTIONS "-DZMOE_CPU" /* kernels/meson.build, cpu_modules */
 
 #define TOKENS_MAX 64u
 #define GEOS_MAX 64u
@@ -52,7 +53,7 @@
 /* ------------------------------------------------------------------ options */
 
 struct options {
-    const char *kernels, *examples, *only, *skip, *tsv, *md, *options, *build_log;
+    const char *kernels, *examples, *only, *skip, *tsv, *md, *options, *build_log, *binary;
     uint32_t tokens[TOKENS_MAX], ntokens;
     uint32_t reps;
     int shape[4]; /* -1 auto, else a ze_device_type_t; each runs every geometry */
@@ -94,6 +95,8 @@ static void usage(FILE *f)
             "  --options STR     build options after the offline build's (e.g. a -D to try a\n"
             "                    variant of the source)\n"
             "  --build-log FILE  write the whole build log to FILE\n"
+            "  --binary FILE     write the driver's program binary to FILE (NVIDIA: PTX, for\n"
+            "                    ptxas -v: registers and spills per kernel)\n"
             "  --examples DIR    config examples (default %s)\n"
             "  --tokens LIST     token counts, e.g. 1,2,4,8 (default)\n"
             "  --only NAME       only geometries whose name contains NAME\n"
@@ -150,6 +153,9 @@ static int parse_options(int argc, char **argv)
         } else if (!strcmp(a, "--build-log")) {
             NEEDV();
             opt.build_log = v;
+        } else if (!strcmp(a, "--binary")) {
+            NEEDV();
+            opt.binary = v;
         } else if (!strcmp(a, "--examples")) {
             NEEDV();
             opt.examples = v;
@@ -838,6 +844,39 @@ static char *read_file(const char *path, size_t *len)
     return buf;
 }
 
+/* The built program's binary for the one device (what the driver made of the source:
+ * PTX text on NVIDIA's OpenCL, which `ptxas -arch=sm_90 -v` turns into register and
+ * spill counts per kernel; the build log has none). */
+static int write_binary(cl_program prog, const char *path)
+{
+    size_t size = 0;
+    cl_int e = clGetProgramInfo(prog, CL_PROGRAM_BINARY_SIZES, sizeof size, &size, NULL);
+    if (e != CL_SUCCESS || size == 0)
+        return cl_fail("clGetProgramInfo", e, "size of the program binary (%zu bytes)", size);
+    unsigned char *bin = malloc(size);
+    if (!bin) {
+        fprintf(stderr, "zmoe-gpubench: no memory for the %zu-byte program binary\n", size);
+        return 1;
+    }
+    e = clGetProgramInfo(prog, CL_PROGRAM_BINARIES, sizeof bin, &bin, NULL);
+    /* NVIDIA's PTX ends in its C string's NULs, which ptxas reads as an early EOF */
+    while (e == CL_SUCCESS && size && bin[size - 1] == 0)
+        size--;
+    FILE *f = e == CL_SUCCESS ? fopen(path, "wb") : NULL;
+    bool ok = f && fwrite(bin, 1, size, f) == size;
+    if (f && fclose(f) != 0)
+        ok = false;
+    free(bin);
+    if (e != CL_SUCCESS)
+        return cl_fail("clGetProgramInfo", e, "the program binary");
+    if (!ok) {
+        fprintf(stderr, "zmoe-gpubench: cannot write the program binary to %s\n", path);
+        return 1;
+    }
+    say("program binary: %zu bytes -> %s\n", size, path);
+    return 0;
+}
+
 static int build_program(struct dev *d)
 {
     cl_int e;
@@ -860,7 +899,9 @@ static int build_program(struct dev *d)
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     char options[512];
-    snprintf(options, sizeof options, "%s%s%s", BUILD_OPTIONS, opt.options ? " " : "",
+    /* a CPU device gets what the runtime builds for one: the moe_cpu module's -D */
+    snprintf(options, sizeof options, "%s%s%s%s", BUILD_OPTIONS,
+             (d->type & CL_DEVICE_TYPE_CPU) ? " " CPU_MODULE_OPTIONS : "", opt.options ? " " : "",
              opt.options ? opt.options : "");
     e = clBuildProgram(d->prog, 1, &d->device, options, NULL, NULL);
     clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -897,6 +938,8 @@ static int build_program(struct dev *d)
         }
         free(log);
     }
+    if (opt.binary && write_binary(d->prog, opt.binary))
+        return 1;
     d->copy = clCreateKernel(d->prog, "copy_f32", &e);
     if (e != CL_SUCCESS)
         return cl_fail("clCreateKernel", e, "kernel 'copy_f32' of %s", opt.kernels);
