@@ -486,6 +486,20 @@ static void test_slot_io(void)
            (unsigned long long)lists);
 }
 
+/* The ring config for the fused-plan tests; on_input: Llama 4's routing instead (top-1
+ * sigmoid, router weight on the input). */
+static struct zmoe_config fusion_case_config(int on_input)
+{
+    struct zmoe_config c = ring_config();
+    c.router.apply_router_weight_on_input = on_input;
+    if (on_input) {
+        c.model.top_k = 1; /* Llama 4 */
+        c.router.scoring = ZMOE_SCORING_SIGMOID;
+        c.router.renormalize = false;
+    }
+    return c;
+}
+
 /* The combine fused into expert_down (the default on every device kind) against the plan
  * with the combine kernel (ZMOE_FUSE_COMBINE=0): one indirect launch fewer per list,
  * stats say which, the combine stage reads 0 when fused, and y is the same bits (both
@@ -496,13 +510,7 @@ static void test_combine_fused(void)
     float y[2][2][T * H];
     uint64_t indirect[2] = {0};
     for (int on_input = 0; on_input < 2; on_input++) {
-        struct zmoe_config c = ring_config();
-        c.router.apply_router_weight_on_input = on_input;
-        if (on_input) {
-            c.model.top_k = 1; /* Llama 4 */
-            c.router.scoring = ZMOE_SCORING_SIGMOID;
-            c.router.renormalize = false;
-        }
+        struct zmoe_config c = fusion_case_config(on_input);
         struct zmoe_ref_weights w;
         if (zmoe_ref_weights_synthetic(&c, 1, &w) != 0)
             tap_bail("out of memory");
@@ -564,13 +572,7 @@ static void test_route_fused(void)
     uint64_t launches[2] = {0};
     bool ok_ref = true;
     for (int on_input = 0; on_input < 2; on_input++) {
-        struct zmoe_config c = ring_config();
-        c.router.apply_router_weight_on_input = on_input;
-        if (on_input) {
-            c.model.top_k = 1; /* Llama 4 */
-            c.router.scoring = ZMOE_SCORING_SIGMOID;
-            c.router.renormalize = false;
-        }
+        struct zmoe_config c = fusion_case_config(on_input);
         struct zmoe_ref_weights w;
         if (zmoe_ref_weights_synthetic(&c, 1, &w) != 0)
             tap_bail("out of memory");
