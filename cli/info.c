@@ -50,15 +50,17 @@ static void print_hostdev(const char *done)
 
 /* The runtime prefers the native binary and falls back to SPIR-V; asking the driver
  * to build the native binary is the only honest way to tell which one it would take. */
-static void print_kernel_format(ze_context_handle_t ctx, ze_device_handle_t dev)
+static void print_kernel_format(ze_context_handle_t ctx, ze_device_handle_t dev, bool cpu)
 {
+    /* the SPIR-V the runtime builds on this device: the CPU module on a CPU */
+    const char *spirv = cpu ? "SPIR-V, module moe_cpu" : "SPIR-V, module moe";
     const struct zmoe_kernel_module *m = zmoe_kernels_find("moe");
     if (!m) {
         printf("    kernels: no 'moe' module embedded\n");
         return;
     }
     if (!m->native || !m->native_size) {
-        printf("    kernels: SPIR-V (built without AOT targets)\n");
+        printf("    kernels: %s (built without AOT targets)\n", spirv);
         return;
     }
     ze_module_desc_t desc = {
@@ -74,7 +76,7 @@ static void print_kernel_format(ze_context_handle_t ctx, ze_device_handle_t dev)
                m->native_devices);
         zeModuleDestroy(mod);
     } else {
-        printf("    kernels: SPIR-V (the driver refused the AOT binary for %s: 0x%x)\n",
+        printf("    kernels: %s (the driver refused the AOT binary for %s: 0x%x)\n", spirv,
                m->native_devices, (unsigned)r);
     }
 }
@@ -155,7 +157,7 @@ static int print_devices(void)
                    p.numThreadsPerEU, p.coreClockRate);
             printf("    memory %s\n", cli_human_bytes(mem, buf, sizeof buf));
             if (ctx)
-                print_kernel_format(ctx, devs[i]);
+                print_kernel_format(ctx, devs[i], p.type == ZE_DEVICE_TYPE_CPU);
         }
         if (ctx)
             zeContextDestroy(ctx);
