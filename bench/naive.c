@@ -181,6 +181,13 @@ static uint32_t div_up(uint32_t a, uint32_t b)
 
 /* Scratch tensors: the runtime's activations (same order as enum zmoe_act), then the
  * output and the out-of-place on-input tensors. */
+/* The fused routing's counters: one per token of the router's grid (max_tokens, not
+ * this call's T) and the tokens-routed count. */
+static size_t route_counts_bytes(const struct zmoe_config *c)
+{
+    return ((size_t)c->runtime.max_tokens + 1) * 4;
+}
+
 enum scratch { S_Y = ZMOE_ACT_COUNT, S_XS, S_ONES, S_COUNT };
 
 /* Appends one launch: group size and a barrier per launch, and in timed mode a
@@ -261,8 +268,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
     const uint8_t zero = 0; /* the fused routing's counters start at zero (torch.zeros) */
     if (r == ZE_RESULT_SUCCESS)
         r = zeCommandListAppendMemoryFill(l, s[ZMOE_ACT_ROUTE_COUNTS], &zero, 1,
-                                          ((size_t)c->runtime.max_tokens + 1) * 4,
-                                          NULL, 0, NULL);
+                                          route_counts_bytes(c), NULL, 0, NULL);
     if (r == ZE_RESULT_SUCCESS)
         r = zeCommandListAppendBarrier(l, NULL, 0, NULL);
     for (uint32_t i = 0; i < p->count && !r; i++) {
@@ -301,7 +307,7 @@ static ze_result_t record(struct naive *n, ze_command_list_handle_t l, uint32_t 
             r = launch(n, l, k, p->kernel[ln->kernel].local[0], p->kernel[ln->kernel].local[1],
                        &direct, ln->indirect < 0 ? NULL : &groups[ln->indirect], timed,
                        stage_of[ln->kernel]);
-        if (!r && oi && i + 1 < p->count && p->launch[i + 1].kernel == ZMOE_K_UP) /* routed */
+        if (!r && oi && ln->stage == zmoe_launch_plan_routing_stage(p)) /* routed */
             r = out_of_place_scale(n, l, T, s, timed);
     }
     if (r)
@@ -329,8 +335,7 @@ enum zmoe_status naive_call(struct naive *n, uint32_t layer, uint32_t T, bool ti
         [ZMOE_ACT_GROUPS] = 3 * sizeof(ze_group_count_t), [ZMOE_ACT_A] = TK * I * 4,
         [ZMOE_ACT_A_SHARED] = T * S * 4, [ZMOE_ACT_O] = TK * H * 4,
         [ZMOE_ACT_O_SHARED] = T * H * 4, [ZMOE_ACT_DONE] = T * H * 4,
-        /* the fused routing's counters: per token of the router's grid (max_tokens) */
-        [ZMOE_ACT_ROUTE_COUNTS] = (c->runtime.max_tokens + 1) * 4, [S_Y] = T * H * asz,
+        [ZMOE_ACT_ROUTE_COUNTS] = route_counts_bytes(c), [S_Y] = T * H * asz,
         [S_XS] = n->on_input ? TK * H * asz : 0, [S_ONES] = n->on_input ? TK * 4 : 0,
     };
     void *s[S_COUNT] = {0};

@@ -162,13 +162,14 @@ enum zmoe_status zmoe_par_mpi_record(struct zmoe_parallel *p, struct zmoe_error 
             enum zmoe_status st = zmoe_runtime_append_layer(rt, list, &rt->launch, l, io, sl->ev, err);
             if (st)
                 return st;
+            ze_event_handle_t *routed = &sl->ev[zmoe_launch_plan_routing_stage(&rt->launch)];
             ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->ids_host,
                                                    zmoe_par_buf(rt, rt->ids.act[ZMOE_ACT_TOPK_IDS]),
-                                                   tk_bytes, NULL, 1, &sl->ev[zmoe_launch_plan_routing_stage(&rt->launch)]),
+                                                   tk_bytes, NULL, 1, routed),
                      "recording the top-k ids copy");
             ZE_CHECK(zeCommandListAppendMemoryCopy(list, sl->w_host,
                                                    zmoe_par_buf(rt, rt->ids.act[ZMOE_ACT_TOPK_W]),
-                                                   tk_bytes, NULL, 1, &sl->ev[zmoe_launch_plan_routing_stage(&rt->launch)]),
+                                                   tk_bytes, NULL, 1, routed),
                      "recording the top-k weights copy");
             if (p->rank != 0)
                 ZE_CHECK(zeCommandListAppendMemoryCopy(list, stage, partial, part_bytes, NULL, 1,
